@@ -1,0 +1,38 @@
+//! Time as services see it: the wall clock plus an offset that tests can advance
+//! (`POST /_nimbus/clock/advance`), so retries, waits and ages are testable in milliseconds.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn now_millis(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
+    pub fn advance(&self, millis: i64) {
+        self.offset_ms.fetch_add(millis, Ordering::Relaxed);
+    }
+
+    pub fn offset_millis(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
+}

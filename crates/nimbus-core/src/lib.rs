@@ -1,0 +1,24 @@
+//! Nimbus core: the pieces every emulated service shares.
+//!
+//! A request flows through an explicit pipeline (see [`server`]): read the HTTP request,
+//! identify the caller ([`identity`]: SigV4 → account, region, service), pick the service
+//! ([`server::Router`]), let the service decode/validate/handle/encode, and write the response.
+//! Services implement [`service::Service`] and never touch each other's state.
+//!
+//! Shared infrastructure: [`error::AwsError`], ARNs ([`arn`]), a clock tests can advance
+//! ([`clock`]), a crash-safe journal for `--data-dir` persistence ([`journal`]) and a
+//! content-addressed blob store ([`blob`]).
+
+pub mod arn;
+pub mod blob;
+pub mod clock;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod journal;
+pub mod server;
+pub mod service;
+
+pub use error::AwsError;
+pub use http::{HttpRequest, HttpResponse};
+pub use service::{RequestContext, Service};

@@ -1,0 +1,256 @@
+//! The HTTP front: one port for every service.
+//!
+//! Pipeline per request: read the body (bounded) → `/_nimbus/` introspection or a service's
+//! own intercepted paths → identify caller (account, region, service) → route to the service →
+//! run its handler in its own task (a panic becomes a 500, never a dead server) → add the
+//! request id → write.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::http::{parse_query, HttpRequest, HttpResponse};
+use crate::identity::{self, KeyRegistry};
+use crate::service::{RequestContext, Service};
+
+/// Largest request body read at all; services enforce their own, smaller, limits.
+pub const MAX_BODY_BYTES: usize = 80 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub account: String,
+    pub region: String,
+}
+
+pub struct Router {
+    services: Vec<Arc<dyn Service>>,
+    defaults: Defaults,
+    clock: Clock,
+    keys: KeyRegistry,
+    version: &'static str,
+}
+
+impl Router {
+    pub fn new(defaults: Defaults, clock: Clock, keys: KeyRegistry, version: &'static str) -> Self {
+        Router { services: Vec::new(), defaults, clock, keys, version }
+    }
+
+    pub fn add(&mut self, service: Arc<dyn Service>) {
+        self.services.push(service);
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Handle one fully-read request.
+    pub async fn dispatch(&self, req: HttpRequest) -> HttpResponse {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut response = self.route(req, &request_id).await;
+        if response.header("x-amzn-RequestId").is_none() {
+            response.headers.push(("x-amzn-RequestId".into(), request_id));
+        }
+        response
+    }
+
+    async fn route(&self, req: HttpRequest, request_id: &str) -> HttpResponse {
+        if let Some(service) = self.services.iter().find(|s| s.intercepts(&req)) {
+            let ctx = self.context(&req, request_id);
+            return run(service.clone(), ctx, req).await;
+        }
+        if req.path.starts_with("/_nimbus/") {
+            return self.internal(&req);
+        }
+        let credential = identity::credential(&req.headers, &req.query);
+        let by_signature = credential.as_ref().and_then(|c| {
+            self.services
+                .iter()
+                .find(|s| s.signing_names().contains(&c.service.as_str()))
+        });
+        let service = by_signature.or_else(|| self.services.iter().find(|s| s.claims(&req)));
+        match service {
+            Some(service) => {
+                let ctx = self.context(&req, request_id);
+                run(service.clone(), ctx, req).await
+            }
+            None => {
+                let name = credential.map(|c| c.service).unwrap_or_else(|| "unknown".into());
+                tracing::warn!(service = %name, method = %req.method, path = %req.path, "no emulated service for request");
+                HttpResponse::json(
+                    501,
+                    &json!({
+                        "__type": "NotImplemented",
+                        "message": format!("The service '{name}' is not emulated by nimbus"),
+                    }),
+                )
+                .with_header("x-amzn-ErrorType", "NotImplemented")
+            }
+        }
+    }
+
+    fn context(&self, req: &HttpRequest, request_id: &str) -> RequestContext {
+        let credential = identity::credential(&req.headers, &req.query);
+        let (account, region, access_key_id) = match credential {
+            Some(c) => {
+                let account = self
+                    .keys
+                    .account(&c.access_key_id)
+                    .unwrap_or_else(|| identity::account_for_key(&c.access_key_id, &self.defaults.account));
+                let region = if c.region.is_empty() { self.defaults.region.clone() } else { c.region };
+                (account, region, Some(c.access_key_id))
+            }
+            None => (self.defaults.account.clone(), self.defaults.region.clone(), None),
+        };
+        let host = req.header("host").unwrap_or("localhost:4566");
+        RequestContext {
+            account,
+            region,
+            request_id: request_id.to_string(),
+            access_key_id,
+            endpoint: format!("http://{host}"),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// `/_nimbus/` introspection shared by all services.
+    fn internal(&self, req: &HttpRequest) -> HttpResponse {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/_nimbus/health") => {
+                let services: serde_json::Map<String, serde_json::Value> = self
+                    .services
+                    .iter()
+                    .map(|s| (s.name().to_string(), json!("running")))
+                    .collect();
+                HttpResponse::json(
+                    200,
+                    &json!({"status": "running", "version": self.version, "services": services}),
+                )
+            }
+            ("POST", "/_nimbus/reset") => {
+                for service in &self.services {
+                    service.reset();
+                }
+                self.clock.reset();
+                HttpResponse::json(200, &json!({"status": "reset"}))
+            }
+            ("GET", "/_nimbus/clock") => self.clock_state(),
+            ("POST", "/_nimbus/clock/advance") => {
+                let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+                let millis = body["milliseconds"].as_i64().unwrap_or(0)
+                    + (body["seconds"].as_f64().unwrap_or(0.0) * 1000.0) as i64;
+                if millis < 0 {
+                    return HttpResponse::json(400, &json!({"message": "the clock only moves forward"}));
+                }
+                self.clock.advance(millis);
+                self.clock_state()
+            }
+            _ => HttpResponse::json(404, &json!({"message": format!("no such nimbus endpoint: {} {}", req.method, req.path)})),
+        }
+    }
+
+    fn clock_state(&self) -> HttpResponse {
+        HttpResponse::json(
+            200,
+            &json!({"now": self.clock.now().to_rfc3339(), "offsetMillis": self.clock.offset_millis()}),
+        )
+    }
+}
+
+/// Run a handler in its own task so a panic answers 500 instead of killing the connection.
+async fn run(service: Arc<dyn Service>, ctx: RequestContext, req: HttpRequest) -> HttpResponse {
+    let name = service.name();
+    let task = tokio::spawn(async move { service.handle(ctx, req).await });
+    match task.await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(service = name, error = %err, "handler panicked");
+            HttpResponse::json(500, &json!({"__type": "ServiceException", "message": "Internal error in nimbus"}))
+                .with_header("x-amzn-ErrorType", "ServiceException")
+        }
+    }
+}
+
+/// Accept connections until the process ends.
+pub async fn serve(listener: TcpListener, router: Arc<Router>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let router = router.clone();
+                async move { Ok::<_, Infallible>(handle_http(&router, req, peer).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection ended with error");
+            }
+        });
+    }
+}
+
+async fn handle_http(
+    router: &Router,
+    req: hyper::Request<Incoming>,
+    _peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            let too_large = err.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let response = if too_large {
+                HttpResponse::json(
+                    413,
+                    &json!({"message": format!("Request must be smaller than {MAX_BODY_BYTES} bytes")}),
+                )
+                .with_header("x-amzn-ErrorType", "RequestEntityTooLargeException")
+            } else {
+                HttpResponse::json(400, &json!({"message": "could not read request body"}))
+            };
+            return into_hyper(response);
+        }
+    };
+    let query = parts.uri.query().map(parse_query).unwrap_or_default();
+    let request = HttpRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        headers: parts.headers,
+        body,
+    };
+    tracing::debug!(method = %request.method, path = %request.path, "request");
+    into_hyper(router.dispatch(request).await)
+}
+
+fn into_hyper(response: HttpResponse) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(Full::new(response.body)).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "invalid response");
+        let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(b"{\"message\":\"invalid response\"}")));
+        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
+}

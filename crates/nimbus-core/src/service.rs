@@ -1,0 +1,45 @@
+//! The contract between the server and an emulated service.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::clock::Clock;
+use crate::http::{HttpRequest, HttpResponse};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Everything a service needs to know about the caller, built once per request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub account: String,
+    pub region: String,
+    pub request_id: String,
+    /// The access key id the request was signed with, if it was signed.
+    pub access_key_id: Option<String>,
+    /// Base URL clients reached us on (`http://host:port`), for URLs we hand back.
+    pub endpoint: String,
+    pub clock: Clock,
+}
+
+pub trait Service: Send + Sync + 'static {
+    /// A short name for logs and `/_nimbus/health`.
+    fn name(&self) -> &'static str;
+
+    /// SigV4 service names (credential scope) this service answers.
+    fn signing_names(&self) -> &'static [&'static str];
+
+    /// Paths this service serves before any other routing (download links, function URLs…).
+    fn intercepts(&self, _req: &HttpRequest) -> bool {
+        false
+    }
+
+    /// Whether an unsigned request (or one whose signing name is unknown) looks like ours.
+    fn claims(&self, _req: &HttpRequest) -> bool {
+        false
+    }
+
+    fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse>;
+
+    /// Drop all state (`POST /_nimbus/reset`).
+    fn reset(&self);
+}
