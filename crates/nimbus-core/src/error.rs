@@ -17,8 +17,6 @@ pub struct AwsError {
     pub fault: Fault,
     /// Extra members some errors carry in their JSON body (e.g. Lambda's `Reason`).
     pub extra: Vec<(String, serde_json::Value)>,
-    /// Whether the JSON body spells the message member `message` (lower case) rather than `Message`.
-    pub lowercase_message: bool,
 }
 
 impl AwsError {
@@ -29,17 +27,11 @@ impl AwsError {
             message: message.into(),
             fault: if status >= 500 { Fault::Receiver } else { Fault::Sender },
             extra: Vec::new(),
-            lowercase_message: false,
         }
     }
 
     pub fn with_extra(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extra.push((key.to_string(), value.into()));
-        self
-    }
-
-    pub fn lowercase_message(mut self) -> Self {
-        self.lowercase_message = true;
         self
     }
 

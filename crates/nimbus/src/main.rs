@@ -1,1 +1,99 @@
-fn main() {}
+//! `nimbus`: a local AWS cloud emulator centred on AWS Lambda.
+//!
+//! The binary parses its configuration, builds each service over the shared core (persistence
+//! under `--data-dir`, the clock, the STS key registry), and serves them all on one port.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use nimbus_core::clock::Clock;
+use nimbus_core::identity::KeyRegistry;
+use nimbus_core::server::{self, Defaults, Router};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A local AWS cloud emulator centred on AWS Lambda.
+///
+/// Point the AWS CLI, boto3 or any AWS SDK at http://127.0.0.1:4566 (for example with
+/// AWS_ENDPOINT_URL=http://127.0.0.1:4566). Every flag can also be set through the
+/// environment variable shown with it.
+#[derive(Debug, Parser)]
+#[command(name = "nimbus", version)]
+struct Args {
+    /// Address to listen on. Use 0.0.0.0 to accept connections from other machines.
+    #[arg(long, env = "NIMBUS_HOST", default_value = "127.0.0.1")]
+    host: String,
+
+    /// Port to listen on (0 picks a free port and prints it).
+    #[arg(long, env = "NIMBUS_PORT", default_value_t = 4566)]
+    port: u16,
+
+    /// Keep state in this directory so it survives restarts (and kill -9). Without it, state
+    /// lives in memory and is gone at exit.
+    #[arg(long, env = "NIMBUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Region for requests that are not signed.
+    #[arg(long, env = "NIMBUS_REGION", default_value = "us-east-1")]
+    region: String,
+
+    /// Account for requests whose access key id is not a 12-digit account id.
+    #[arg(long, env = "NIMBUS_ACCOUNT", default_value = "000000000000")]
+    account: String,
+
+    /// Log filter, e.g. `info`, `debug`, `nimbus_lambda=debug`.
+    #[arg(long, env = "NIMBUS_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(message) = validate(&args) {
+        eprintln!("nimbus: {message}");
+        std::process::exit(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(err) = runtime.block_on(run(args)) {
+        eprintln!("nimbus: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn validate(args: &Args) -> Result<(), String> {
+    if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("--account must be 12 digits, got '{}'", args.account));
+    }
+    if args.region.is_empty() {
+        return Err("--region must not be empty".into());
+    }
+    Ok(())
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let clock = Clock::new();
+    let keys = KeyRegistry::default();
+    let defaults = Defaults { account: args.account.clone(), region: args.region.clone() };
+    let mut router = Router::new(defaults, clock.clone(), keys.clone(), VERSION);
+    services::register(&mut router, args.data_dir.as_deref(), &keys)?;
+
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts wait for this exact line to learn the port.
+    println!("nimbus {VERSION} listening on http://{addr}");
+    tracing::info!(data_dir = ?args.data_dir, "ready");
+    tokio::select! {
+        () = server::serve(listener, Arc::new(router)) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+mod services;

@@ -1,0 +1,694 @@
+//! Functions: create, read, list, update code and configuration, delete.
+
+use std::collections::BTreeMap;
+
+use nimbus_core::RequestContext;
+use serde_json::{json, Value};
+
+use super::{new_revision, timestamp};
+use crate::code;
+use crate::error::{self, Result};
+use crate::ident::{self, FunctionId};
+use crate::state::{CodeRef, Environment, Function, FunctionConfig, LayerReference, Version};
+use crate::{member, member_bool, member_str, Lambda};
+
+/// Runtimes AWS no longer lets anyone create or update functions with.
+const BLOCKED_RUNTIMES: &[&str] = &[
+    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "python2.7",
+    "python3.6", "python3.7", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "ruby2.5",
+    "ruby2.7", "go1.x",
+];
+
+/// Environment variables the Lambda runtime sets itself.
+const RESERVED_ENV_KEYS: &[&str] = &[
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// Runtimes AWS accepts for new functions, in the order its error message lists them.
+const SUPPORTED_RUNTIMES: &[&str] = &[
+    "nodejs24.x", "nodejs22.x", "nodejs20.x", "python3.14", "python3.13", "python3.12", "python3.11", "python3.10",
+    "java25", "java21", "java17", "java11", "java8.al2", "dotnet10", "dotnet8", "ruby4.0", "ruby3.4", "ruby3.3",
+    "ruby3.2", "provided.al2023", "provided.al2",
+];
+
+const MAX_ENV_BYTES: usize = 4096;
+const MAX_LAYERS: usize = 5;
+
+/// How a configuration is shown: AWS reports the transition a call started, then the settled state.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Right after CreateFunction: `State: Pending`.
+    Created,
+    /// Right after an update: `LastUpdateStatus: InProgress`.
+    Updating,
+    /// Get*: the settled state.
+    Current,
+    /// List*: without the state fields, as AWS documents.
+    Listed,
+}
+
+pub fn render(config: &FunctionConfig, view: View) -> Value {
+    let mut config = config.clone();
+    match view {
+        View::Created => {
+            // The pending revision: becoming Active gives the function another one.
+            config.revision_id = new_revision();
+            config.state = Some("Pending".into());
+            config.state_reason = Some("The function is being created.".into());
+            config.state_reason_code = Some("Creating".into());
+        }
+        View::Updating => {
+            config.revision_id = new_revision();
+            config.last_update_status = Some("InProgress".into());
+            config.last_update_status_reason = Some("The function is being created.".into());
+            config.last_update_status_reason_code = Some("Creating".into());
+        }
+        View::Current => {}
+        View::Listed => {
+            config.state = None;
+            config.state_reason = None;
+            config.state_reason_code = None;
+            config.last_update_status = None;
+            config.last_update_status_reason = None;
+            config.last_update_status_reason_code = None;
+            config.runtime_version_config = None;
+        }
+    }
+    serde_json::to_value(config).expect("config serializes")
+}
+
+/// Look up the function an identifier names, or AWS's not-found error.
+pub fn find<'a>(lambda_region: Option<&'a crate::state::Region>, ctx: &RequestContext, id: &FunctionId) -> Result<&'a Function> {
+    lambda_region
+        .and_then(|r| r.functions.get(&id.name))
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))
+}
+
+/// The version a qualified identifier names, or AWS's not-found error.
+pub fn find_version<'a>(function: &'a Function, ctx: &RequestContext, id: &FunctionId) -> Result<&'a Version> {
+    function
+        .resolve(id.qualifier.as_deref())
+        .ok_or_else(|| error::function_not_found(&ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref())))
+}
+
+pub fn function_id(ctx: &RequestContext, input: &Value) -> Result<FunctionId> {
+    let raw = member_str(input, "FunctionName").unwrap_or_default();
+    ident::parse_function(ctx, raw, member_str(input, "Qualifier"))
+}
+
+pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = function_id(ctx, input)?;
+    if id.qualifier.is_some() {
+        return Err(error::invalid_parameter("Unsupported: qualified function ARNs cannot be used to create a function."));
+    }
+    let name = id.name;
+    let package_type = member_str(input, "PackageType").unwrap_or("Zip").to_string();
+    let code_input = member(input, "Code").cloned().unwrap_or(json!({}));
+    let runtime = member_str(input, "Runtime").map(str::to_string);
+    let handler = member_str(input, "Handler").map(str::to_string);
+    let (code, image_uri) = if package_type == "Image" {
+        if runtime.is_some() || handler.is_some() {
+            return Err(error::invalid_parameter(
+                "Runtime and Handler are not supported for functions created with container images.",
+            ));
+        }
+        let uri = member_str(&code_input, "ImageUri")
+            .ok_or_else(|| error::invalid_parameter("Please provide ImageUri when creating a function with PackageType Image."))?;
+        (None, Some(uri.to_string()))
+    } else {
+        if runtime.is_none() || handler.is_none() {
+            return Err(error::invalid_parameter(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+            ));
+        }
+        if member(&code_input, "ImageUri").is_some() {
+            return Err(error::invalid_parameter("Please don't provide ImageUri when creating a function with PackageType Zip."));
+        }
+        (Some(upload_code(lambda, &code_input)?), None)
+    };
+    if let Some(rt) = &runtime {
+        check_runtime(rt)?;
+    }
+    let environment = environment(input)?;
+    let now = timestamp(ctx);
+    let mut config = FunctionConfig {
+        function_name: name.clone(),
+        function_arn: ident::function_arn(ctx, &name),
+        runtime,
+        role: member_str(input, "Role").unwrap_or_default().to_string(),
+        handler,
+        code_size: code.as_ref().map_or(0, |c| c.size),
+        description: member_str(input, "Description").unwrap_or_default().to_string(),
+        timeout: member(input, "Timeout").and_then(Value::as_u64).unwrap_or(3) as u32,
+        memory_size: member(input, "MemorySize").and_then(Value::as_u64).unwrap_or(128) as u32,
+        last_modified: now,
+        code_sha256: code.as_ref().map(code::code_sha256).unwrap_or_else(|| image_digest(image_uri.as_deref())),
+        version: "$LATEST".into(),
+        vpc_config: member(input, "VpcConfig").map(vpc_config_response),
+        dead_letter_config: member(input, "DeadLetterConfig").cloned(),
+        environment,
+        kms_key_arn: member_str(input, "KMSKeyArn").map(str::to_string),
+        tracing_config: json!({"Mode": member(input, "TracingConfig").and_then(|t| t.get("Mode")).cloned().unwrap_or(json!("PassThrough"))}),
+        master_arn: None,
+        revision_id: new_revision(),
+        layers: None,
+        state: Some("Active".into()),
+        state_reason: None,
+        state_reason_code: None,
+        last_update_status: Some("Successful".into()),
+        last_update_status_reason: None,
+        last_update_status_reason_code: None,
+        file_system_configs: member(input, "FileSystemConfigs").cloned(),
+        package_type,
+        image_config_response: member(input, "ImageConfig").map(|c| json!({"ImageConfig": c})),
+        signing_profile_version_arn: None,
+        signing_job_arn: None,
+        architectures: member(input, "Architectures")
+            .and_then(|a| serde_json::from_value(a.clone()).ok())
+            .unwrap_or_else(|| vec!["x86_64".to_string()]),
+        ephemeral_storage: json!({"Size": member(input, "EphemeralStorage").and_then(|e| e.get("Size")).cloned().unwrap_or(json!(512))}),
+        snap_start: snap_start_response(member(input, "SnapStart")),
+        runtime_version_config: None,
+        logging_config: logging_config(&name, None, member(input, "LoggingConfig"))?,
+        capacity_provider_config: member(input, "CapacityProviderConfig").cloned(),
+        durable_config: member(input, "DurableConfig").cloned(),
+        tenancy_config: member(input, "TenancyConfig").cloned(),
+    };
+    config.runtime_version_config = config.runtime.as_deref().map(|rt| runtime_version_config(ctx, rt));
+
+    let mut store = lambda.store.write();
+    let layer_refs = resolve_layers(&store, ctx, member(input, "Layers"))?;
+    check_total_size(code.as_ref(), &layer_refs)?;
+    apply_layers(&mut config, &layer_refs);
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    if region.functions.contains_key(&name) {
+        return Err(error::conflict(format!("Function already exist: {name}")));
+    }
+    let tags: BTreeMap<String, String> =
+        member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+    let latest = Version { config, code, image_uri, layer_code: layer_refs.into_iter().map(|(_, c)| c).collect() };
+    let mut function = Function {
+        latest,
+        versions: BTreeMap::new(),
+        next_version: 1,
+        aliases: BTreeMap::new(),
+        policies: BTreeMap::new(),
+        tags,
+        reserved_concurrency: None,
+        code_signing_config_arn: member_str(input, "CodeSigningConfigArn").map(str::to_string),
+    };
+    let mut shown = render(&function.latest.config, View::Created);
+    shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));
+    if member_bool(input, "Publish") {
+        let published = super::versions::publish(ctx, &mut function, None);
+        shown["Version"] = json!(published.config.version);
+    }
+    lambda.save_function(ctx, &name, Some(&function))?;
+    region.functions.insert(name, function);
+    Ok(shown)
+}
+
+pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = function_id(ctx, input)?;
+    let store = lambda.store.read();
+    let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
+    let version = find_version(function, ctx, &id)?;
+    let mut config = render(&version.config, View::Current);
+    if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q) && *q != "$LATEST") {
+        // Asked through an alias: the ARN carries the alias, the version stays the target's.
+        config["FunctionArn"] = json!(ident::qualified_arn(ctx, &id.name, Some(q)));
+    }
+    let code_location = match (&version.code, &version.image_uri) {
+        (Some(code), _) => json!({"RepositoryType": "S3", "Location": code::download_url(ctx, code)}),
+        (None, Some(uri)) => json!({"RepositoryType": "ECR", "ImageUri": uri, "ResolvedImageUri": uri}),
+        (None, None) => json!({}),
+    };
+    let mut out = json!({"Configuration": config, "Code": code_location});
+    if !function.tags.is_empty() {
+        out["Tags"] = json!(function.tags);
+    }
+    if let Some(reserved) = function.reserved_concurrency {
+        out["Concurrency"] = json!({"ReservedConcurrentExecutions": reserved});
+    }
+    Ok(out)
+}
+
+pub fn get_function_configuration(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let mut out = get_function(lambda, ctx, input)?;
+    Ok(out["Configuration"].take())
+}
+
+pub fn list_functions(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let all_versions = match member_str(input, "FunctionVersion") {
+        None => false,
+        Some("ALL") => true,
+        Some(other) => {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value '{other}' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
+            )))
+        }
+    };
+    if member(input, "MasterRegion").is_some() && !all_versions {
+        return Err(error::invalid_parameter("MasterRegion is only supported when FunctionVersion is ALL."));
+    }
+    let max = member(input, "MaxItems").and_then(Value::as_u64).unwrap_or(50) as usize;
+    // The marker is the position to resume at: "<name>" or "<name>:<version>".
+    let marker = member_str(input, "Marker").map(|m| match m.split_once(':') {
+        Some((name, v)) => (name.to_string(), v.parse::<u64>().ok()),
+        None => (m.to_string(), None),
+    });
+    let store = lambda.store.read();
+    let mut out = Vec::with_capacity(max.min(1000));
+    let mut next_marker = None;
+    if let Some(region) = store.region(&ctx.account, &ctx.region) {
+        let start = marker.as_ref().map_or("", |(name, _)| name.as_str());
+        'functions: for (name, function) in region.functions.range(start.to_string()..) {
+            // `None` stands for $LATEST, listed first.
+            let mut entries: Vec<(Option<u64>, &Version)> = vec![(None, &function.latest)];
+            if all_versions {
+                entries.extend(function.versions.iter().map(|(n, v)| (Some(*n), v)));
+            }
+            for (number, version) in entries {
+                if let Some((marker_name, marker_version)) = &marker {
+                    if marker_name == name && number < *marker_version {
+                        continue;
+                    }
+                }
+                if out.len() == max {
+                    next_marker = Some(match number {
+                        None => name.clone(),
+                        Some(n) => format!("{name}:{n}"),
+                    });
+                    break 'functions;
+                }
+                out.push(if all_versions {
+                    super::versions::render_qualified(ctx, version)
+                } else {
+                    render(&version.config, View::Listed)
+                });
+            }
+        }
+    }
+    let mut result = json!({"Functions": out});
+    if let Some(marker) = next_marker {
+        result["NextMarker"] = json!(marker);
+    }
+    Ok(result)
+}
+
+pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = function_id(ctx, input)?;
+    let dry_run = member_bool(input, "DryRun");
+    // Store the new archive before taking the lock: blob writes are slow and idempotent.
+    let new_code = if member(input, "ZipFile").is_some() || member(input, "S3Bucket").is_some() {
+        Some(upload_code(lambda, input)?)
+    } else {
+        None
+    };
+    let new_image = member_str(input, "ImageUri").map(str::to_string);
+    if new_code.is_none() && new_image.is_none() {
+        return Err(error::invalid_parameter("Please provide a source for function code."));
+    }
+    let mut store = lambda.store.write();
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    check_revision(input, &function.latest.config.revision_id)?;
+    let is_image = function.latest.config.package_type == "Image";
+    if is_image && new_code.is_some() {
+        return Err(error::invalid_parameter("Please provide ImageUri when updating a function with packageType Image."));
+    }
+    if !is_image && new_image.is_some() {
+        return Err(error::invalid_parameter("Please don't provide ImageUri when updating a function with packageType Zip."));
+    }
+    if let Some(code) = &new_code {
+        let layer_sizes: Vec<(LayerReference, CodeRef)> = function
+            .latest
+            .config
+            .layers
+            .iter()
+            .flatten()
+            .cloned()
+            .zip(function.latest.layer_code.iter().cloned())
+            .collect();
+        check_total_size(Some(code), &layer_sizes)?;
+    }
+    let mut latest = function.latest.clone();
+    if let Some(code) = new_code {
+        latest.config.code_sha256 = code::code_sha256(&code);
+        latest.config.code_size = code.size;
+        latest.code = Some(code);
+    }
+    if let Some(uri) = new_image {
+        latest.config.code_sha256 = image_digest(Some(&uri));
+        latest.image_uri = Some(uri);
+    }
+    if let Some(archs) = member(input, "Architectures").and_then(|a| serde_json::from_value(a.clone()).ok()) {
+        latest.config.architectures = archs;
+    }
+    latest.config.last_modified = timestamp(ctx);
+    latest.config.revision_id = new_revision();
+    if dry_run {
+        return Ok(render(&latest.config, View::Current));
+    }
+    function.latest = latest;
+    let shown = if member_bool(input, "Publish") {
+        // AWS answers with the new version, itself still being created.
+        let published = super::versions::publish(ctx, function, None);
+        let mut shown = render(&published.config, View::Created);
+        shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));
+        shown
+    } else {
+        render(&function.latest.config, View::Updating)
+    };
+    lambda.save_function(ctx, &id.name, Some(function))?;
+    Ok(shown)
+}
+
+pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = function_id(ctx, input)?;
+    let mut store = lambda.store.write();
+    let layer_refs = match member(input, "Layers") {
+        Some(layers) => Some(resolve_layers(&store, ctx, Some(layers))?),
+        None => None,
+    };
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    check_revision(input, &function.latest.config.revision_id)?;
+    let mut latest = function.latest.clone();
+    let config = &mut latest.config;
+    let is_image = config.package_type == "Image";
+    if let Some(rt) = member_str(input, "Runtime") {
+        if is_image {
+            return Err(error::invalid_parameter("Please don't provide Runtime when updating a function with packageType Image."));
+        }
+        check_runtime(rt)?;
+        config.runtime = Some(rt.to_string());
+        config.runtime_version_config = Some(runtime_version_config(ctx, rt));
+    }
+    if let Some(handler) = member_str(input, "Handler") {
+        if is_image {
+            return Err(error::invalid_parameter("Please don't provide Handler when updating a function with packageType Image."));
+        }
+        config.handler = Some(handler.to_string());
+    }
+    if let Some(role) = member_str(input, "Role") {
+        config.role = role.to_string();
+    }
+    if let Some(d) = member_str(input, "Description") {
+        config.description = d.to_string();
+    }
+    if let Some(t) = member(input, "Timeout").and_then(Value::as_u64) {
+        config.timeout = t as u32;
+    }
+    if let Some(m) = member(input, "MemorySize").and_then(Value::as_u64) {
+        config.memory_size = m as u32;
+    }
+    if member(input, "Environment").is_some() {
+        config.environment = environment(input)?;
+    }
+    if let Some(vpc) = member(input, "VpcConfig") {
+        config.vpc_config = Some(vpc_config_response(vpc));
+    }
+    if let Some(dlc) = member(input, "DeadLetterConfig") {
+        config.dead_letter_config = dlc.get("TargetArn").and_then(Value::as_str).filter(|a| !a.is_empty()).map(|_| dlc.clone());
+    }
+    if let Some(kms) = member_str(input, "KMSKeyArn") {
+        config.kms_key_arn = (!kms.is_empty()).then(|| kms.to_string());
+    }
+    if let Some(mode) = member(input, "TracingConfig").and_then(|t| t.get("Mode")) {
+        config.tracing_config = json!({"Mode": mode});
+    }
+    if let Some(fs) = member(input, "FileSystemConfigs") {
+        config.file_system_configs = fs.as_array().filter(|a| !a.is_empty()).map(|_| fs.clone());
+    }
+    if let Some(ic) = member(input, "ImageConfig") {
+        config.image_config_response = Some(json!({"ImageConfig": ic}));
+    }
+    if let Some(size) = member(input, "EphemeralStorage").and_then(|e| e.get("Size")) {
+        config.ephemeral_storage = json!({"Size": size});
+    }
+    if let Some(snap) = member(input, "SnapStart") {
+        config.snap_start = snap_start_response(Some(snap));
+    }
+    if let Some(logging) = member(input, "LoggingConfig") {
+        config.logging_config = logging_config(&id.name, Some(&config.logging_config), Some(logging))?;
+    }
+    if let Some(cp) = member(input, "CapacityProviderConfig") {
+        config.capacity_provider_config = Some(cp.clone());
+    }
+    if let Some(durable) = member(input, "DurableConfig") {
+        config.durable_config = Some(durable.clone());
+    }
+    if let Some(refs) = layer_refs {
+        check_total_size(latest.code.as_ref(), &refs)?;
+        apply_layers(&mut latest.config, &refs);
+        latest.layer_code = refs.into_iter().map(|(_, c)| c).collect();
+    }
+    latest.config.last_modified = timestamp(ctx);
+    latest.config.revision_id = new_revision();
+    function.latest = latest;
+    lambda.save_function(ctx, &id.name, Some(function))?;
+    Ok(render(&function.latest.config, View::Updating))
+}
+
+pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = function_id(ctx, input)?;
+    let mut store = lambda.store.write();
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    let Some(function) = region.functions.get_mut(&id.name) else {
+        return Err(error::function_not_found(&ident::function_arn(ctx, &id.name)));
+    };
+    match id.qualifier.as_deref() {
+        None => {
+            lambda.save_function(ctx, &id.name, None)?;
+            region.functions.remove(&id.name);
+        }
+        Some("$LATEST") => {
+            return Err(error::invalid_parameter("$LATEST version cannot be deleted without deleting the function."));
+        }
+        Some(q) if ident::is_version(q) => {
+            let number: u64 = q.parse().map_err(|_| error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))))?;
+            if !function.versions.contains_key(&number) {
+                return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))));
+            }
+            let referencing: Vec<&str> = function
+                .aliases
+                .values()
+                .filter(|a| a.function_version == q || a.weights.contains_key(q))
+                .map(|a| a.name.as_str())
+                .collect();
+            if !referencing.is_empty() {
+                return Err(error::conflict(format!(
+                    "Unable to delete version because the following aliases reference it: [{}]",
+                    referencing.join(", ")
+                )));
+            }
+            function.versions.remove(&number);
+            function.policies.remove(q);
+            lambda.save_function(ctx, &id.name, Some(function))?;
+        }
+        Some(_alias) => {
+            return Err(error::invalid_parameter("Deletion of aliases is not supported."));
+        }
+    }
+    Ok(Value::Null)
+}
+
+/// Store the code a `FunctionCode`-like input carries (`ZipFile`, or an S3 location).
+fn upload_code(lambda: &Lambda, code_input: &Value) -> Result<CodeRef> {
+    if let Some(zip) = member_str(code_input, "ZipFile") {
+        let bytes = code::decode_zip_member(zip)?;
+        return code::store_zip(lambda, &bytes);
+    }
+    if let Some(bucket) = member_str(code_input, "S3Bucket") {
+        return Err(error::invalid_parameter(format!(
+            "Code from S3 (bucket '{bucket}') is not supported by nimbus yet: upload the archive with ZipFile instead."
+        )));
+    }
+    Err(error::invalid_parameter("Please provide a source for function code."))
+}
+
+fn check_runtime(runtime: &str) -> Result<()> {
+    if BLOCKED_RUNTIMES.contains(&runtime) {
+        return Err(error::invalid_parameter(format!(
+            "The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
+        )));
+    }
+    Ok(())
+}
+
+fn check_revision(input: &Value, current: &str) -> Result<()> {
+    match member_str(input, "RevisionId") {
+        Some(expected) if expected != current => Err(error::revision_mismatch()),
+        _ => Ok(()),
+    }
+}
+
+fn environment(input: &Value) -> Result<Option<Environment>> {
+    let Some(env) = member(input, "Environment") else { return Ok(None) };
+    let variables: BTreeMap<String, String> = env
+        .get("Variables")
+        .filter(|v| !v.is_null())
+        .map(|v| serde_json::from_value(v.clone()))
+        .transpose()
+        .map_err(|e| error::invalid_content(format!("Could not parse request body into json: {e}")))?
+        .unwrap_or_default();
+    let reserved: Vec<&str> = variables.keys().map(String::as_str).filter(|k| RESERVED_ENV_KEYS.contains(k)).collect();
+    if !reserved.is_empty() {
+        return Err(error::invalid_parameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+            reserved.join(",")
+        )));
+    }
+    let measured = serde_json::to_string(&variables).expect("map serializes");
+    if measured.len() > MAX_ENV_BYTES {
+        return Err(error::invalid_parameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )));
+    }
+    Ok(Some(Environment { variables }))
+}
+
+fn vpc_config_response(vpc: &Value) -> Value {
+    let subnets = vpc.get("SubnetIds").cloned().unwrap_or(json!([]));
+    let groups = vpc.get("SecurityGroupIds").cloned().unwrap_or(json!([]));
+    let ipv6 = vpc.get("Ipv6AllowedForDualStack").cloned().unwrap_or(json!(false));
+    // Without EC2 there is no VPC to look up; AWS reports an empty id when there are no subnets.
+    let vpc_id = subnets
+        .as_array()
+        .and_then(|s| s.first())
+        .and_then(Value::as_str)
+        .map(|s| format!("vpc-{}", &crate::state_hash(s)[..17]))
+        .unwrap_or_default();
+    json!({"SubnetIds": subnets, "SecurityGroupIds": groups, "VpcId": vpc_id, "Ipv6AllowedForDualStack": ipv6})
+}
+
+fn snap_start_response(input: Option<&Value>) -> Value {
+    let apply_on = input.and_then(|s| s.get("ApplyOn")).and_then(Value::as_str).unwrap_or("None");
+    json!({"ApplyOn": apply_on, "OptimizationStatus": "Off"})
+}
+
+fn logging_config(name: &str, current: Option<&Value>, input: Option<&Value>) -> Result<Value> {
+    let mut config = current.cloned().unwrap_or_else(|| json!({"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{name}")}));
+    if let Some(input) = input.and_then(Value::as_object) {
+        for (k, v) in input {
+            if !v.is_null() {
+                config[k] = v.clone();
+            }
+        }
+    }
+    if config["LogFormat"] == "JSON" {
+        for key in ["ApplicationLogLevel", "SystemLogLevel"] {
+            if config.get(key).is_none() {
+                config[key] = json!("INFO");
+            }
+        }
+    } else if config.get("ApplicationLogLevel").is_some() || config.get("SystemLogLevel").is_some() {
+        if input.is_some_and(|i| i.get("ApplicationLogLevel").is_some() || i.get("SystemLogLevel").is_some()) {
+            return Err(error::invalid_parameter(
+                "Unable to set the log level when the log format is Text. Please change the log format to JSON.",
+            ));
+        }
+        if let Some(obj) = config.as_object_mut() {
+            obj.remove("ApplicationLogLevel");
+            obj.remove("SystemLogLevel");
+        }
+    }
+    Ok(config)
+}
+
+fn runtime_version_config(ctx: &RequestContext, runtime: &str) -> Value {
+    json!({"RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:{}", ctx.region, crate::state_hash(runtime))})
+}
+
+fn image_digest(uri: Option<&str>) -> String {
+    crate::state_hash(uri.unwrap_or_default())
+}
+
+/// Resolve `Layers` (ARNs with versions) against the store: every layer version must exist.
+fn resolve_layers(
+    store: &crate::state::Store,
+    ctx: &RequestContext,
+    layers: Option<&Value>,
+) -> Result<Vec<(LayerReference, CodeRef)>> {
+    let arns: Vec<String> = layers.and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
+    if arns.len() > MAX_LAYERS {
+        return Err(error::invalid_parameter(format!("Cannot reference more than {MAX_LAYERS} layers.")));
+    }
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut out = Vec::new();
+    for arn in arns {
+        let not_found = || error::invalid_parameter(format!("Layer version {arn} does not exist."));
+        let parsed = nimbus_core::arn::Arn::parse(&arn).ok_or_else(not_found)?;
+        let mut parts = parsed.resource.splitn(3, ':');
+        let (Some("layer"), Some(name), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(not_found());
+        };
+        if parsed.region != ctx.region {
+            return Err(error::invalid_parameter(format!(
+                "Layers are not in the same region as the function. Layers are expected to be in region {}.",
+                ctx.region
+            )));
+        }
+        let layer_id = format!("{}:{}:{name}", parsed.account, parsed.region);
+        if let Some((_, first)) = seen.iter().find(|(id, _)| *id == layer_id) {
+            return Err(error::invalid_parameter(format!(
+                "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {arn} are versions of the same layer."
+            )));
+        }
+        seen.push((layer_id, arn.clone()));
+        let layer_version = version
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| store.region(&parsed.account, &parsed.region)?.layers.get(name)?.versions.get(&v))
+            .ok_or_else(not_found)?;
+        out.push((LayerReference { arn: arn.clone(), code_size: layer_version.code.size }, layer_version.code.clone()));
+    }
+    Ok(out)
+}
+
+fn apply_layers(config: &mut FunctionConfig, layers: &[(LayerReference, CodeRef)]) {
+    config.layers = (!layers.is_empty()).then(|| layers.iter().map(|(r, _)| r.clone()).collect());
+}
+
+fn check_total_size(code: Option<&CodeRef>, layers: &[(LayerReference, CodeRef)]) -> Result<()> {
+    let total = code.map_or(0, |c| c.unzipped_size) + layers.iter().map(|(_, c)| c.unzipped_size).sum::<u64>();
+    if total > code::MAX_UNZIPPED_BYTES {
+        return Err(error::invalid_parameter(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
+            code::MAX_UNZIPPED_BYTES
+        )));
+    }
+    Ok(())
+}
+
+/// Checks AWS makes before model validation: an unknown runtime is a parameter error, not a
+/// validation error.
+pub fn precheck(operation: &str, input: &Value) -> Result<()> {
+    if !matches!(operation, "CreateFunction" | "UpdateFunctionConfiguration") {
+        return Ok(());
+    }
+    if let Some(runtime) = member_str(input, "Runtime") {
+        let known = crate::model::model()
+            .shape("Runtime")
+            .and_then(|shape| shape.enum_values.as_ref())
+            .is_some_and(|values| values.iter().any(|v| v == runtime));
+        if !known {
+            return Err(error::invalid_parameter(format!(
+                "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+                SUPPORTED_RUNTIMES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

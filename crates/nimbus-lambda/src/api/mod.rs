@@ -1,0 +1,86 @@
+//! One module per API area, one plain function per operation:
+//! `fn(&Lambda, &RequestContext, &input) -> Result<output>` over validated JSON input.
+
+pub mod account;
+pub mod aliases;
+pub mod functions;
+pub mod layers;
+pub mod permissions;
+pub mod tags;
+pub mod versions;
+
+use nimbus_core::{AwsError, HttpRequest, RequestContext};
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::Lambda;
+
+/// Run the operation `name` on decoded, validated input.
+pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value, req: &HttpRequest) -> Result<Value> {
+    let _ = req;
+    match name {
+        "CreateFunction" => functions::create_function(lambda, ctx, input),
+        "GetFunction" => functions::get_function(lambda, ctx, input),
+        "GetFunctionConfiguration" => functions::get_function_configuration(lambda, ctx, input),
+        "ListFunctions" => functions::list_functions(lambda, ctx, input),
+        "UpdateFunctionCode" => functions::update_function_code(lambda, ctx, input),
+        "UpdateFunctionConfiguration" => functions::update_function_configuration(lambda, ctx, input),
+        "DeleteFunction" => functions::delete_function(lambda, ctx, input),
+        "PublishVersion" => versions::publish_version(lambda, ctx, input),
+        "ListVersionsByFunction" => versions::list_versions_by_function(lambda, ctx, input),
+        "CreateAlias" => aliases::create_alias(lambda, ctx, input),
+        "GetAlias" => aliases::get_alias(lambda, ctx, input),
+        "UpdateAlias" => aliases::update_alias(lambda, ctx, input),
+        "DeleteAlias" => aliases::delete_alias(lambda, ctx, input),
+        "ListAliases" => aliases::list_aliases(lambda, ctx, input),
+        "AddPermission" => permissions::add_permission(lambda, ctx, input),
+        "RemovePermission" => permissions::remove_permission(lambda, ctx, input),
+        "GetPolicy" => permissions::get_policy(lambda, ctx, input),
+        "TagResource" => tags::tag_resource(lambda, ctx, input),
+        "UntagResource" => tags::untag_resource(lambda, ctx, input),
+        "ListTags" => tags::list_tags(lambda, ctx, input),
+        "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
+        "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
+        "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),
+        "GetLayerVersionByArn" => layers::get_layer_version_by_arn(lambda, ctx, input),
+        "ListLayers" => layers::list_layers(lambda, ctx, input),
+        "ListLayerVersions" => layers::list_layer_versions(lambda, ctx, input),
+        "DeleteLayerVersion" => layers::delete_layer_version(lambda, ctx, input),
+        "AddLayerVersionPermission" => layers::add_layer_version_permission(lambda, ctx, input),
+        "RemoveLayerVersionPermission" => layers::remove_layer_version_permission(lambda, ctx, input),
+        "GetLayerVersionPolicy" => layers::get_layer_version_policy(lambda, ctx, input),
+        other => Err(not_implemented(other)),
+    }
+}
+
+fn not_implemented(operation: &str) -> AwsError {
+    tracing::warn!(operation, "Lambda operation not implemented yet");
+    AwsError::new(501, "NotImplementedException", format!("nimbus does not implement the Lambda operation {operation} yet"))
+}
+
+/// Pagination over an ordered list: `Marker` is the position to resume from, as AWS's markers
+/// are opaque strings. Returns the page and the next marker.
+pub fn paginate<T: Clone>(items: &[T], input: &Value, default_max: usize) -> Result<(Vec<T>, Option<String>)> {
+    let start = match crate::member_str(input, "Marker") {
+        None => 0,
+        Some(marker) => marker
+            .parse::<usize>()
+            .ok()
+            .filter(|&m| m <= items.len())
+            .ok_or_else(|| crate::error::invalid_parameter("Invalid pagination marker"))?,
+    };
+    let max = crate::member(input, "MaxItems").and_then(Value::as_u64).map_or(default_max, |m| m as usize);
+    let end = start.saturating_add(max).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].to_vec(), next))
+}
+
+/// A fresh revision id.
+pub fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Lambda's timestamp format: `2024-01-31T12:34:56.789+0000`.
+pub fn timestamp(ctx: &RequestContext) -> String {
+    ctx.clock.now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}

@@ -1,0 +1,251 @@
+//! Lambda's state: functions (with versions, aliases, policies, tags) and layers, kept per
+//! account and region. Published versions are immutable snapshots of `$LATEST`.
+//!
+//! Code bytes are not here: a version holds a [`CodeRef`] into the blob store.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The `FunctionConfiguration` shape AWS returns, field for field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionConfig {
+    pub function_name: String,
+    pub function_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    pub code_size: u64,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub last_modified: String,
+    pub code_sha256: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    pub tracing_config: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_arn: Option<String>,
+    pub revision_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerReference>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_system_configs: Option<Value>,
+    pub package_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_config_response: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_profile_version_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_job_arn: Option<String>,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: Value,
+    pub snap_start: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<Value>,
+    pub logging_config: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub durable_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenancy_config: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    pub variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerReference {
+    pub arn: String,
+    pub code_size: u64,
+}
+
+/// Where a version's code lives in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRef {
+    /// Hex SHA-256: the blob's name.
+    pub blob: String,
+    pub size: u64,
+    pub unzipped_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub config: FunctionConfig,
+    /// `None` for container-image functions.
+    pub code: Option<CodeRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_uri: Option<String>,
+    /// The layers' code, in order, as resolved when the version was configured.
+    #[serde(default)]
+    pub layer_code: Vec<CodeRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    pub function_version: String,
+    pub description: String,
+    /// `AdditionalVersionWeights`: version → weight.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
+    pub revision_id: String,
+}
+
+/// A resource policy: the statements, in order, and a revision for optimistic locking.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub statements: Vec<Value>,
+    pub revision_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Function {
+    pub latest: Version,
+    pub versions: BTreeMap<u64, Version>,
+    /// Version numbers are never reused, even after a version is deleted.
+    pub next_version: u64,
+    pub aliases: BTreeMap<String, Alias>,
+    /// Keyed by qualifier; `""` is the unqualified function.
+    pub policies: BTreeMap<String, Policy>,
+    pub tags: BTreeMap<String, String>,
+    pub reserved_concurrency: Option<u32>,
+    #[serde(default)]
+    pub code_signing_config_arn: Option<String>,
+}
+
+impl Function {
+    pub fn name(&self) -> &str {
+        &self.latest.config.function_name
+    }
+
+    /// The version a qualifier names: `$LATEST`, a version number, or an alias's target.
+    pub fn resolve(&self, qualifier: Option<&str>) -> Option<&Version> {
+        match qualifier {
+            None | Some("$LATEST") => Some(&self.latest),
+            Some(q) if crate::ident::is_version(q) => self.versions.get(&q.parse().ok()?),
+            Some(alias) => {
+                let target = &self.aliases.get(alias)?.function_version;
+                self.resolve(Some(target.as_str()))
+            }
+        }
+    }
+
+    /// Whether a qualifier names something that exists.
+    pub fn has_qualifier(&self, qualifier: &str) -> bool {
+        self.resolve(Some(qualifier)).is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerVersion {
+    pub version: u64,
+    pub description: String,
+    pub created_date: String,
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<String>,
+    pub license_info: Option<String>,
+    pub code: CodeRef,
+    pub policy: Option<Policy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    pub name: String,
+    pub versions: BTreeMap<u64, LayerVersion>,
+    pub next_version: u64,
+}
+
+/// Everything Lambda holds for one account in one region.
+#[derive(Debug, Clone, Default)]
+pub struct Region {
+    pub functions: BTreeMap<String, Function>,
+    pub layers: BTreeMap<String, Layer>,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    regions: HashMap<(String, String), Region>,
+}
+
+impl Store {
+    pub fn region(&self, account: &str, region: &str) -> Option<&Region> {
+        self.regions.get(&(account.to_string(), region.to_string()))
+    }
+
+    pub fn region_mut(&mut self, account: &str, region: &str) -> &mut Region {
+        self.regions.entry((account.to_string(), region.to_string())).or_default()
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = (&(String, String), &Region)> {
+        self.regions.iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.regions.clear();
+    }
+}
+
+/// Journal keys: one record per function and per layer.
+pub fn function_key(account: &str, region: &str, name: &str) -> String {
+    format!("function/{account}/{region}/{name}")
+}
+
+pub fn layer_key(account: &str, region: &str, name: &str) -> String {
+    format!("layer/{account}/{region}/{name}")
+}
+
+/// Rebuild the store from journal records.
+pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
+    let mut store = Store::default();
+    for (key, value) in records {
+        let mut parts = key.splitn(4, '/');
+        let (Some(kind), Some(account), Some(region), Some(name)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("bad journal key {key}"));
+        };
+        let target = store.region_mut(account, region);
+        match kind {
+            "function" => {
+                let function: Function =
+                    serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                target.functions.insert(name.to_string(), function);
+            }
+            "layer" => {
+                let layer: Layer = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                target.layers.insert(name.to_string(), layer);
+            }
+            other => return Err(format!("unknown journal record kind {other}")),
+        }
+    }
+    Ok(store)
+}

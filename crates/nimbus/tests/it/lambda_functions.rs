@@ -1,0 +1,320 @@
+//! Functions, versions and aliases through aws-sdk-lambda.
+
+use aws_sdk_lambda::client::Waiters;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, Environment, FunctionCode, Runtime, State};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn create_get_and_defaults_match_aws() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let created = create_python_function(&lambda, "hello").await;
+    assert_eq!(created.function_name(), Some("hello"));
+    assert_eq!(created.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:hello"));
+    assert_eq!(created.state(), Some(&State::Pending));
+    assert_eq!(created.state_reason_code().map(|c| c.as_str()), Some("Creating"));
+    assert_eq!(created.timeout(), Some(3));
+    assert_eq!(created.memory_size(), Some(128));
+    assert_eq!(created.version(), Some("$LATEST"));
+    assert_eq!(created.package_type().map(|p| p.as_str()), Some("Zip"));
+    assert_eq!(created.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(), ["x86_64"]);
+    assert_eq!(created.ephemeral_storage().map(|e| e.size()), Some(512));
+    assert_eq!(created.tracing_config().and_then(|t| t.mode()).map(|m| m.as_str()), Some("PassThrough"));
+    let logging = created.logging_config().unwrap();
+    assert_eq!(logging.log_format().map(|f| f.as_str()), Some("Text"));
+    assert_eq!(logging.log_group(), Some("/aws/lambda/hello"));
+    let last_modified = created.last_modified().unwrap();
+    assert!(last_modified.ends_with("+0000") && last_modified.len() == 28, "{last_modified}");
+    assert_eq!(created.code_sha256().unwrap().len(), 44);
+
+    // The waiter AWS users call next works.
+    let got = lambda.get_function().function_name("hello").send().await.unwrap();
+    let config = got.configuration().unwrap();
+    assert_eq!(config.state(), Some(&State::Active));
+    assert_eq!(config.last_update_status().map(|s| s.as_str()), Some("Successful"));
+    // Becoming Active gives the function a new revision, as on AWS.
+    assert_ne!(config.revision_id(), created.revision_id());
+
+    // Code.Location serves the archive back.
+    let location = got.code().unwrap().location().unwrap();
+    assert_eq!(got.code().unwrap().repository_type(), Some("S3"));
+    let bytes = reqwest::get(location).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.as_ref(), python_zip("def handler(event, context):\n    return event\n").as_slice());
+
+    // Every identifier form resolves the same function.
+    for id in ["hello", "000000000000:function:hello", "arn:aws:lambda:us-east-1:000000000000:function:hello", "hello:$LATEST"] {
+        let c = lambda.get_function_configuration().function_name(id).send().await.unwrap();
+        assert_eq!(c.function_name(), Some("hello"), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn errors_have_aws_codes_and_messages() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let err = lambda.get_function().function_name("missing").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception());
+    assert_eq!(err.message(), Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing"));
+
+    let created_dup = create_python_function(&lambda, "dup").await;
+    let err = lambda
+        .create_function()
+        .function_name("dup")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(python_zip("x = 1"))).build())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    assert_eq!(err.message(), Some("Function already exist: dup"));
+
+    let err = lambda
+        .create_function()
+        .function_name("badzip")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(b"not a zip".to_vec())).build())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+
+    let err = lambda
+        .create_function()
+        .function_name("escape")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("index.handler")
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("../../etc/x", b"x")]))).build())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+
+    let err = lambda.get_function().function_name("dup").qualifier("7").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.message(), Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:dup:7"));
+
+    let err = lambda
+        .update_function_configuration()
+        .function_name("dup")
+        .memory_size(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+
+    let err = lambda
+        .update_function_configuration()
+        .function_name("dup")
+        .environment(Environment::builder().variables("AWS_REGION", "x").build())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception());
+
+    let err = lambda
+        .update_function_configuration()
+        .function_name("dup")
+        .revision_id(created_dup.revision_id().unwrap())
+        .timeout(10)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_precondition_failed_exception(), "{err:?}");
+    // Nothing changed.
+    let config = lambda.get_function_configuration().function_name("dup").send().await.unwrap();
+    assert_eq!(config.timeout(), Some(3));
+}
+
+#[tokio::test]
+async fn update_code_and_configuration() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let created = create_python_function(&lambda, "f").await;
+    let updated = lambda
+        .update_function_configuration()
+        .function_name("f")
+        .timeout(30)
+        .memory_size(512)
+        .description("d")
+        .environment(Environment::builder().variables("ANSWER", "1").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.last_update_status().map(|s| s.as_str()), Some("InProgress"));
+    assert_eq!(updated.timeout(), Some(30));
+    assert_ne!(updated.revision_id(), created.revision_id());
+    lambda
+        .wait_until_function_updated_v2()
+        .function_name("f")
+        .wait(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let zip = python_zip("def handler(e, c):\n    return 2\n");
+    let dry = lambda
+        .update_function_code()
+        .function_name("f")
+        .zip_file(Blob::new(zip.clone()))
+        .dry_run(true)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(dry.code_sha256(), created.code_sha256());
+    let still = lambda.get_function_configuration().function_name("f").send().await.unwrap();
+    assert_eq!(still.code_sha256(), created.code_sha256());
+
+    let published = lambda
+        .update_function_code()
+        .function_name("f")
+        .zip_file(Blob::new(zip))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.version(), Some("1"));
+    assert_eq!(published.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:f:1"));
+    assert_eq!(published.environment().and_then(|e| e.variables()).and_then(|v| v.get("ANSWER")).map(String::as_str), Some("1"));
+}
+
+#[tokio::test]
+async fn versions_are_immutable_and_not_duplicated() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    create_python_function(&lambda, "v").await;
+    let v1 = lambda.publish_version().function_name("v").description("first").send().await.unwrap();
+    assert_eq!(v1.version(), Some("1"));
+    assert_eq!(v1.description(), Some("first"));
+    // Nothing changed: AWS hands back version 1.
+    let again = lambda.publish_version().function_name("v").send().await.unwrap();
+    assert_eq!(again.version(), Some("1"));
+
+    lambda.update_function_configuration().function_name("v").timeout(9).send().await.unwrap();
+    let err = lambda.publish_version().function_name("v").code_sha256("wrong").send().await.unwrap_err().into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    let v2 = lambda.publish_version().function_name("v").send().await.unwrap();
+    assert_eq!(v2.version(), Some("2"));
+    assert_eq!(v2.timeout(), Some(9));
+    let v1_now = lambda.get_function_configuration().function_name("v").qualifier("1").send().await.unwrap();
+    assert_eq!(v1_now.timeout(), Some(3));
+
+    let versions = lambda.list_versions_by_function().function_name("v").send().await.unwrap();
+    let names: Vec<_> = versions.versions().iter().filter_map(|v| v.version()).collect();
+    assert_eq!(names, ["$LATEST", "1", "2"]);
+
+    // Deleting a version never frees its number.
+    lambda.delete_function().function_name("v").qualifier("2").send().await.unwrap();
+    lambda.update_function_configuration().function_name("v").timeout(10).send().await.unwrap();
+    let v3 = lambda.publish_version().function_name("v").send().await.unwrap();
+    assert_eq!(v3.version(), Some("3"));
+
+    let err = lambda.delete_function().function_name("v").qualifier("$LATEST").send().await.unwrap_err().into_service_error();
+    assert!(err.is_invalid_parameter_value_exception());
+    let all = lambda.list_functions().function_version("ALL".into()).send().await.unwrap();
+    assert_eq!(all.functions().len(), 3);
+    lambda.delete_function().function_name("v").send().await.unwrap();
+    assert!(lambda.list_functions().send().await.unwrap().functions().is_empty());
+}
+
+#[tokio::test]
+async fn aliases_with_routing() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    create_python_function(&lambda, "a").await;
+    lambda.publish_version().function_name("a").send().await.unwrap();
+    lambda.update_function_configuration().function_name("a").timeout(5).send().await.unwrap();
+    lambda.publish_version().function_name("a").send().await.unwrap();
+
+    let alias = lambda
+        .create_alias()
+        .function_name("a")
+        .name("live")
+        .function_version("1")
+        .routing_config(AliasRoutingConfiguration::builder().additional_version_weights("2", 0.25).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alias.alias_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:a:live"));
+    assert_eq!(
+        alias.routing_config().and_then(|r| r.additional_version_weights()).and_then(|w| w.get("2")).copied(),
+        Some(0.25)
+    );
+    let err = lambda.create_alias().function_name("a").name("live").function_version("1").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_conflict_exception());
+    let err = lambda.create_alias().function_name("a").name("bad").function_version("9").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception());
+    let err = lambda
+        .create_alias()
+        .function_name("a")
+        .name("w")
+        .function_version("1")
+        .routing_config(AliasRoutingConfiguration::builder().additional_version_weights("2", 1.5).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+
+    // An alias resolves for reads; the ARN keeps the alias.
+    let via_alias = lambda.get_function_configuration().function_name("a:live").send().await.unwrap();
+    assert_eq!(via_alias.version(), Some("1"));
+    assert_eq!(via_alias.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:a:live"));
+
+    let err = lambda.delete_function().function_name("a").qualifier("1").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_conflict_exception());
+
+    let updated = lambda.update_alias().function_name("a").name("live").function_version("2").routing_config(AliasRoutingConfiguration::builder().build()).send().await.unwrap();
+    assert_eq!(updated.function_version(), Some("2"));
+    let listed = lambda.list_aliases().function_name("a").send().await.unwrap();
+    assert_eq!(listed.aliases().len(), 1);
+    lambda.delete_alias().function_name("a").name("live").send().await.unwrap();
+    let err = lambda.get_alias().function_name("a").name("live").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception());
+}
+
+#[tokio::test]
+async fn list_functions_paginates() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    for i in 0..7 {
+        create_python_function(&lambda, &format!("fn-{i}")).await;
+    }
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = lambda.list_functions().max_items(3).set_marker(marker).send().await.unwrap();
+        assert!(page.functions().len() <= 3);
+        names.extend(page.functions().iter().filter_map(|f| f.function_name().map(str::to_string)));
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    assert_eq!(names, (0..7).map(|i| format!("fn-{i}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn state_is_isolated_per_account_and_region() {
+    let server = Server::start();
+    let default = server.lambda();
+    let other_account = server.lambda_as("111122223333", REGION);
+    let other_region = server.lambda_as("AKIDEXAMPLE", "eu-west-1");
+    create_python_function(&default, "shared-name").await;
+    assert!(other_account.get_function().function_name("shared-name").send().await.is_err());
+    assert!(other_region.get_function().function_name("shared-name").send().await.is_err());
+    let created = create_python_function(&other_account, "shared-name").await;
+    assert_eq!(created.function_arn(), Some("arn:aws:lambda:us-east-1:111122223333:function:shared-name"));
+    let created = create_python_function(&other_region, "shared-name").await;
+    assert_eq!(created.function_arn(), Some("arn:aws:lambda:eu-west-1:000000000000:function:shared-name"));
+    assert_eq!(default.list_functions().send().await.unwrap().functions().len(), 1);
+}

@@ -1,0 +1,5 @@
+//! Integration tests: a real nimbus process on an ephemeral port, driven by aws-sdk-rust.
+//! One binary (modules per area) so the SDK crates are linked once.
+
+mod harness;
+mod lambda_functions;
