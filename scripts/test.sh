@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The project's test command: Rust unit and integration tests (aws-sdk-rust against a real
+# nimbus), then the boto3 / AWS CLI tests (each starts its own nimbus on an ephemeral port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 scripts/gen_lambda_model.py --check
+cargo build --workspace --bins
+cargo test --workspace
+python3 -m pytest -q tests/python
