@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod journal;
+pub mod logs;
 pub mod query;
 pub mod server;
 pub mod service;

@@ -28,8 +28,15 @@ impl QueryRequest {
         QueryRequest { params }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        QueryRequest { params: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        QueryRequest {
+            params: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     pub fn action(&self) -> Option<&str> {
@@ -62,7 +69,10 @@ impl QueryRequest {
     pub fn string_list(&self, prefix: &str) -> Vec<String> {
         self.list_indexes(prefix)
             .into_iter()
-            .filter_map(|i| self.get(&format!("{prefix}.member.{i}")).map(str::to_string))
+            .filter_map(|i| {
+                self.get(&format!("{prefix}.member.{i}"))
+                    .map(str::to_string)
+            })
             .collect()
     }
 
@@ -84,8 +94,10 @@ impl QueryRequest {
 
 /// Whether the body is form-encoded (`application/x-www-form-urlencoded`).
 pub fn is_form(req: &HttpRequest) -> bool {
-    req.header("content-type")
-        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+    req.header("content-type").is_some_and(|ct| {
+        ct.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
 }
 
 /// The `Action` of a request, from the URL query or a form body: cheap enough for `claims()`.
@@ -110,7 +122,6 @@ pub fn escape(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
@@ -167,7 +178,12 @@ impl XmlWriter {
     }
 
     /// `<tag><member>…</member>…</tag>`, one `member` per item, written by `each`.
-    pub fn list<T>(&mut self, tag: &str, items: impl IntoIterator<Item = T>, mut each: impl FnMut(&mut Self, T)) -> &mut Self {
+    pub fn list<T>(
+        &mut self,
+        tag: &str,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) -> &mut Self {
         self.open(tag);
         for item in items {
             self.open("member");
@@ -200,7 +216,9 @@ pub fn response(action: &str, xmlns: &str, request_id: &str, result: Option<&str
         let wrapper = format!("{action}Result");
         w.open(&wrapper).raw(result).close(&wrapper);
     }
-    w.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
+    w.open("ResponseMetadata")
+        .text("RequestId", request_id)
+        .close("ResponseMetadata");
     w.close(&format!("{action}Response"));
     xml_response(200, w.finish(), request_id)
 }
@@ -235,7 +253,12 @@ mod tests {
 
     fn form(body: &str) -> HttpRequest {
         let mut headers = HeaderMap::new();
-        headers.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
+        headers.insert(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8"
+                .parse()
+                .unwrap(),
+        );
         HttpRequest {
             method: Method::POST,
             path: "/".into(),
@@ -265,7 +288,12 @@ mod tests {
     fn renders_response_and_error() {
         let mut w = XmlWriter::new();
         w.text("Arn", "a<b&c");
-        let resp = response("GetRole", "https://iam.amazonaws.com/doc/2010-05-08/", "rid", Some(w.as_str()));
+        let resp = response(
+            "GetRole",
+            "https://iam.amazonaws.com/doc/2010-05-08/",
+            "rid",
+            Some(w.as_str()),
+        );
         let body = String::from_utf8(resp.body.to_vec()).unwrap();
         assert!(body.contains("<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Arn>a&lt;b&amp;c</Arn></GetRoleResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetRoleResponse>"));
         let err = AwsError::new(404, "NoSuchEntity", "nope");

@@ -6,6 +6,8 @@
 //! - [`api`]: one module per API area with one plain function per operation, over [`state`].
 //! - [`code`]: archive checks and code storage in the blob store.
 //! - [`ident`]: function identifiers and ARNs; [`error`]: Lambda's errors by cause.
+//! - [`invoke`]: the invocation engine (Runtime API, environments, runtimes); only the Invoke
+//!   API calls into it.
 //!
 //! A request: route (method + path) → decode input → validate → handler → encode output.
 
@@ -13,6 +15,7 @@ pub mod api;
 pub mod code;
 pub mod error;
 pub mod ident;
+pub mod invoke;
 pub mod model;
 pub mod state;
 
@@ -33,21 +36,37 @@ pub struct Lambda {
     pub store: RwLock<Store>,
     pub blobs: BlobStore,
     journal: Option<Journal>,
+    pub invoker: invoke::Invoker,
+    /// Scratch space for unpacked code and environments; removed on drop.
+    work_dir: std::path::PathBuf,
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
 }
 
 impl Lambda {
     /// Open Lambda's state: in memory, or persisted under `data_dir/lambda`.
-    pub fn open(data_dir: Option<&Path>) -> std::io::Result<Lambda> {
-        match data_dir {
-            None => Ok(Lambda { store: RwLock::new(Store::default()), blobs: BlobStore::scratch()?, journal: None }),
+    pub fn open(
+        data_dir: Option<&Path>,
+        settings: invoke::Settings,
+        sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
+    ) -> std::io::Result<Lambda> {
+        let work_dir = std::env::temp_dir().join(format!("nimbus-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
+        let (store, blobs, journal) = match data_dir {
+            None => (Store::default(), BlobStore::scratch()?, None),
             Some(dir) => {
                 let dir = dir.join("lambda");
                 let (journal, records) = Journal::open(&dir, "state")?;
                 let store = state::load(&records)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-                Ok(Lambda { store: RwLock::new(store), blobs: BlobStore::open(&dir.join("blobs"))?, journal: Some(journal) })
+                (store, BlobStore::open(&dir.join("blobs"))?, Some(journal))
             }
-        }
+        };
+        Ok(Lambda { store: RwLock::new(store), blobs, journal, invoker, work_dir })
     }
 
     /// Durably record a function's new state (`None`: deleted). Call with the store lock held so
@@ -66,28 +85,30 @@ impl Lambda {
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
-    /// Decode, validate and run one REST-JSON request.
-    pub fn call(&self, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
-        if let Some(response) = code::serve_download(self, req) {
-            return response;
-        }
+    /// Route, decode and validate a REST-JSON request, or answer it with an error.
+    pub fn prepare(&self, req: &HttpRequest) -> std::result::Result<(&'static model::Operation, Value), HttpResponse> {
         let model = model::model();
         let Some((op, labels)) = model.route(req.method.as_str(), &req.path, &req.query) else {
-            return error::render(&AwsError::new(
+            return Err(error::render(&AwsError::new(
                 404,
                 "UnknownOperationException",
                 format!("No Lambda operation matches {} {}", req.method, req.path),
-            ));
+            )));
         };
-        let result = model
+        model
             .decode_input(op, &labels, &req.query, &req.headers, &req.body)
             .map_err(model_error)
             .and_then(|input| api::functions::precheck(&op.name, &input).map(|()| input))
             .and_then(|input| model.validate(op, &input).map(|()| input).map_err(model_error))
-            .and_then(|input| api::dispatch(self, ctx, &op.name, &input, req));
+            .map(|input| (op, input))
+            .map_err(|err| error::render(&err))
+    }
+
+    /// Encode an operation's result as AWS does.
+    pub fn finish(&self, op: &model::Operation, result: Result<Value>) -> HttpResponse {
         match result {
             Ok(output) => {
-                let (status, headers, body) = model.encode_output(op, output);
+                let (status, headers, body) = model::model().encode_output(op, output);
                 let mut response = if status == 204 || body.is_empty() && status != 200 {
                     HttpResponse { status, headers: Vec::new(), body: Default::default() }
                 } else {
@@ -107,9 +128,34 @@ impl Lambda {
         }
     }
 
+    /// Decode, validate and run one control-plane request (blocking; not for Invoke).
+    pub fn call(&self, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
+        match self.prepare(req) {
+            Ok((op, input)) => self.finish(op, api::dispatch(self, ctx, &op.name, &input, req)),
+            Err(response) => response,
+        }
+    }
+
+    /// `/_nimbus/lambda/…`: code downloads and introspection.
+    fn internal(&self, req: &HttpRequest) -> HttpResponse {
+        if let Some(response) = code::serve_download(self, req) {
+            return response;
+        }
+        match req.path.as_str() {
+            "/_nimbus/lambda/environments" => {
+                HttpResponse::json(200, &serde_json::json!({"Environments": self.invoker.environments()}))
+            }
+            "/_nimbus/lambda/invocations" => {
+                HttpResponse::json(200, &serde_json::json!({"Invocations": self.invoker.recent_invocations()}))
+            }
+            _ => HttpResponse::json(404, &serde_json::json!({"message": "no such nimbus endpoint"})),
+        }
+    }
+
     pub fn reset(&self) {
         let mut store = self.store.write();
         store.clear();
+        self.invoker.drop_environments(|_, _, _| true);
         if let Some(journal) = &self.journal {
             if let Err(err) = journal.clear() {
                 tracing::error!(error = %err, "could not clear the Lambda journal");
@@ -131,8 +177,16 @@ pub struct LambdaService {
 }
 
 impl LambdaService {
-    pub fn open(data_dir: Option<&Path>) -> std::io::Result<LambdaService> {
-        Ok(LambdaService { lambda: std::sync::Arc::new(Lambda::open(data_dir)?) })
+    pub fn open(
+        data_dir: Option<&Path>,
+        settings: invoke::Settings,
+        sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
+    ) -> std::io::Result<LambdaService> {
+        Ok(LambdaService { lambda: std::sync::Arc::new(Lambda::open(data_dir, settings, sink)?) })
+    }
+
+    pub fn lambda(&self) -> &std::sync::Arc<Lambda> {
+        &self.lambda
     }
 }
 
@@ -146,7 +200,7 @@ impl Service for LambdaService {
     }
 
     fn intercepts(&self, req: &HttpRequest) -> bool {
-        req.path.starts_with(code::DOWNLOAD_PREFIX)
+        req.path.starts_with("/_nimbus/lambda/")
     }
 
     fn claims(&self, req: &HttpRequest) -> bool {
@@ -158,10 +212,25 @@ impl Service for LambdaService {
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
         let lambda = self.lambda.clone();
         Box::pin(async move {
-            // Control-plane calls may fsync; keep them off the async workers.
-            tokio::task::spawn_blocking(move || lambda.call(&ctx, &req))
-                .await
-                .unwrap_or_else(|_| error::render(&AwsError::internal("Internal error in nimbus")))
+            if req.path.starts_with("/_nimbus/lambda/") {
+                return lambda.internal(&req);
+            }
+            let (op, input) = match lambda.prepare(&req) {
+                Ok(prepared) => prepared,
+                Err(response) => return response,
+            };
+            let result = match op.name.as_str() {
+                "Invoke" => api::invoke::invoke(&lambda, &ctx, &input).await,
+                "InvokeAsync" => api::invoke::invoke_async(&lambda, &ctx, &input).await,
+                _ => {
+                    // Control-plane calls may fsync; keep them off the async workers.
+                    let worker = lambda.clone();
+                    tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input, &req))
+                        .await
+                        .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")))
+                }
+            };
+            lambda.finish(op, result)
         })
     }
 
@@ -186,4 +255,19 @@ pub(crate) fn member_bool(input: &Value, name: &str) -> bool {
 /// A stable hex digest of a string, for identifiers AWS derives from content.
 pub(crate) fn state_hash(s: &str) -> String {
     nimbus_core::blob::BlobStore::sha256_hex(s.as_bytes())
+}
+
+impl LambdaService {
+    /// Start the periodic work: shutting down idle environments.
+    pub fn start_background(&self) {
+        let lambda = std::sync::Arc::downgrade(&self.lambda);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let Some(lambda) = lambda.upgrade() else { return };
+                lambda.invoker.reap_idle();
+            }
+        });
+    }
 }

@@ -45,6 +45,20 @@ struct Args {
     /// Log filter, e.g. `info`, `debug`, `nimbus_lambda=debug`.
     #[arg(long, env = "NIMBUS_LOG", default_value = "info")]
     log: String,
+
+    /// Shut down a function's execution environment after it has been idle this many seconds.
+    #[arg(long, env = "NIMBUS_LAMBDA_IDLE_TIMEOUT", default_value_t = 600)]
+    lambda_idle_timeout: u64,
+
+    /// Debug mode: lift function timeouts so a debugger can be attached to the runtime process
+    /// (see `/_nimbus/lambda/environments` for its pid and command line).
+    #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
+    lambda_debug: bool,
+
+    /// Program for a runtime, e.g. `--runtime python3.12=/usr/bin/python3.12` (repeatable). The
+    /// environment variable NIMBUS_RUNTIME_PYTHON3_12 does the same for one runtime.
+    #[arg(long = "runtime", value_name = "RUNTIME=PATH")]
+    runtimes: Vec<String>,
 }
 
 fn main() {
@@ -71,6 +85,9 @@ fn validate(args: &Args) -> Result<(), String> {
     if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("--account must be 12 digits, got '{}'", args.account));
     }
+    if let Some(bad) = args.runtimes.iter().find(|r| !r.contains('=')) {
+        return Err(format!("--runtime takes RUNTIME=PATH, got '{bad}'"));
+    }
     if args.region.is_empty() {
         return Err("--region must not be empty".into());
     }
@@ -82,7 +99,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyRegistry::default();
     let defaults = Defaults { account: args.account.clone(), region: args.region.clone() };
     let mut router = Router::new(defaults, clock.clone(), keys.clone(), VERSION);
-    services::register(&mut router, args.data_dir.as_deref(), &keys)?;
+    let lambda_settings = nimbus_lambda::invoke::Settings {
+        idle_timeout: std::time::Duration::from_secs(args.lambda_idle_timeout),
+        debug: args.lambda_debug,
+        runtime_overrides: args
+            .runtimes
+            .iter()
+            .filter_map(|r| r.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    services::register(&mut router, args.data_dir.as_deref(), &keys, lambda_settings)?;
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;

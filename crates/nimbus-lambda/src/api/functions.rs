@@ -106,6 +106,12 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         return Err(error::invalid_parameter("Unsupported: qualified function ARNs cannot be used to create a function."));
     }
     let name = id.name;
+    if name.len() > 64 {
+        // AWS reports this one as a parameter error, in validation wording.
+        return Err(error::invalid_parameter(format!(
+            "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
+    }
     let package_type = member_str(input, "PackageType").unwrap_or("Zip").to_string();
     let code_input = member(input, "Code").cloned().unwrap_or(json!({}));
     let runtime = member_str(input, "Runtime").map(str::to_string);
@@ -672,11 +678,19 @@ fn check_total_size(code: Option<&CodeRef>, layers: &[(LayerReference, CodeRef)]
     Ok(())
 }
 
+/// The service's own limit on `Timeout`: the model only says "at least 1".
+const MAX_TIMEOUT_SECONDS: u64 = 900;
+
 /// Checks AWS makes before model validation: an unknown runtime is a parameter error, not a
 /// validation error.
 pub fn precheck(operation: &str, input: &Value) -> Result<()> {
     if !matches!(operation, "CreateFunction" | "UpdateFunctionConfiguration") {
         return Ok(());
+    }
+    if let Some(timeout) = member(input, "Timeout").and_then(Value::as_u64).filter(|t| *t > MAX_TIMEOUT_SECONDS) {
+        return Err(error::validation(format!(
+            "1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to {MAX_TIMEOUT_SECONDS}"
+        )));
     }
     if let Some(runtime) = member_str(input, "Runtime") {
         let known = crate::model::model()

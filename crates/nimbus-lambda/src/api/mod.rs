@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod aliases;
+pub mod concurrency;
 pub mod functions;
+pub mod invoke;
 pub mod layers;
 pub mod permissions;
 pub mod tags;
@@ -39,6 +41,9 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "TagResource" => tags::tag_resource(lambda, ctx, input),
         "UntagResource" => tags::untag_resource(lambda, ctx, input),
         "ListTags" => tags::list_tags(lambda, ctx, input),
+        "PutFunctionConcurrency" => concurrency::put_function_concurrency(lambda, ctx, input),
+        "GetFunctionConcurrency" => concurrency::get_function_concurrency(lambda, ctx, input),
+        "DeleteFunctionConcurrency" => concurrency::delete_function_concurrency(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

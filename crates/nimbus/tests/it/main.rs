@@ -3,3 +3,4 @@
 
 mod harness;
 mod lambda_functions;
+mod lambda_invoke;

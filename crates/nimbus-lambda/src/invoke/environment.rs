@@ -1,0 +1,255 @@
+//! One execution environment: a runtime process in its own process group, its own Runtime API
+//! server, its own scratch folder, and the output it writes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+use super::runtime_api::{self, InitError, Invocation, RuntimeApiHandle, RuntimeReply};
+use super::runtimes::Launch;
+
+/// How long a runtime may take to initialise before the invocation fails (AWS: 10 s).
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Output lines held for one invocation; beyond this a function flooding stdout is truncated.
+const MAX_PENDING_LINES: usize = 10_000;
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// Everything needed to start an environment.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub launch: Launch,
+    pub task_dir: PathBuf,
+    pub opt_dir: PathBuf,
+    /// The environment's own folder (holds `tmp/`).
+    pub env_dir: PathBuf,
+    pub variables: Vec<(String, String)>,
+    pub memory_mb: u32,
+    /// Node takes a heap size flag; other runtimes get an address-space limit.
+    pub node: bool,
+}
+
+/// Why an invocation did not produce a runtime reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    Init(InitError),
+    /// The process exited (status text as AWS prints it, e.g. `exit status 1`, `signal: killed`).
+    Exited(String),
+    Timeout,
+}
+
+pub struct Environment {
+    pub id: String,
+    pub log_stream: String,
+    child: Child,
+    pgid: Option<i32>,
+    api: RuntimeApiHandle,
+    output: Arc<parking_lot::Mutex<Vec<String>>>,
+    initialized: bool,
+    pub init_duration: Option<Duration>,
+    pub last_used: Instant,
+    pub invocations: u64,
+    pub command_line: String,
+    pub dir: PathBuf,
+}
+
+impl Environment {
+    pub async fn start(id: String, log_stream: String, spec: &Spec) -> std::io::Result<Environment> {
+        let api = runtime_api::start().await?;
+        let tmp = spec.env_dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        let mut command = if spec.node {
+            let mut c = Command::new(&spec.launch.program);
+            let heap = (u64::from(spec.memory_mb) * 9 / 10).max(64);
+            c.arg(format!("--max-old-space-size={heap}"));
+            c.args(&spec.launch.args);
+            c
+        } else {
+            // Bound the address space (memory size plus room for the interpreter's mappings).
+            let limit_kb = (u64::from(spec.memory_mb) * 2 + 512) * 1024;
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c").arg(format!("ulimit -v {limit_kb} 2>/dev/null; exec \"$0\" \"$@\""));
+            c.arg(&spec.launch.program).args(&spec.launch.args);
+            c
+        };
+        command
+            .current_dir(&spec.task_dir)
+            .env_clear()
+            .envs(spec.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", api.port))
+            .env("TMPDIR", &tmp)
+            .env("HOME", &tmp)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let command_line = format!("{} {}", spec.launch.program.display(), spec.launch.args.join(" "));
+        let mut child = command.spawn()?;
+        let pgid = child.id().map(|p| p as i32);
+        let output = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(capture(stdout, output.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(capture(stderr, output.clone()));
+        }
+        Ok(Environment {
+            id,
+            log_stream,
+            child,
+            pgid,
+            api,
+            output,
+            initialized: false,
+            init_duration: None,
+            last_used: Instant::now(),
+            invocations: 0,
+            command_line,
+            dir: spec.env_dir.clone(),
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Wait for the runtime's first `/next` (end of init), its init error, or its death.
+    async fn await_init(&mut self, started: Instant) -> Result<(), Failure> {
+        if self.initialized {
+            return Ok(());
+        }
+        let ready = &mut self.api.ready;
+        let outcome = tokio::select! {
+            r = ready => r.map_err(|_| Failure::Exited("runtime API closed".into())),
+            status = self.child.wait() => Err(Failure::Exited(exit_text(status))),
+            () = tokio::time::sleep(INIT_TIMEOUT) => Err(Failure::Timeout),
+        };
+        if let Err(failure) = outcome {
+            // An init error posted before exiting explains the exit better.
+            return Err(self.api.api.take_init_error().map(Failure::Init).unwrap_or(failure));
+        }
+        self.initialized = true;
+        self.init_duration = Some(started.elapsed());
+        Ok(())
+    }
+
+    /// Run one invocation to its end: the runtime's reply, or why there is none.
+    pub async fn invoke(&mut self, invocation: Invocation, reply: oneshot::Receiver<RuntimeReply>, timeout: Option<Duration>) -> Result<RuntimeReply, Failure> {
+        let started = Instant::now();
+        self.invocations += 1;
+        self.last_used = Instant::now();
+        if self.api.sender.send(invocation).await.is_err() {
+            return Err(Failure::Exited("runtime API closed".into()));
+        }
+        self.await_init(started).await?;
+        let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        let deadline = async {
+            match remaining {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = reply => r.map_err(|_| Failure::Exited("runtime API closed".into())),
+            status = self.child.wait() => {
+                // The reply may have raced the exit.
+                Err(Failure::Exited(exit_text(status)))
+            }
+            () = deadline => Err(Failure::Timeout),
+        };
+        if result.is_err() {
+            self.api.api.take_in_flight();
+        }
+        self.last_used = Instant::now();
+        result
+    }
+
+    /// Output lines written since the last call, waiting briefly for the pipes to catch up.
+    pub async fn drain_output(&self) -> Vec<String> {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        std::mem::take(&mut *self.output.lock())
+    }
+
+    /// Peak resident memory of the runtime process, in MB (AWS's "Max Memory Used").
+    pub fn max_memory_mb(&self) -> u64 {
+        let Some(pid) = self.child.id() else { return 0 };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb.div_ceil(1024))
+    }
+
+    /// Kill the whole process group: a function's children die with it.
+    pub fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(9)) => "signal: killed".into(),
+            (None, Some(sig)) => format!("signal: {sig}"),
+            _ => "exited".into(),
+        },
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Read a pipe to its end, line by line, keeping what the current invocation will log.
+async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Vec<String>>>) {
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut reader).take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+                let mut pending = sink.lock();
+                if pending.len() < MAX_PENDING_LINES {
+                    pending.push(text);
+                } else if pending.len() == MAX_PENDING_LINES {
+                    pending.push("[nimbus] output truncated: too many lines in one invocation".into());
+                }
+            }
+        }
+    }
+}
+
+/// Used by the invoker to mint the invocation payload for the runtime.
+pub fn payload(bytes: &[u8]) -> Bytes {
+    if bytes.is_empty() {
+        Bytes::from_static(b"{}")
+    } else {
+        Bytes::copy_from_slice(bytes)
+    }
+}
+
+pub fn ensure_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)
+}

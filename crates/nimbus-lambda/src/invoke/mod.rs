@@ -1,0 +1,552 @@
+//! The invocation engine: warm environment pools per function version, concurrency accounting,
+//! the platform's log lines, and AWS's error payloads for timeouts, crashes and init failures.
+//!
+//! Only the Invoke API calls into this module.
+
+pub mod environment;
+pub mod extract;
+pub mod runtime_api;
+pub mod runtimes;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use nimbus_core::logs::{LogEvent, LogSink};
+use nimbus_core::{AwsError, RequestContext};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use self::environment::{Environment, Failure, Spec};
+use self::runtime_api::{Invocation, RuntimeReply};
+use self::runtimes::{Family, Runtimes};
+use crate::state::{CodeRef, FunctionConfig};
+
+/// Lambda's default account concurrency limit.
+pub const ACCOUNT_CONCURRENCY: u32 = 1000;
+/// Bytes of log returned by `LogType=Tail`.
+const TAIL_BYTES: usize = 4096;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Idle environments are shut down after this long.
+    pub idle_timeout: Duration,
+    /// Lift function timeouts so a debugger can hold the runtime.
+    pub debug: bool,
+    /// Explicit runtime → interpreter mappings.
+    pub runtime_overrides: HashMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { idle_timeout: Duration::from_secs(600), debug: false, runtime_overrides: HashMap::new() }
+    }
+}
+
+/// The version an invocation runs, snapshotted from the store.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+    pub config: FunctionConfig,
+    pub code: Option<CodeRef>,
+    pub layer_code: Vec<CodeRef>,
+    /// The ARN the caller used (qualified or not), given to the runtime.
+    pub invoked_arn: String,
+    pub reserved_concurrency: Option<u32>,
+    /// Where the function's SDK calls should go.
+    pub endpoint: String,
+}
+
+/// What the caller gets back.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub function_error: Option<String>,
+    /// Base64 of the last 4 KB of the invocation's log.
+    pub log_tail: String,
+    pub executed_version: String,
+    pub duration: Duration,
+}
+
+/// Environments of one function version, keyed so that any change of code or configuration
+/// (a new RevisionId) gets fresh environments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    account: String,
+    region: String,
+    function: String,
+    version: String,
+    revision: String,
+}
+
+/// A summary of one environment for `/_nimbus/lambda/environments`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvironmentInfo {
+    pub id: String,
+    pub function: String,
+    pub version: String,
+    pub state: &'static str,
+    pub pid: Option<u32>,
+    pub command_line: String,
+    pub working_dir: String,
+    pub invocations: u64,
+    pub idle_seconds: u64,
+}
+
+/// A recent invocation for `/_nimbus/lambda/invocations`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InvocationRecord {
+    pub request_id: String,
+    pub function_arn: String,
+    pub version: String,
+    pub duration_ms: f64,
+    pub outcome: String,
+    pub cold_start: bool,
+}
+
+pub struct Invoker {
+    settings: Settings,
+    runtimes: Runtimes,
+    work_dir: PathBuf,
+    sink: Option<Arc<dyn LogSink>>,
+    idle: parking_lot::Mutex<HashMap<PoolKey, Vec<Environment>>>,
+    /// In-flight invocations per function (`account/region/name`) and per account/region.
+    running: parking_lot::Mutex<HashMap<String, u32>>,
+    busy_info: parking_lot::Mutex<HashMap<String, EnvironmentInfo>>,
+    recent: parking_lot::Mutex<std::collections::VecDeque<InvocationRecord>>,
+    extract_lock: tokio::sync::Mutex<()>,
+}
+
+impl Invoker {
+    pub fn new(work_dir: &Path, settings: Settings, sink: Option<Arc<dyn LogSink>>) -> std::io::Result<Invoker> {
+        std::fs::create_dir_all(work_dir)?;
+        let runtimes = Runtimes::new(&work_dir.join("runtimes"), settings.runtime_overrides.clone())?;
+        Ok(Invoker {
+            settings,
+            runtimes,
+            work_dir: work_dir.to_path_buf(),
+            sink,
+            idle: Default::default(),
+            running: Default::default(),
+            busy_info: Default::default(),
+            recent: Default::default(),
+            extract_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn set_sink(&mut self, sink: Arc<dyn LogSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// Run one synchronous invocation.
+    pub async fn invoke(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        ctx: &RequestContext,
+        target: Target,
+        payload: &[u8],
+        client_context: Option<String>,
+    ) -> Result<Outcome, AwsError> {
+        let runtime = target.config.runtime.clone().unwrap_or_default();
+        if target.config.package_type == "Image" {
+            return Err(AwsError::new(
+                502,
+                "InvalidRuntimeException",
+                "nimbus cannot run container-image functions yet: the container executor is not implemented.",
+            ));
+        }
+        let function_key = format!("{}/{}/{}", target.account, target.region, target.config.function_name);
+        let account_key = format!("{}/{}", target.account, target.region);
+        let _slot = self.reserve(&function_key, &account_key, target.reserved_concurrency)?;
+
+        let key = PoolKey {
+            account: target.account.clone(),
+            region: target.region.clone(),
+            function: target.config.function_name.clone(),
+            version: target.config.version.clone(),
+            revision: revision_of(&target),
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started = Instant::now();
+        let (mut env, cold) = match self.take_idle(&key) {
+            Some(env) => (env, false),
+            None => {
+                let task = self.code_dir(blobs, target.code.as_ref()).await?;
+                let launch = self.runtimes.launch(&runtime, &task)?;
+                let opt = self.opt_dir(blobs, &target.layer_code).await?;
+                let spec = self.spec(&target, &key, launch, task, opt, family_of(&runtime));
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let stream = log_stream_name(ctx, &target.config.version, &id);
+                let env = Environment::start(id, stream, &spec).await.map_err(|e| {
+                    AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
+                })?;
+                (env, true)
+            }
+        };
+        self.busy_info.lock().insert(env.id.clone(), info(&env, &key, "busy"));
+
+        let timeout = (!self.settings.debug).then(|| Duration::from_secs(u64::from(target.config.timeout)));
+        let deadline_ms = chrono::Utc::now().timestamp_millis()
+            + timeout.map_or(i64::from(target.config.timeout) * 1000, |t| t.as_millis() as i64);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload: environment::payload(payload),
+            deadline_ms,
+            invoked_function_arn: target.invoked_arn.clone(),
+            trace_id: format!("Root=1-{:08x}-{};Sampled=0", chrono::Utc::now().timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]),
+            client_context,
+            reply: reply_tx,
+        };
+        let result = env.invoke(invocation, reply_rx, timeout).await;
+        let duration = started.elapsed();
+        let output = env.drain_output().await;
+        let (payload, function_error, healthy) = match result {
+            Ok(RuntimeReply::Success(body)) => (body, None, true),
+            Ok(RuntimeReply::FunctionError { body, .. }) => (error_body(body, &request_id), Some("Unhandled".to_string()), true),
+            Ok(RuntimeReply::ResponseTooLarge) => (
+                Bytes::from(json!({"errorMessage": format!("Response payload size exceeded maximum allowed payload size ({} bytes).", runtime_api::MAX_RESPONSE_BYTES), "errorType": "Function.ResponseSizeTooLarge"}).to_string()),
+                Some("Unhandled".to_string()),
+                true,
+            ),
+            Err(Failure::Init(init)) => (init.body, Some("Unhandled".to_string()), false),
+            Err(Failure::Exited(status)) => (
+                Bytes::from(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {status}")}).to_string()),
+                Some("Unhandled".to_string()),
+                false,
+            ),
+            Err(Failure::Timeout) => (
+                Bytes::from(json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", f64::from(target.config.timeout))}).to_string()),
+                Some("Unhandled".to_string()),
+                false,
+            ),
+        };
+        let memory_used = env.max_memory_mb();
+        let init_duration = if cold { env.init_duration } else { None };
+        let log_tail = self.write_logs(ctx, &target, &env, &request_id, &output, duration, memory_used, init_duration, function_error.is_some() && !healthy);
+        self.busy_info.lock().remove(&env.id);
+        if healthy {
+            self.put_idle(key, env);
+        } else {
+            env.kill();
+        }
+        self.record(InvocationRecord {
+            request_id: request_id.clone(),
+            function_arn: target.invoked_arn.clone(),
+            version: target.config.version.clone(),
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            outcome: match &function_error {
+                None => "Success".into(),
+                Some(_) => serde_json::from_slice::<serde_json::Value>(&payload)
+                    .ok()
+                    .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
+                    .unwrap_or_else(|| "Error".into()),
+            },
+            cold_start: cold,
+        });
+        Ok(Outcome { request_id, payload, function_error, log_tail, executed_version: target.config.version.clone(), duration })
+    }
+
+    /// Count an invocation against the function's reserved concurrency and the account limit.
+    fn reserve(&self, function_key: &str, account_key: &str, reserved: Option<u32>) -> Result<Slot<'_>, AwsError> {
+        let mut running = self.running.lock();
+        let function_running = running.get(function_key).copied().unwrap_or(0);
+        let account_running = running.get(account_key).copied().unwrap_or(0);
+        if let Some(limit) = reserved {
+            if function_running >= limit {
+                return Err(throttled("ReservedFunctionConcurrentInvocationLimitExceeded"));
+            }
+        }
+        if account_running >= ACCOUNT_CONCURRENCY {
+            return Err(throttled("ConcurrentInvocationLimitExceeded"));
+        }
+        *running.entry(function_key.to_string()).or_default() += 1;
+        *running.entry(account_key.to_string()).or_default() += 1;
+        Ok(Slot { invoker: self, keys: [function_key.to_string(), account_key.to_string()] })
+    }
+
+    fn take_idle(&self, key: &PoolKey) -> Option<Environment> {
+        let mut idle = self.idle.lock();
+        // Environments of an older revision of this version will never be used again.
+        let stale: Vec<PoolKey> = idle
+            .keys()
+            .filter(|k| k.account == key.account && k.region == key.region && k.function == key.function && k.version == key.version && k.revision != key.revision)
+            .cloned()
+            .collect();
+        for k in stale {
+            idle.remove(&k);
+        }
+        idle.get_mut(key).and_then(Vec::pop)
+    }
+
+    fn put_idle(&self, key: PoolKey, env: Environment) {
+        self.idle.lock().entry(key).or_default().push(env);
+    }
+
+    /// Shut down environments idle for longer than the configured time.
+    pub fn reap_idle(&self) {
+        let limit = self.settings.idle_timeout;
+        let mut idle = self.idle.lock();
+        for envs in idle.values_mut() {
+            envs.retain(|e| e.last_used.elapsed() < limit);
+        }
+        idle.retain(|_, envs| !envs.is_empty());
+    }
+
+    /// Drop every environment of a function (deleted) or of everything (reset).
+    pub fn drop_environments(&self, filter: impl Fn(&str, &str, &str) -> bool) {
+        self.idle.lock().retain(|k, _| !filter(&k.account, &k.region, &k.function));
+    }
+
+    pub fn environments(&self) -> Vec<EnvironmentInfo> {
+        let mut out: Vec<EnvironmentInfo> = self.busy_info.lock().values().cloned().collect();
+        for (key, envs) in self.idle.lock().iter() {
+            out.extend(envs.iter().map(|e| info(e, key, "idle")));
+        }
+        out
+    }
+
+    pub fn recent_invocations(&self) -> Vec<InvocationRecord> {
+        self.recent.lock().iter().cloned().collect()
+    }
+
+    fn record(&self, record: InvocationRecord) {
+        let mut recent = self.recent.lock();
+        if recent.len() == 1000 {
+            recent.pop_front();
+        }
+        recent.push_back(record);
+    }
+
+    /// The unpacked code of a version, shared read-only by its environments.
+    async fn code_dir(&self, blobs: &nimbus_core::blob::BlobStore, code: Option<&CodeRef>) -> Result<PathBuf, AwsError> {
+        let Some(code) = code else { return Err(AwsError::internal("function has no code")) };
+        self.unpacked(blobs, &format!("code/{}", code.blob), std::slice::from_ref(code)).await
+    }
+
+    /// The layers of a version, unpacked in order into one folder (later layers win).
+    async fn opt_dir(&self, blobs: &nimbus_core::blob::BlobStore, layers: &[CodeRef]) -> Result<PathBuf, AwsError> {
+        let id = crate::state_hash(&layers.iter().map(|l| l.blob.as_str()).collect::<Vec<_>>().join(","));
+        self.unpacked(blobs, &format!("opt/{id}"), layers).await
+    }
+
+    async fn unpacked(&self, blobs: &nimbus_core::blob::BlobStore, name: &str, archives: &[CodeRef]) -> Result<PathBuf, AwsError> {
+        let dir = self.work_dir.join(name);
+        if dir.exists() {
+            return Ok(dir);
+        }
+        let _guard = self.extract_lock.lock().await;
+        if dir.exists() {
+            return Ok(dir);
+        }
+        let tmp = self.work_dir.join(format!("{name}.partial"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let result = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&tmp)?;
+            for archive in archives {
+                let bytes = blobs.get(&archive.blob)?;
+                extract::unzip_into(&bytes, &tmp)?;
+            }
+            std::fs::rename(&tmp, &dir)
+        })();
+        result.map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            AwsError::new(502, "InvalidZipFileException", format!("Lambda was unable to unzip the function's code: {e}"))
+        })?;
+        Ok(dir)
+    }
+
+    fn spec(&self, target: &Target, key: &PoolKey, launch: runtimes::Launch, task: PathBuf, opt: PathBuf, family: Option<Family>) -> Spec {
+        let config = &target.config;
+        let runtime = config.runtime.clone().unwrap_or_default();
+        let env_dir = self.work_dir.join("envs").join(uuid::Uuid::new_v4().simple().to_string());
+        let log_group = config.logging_config.get("LogGroup").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+        let mut vars: Vec<(String, String)> = vec![
+            ("PATH".into(), format!("{}:{}", opt.join("bin").display(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()))),
+            ("LANG".into(), "en_US.UTF-8".into()),
+            ("TZ".into(), ":UTC".into()),
+            ("LD_LIBRARY_PATH".into(), format!("{}:{}", opt.join("lib").display(), task.join("lib").display())),
+            ("_HANDLER".into(), config.handler.clone().unwrap_or_default()),
+            ("LAMBDA_TASK_ROOT".into(), task.display().to_string()),
+            ("LAMBDA_RUNTIME_DIR".into(), self.runtimes.dir().display().to_string()),
+            ("NIMBUS_LAMBDA_OPT_DIR".into(), opt.display().to_string()),
+            ("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{runtime}")),
+            ("AWS_LAMBDA_FUNCTION_NAME".into(), config.function_name.clone()),
+            ("AWS_LAMBDA_FUNCTION_VERSION".into(), key.version.clone()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), config.memory_size.to_string()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+            ("AWS_REGION".into(), target.region.clone()),
+            ("AWS_DEFAULT_REGION".into(), target.region.clone()),
+            // A 12-digit access key id is the account: the function's SDK calls land in its account.
+            ("AWS_ACCESS_KEY_ID".into(), target.account.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "nimbus".into()),
+            ("AWS_SESSION_TOKEN".into(), "nimbus".into()),
+            ("AWS_ENDPOINT_URL".into(), target.endpoint.clone()),
+            ("AWS_LAMBDA_LOG_FORMAT".into(), config.logging_config.get("LogFormat").and_then(|v| v.as_str()).unwrap_or("Text").to_string()),
+        ];
+        if let Some(level) = config.logging_config.get("ApplicationLogLevel").and_then(|v| v.as_str()) {
+            vars.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.to_string()));
+        }
+        match family {
+            Some(Family::Python) => {
+                let mut path = vec![task.display().to_string(), opt.join("python").display().to_string()];
+                if let Some(minor) = runtime.strip_prefix("python") {
+                    path.push(opt.join(format!("python/lib/python{minor}/site-packages")).display().to_string());
+                }
+                vars.push(("PYTHONPATH".into(), path.join(":")));
+                vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
+                vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+            }
+            Some(Family::Node) => {
+                let major = runtime.trim_start_matches("nodejs").trim_end_matches(".x");
+                let paths = [
+                    opt.join(format!("nodejs/node{major}/node_modules")),
+                    opt.join("nodejs/node_modules"),
+                    task.join("node_modules"),
+                    task.clone(),
+                ];
+                vars.push(("NODE_PATH".into(), paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
+            }
+            _ => {}
+        }
+        if let Some(env) = &config.environment {
+            vars.extend(env.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let node = family == Some(Family::Node);
+        Spec { launch, task_dir: task, opt_dir: opt, env_dir, variables: vars, memory_mb: config.memory_size, node }
+    }
+
+    /// Write START/END/REPORT and the function's output to CloudWatch Logs; return the tail.
+    #[allow(clippy::too_many_arguments)]
+    fn write_logs(
+        &self,
+        ctx: &RequestContext,
+        target: &Target,
+        env: &Environment,
+        request_id: &str,
+        output: &[String],
+        duration: Duration,
+        memory_used: u64,
+        init_duration: Option<Duration>,
+        crashed: bool,
+    ) -> String {
+        let config = &target.config;
+        let json_format = config.logging_config.get("LogFormat").and_then(|v| v.as_str()) == Some("JSON");
+        let version = &config.version;
+        let ms = duration.as_secs_f64() * 1000.0;
+        let billed = ms.ceil().max(1.0) as u64;
+        let mut lines: Vec<String> = Vec::with_capacity(output.len() + 3);
+        let now = ctx.clock.now();
+        let time = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        if json_format {
+            lines.push(json!({"time": time, "type": "platform.start", "record": {"requestId": request_id, "version": version}}).to_string());
+        } else {
+            lines.push(format!("START RequestId: {request_id} Version: {version}"));
+        }
+        lines.extend(output.iter().cloned());
+        if crashed && !json_format {
+            lines.push(format!("RequestId: {request_id} Error: Runtime exited without providing a reason"));
+        }
+        if json_format {
+            let mut metrics = json!({"durationMs": round2(ms), "billedDurationMs": billed, "memorySizeMB": config.memory_size, "maxMemoryUsedMB": memory_used});
+            if let Some(init) = init_duration {
+                metrics["initDurationMs"] = json!(round2(init.as_secs_f64() * 1000.0));
+            }
+            lines.push(json!({"time": time, "type": "platform.runtimeDone", "record": {"requestId": request_id, "status": if crashed {"error"} else {"success"}}}).to_string());
+            lines.push(json!({"time": time, "type": "platform.report", "record": {"requestId": request_id, "metrics": metrics, "status": if crashed {"error"} else {"success"}}}).to_string());
+        } else {
+            lines.push(format!("END RequestId: {request_id}"));
+            let mut report = format!(
+                "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {memory_used} MB",
+                config.memory_size
+            );
+            if let Some(init) = init_duration {
+                report.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
+            }
+            report.push('\t');
+            lines.push(report);
+        }
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if let Some(sink) = &self.sink {
+            let group = config.logging_config.get("LogGroup").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+            let ts = now.timestamp_millis();
+            let events = lines.into_iter().map(|message| LogEvent { timestamp: ts, message }).collect();
+            sink.put(&target.account, &target.region, &group, &env.log_stream, events);
+        }
+        let start = text.len().saturating_sub(TAIL_BYTES);
+        let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+        base64::engine::general_purpose::STANDARD.encode(&text.as_bytes()[start..])
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Releases a concurrency slot when the invocation ends, however it ends.
+struct Slot<'a> {
+    invoker: &'a Invoker,
+    keys: [String; 2],
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut running = self.invoker.running.lock();
+        for key in &self.keys {
+            if let Some(n) = running.get_mut(key) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
+fn throttled(reason: &str) -> AwsError {
+    AwsError::new(429, "TooManyRequestsException", "Rate Exceeded.").with_extra("Reason", reason)
+}
+
+fn family_of(runtime: &str) -> Option<Family> {
+    runtimes::family(runtime)
+}
+
+fn revision_of(target: &Target) -> String {
+    format!("{}:{}", target.config.revision_id, target.config.code_sha256)
+}
+
+/// AWS's stream naming: `2024/01/31/[$LATEST]<environment id>`.
+fn log_stream_name(ctx: &RequestContext, version: &str, id: &str) -> String {
+    format!("{}/[{version}]{id}", ctx.clock.now().format("%Y/%m/%d"))
+}
+
+/// The error document the runtime posted, as the caller receives it.
+fn error_body(body: Bytes, _request_id: &str) -> Bytes {
+    if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
+        body
+    } else {
+        Bytes::from(json!({"errorMessage": String::from_utf8_lossy(&body), "errorType": "Runtime.Unknown"}).to_string())
+    }
+}
+
+fn info(env: &Environment, key: &PoolKey, state: &'static str) -> EnvironmentInfo {
+    EnvironmentInfo {
+        id: env.id.clone(),
+        function: format!("arn:aws:lambda:{}:{}:function:{}", key.region, key.account, key.function),
+        version: key.version.clone(),
+        state,
+        pid: env.pid(),
+        command_line: env.command_line.clone(),
+        working_dir: env.dir.display().to_string(),
+        invocations: env.invocations,
+        idle_seconds: env.last_used.elapsed().as_secs(),
+    }
+}

@@ -1,0 +1,143 @@
+//! Invoke runs the function's code: custom runtimes (`provided.*` shell bootstraps speaking the
+//! Runtime API with curl), errors, timeouts, crashes, throttling, logs and aliases.
+
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, InvocationType, LogType, Runtime};
+use base64::Engine;
+
+use crate::harness::*;
+
+/// A `provided.al2023` bootstrap: the loop AWS's custom-runtime tutorial shows, with `body`
+/// computing the response from `$EVENT` (and free to misbehave).
+fn shell_bootstrap(body: &str) -> Vec<u8> {
+    let script = format!(
+        r#"#!/bin/sh
+API="http://${{AWS_LAMBDA_RUNTIME_API}}/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  {body}
+done
+"#
+    );
+    executable_zip("bootstrap", script.as_bytes())
+}
+
+async fn create_provided(lambda: &aws_sdk_lambda::Client, name: &str, zip: Vec<u8>, timeout: i32) {
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .timeout(timeout)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
+        .send()
+        .await
+        .expect("create function");
+}
+
+const ECHO: &str = r#"echo "handling $EVENT"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d "{\"echo\": $EVENT}" >/dev/null"#;
+
+#[tokio::test]
+async fn provided_runtime_round_trip_with_logs() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    create_provided(&lambda, "echo", shell_bootstrap(ECHO), 3).await;
+    let out = lambda
+        .invoke()
+        .function_name("echo")
+        .payload(Blob::new(r#"{"n":1}"#))
+        .log_type(LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), None);
+    assert_eq!(out.executed_version(), Some("$LATEST"));
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload, serde_json::json!({"echo": {"n": 1}}));
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("START RequestId: ") && lines[0].ends_with(" Version: $LATEST"), "{log}");
+    assert_eq!(lines[1], r#"handling {"n":1}"#);
+    assert!(lines[2].starts_with("END RequestId: "));
+    assert!(lines[3].starts_with("REPORT RequestId: ") && lines[3].contains("Init Duration: "), "{log}");
+
+    // Warm: the same environment answers, without an init phase.
+    let out = lambda.invoke().function_name("echo").log_type(LogType::Tail).send().await.unwrap();
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    assert!(!log.contains("Init Duration"), "{log}");
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload, serde_json::json!({"echo": {}}));
+    let envs: serde_json::Value = reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
+    assert_eq!(envs["Environments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn function_errors_timeouts_and_crashes() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let fail = r#"curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -H "Lambda-Runtime-Function-Error-Type: Custom.Boom" -d '{"errorMessage":"boom","errorType":"Custom.Boom"}' >/dev/null"#;
+    create_provided(&lambda, "fails", shell_bootstrap(fail), 3).await;
+    let out = lambda.invoke().function_name("fails").send().await.unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["errorType"], "Custom.Boom");
+
+    // A hung function is killed, with its children, and answers AWS's timeout error.
+    let hang = r#"sleep 300 & echo $! > "$TMPDIR/child.pid"; sleep 300"#;
+    create_provided(&lambda, "hangs", shell_bootstrap(hang), 1).await;
+    let started = std::time::Instant::now();
+    let out = lambda.invoke().function_name("hangs").send().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["errorType"], "Sandbox.Timedout");
+    assert!(payload["errorMessage"].as_str().unwrap().ends_with("Task timed out after 1.00 seconds"), "{payload}");
+
+    // A runtime that exits mid-invoke reports Runtime.ExitError; the next invoke gets a fresh one.
+    create_provided(&lambda, "crashes", shell_bootstrap("exit 3"), 3).await;
+    for _ in 0..2 {
+        let out = lambda.invoke().function_name("crashes").send().await.unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+        assert_eq!(payload["errorType"], "Runtime.ExitError", "{payload}");
+        assert!(payload["errorMessage"].as_str().unwrap().ends_with("Runtime exited with error: exit status 3"));
+    }
+    // nimbus itself is fine.
+    create_provided(&lambda, "after", shell_bootstrap(ECHO), 3).await;
+    assert_eq!(lambda.invoke().function_name("after").send().await.unwrap().function_error(), None);
+}
+
+#[tokio::test]
+async fn invocation_types_qualifiers_and_throttling() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    create_provided(&lambda, "q", shell_bootstrap(ECHO), 3).await;
+    let dry = lambda.invoke().function_name("q").invocation_type(InvocationType::DryRun).send().await.unwrap();
+    assert_eq!(dry.status_code(), 204);
+    let event = lambda.invoke().function_name("q").invocation_type(InvocationType::Event).payload(Blob::new("{}")).send().await.unwrap();
+    assert_eq!(event.status_code(), 202);
+
+    lambda.publish_version().function_name("q").send().await.unwrap();
+    lambda.create_alias().function_name("q").name("live").function_version("1").send().await.unwrap();
+    let out = lambda.invoke().function_name("q").qualifier("live").send().await.unwrap();
+    assert_eq!(out.executed_version(), Some("1"));
+    let out = lambda.invoke().function_name("q:1").send().await.unwrap();
+    assert_eq!(out.executed_version(), Some("1"));
+
+    let err = lambda.invoke().function_name("q").payload(Blob::new("not json")).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidRequestContentException"));
+    let err = lambda.invoke().function_name("missing").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception());
+
+    lambda.put_function_concurrency().function_name("q").reserved_concurrent_executions(0).send().await.unwrap();
+    let err = lambda.invoke().function_name("q").send().await.unwrap_err().into_service_error();
+    assert!(err.is_too_many_requests_exception(), "{err:?}");
+    lambda.delete_function_concurrency().function_name("q").send().await.unwrap();
+    assert_eq!(lambda.invoke().function_name("q").send().await.unwrap().status_code(), 200);
+}
