@@ -12,6 +12,7 @@
 pub mod arn;
 pub mod blob;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod identity;

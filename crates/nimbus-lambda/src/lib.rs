@@ -37,6 +37,8 @@ pub struct Lambda {
     pub blobs: BlobStore,
     journal: Option<Journal>,
     pub invoker: invoke::Invoker,
+    /// Where destinations and dead-letter messages for other services go (wired by the binary).
+    pub deliverer: RwLock<Option<std::sync::Arc<dyn nimbus_core::delivery::Deliver>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
     work_dir: std::path::PathBuf,
 }
@@ -66,7 +68,7 @@ impl Lambda {
                 (store, BlobStore::open(&dir.join("blobs"))?, Some(journal))
             }
         };
-        Ok(Lambda { store: RwLock::new(store), blobs, journal, invoker, work_dir })
+        Ok(Lambda { store: RwLock::new(store), blobs, journal, invoker, deliverer: RwLock::new(None), work_dir })
     }
 
     /// Durably record a function's new state (`None`: deleted). Call with the store lock held so

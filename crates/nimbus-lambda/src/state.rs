@@ -140,6 +140,20 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
     #[serde(default)]
     pub code_signing_config_arn: Option<String>,
+    /// Asynchronous invocation settings, keyed by qualifier (`$LATEST`, a version or an alias).
+    #[serde(default)]
+    pub event_invoke_configs: BTreeMap<String, EventInvokeConfig>,
+}
+
+/// `FunctionEventInvokeConfig`: retries, event age and destinations for async invocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventInvokeConfig {
+    pub maximum_retry_attempts: Option<u32>,
+    pub maximum_event_age_seconds: Option<u32>,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    /// Epoch seconds (AWS returns a timestamp number here).
+    pub last_modified: f64,
 }
 
 impl Function {

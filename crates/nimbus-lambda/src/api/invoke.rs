@@ -62,7 +62,8 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
         "Event" => {
             let lambda = lambda.clone();
             let ctx = ctx.clone();
-            tokio::spawn(async move { run_event(lambda, ctx, target, payload).await });
+            let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+            tokio::spawn(run_event(lambda, ctx, target, qualifier, payload));
             Ok(json!({"StatusCode": 202}))
         }
         _ => {
@@ -133,31 +134,119 @@ fn local_endpoint(ctx: &RequestContext) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// Run an event invocation with AWS's retry schedule, on nimbus's clock.
-async fn run_event(lambda: Arc<Lambda>, ctx: RequestContext, target: Target, payload: Vec<u8>) {
-    let mut attempt = 0u32;
-    loop {
+/// Run an event invocation with AWS's retry schedule on nimbus's clock, then hand the outcome
+/// to the configured destination (or the dead-letter queue).
+/// (Boxed: destinations can start further event invocations.)
+fn run_event(
+    lambda: Arc<Lambda>,
+    ctx: RequestContext,
+    target: Target,
+    qualifier: String,
+    payload: Vec<u8>,
+) -> nimbus_core::service::BoxFuture<'static, ()> {
+    Box::pin(run_event_inner(lambda, ctx, target, qualifier, payload))
+}
+
+async fn run_event_inner(lambda: Arc<Lambda>, ctx: RequestContext, target: Target, qualifier: String, payload: Vec<u8>) {
+    let config = {
+        let store = lambda.store.read();
+        store
+            .region(&ctx.account, &ctx.region)
+            .and_then(|r| r.functions.get(&target.config.function_name))
+            .and_then(|f| f.event_invoke_configs.get(&qualifier).cloned())
+            .unwrap_or_default()
+    };
+    let max_retries = config.maximum_retry_attempts.unwrap_or(DEFAULT_RETRIES);
+    let max_age_ms = i64::from(config.maximum_event_age_seconds.unwrap_or(21_600)) * 1000;
+    let queued_at = ctx.clock.now_millis();
+    let mut attempts = 0u32;
+    let (outcome, condition) = loop {
         let result = lambda.invoker.invoke(&lambda.blobs, &ctx, target.clone(), &payload, None).await;
-        let failed = match &result {
-            Ok(outcome) => outcome.function_error.is_some(),
+        let outcome = match result {
             Err(err) if err.status == 429 => {
                 // Throttled events stay queued and are tried again shortly.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
-            Err(_) => true,
+            other => other,
         };
-        if !failed || attempt >= DEFAULT_RETRIES {
-            if failed {
-                tracing::info!(function = %target.config.function_name, "event invocation failed after retries");
-            }
-            return;
+        attempts += 1;
+        let failed = !matches!(&outcome, Ok(o) if o.function_error.is_none());
+        if !failed {
+            break (outcome, "Success");
         }
-        let delay = RETRY_DELAYS_SECONDS[attempt as usize];
-        attempt += 1;
-        let due = ctx.clock.now_millis() + delay * 1000;
+        if attempts > max_retries {
+            break (outcome, "RetriesExhausted");
+        }
+        let due = ctx.clock.now_millis() + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
+        if due - queued_at > max_age_ms {
+            break (outcome, "EventAgeExceeded");
+        }
         while ctx.clock.now_millis() < due {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    };
+    let destination = if condition == "Success" { config.on_success.clone() } else { config.on_failure.clone() };
+    let (status, response_payload, function_error, request_id) = match &outcome {
+        Ok(o) => (200, serde_json::from_slice::<Value>(&o.payload).unwrap_or(Value::Null), o.function_error.clone(), o.request_id.clone()),
+        Err(e) => (e.status, json!({"errorType": e.code, "errorMessage": e.message}), Some("Unhandled".to_string()), uuid::Uuid::new_v4().to_string()),
+    };
+    let request_payload = serde_json::from_slice::<Value>(&payload).unwrap_or(json!({}));
+    if let Some(arn) = destination {
+        let mut response_context = json!({"statusCode": status, "executedVersion": target.config.version});
+        if let Some(fe) = &function_error {
+            response_context["functionError"] = json!(fe);
+        }
+        let record = json!({
+            "version": "1.0",
+            "timestamp": ctx.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "requestContext": {
+                "requestId": request_id,
+                "functionArn": ident::qualified_arn(&ctx, &target.config.function_name, Some(&qualifier)),
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": request_payload,
+            "responseContext": response_context,
+            "responsePayload": response_payload,
+        });
+        deliver(&lambda, &ctx, &arn, record.to_string(), Vec::new());
+    } else if condition != "Success" {
+        if let Some(dlq) = target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str) {
+            let attributes = vec![
+                ("RequestID".to_string(), request_id.clone()),
+                ("ErrorCode".to_string(), "200".to_string()),
+                ("ErrorMessage".to_string(), response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string()),
+            ];
+            deliver(&lambda, &ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
+        }
+    }
+}
+
+/// Send a destination record (or DLQ message) to its target: Lambda functions directly, other
+/// services through the cross-service interface.
+fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: String, attributes: Vec<(String, String)>) {
+    let parsed = nimbus_core::arn::Arn::parse(arn);
+    if parsed.as_ref().is_some_and(|a| a.service == "lambda") {
+        let Ok(id) = ident::parse_function(ctx, arn, None) else { return };
+        let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+        match target(lambda, ctx, &id) {
+            Ok(destination) => {
+                let lambda = lambda.clone();
+                let ctx = ctx.clone();
+                tokio::spawn(run_event(lambda, ctx, destination, qualifier, message.into_bytes()));
+            }
+            Err(err) => tracing::warn!(destination = arn, error = %err, "destination function not found"),
+        }
+        return;
+    }
+    let deliverer = lambda.deliverer.read().clone();
+    match deliverer {
+        Some(d) => {
+            if let Err(err) = d.deliver(&ctx.account, &ctx.region, arn, &message, &attributes) {
+                tracing::warn!(destination = arn, error = %err, "could not deliver to destination");
+            }
+        }
+        None => tracing::warn!(destination = arn, "no emulated service can receive this destination yet"),
     }
 }

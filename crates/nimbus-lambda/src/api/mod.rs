@@ -4,6 +4,7 @@
 pub mod account;
 pub mod aliases;
 pub mod concurrency;
+pub mod event_config;
 pub mod functions;
 pub mod invoke;
 pub mod layers;
@@ -44,6 +45,11 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "PutFunctionConcurrency" => concurrency::put_function_concurrency(lambda, ctx, input),
         "GetFunctionConcurrency" => concurrency::get_function_concurrency(lambda, ctx, input),
         "DeleteFunctionConcurrency" => concurrency::delete_function_concurrency(lambda, ctx, input),
+        "PutFunctionEventInvokeConfig" => event_config::put_function_event_invoke_config(lambda, ctx, input),
+        "UpdateFunctionEventInvokeConfig" => event_config::update_function_event_invoke_config(lambda, ctx, input),
+        "GetFunctionEventInvokeConfig" => event_config::get_function_event_invoke_config(lambda, ctx, input),
+        "DeleteFunctionEventInvokeConfig" => event_config::delete_function_event_invoke_config(lambda, ctx, input),
+        "ListFunctionEventInvokeConfigs" => event_config::list_function_event_invoke_configs(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

@@ -141,3 +141,85 @@ async fn invocation_types_qualifiers_and_throttling() {
     lambda.delete_function_concurrency().function_name("q").send().await.unwrap();
     assert_eq!(lambda.invoke().function_name("q").send().await.unwrap().status_code(), 200);
 }
+
+#[tokio::test]
+async fn async_retries_follow_the_clock_and_reach_the_failure_destination() {
+    use aws_sdk_lambda::types::{DestinationConfig, Environment, OnFailure};
+    let server = Server::start();
+    let lambda = server.lambda();
+    let dir = std::env::temp_dir().join(format!("nimbus-dest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let records = dir.join("records.jsonl");
+    let attempts = dir.join("attempts");
+
+    let collect = r#"echo "$EVENT" >> "$OUT"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d '{}' >/dev/null"#;
+    lambda
+        .create_function()
+        .function_name("collector")
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .environment(Environment::builder().variables("OUT", records.to_str().unwrap()).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(collect))).build())
+        .send()
+        .await
+        .unwrap();
+    let fail = r#"echo x >> "$ATTEMPTS"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -d '{"errorMessage":"no","errorType":"Nope"}' >/dev/null"#;
+    lambda
+        .create_function()
+        .function_name("flaky")
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .environment(Environment::builder().variables("ATTEMPTS", attempts.to_str().unwrap()).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(fail))).build())
+        .send()
+        .await
+        .unwrap();
+    let collector_arn = "arn:aws:lambda:us-east-1:000000000000:function:collector";
+    let config = lambda
+        .put_function_event_invoke_config()
+        .function_name("flaky")
+        .maximum_retry_attempts(1)
+        .destination_config(DestinationConfig::builder().on_failure(OnFailure::builder().destination(collector_arn).build()).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST"));
+    assert_eq!(config.maximum_retry_attempts(), Some(1));
+
+    lambda.invoke().function_name("flaky").invocation_type(InvocationType::Event).payload(Blob::new(r#"{"k":"v"}"#)).send().await.unwrap();
+    let count = |path: &std::path::Path| std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0);
+    wait_for(|| count(&attempts) == 1).await;
+    // The retry waits a minute of nimbus time; nothing happens until the clock moves.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(count(&attempts), 1);
+    reqwest::Client::new()
+        .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+        .body(r#"{"seconds": 61}"#)
+        .send()
+        .await
+        .unwrap();
+    wait_for(|| count(&records) == 1).await;
+    assert_eq!(count(&attempts), 2);
+    let record: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&records).unwrap().trim()).unwrap();
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(record["requestContext"]["functionArn"], "arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST");
+    assert_eq!(record["requestPayload"], serde_json::json!({"k": "v"}));
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(record["responsePayload"]["errorType"], "Nope");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("condition not reached in 10 s");
+}
