@@ -119,7 +119,7 @@ fn decode_line(line: &[u8]) -> Option<(String, Option<Value>)> {
 }
 
 /// CRC-32 (IEEE), bitwise: the journal is not hot enough to need a table.
-fn crc32(data: &[u8]) -> u32 {
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
         crc ^= u32::from(byte);

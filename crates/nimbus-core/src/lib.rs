@@ -14,6 +14,7 @@ pub mod blob;
 pub mod clock;
 pub mod delivery;
 pub mod error;
+pub mod eventstream;
 pub mod http;
 pub mod identity;
 pub mod journal;

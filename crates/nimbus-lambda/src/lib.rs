@@ -222,6 +222,11 @@ impl Service for LambdaService {
                 Err(response) => return response,
             };
             let result = match op.name.as_str() {
+                "InvokeWithResponseStream" => {
+                    return api::invoke::invoke_with_response_stream(&lambda, &ctx, &input)
+                        .await
+                        .unwrap_or_else(|err| error::render(&err));
+                }
                 "Invoke" => api::invoke::invoke(&lambda, &ctx, &input).await,
                 "InvokeAsync" => api::invoke::invoke_async(&lambda, &ctx, &input).await,
                 _ => {

@@ -85,6 +85,35 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     }
 }
 
+/// `InvokeWithResponseStream`: the response as an event stream of `PayloadChunk`s closed by
+/// `InvokeComplete`. (Chunks are sent once the function has finished writing; nimbus does not
+/// yet forward them while the function runs.)
+pub async fn invoke_with_response_stream(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<nimbus_core::HttpResponse> {
+    let out = invoke(lambda, ctx, input).await?;
+    if out["StatusCode"] == 204 {
+        return Ok(nimbus_core::HttpResponse { status: 204, headers: Vec::new(), body: Default::default() });
+    }
+    let payload = out["Payload"]
+        .as_str()
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .unwrap_or_default();
+    let mut body = Vec::new();
+    let mut complete = json!({});
+    if let Some(tail) = out.get("LogResult") {
+        complete["LogResult"] = tail.clone();
+    }
+    if out.get("FunctionError").is_some() {
+        let error: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+        complete["ErrorCode"] = json!(error.get("errorType").and_then(Value::as_str).unwrap_or("Unhandled"));
+        complete["ErrorDetails"] = json!(String::from_utf8_lossy(&payload));
+    } else if !payload.is_empty() {
+        body.extend(nimbus_core::eventstream::event("PayloadChunk", "application/octet-stream", &payload));
+    }
+    body.extend(nimbus_core::eventstream::event("InvokeComplete", "application/json", complete.to_string().as_bytes()));
+    let version = out["ExecutedVersion"].as_str().unwrap_or("$LATEST").to_string();
+    Ok(nimbus_core::HttpResponse::new(200, "application/vnd.amazon.eventstream", body).with_header("X-Amz-Executed-Version", version))
+}
+
 /// `InvokeAsync` (deprecated): an event invocation with the body as the payload; 202 `{Status: 202}`.
 pub async fn invoke_async(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let mut event = input.clone();

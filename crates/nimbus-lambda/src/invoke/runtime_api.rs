@@ -152,11 +152,27 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
             if !matches {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             }
-            let body = read_body(req, MAX_RESPONSE_BYTES).await;
+            let collected = Limited::new(req.into_body(), MAX_RESPONSE_BYTES).collect().await;
+            // A streamed response reports a mid-stream failure in trailers, as AWS's runtimes do.
+            let trailer_error = collected.as_ref().ok().and_then(|c| c.trailers()).and_then(|t| {
+                let error_type = t.get("lambda-runtime-function-error-type")?.to_str().ok()?.to_string();
+                let body = t
+                    .get("lambda-runtime-function-error-body")
+                    .and_then(|b| b.to_str().ok())
+                    .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
+                    .unwrap_or_default();
+                Some((error_type, Bytes::from(body)))
+            });
+            let body = collected.map(|c| c.to_bytes()).map_err(|_| ());
             let Some((_, sender)) = api.in_flight.lock().take() else {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             };
             match (kind.as_str(), body) {
+                ("response", Ok(_)) if trailer_error.is_some() => {
+                    let (error_type, body) = trailer_error.expect("checked");
+                    let _ = sender.send(RuntimeReply::FunctionError { error_type, body });
+                    accepted()
+                }
                 ("response", Ok(body)) => {
                     let _ = sender.send(RuntimeReply::Success(body));
                     accepted()

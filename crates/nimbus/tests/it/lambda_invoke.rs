@@ -75,6 +75,31 @@ async fn provided_runtime_round_trip_with_logs() {
     assert_eq!(payload, serde_json::json!({"echo": {}}));
     let envs: serde_json::Value = reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
     assert_eq!(envs["Environments"].as_array().unwrap().len(), 1);
+
+    // The same function through InvokeWithResponseStream: chunks, then InvokeComplete.
+    use aws_sdk_lambda::types::InvokeWithResponseStreamResponseEvent as Event;
+    let mut stream = lambda
+        .invoke_with_response_stream()
+        .function_name("echo")
+        .payload(Blob::new(r#"{"s":true}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.executed_version(), Some("$LATEST"));
+    let mut body = Vec::new();
+    let mut completed = false;
+    while let Some(event) = stream.event_stream.recv().await.unwrap() {
+        match event {
+            Event::PayloadChunk(chunk) => body.extend_from_slice(chunk.payload().unwrap().as_ref()),
+            Event::InvokeComplete(done) => {
+                assert_eq!(done.error_code(), None);
+                completed = true;
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert!(completed);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!({"echo": {"s": true}}));
 }
 
 #[tokio::test]
