@@ -104,6 +104,9 @@ pub struct Version {
     pub code: Option<CodeRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,
+    /// Hot reload: the code runs straight from this local folder (`S3Bucket = "hot-reload"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_reload_dir: Option<String>,
     /// The layers' code, in order, as resolved when the version was configured.
     #[serde(default)]
     pub layer_code: Vec<CodeRef>,

@@ -134,7 +134,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         if member(&code_input, "ImageUri").is_some() {
             return Err(error::invalid_parameter("Please don't provide ImageUri when creating a function with PackageType Zip."));
         }
-        (Some(upload_code(lambda, &code_input)?), None)
+        (Some(code_source(lambda, &code_input)?), None)
     };
     if let Some(rt) = &runtime {
         check_runtime(rt)?;
@@ -147,12 +147,12 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         runtime,
         role: member_str(input, "Role").unwrap_or_default().to_string(),
         handler,
-        code_size: code.as_ref().map_or(0, |c| c.size),
+        code_size: 0,
         description: member_str(input, "Description").unwrap_or_default().to_string(),
         timeout: member(input, "Timeout").and_then(Value::as_u64).unwrap_or(3) as u32,
         memory_size: member(input, "MemorySize").and_then(Value::as_u64).unwrap_or(128) as u32,
         last_modified: now,
-        code_sha256: code.as_ref().map(code::code_sha256).unwrap_or_else(|| image_digest(image_uri.as_deref())),
+        code_sha256: image_digest(image_uri.as_deref()),
         version: "$LATEST".into(),
         vpc_config: member(input, "VpcConfig").map(vpc_config_response),
         dead_letter_config: member(input, "DeadLetterConfig").cloned(),
@@ -188,7 +188,11 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
 
     let mut store = lambda.store.write();
     let layer_refs = resolve_layers(&store, ctx, member(input, "Layers"))?;
-    check_total_size(code.as_ref(), &layer_refs)?;
+    let zip = match &code {
+        Some(Source::Zip(c)) => Some(c),
+        _ => None,
+    };
+    check_total_size(zip, &layer_refs)?;
     apply_layers(&mut config, &layer_refs);
     let region = store.region_mut(&ctx.account, &ctx.region);
     if region.functions.contains_key(&name) {
@@ -196,7 +200,16 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
     }
     let tags: BTreeMap<String, String> =
         member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
-    let latest = Version { config, code, image_uri, layer_code: layer_refs.into_iter().map(|(_, c)| c).collect() };
+    let mut latest = Version {
+        config,
+        code: None,
+        image_uri,
+        hot_reload_dir: None,
+        layer_code: layer_refs.into_iter().map(|(_, c)| c).collect(),
+    };
+    if let Some(source) = code {
+        set_code(&mut latest, source);
+    }
     let mut function = Function {
         latest,
         versions: BTreeMap::new(),
@@ -231,6 +244,7 @@ pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     }
     let code_location = match (&version.code, &version.image_uri) {
         (Some(code), _) => json!({"RepositoryType": "S3", "Location": code::download_url(ctx, code)}),
+        (None, None) if version.hot_reload_dir.is_some() => json!({"RepositoryType": "S3"}),
         (None, Some(uri)) => json!({"RepositoryType": "ECR", "ImageUri": uri, "ResolvedImageUri": uri}),
         (None, None) => json!({}),
     };
@@ -312,7 +326,7 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
     let dry_run = member_bool(input, "DryRun");
     // Store the new archive before taking the lock: blob writes are slow and idempotent.
     let new_code = if member(input, "ZipFile").is_some() || member(input, "S3Bucket").is_some() {
-        Some(upload_code(lambda, input)?)
+        Some(code_source(lambda, input)?)
     } else {
         None
     };
@@ -334,7 +348,7 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
     if !is_image && new_image.is_some() {
         return Err(error::invalid_parameter("Please don't provide ImageUri when updating a function with packageType Zip."));
     }
-    if let Some(code) = &new_code {
+    if let Some(Source::Zip(code)) = &new_code {
         let layer_sizes: Vec<(LayerReference, CodeRef)> = function
             .latest
             .config
@@ -347,10 +361,8 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         check_total_size(Some(code), &layer_sizes)?;
     }
     let mut latest = function.latest.clone();
-    if let Some(code) = new_code {
-        latest.config.code_sha256 = code::code_sha256(&code);
-        latest.config.code_size = code.size;
-        latest.code = Some(code);
+    if let Some(source) = new_code {
+        set_code(&mut latest, source);
     }
     if let Some(uri) = new_image {
         latest.config.code_sha256 = image_digest(Some(&uri));
@@ -509,6 +521,49 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         }
     }
     Ok(Value::Null)
+}
+
+/// The bucket name that means "run the code from the local folder named by S3Key".
+pub const HOT_RELOAD_BUCKET: &str = "hot-reload";
+/// What AWS tools see as the CodeSha256 of hot-reloaded code (the folder changes under us).
+const HOT_RELOAD_SHA: &str = "hot-reloading-hash-not-available";
+
+/// Where new code comes from.
+enum Source {
+    Zip(CodeRef),
+    Folder(String),
+}
+
+fn code_source(lambda: &Lambda, code_input: &Value) -> Result<Source> {
+    if member_str(code_input, "S3Bucket") == Some(HOT_RELOAD_BUCKET) {
+        let folder = member_str(code_input, "S3Key").unwrap_or_default();
+        let path = std::path::Path::new(folder);
+        if !path.is_absolute() || !path.is_dir() {
+            return Err(error::invalid_parameter(format!(
+                "Hot reload needs S3Key to be an absolute path to a local folder; '{folder}' is not one."
+            )));
+        }
+        return Ok(Source::Folder(folder.to_string()));
+    }
+    upload_code(lambda, code_input).map(Source::Zip)
+}
+
+/// Point a version at new code.
+fn set_code(version: &mut Version, source: Source) {
+    match source {
+        Source::Zip(code) => {
+            version.config.code_sha256 = code::code_sha256(&code);
+            version.config.code_size = code.size;
+            version.code = Some(code);
+            version.hot_reload_dir = None;
+        }
+        Source::Folder(folder) => {
+            version.config.code_sha256 = HOT_RELOAD_SHA.to_string();
+            version.config.code_size = 0;
+            version.code = None;
+            version.hot_reload_dir = Some(folder);
+        }
+    }
 }
 
 /// Store the code a `FunctionCode`-like input carries (`ZipFile`, or an S3 location).

@@ -150,6 +150,7 @@ fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId) -> Resu
         region: ctx.region.clone(),
         config: version.config.clone(),
         code: version.code.clone(),
+        hot_reload_dir: version.hot_reload_dir.as_ref().map(std::path::PathBuf::from),
         layer_code: version.layer_code.clone(),
         invoked_arn: ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref()),
         reserved_concurrency: function.reserved_concurrency,

@@ -54,6 +54,8 @@ pub struct Target {
     pub region: String,
     pub config: FunctionConfig,
     pub code: Option<CodeRef>,
+    /// Hot reload: run straight from this folder; environments restart when its files change.
+    pub hot_reload_dir: Option<PathBuf>,
     pub layer_code: Vec<CodeRef>,
     /// The ARN the caller used (qualified or not), given to the runtime.
     pub invoked_arn: String,
@@ -177,7 +179,10 @@ impl Invoker {
         let (mut env, cold) = match self.take_idle(&key) {
             Some(env) => (env, false),
             None => {
-                let task = self.code_dir(blobs, target.code.as_ref()).await?;
+                let task = match &target.hot_reload_dir {
+                    Some(dir) => dir.clone(),
+                    None => self.code_dir(blobs, target.code.as_ref()).await?,
+                };
                 let launch = self.runtimes.launch(&runtime, &task)?;
                 let opt = self.opt_dir(blobs, &target.layer_code).await?;
                 let spec = self.spec(&target, &key, launch, task, opt, family_of(&runtime));
@@ -520,7 +525,36 @@ fn family_of(runtime: &str) -> Option<Family> {
 }
 
 fn revision_of(target: &Target) -> String {
-    format!("{}:{}", target.config.revision_id, target.config.code_sha256)
+    let mut revision = format!("{}:{}", target.config.revision_id, target.config.code_sha256);
+    if let Some(dir) = &target.hot_reload_dir {
+        revision.push_str(&folder_fingerprint(dir));
+    }
+    revision
+}
+
+/// A cheap summary of a folder's files (count, newest change, total size): any edit changes it.
+fn folder_fingerprint(dir: &Path) -> String {
+    let (mut count, mut newest, mut size) = (0u64, 0u128, 0u64);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if count < 100_000 {
+                    stack.push(entry.path());
+                }
+                continue;
+            }
+            count += 1;
+            size += meta.len();
+            if let Ok(modified) = meta.modified() {
+                let t = modified.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+                newest = newest.max(t);
+            }
+        }
+    }
+    format!(":{count}:{newest}:{size}")
 }
 
 /// AWS's stream naming: `2024/01/31/[$LATEST]<environment id>`.

@@ -248,3 +248,58 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
     }
     panic!("condition not reached in 10 s");
 }
+
+#[tokio::test]
+async fn hot_reload_runs_from_a_local_folder_and_picks_up_edits() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    let lambda = server.lambda();
+    let dir = std::env::temp_dir().join(format!("nimbus-hot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |answer: &str| {
+        let script = format!(
+            r#"#!/bin/sh
+API="http://${{AWS_LAMBDA_RUNTIME_API}}/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d '"{answer}"' >/dev/null
+done
+"#
+        );
+        let path = dir.join("bootstrap");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write("first");
+    let created = lambda
+        .create_function()
+        .function_name("hot")
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .code(FunctionCode::builder().s3_bucket("hot-reload").s3_key(dir.to_str().unwrap()).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.code_sha256(), Some("hot-reloading-hash-not-available"));
+    let answer = |out: aws_sdk_lambda::operation::invoke::InvokeOutput| String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+    assert_eq!(answer(lambda.invoke().function_name("hot").send().await.unwrap()), "\"first\"");
+    write("second-edit");
+    assert_eq!(answer(lambda.invoke().function_name("hot").send().await.unwrap()), "\"second-edit\"");
+
+    let err = lambda
+        .create_function()
+        .function_name("hot-bad")
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .code(FunctionCode::builder().s3_bucket("hot-reload").s3_key("relative/path").build())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception());
+    let _ = std::fs::remove_dir_all(&dir);
+}
