@@ -41,6 +41,8 @@ pub struct Runtimes {
     /// Explicit runtime → program mappings (`--runtime python3.12=/usr/bin/python3`).
     overrides: HashMap<String, String>,
     dir: PathBuf,
+    /// Interpreters already found, by runtime (probing costs a process start).
+    found: parking_lot::Mutex<HashMap<String, PathBuf>>,
 }
 
 /// A program line to start a runtime with.
@@ -56,7 +58,7 @@ impl Runtimes {
         std::fs::create_dir_all(dir.join("node"))?;
         std::fs::write(dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(dir.join("node/bootstrap.mjs"), NODE_BOOTSTRAP)?;
-        Ok(Runtimes { overrides, dir: dir.to_path_buf() })
+        Ok(Runtimes { overrides, dir: dir.to_path_buf(), found: Default::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -81,22 +83,37 @@ impl Runtimes {
                 Ok(Launch { program: bootstrap, args: Vec::new() })
             }
             Family::Python => {
-                let program = self.interpreter(runtime, &[runtime, "python3"])?;
+                let program = self.interpreter(runtime, &[runtime, "python3"], "import sys; print(sys.executable)")?;
                 Ok(Launch { program, args: vec![self.dir.join("python/bootstrap.py").display().to_string()] })
             }
             Family::Node => {
-                let program = self.interpreter(runtime, &["node"])?;
+                let program = self.interpreter(runtime, &["node"], "console.log(process.execPath)")?;
                 Ok(Launch { program, args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()] })
             }
         }
     }
 
-    fn interpreter(&self, runtime: &str, candidates: &[&str]) -> Result<PathBuf, AwsError> {
+    /// Find a working interpreter: an explicit override, else the first candidate on `PATH` that
+    /// really runs (version-manager shims can exist without a version behind them). The probe
+    /// prints the interpreter's real path, which also skips the shim on every start.
+    fn interpreter(&self, runtime: &str, candidates: &[&str], probe: &str) -> Result<PathBuf, AwsError> {
         let variable = override_variable(runtime);
         if let Some(explicit) = self.overrides.get(runtime).cloned().or_else(|| std::env::var(&variable).ok()) {
             return Ok(PathBuf::from(explicit));
         }
-        candidates.iter().find_map(|name| find_on_path(name)).ok_or_else(|| {
+        if let Some(found) = self.found.lock().get(runtime) {
+            return Ok(found.clone());
+        }
+        let found = candidates.iter().filter_map(|name| find_on_path(name)).find_map(|candidate| {
+            let flag = if probe.starts_with("import") { "-c" } else { "-e" };
+            let output = std::process::Command::new(&candidate).arg(flag).arg(probe).output().ok()?;
+            let real = String::from_utf8(output.stdout).ok()?.trim().to_string();
+            (output.status.success() && !real.is_empty()).then(|| PathBuf::from(real))
+        });
+        if let Some(path) = &found {
+            self.found.lock().insert(runtime.to_string(), path.clone());
+        }
+        found.ok_or_else(|| {
             invalid_runtime(format!(
                 "nimbus found no interpreter for {runtime}: install one of [{}] on PATH, or point {variable} (or --runtime {runtime}=PATH) at it.",
                 candidates.join(", ")
