@@ -8,4 +8,4 @@ python3 scripts/gen_lambda_model.py --check
 python3 crates/nimbus-iam/model/gen_model.py --check
 cargo build --workspace --bins
 cargo test --workspace
-python3 -m pytest -q tests/python
+python3 -m pytest -q tests/python crates/nimbus-lambda/runtimes/python
