@@ -12,12 +12,14 @@ pub fn register(
     keys: &KeyRegistry,
     lambda_settings: nimbus_lambda::invoke::Settings,
 ) -> std::io::Result<()> {
-    let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, None)?;
+    let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
+    let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()))?;
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     router.add(Arc::new(lambda));
     router.add(Arc::new(iam));
     router.add(Arc::new(sts));
+    router.add(Arc::new(logs));
     Ok(())
 }

@@ -1,0 +1,73 @@
+"""Invoke through boto3 and the function's logs in CloudWatch Logs."""
+import base64
+import io
+import json
+import re
+import time
+import uuid
+import zipfile
+
+from conftest import client
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+CODE = """
+import logging
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+def handler(event, context):
+    print("printed", event.get("n"))
+    logger.info("logged %s", event.get("n"))
+    return {"doubled": event.get("n", 0) * 2}
+"""
+
+
+def zip_bytes(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, body in files.items():
+            z.writestr(name, body)
+    return buf.getvalue()
+
+
+def test_invoke_writes_platform_and_function_logs(endpoint):
+    lam = client(endpoint, "lambda")
+    logs = client(endpoint, "logs")
+    fn = "logs-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler", Code={"ZipFile": zip_bytes({"index.py": CODE})})
+    out = lam.invoke(FunctionName=fn, Payload=json.dumps({"n": 21}), LogType="Tail")
+    assert json.loads(out["Payload"].read()) == {"doubled": 42}
+    tail = base64.b64decode(out["LogResult"]).decode()
+    assert "printed 21" in tail and "REPORT RequestId:" in tail
+
+    group = f"/aws/lambda/{fn}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", streams[0]["logStreamName"])
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)["events"]]
+    assert messages[0].startswith("START RequestId: ")
+    assert any(m.startswith("printed 21") for m in messages)
+    assert any("logged 21" in m and m.startswith("[INFO]") for m in messages)
+    assert messages[-2].startswith("END RequestId: ")
+    assert messages[-1].startswith("REPORT RequestId: ") and "Init Duration" in messages[-1]
+
+    found = logs.filter_log_events(logGroupName=group, filterPattern="REPORT")["events"]
+    assert len(found) == 1
+
+
+def test_json_log_format_and_custom_group(endpoint):
+    lam = client(endpoint, "lambda")
+    logs = client(endpoint, "logs")
+    fn = "jlogs-" + uuid.uuid4().hex[:8]
+    lam.create_function(
+        FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": zip_bytes({"index.py": CODE})},
+        LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/group"},
+    )
+    lam.invoke(FunctionName=fn, Payload=json.dumps({"n": 1}))
+    events = logs.filter_log_events(logGroupName="/custom/group")["events"]
+    records = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
+    types = [r.get("type") for r in records]
+    assert "platform.start" in types and "platform.report" in types
+    app = [r for r in records if r.get("message") == "logged 1"]
+    assert app and app[0]["level"] == "INFO"
