@@ -303,3 +303,37 @@ done
     assert!(err.is_invalid_parameter_value_exception());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A bootstrap built with AWS's `lambda_runtime` crate (crates/nimbus-fixtures) runs unchanged.
+#[tokio::test]
+async fn rust_lambda_runtime_crate_bootstrap() {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_nimbus")).with_file_name("rust-echo-bootstrap");
+    let bytes = std::fs::read(&binary).unwrap_or_else(|_| panic!("{} missing: build the workspace first (cargo build --workspace --bins)", binary.display()));
+    let server = Server::start();
+    let lambda = server.lambda();
+    lambda
+        .create_function()
+        .function_name("rusty")
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(ROLE)
+        .memory_size(256)
+        .code(FunctionCode::builder().zip_file(Blob::new(executable_zip("bootstrap", &bytes))).build())
+        .send()
+        .await
+        .unwrap();
+    let out = lambda.invoke().function_name("rusty").payload(Blob::new(r#"{"hello":"rust"}"#)).send().await.unwrap();
+    assert_eq!(out.function_error(), None);
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["echo"], serde_json::json!({"hello": "rust"}));
+    assert_eq!(body["function_arn"], "arn:aws:lambda:us-east-1:000000000000:function:rusty");
+    assert_eq!(body["function_name"], "rusty");
+    assert_eq!(body["memory"], 256);
+    assert_eq!(body["deadline_in_future"], true);
+    assert_eq!(body["request_id"].as_str().unwrap().len(), 36);
+
+    let out = lambda.invoke().function_name("rusty").payload(Blob::new(r#"{"fail":1}"#)).send().await.unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["errorMessage"], "asked to fail");
+}
