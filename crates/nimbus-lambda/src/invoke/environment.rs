@@ -43,6 +43,8 @@ pub enum Failure {
     /// The process exited (status text as AWS prints it, e.g. `exit status 1`, `signal: killed`).
     Exited(String),
     Timeout,
+    /// Resident memory went past the function's memory size; the runtime was killed.
+    OutOfMemory,
 }
 
 pub struct Environment {
@@ -58,6 +60,7 @@ pub struct Environment {
     pub invocations: u64,
     pub command_line: String,
     pub dir: PathBuf,
+    memory_mb: u32,
 }
 
 impl Environment {
@@ -114,6 +117,7 @@ impl Environment {
             invocations: 0,
             command_line,
             dir: spec.env_dir.clone(),
+            memory_mb: spec.memory_mb,
         })
     }
 
@@ -157,6 +161,19 @@ impl Environment {
                 None => std::future::pending().await,
             }
         };
+        let pid = self.child.id();
+        let memory_limit_kb = u64::from(self.memory_mb) * 1024;
+        // Like Lambda's cgroup, watch resident memory and stop the function when it goes over.
+        let over_memory = async {
+            let Some(pid) = pid else { return std::future::pending().await };
+            let mut tick = tokio::time::interval(Duration::from_millis(25));
+            loop {
+                tick.tick().await;
+                if resident_kb(pid, "VmRSS:").is_some_and(|kb| kb > memory_limit_kb) {
+                    return;
+                }
+            }
+        };
         let result = tokio::select! {
             r = reply => r.map_err(|_| Failure::Exited("runtime API closed".into())),
             status = self.child.wait() => {
@@ -164,6 +181,7 @@ impl Environment {
                 Err(Failure::Exited(exit_text(status)))
             }
             () = deadline => Err(Failure::Timeout),
+            () = over_memory => Err(Failure::OutOfMemory),
         };
         if result.is_err() {
             self.api.api.take_in_flight();
@@ -182,13 +200,7 @@ impl Environment {
 
     /// Peak resident memory of the runtime process, in MB (AWS's "Max Memory Used").
     pub fn max_memory_mb(&self) -> u64 {
-        let Some(pid) = self.child.id() else { return 0 };
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb.div_ceil(1024))
+        self.child.id().and_then(|pid| resident_kb(pid, "VmHWM:")).map_or(0, |kb| kb.div_ceil(1024))
     }
 
     /// Kill the whole process group: a function's children die with it.
@@ -205,6 +217,12 @@ impl Drop for Environment {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A memory figure (in kB) from `/proc/<pid>/status`: `VmRSS:` now, `VmHWM:` peak.
+fn resident_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {

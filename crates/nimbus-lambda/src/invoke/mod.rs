@@ -226,6 +226,11 @@ impl Invoker {
                 Some("Unhandled".to_string()),
                 false,
             ),
+            Err(Failure::OutOfMemory) => (
+                Bytes::from(json!({"errorType": "Runtime.OutOfMemory", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed")}).to_string()),
+                Some("Unhandled".to_string()),
+                false,
+            ),
             Err(Failure::Timeout) => (
                 Bytes::from(json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", f64::from(target.config.timeout))}).to_string()),
                 Some("Unhandled".to_string()),

@@ -87,3 +87,19 @@ def lists_functions(event, context):
         assert_eq!(body, serde_json::json!(["py", "py-fails", "py-missing", "py-sdk"]));
     }
 }
+
+#[tokio::test]
+async fn exceeding_memory_size_stops_the_function() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let code = b"def handler(event, context):\n    hog = bytearray(400 * 1024 * 1024)\n    for i in range(0, len(hog), 4096):\n        hog[i] = 1\n    return len(hog)\n";
+    create_py(&lambda, "hog", &[("index.py", code)], "index.handler").await;
+    let (error, body) = invoke_json(&lambda, "hog", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let kind = body["errorType"].as_str().unwrap();
+    // Killed by the resident-memory watch, or refused by the address-space limit first.
+    assert!(kind == "Runtime.OutOfMemory" || kind == "MemoryError", "{body}");
+    // The next invocation gets a fresh, working environment.
+    create_py(&lambda, "ok", &[("index.py", b"def handler(e, c):\n    return 1\n")], "index.handler").await;
+    assert_eq!(invoke_json(&lambda, "ok", "{}").await, (None, serde_json::json!(1)));
+}
