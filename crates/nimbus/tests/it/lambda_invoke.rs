@@ -133,6 +133,16 @@ async fn function_errors_timeouts_and_crashes() {
         assert_eq!(payload["errorType"], "Runtime.ExitError", "{payload}");
         assert!(payload["errorMessage"].as_str().unwrap().ends_with("Runtime exited with error: exit status 3"));
     }
+    // Flooding stdout neither blocks the function nor grows nimbus without bound.
+    let flood = r#"yes flood | head -n 300000
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d '"done"' >/dev/null"#;
+    create_provided(&lambda, "floods", shell_bootstrap(flood), 20).await;
+    let out = lambda.invoke().function_name("floods").log_type(LogType::Tail).send().await.unwrap();
+    assert_eq!(out.function_error(), None);
+    assert_eq!(out.payload().unwrap().as_ref(), b"\"done\"");
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    assert!(log.contains("output truncated"), "{log}");
+
     // nimbus itself is fine.
     create_provided(&lambda, "after", shell_bootstrap(ECHO), 3).await;
     assert_eq!(lambda.invoke().function_name("after").send().await.unwrap().function_error(), None);
