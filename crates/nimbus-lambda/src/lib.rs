@@ -56,7 +56,7 @@ impl Lambda {
         settings: invoke::Settings,
         sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
     ) -> std::io::Result<Lambda> {
-        let work_dir = std::env::temp_dir().join(format!("nimbus-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        let work_dir = nimbus_core::scratch::path("lambda");
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
         let (store, blobs, journal) = match data_dir {
             None => (Store::default(), BlobStore::scratch()?, None),
@@ -97,12 +97,22 @@ impl Lambda {
                 format!("No Lambda operation matches {} {}", req.method, req.path),
             )));
         };
+        if req.body.len() > code::MAX_REQUEST_BYTES {
+            let name = if op.name == "Invoke" { "InvokeFunction" } else { op.name.as_str() };
+            return Err(error::render(&error::too_large(format!(
+                "Request must be smaller than {} bytes for the {name} operation",
+                code::MAX_REQUEST_BYTES
+            ))));
+        }
         model
             .decode_input(op, &labels, &req.query, &req.headers, &req.body)
             .map_err(model_error)
             .and_then(|input| api::functions::precheck(&op.name, &input).map(|()| input))
             .and_then(|input| model.validate(op, &input).map(|()| input).map_err(model_error))
-            .map(|input| (op, input))
+            .map(|mut input| {
+                integral_numbers(&mut input);
+                (op, input)
+            })
             .map_err(|err| error::render(&err))
     }
 
@@ -163,6 +173,20 @@ impl Lambda {
                 tracing::error!(error = %err, "could not clear the Lambda journal");
             }
         }
+    }
+}
+
+/// Validated input may spell integers as `3.0`; handlers read integers.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 

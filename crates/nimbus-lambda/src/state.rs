@@ -187,8 +187,11 @@ pub struct LayerVersion {
     pub version: u64,
     pub description: String,
     pub created_date: String,
-    pub compatible_runtimes: Vec<String>,
-    pub compatible_architectures: Vec<String>,
+    /// Absent when not given at publish time (AWS omits them then).
+    #[serde(default)]
+    pub compatible_runtimes: Option<Vec<String>>,
+    #[serde(default)]
+    pub compatible_architectures: Option<Vec<String>>,
     pub license_info: Option<String>,
     pub code: CodeRef,
     pub policy: Option<Policy>,

@@ -516,6 +516,9 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             function.policies.remove(q);
             lambda.save_function(ctx, &id.name, Some(function))?;
         }
+        Some(alias) if !function.aliases.contains_key(alias) => {
+            return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(alias))));
+        }
         Some(_alias) => {
             return Err(error::invalid_parameter("Deletion of aliases is not supported."));
         }
@@ -736,6 +739,9 @@ fn check_total_size(code: Option<&CodeRef>, layers: &[(LayerReference, CodeRef)]
 
 /// The service's own limit on `Timeout`: the model only says "at least 1".
 const MAX_TIMEOUT_SECONDS: u64 = 900;
+/// The memory limit of functions that do not run on a capacity provider (the model allows
+/// 32768 for those that do).
+const MAX_MEMORY_MB: u64 = 10_240;
 
 /// Checks AWS makes before model validation: an unknown runtime is a parameter error, not a
 /// validation error.
@@ -746,6 +752,12 @@ pub fn precheck(operation: &str, input: &Value) -> Result<()> {
     if let Some(timeout) = member(input, "Timeout").and_then(Value::as_u64).filter(|t| *t > MAX_TIMEOUT_SECONDS) {
         return Err(error::validation(format!(
             "1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to {MAX_TIMEOUT_SECONDS}"
+        )));
+    }
+    let on_capacity_provider = member(input, "CapacityProviderConfig").is_some();
+    if let Some(memory) = member(input, "MemorySize").and_then(Value::as_u64).filter(|m| *m > MAX_MEMORY_MB && !on_capacity_provider) {
+        return Err(error::validation(format!(
+            "1 validation error detected: Value '{memory}' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to {MAX_MEMORY_MB}"
         )));
     }
     if let Some(runtime) = member_str(input, "Runtime") {

@@ -98,9 +98,11 @@ impl ServiceModel {
                 true
             }
             ShapeType::String => v.is_string(),
-            ShapeType::Integer | ShapeType::Long => {
-                v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
-            }
+            // Integral numbers that fit the Java type (Jackson accepts 3.0 for an int, not 1e10).
+            ShapeType::Integer => v
+                .as_f64()
+                .is_some_and(|f| f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX)),
+            ShapeType::Long => v.is_i64() || v.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18),
             ShapeType::Float | ShapeType::Double => v.is_number(),
             ShapeType::Boolean => v.is_boolean(),
             ShapeType::Timestamp => v.is_number() || v.is_string(),
