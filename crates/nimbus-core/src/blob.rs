@@ -22,11 +22,7 @@ impl BlobStore {
 
     /// A scratch store under the system temp directory, removed when dropped.
     pub fn scratch() -> io::Result<BlobStore> {
-        let dir = std::env::temp_dir().join(format!(
-            "nimbus-blobs-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
+        let dir = crate::scratch::path("blobs");
         fs::create_dir_all(&dir)?;
         Ok(BlobStore { dir, ephemeral: true })
     }

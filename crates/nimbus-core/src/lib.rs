@@ -20,6 +20,8 @@ pub mod identity;
 pub mod journal;
 pub mod logs;
 pub mod query;
+pub mod queue;
+pub mod scratch;
 pub mod server;
 pub mod service;
 

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod code;
 pub mod error;
+pub mod esm;
 pub mod ident;
 pub mod invoke;
 pub mod model;
@@ -39,6 +40,11 @@ pub struct Lambda {
     pub invoker: invoke::Invoker,
     /// Where destinations and dead-letter messages for other services go (wired by the binary).
     pub deliverer: RwLock<Option<std::sync::Arc<dyn nimbus_core::delivery::Deliver>>>,
+    /// The queues event source mappings poll (wired by the binary).
+    pub queues: RwLock<Option<std::sync::Arc<dyn nimbus_core::queue::QueueSource>>>,
+    pub clock: nimbus_core::clock::Clock,
+    /// Running pollers by mapping UUID.
+    pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
     work_dir: std::path::PathBuf,
 }
@@ -55,6 +61,7 @@ impl Lambda {
         data_dir: Option<&Path>,
         settings: invoke::Settings,
         sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
+        clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<Lambda> {
         let work_dir = nimbus_core::scratch::path("lambda");
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
@@ -68,7 +75,17 @@ impl Lambda {
                 (store, BlobStore::open(&dir.join("blobs"))?, Some(journal))
             }
         };
-        Ok(Lambda { store: RwLock::new(store), blobs, journal, invoker, deliverer: RwLock::new(None), work_dir })
+        Ok(Lambda {
+            store: RwLock::new(store),
+            blobs,
+            journal,
+            invoker,
+            deliverer: RwLock::new(None),
+            queues: RwLock::new(None),
+            clock,
+            pollers: Default::default(),
+            work_dir,
+        })
     }
 
     /// Durably record a function's new state (`None`: deleted). Call with the store lock held so
@@ -85,6 +102,44 @@ impl Lambda {
         let key = state::layer_key(&ctx.account, &ctx.region, name);
         let value = layer.map(|l| serde_json::to_value(l).expect("state serializes"));
         journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
+    pub fn save_mapping(&self, ctx: &RequestContext, uuid: &str, mapping: Option<&esm::EventSourceMapping>) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let key = state::mapping_key(&ctx.account, &ctx.region, uuid);
+        let value = mapping.map(|m| serde_json::to_value(m).expect("state serializes"));
+        journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
+    /// Start pollers for enabled, polled mappings that have none; stop the rest.
+    pub fn sync_pollers(self: &std::sync::Arc<Self>) {
+        let wanted: Vec<(String, String, String, usize)> = {
+            let store = self.store.read();
+            store
+                .regions()
+                .flat_map(|((account, region), r)| {
+                    r.event_source_mappings.values().filter(|m| m.enabled && m.kind.polled()).map(move |m| {
+                        let concurrency = m.maximum_concurrency.unwrap_or(5).clamp(1, 10) as usize;
+                        (account.clone(), region.clone(), m.uuid.clone(), concurrency)
+                    })
+                })
+                .collect()
+        };
+        let mut pollers = self.pollers.lock();
+        pollers.retain(|uuid, handles| {
+            let keep = wanted.iter().any(|(_, _, w, n)| w == uuid && *n == handles.len());
+            if !keep {
+                handles.iter().for_each(tokio::task::JoinHandle::abort);
+            }
+            keep
+        });
+        for (account, region, uuid, concurrency) in wanted {
+            pollers.entry(uuid.clone()).or_insert_with(|| {
+                (0..concurrency)
+                    .map(|_| tokio::spawn(esm::sqs::run(self.clone(), account.clone(), region.clone(), uuid.clone())))
+                    .collect()
+            });
+        }
     }
 
     /// Route, decode and validate a REST-JSON request, or answer it with an error.
@@ -167,6 +222,9 @@ impl Lambda {
     pub fn reset(&self) {
         let mut store = self.store.write();
         store.clear();
+        for (_, handles) in self.pollers.lock().drain() {
+            handles.iter().for_each(tokio::task::JoinHandle::abort);
+        }
         self.invoker.drop_environments(|_, _, _| true);
         if let Some(journal) = &self.journal {
             if let Err(err) = journal.clear() {
@@ -207,8 +265,9 @@ impl LambdaService {
         data_dir: Option<&Path>,
         settings: invoke::Settings,
         sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
+        clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<LambdaService> {
-        Ok(LambdaService { lambda: std::sync::Arc::new(Lambda::open(data_dir, settings, sink)?) })
+        Ok(LambdaService { lambda: std::sync::Arc::new(Lambda::open(data_dir, settings, sink, clock)?) })
     }
 
     pub fn lambda(&self) -> &std::sync::Arc<Lambda> {
@@ -256,9 +315,13 @@ impl Service for LambdaService {
                 _ => {
                     // Control-plane calls may fsync; keep them off the async workers.
                     let worker = lambda.clone();
-                    tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input, &req))
+                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input, &req))
                         .await
-                        .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")))
+                        .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")));
+                    if op.name.ends_with("EventSourceMapping") {
+                        lambda.sync_pollers();
+                    }
+                    result
                 }
             };
             lambda.finish(op, result)
@@ -289,8 +352,9 @@ pub(crate) fn state_hash(s: &str) -> String {
 }
 
 impl LambdaService {
-    /// Start the periodic work: shutting down idle environments.
+    /// Start the periodic work: pollers of stored mappings, shutting down idle environments.
     pub fn start_background(&self) {
+        self.lambda.sync_pollers();
         let lambda = std::sync::Arc::downgrade(&self.lambda);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -209,6 +209,7 @@ pub struct Layer {
 pub struct Region {
     pub functions: BTreeMap<String, Function>,
     pub layers: BTreeMap<String, Layer>,
+    pub event_source_mappings: BTreeMap<String, crate::esm::EventSourceMapping>,
 }
 
 #[derive(Debug, Default)]
@@ -223,6 +224,10 @@ impl Store {
 
     pub fn region_mut(&mut self, account: &str, region: &str) -> &mut Region {
         self.regions.entry((account.to_string(), region.to_string())).or_default()
+    }
+
+    pub fn regions_mut(&mut self) -> impl Iterator<Item = (&(String, String), &mut Region)> {
+        self.regions.iter_mut()
     }
 
     pub fn regions(&self) -> impl Iterator<Item = (&(String, String), &Region)> {
@@ -241,6 +246,10 @@ pub fn function_key(account: &str, region: &str, name: &str) -> String {
 
 pub fn layer_key(account: &str, region: &str, name: &str) -> String {
     format!("layer/{account}/{region}/{name}")
+}
+
+pub fn mapping_key(account: &str, region: &str, uuid: &str) -> String {
+    format!("esm/{account}/{region}/{uuid}")
 }
 
 /// Rebuild the store from journal records.
@@ -263,6 +272,10 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
             "layer" => {
                 let layer: Layer = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.layers.insert(name.to_string(), layer);
+            }
+            "esm" => {
+                let mapping = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                target.event_source_mappings.insert(name.to_string(), mapping);
             }
             other => return Err(format!("unknown journal record kind {other}")),
         }

@@ -95,6 +95,7 @@ fn validate(args: &Args) -> Result<(), String> {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    nimbus_core::scratch::remove_stale();
     let clock = Clock::new();
     let keys = KeyRegistry::default();
     let defaults = Defaults { account: args.account.clone(), region: args.region.clone() };
@@ -116,10 +117,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Tests and scripts wait for this exact line to learn the port.
     println!("nimbus {VERSION} listening on http://{addr}");
     tracing::info!(data_dir = ?args.data_dir, "ready");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         () = server::serve(listener, Arc::new(router)) => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+        _ = terminate.recv() => tracing::info!("terminated; shutting down"),
     }
+    // Returning drops the services: runtimes are stopped and scratch folders removed.
     Ok(())
 }
 

@@ -13,7 +13,7 @@ pub fn register(
     lambda_settings: nimbus_lambda::invoke::Settings,
 ) -> std::io::Result<()> {
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
-    let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()))?;
+    let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);

@@ -200,6 +200,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
     }
     let tags: BTreeMap<String, String> =
         member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+    super::tags::check_tags(&tags)?;
     let mut latest = Version {
         config,
         code: None,

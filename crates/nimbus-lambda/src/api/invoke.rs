@@ -126,7 +126,7 @@ pub async fn invoke_async(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Va
 }
 
 /// Snapshot what an invocation runs: the version a qualifier (or an alias's weighted pick) names.
-fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId) -> Result<Target> {
+pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId) -> Result<Target> {
     let store = lambda.store.read();
     let function = find(store.region(&ctx.account, &ctx.region), ctx, id)?;
     let mut qualifier = id.qualifier.clone();

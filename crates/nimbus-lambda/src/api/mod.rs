@@ -5,6 +5,7 @@ pub mod account;
 pub mod aliases;
 pub mod concurrency;
 pub mod event_config;
+pub mod event_source_mappings;
 pub mod functions;
 pub mod invoke;
 pub mod layers;
@@ -50,6 +51,11 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "GetFunctionEventInvokeConfig" => event_config::get_function_event_invoke_config(lambda, ctx, input),
         "DeleteFunctionEventInvokeConfig" => event_config::delete_function_event_invoke_config(lambda, ctx, input),
         "ListFunctionEventInvokeConfigs" => event_config::list_function_event_invoke_configs(lambda, ctx, input),
+        "CreateEventSourceMapping" => event_source_mappings::create_event_source_mapping(lambda, ctx, input),
+        "GetEventSourceMapping" => event_source_mappings::get_event_source_mapping(lambda, ctx, input),
+        "ListEventSourceMappings" => event_source_mappings::list_event_source_mappings(lambda, ctx, input),
+        "UpdateEventSourceMapping" => event_source_mappings::update_event_source_mapping(lambda, ctx, input),
+        "DeleteEventSourceMapping" => event_source_mappings::delete_event_source_mapping(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

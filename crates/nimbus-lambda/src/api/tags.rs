@@ -13,6 +13,28 @@ use crate::error::{self, Result};
 use crate::{ident, member, member_str, Lambda};
 
 const MAX_TAGS: usize = 50;
+const MAX_KEY_CHARS: usize = 128;
+const MAX_VALUE_CHARS: usize = 256;
+
+/// AWS's rules for tags on any resource: at most 50, keys ≤ 128 and values ≤ 256 characters,
+/// and the `aws:` prefix reserved.
+pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(error::invalid_parameter("Number of tags exceeds resource tag limit."));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(error::invalid_parameter(format!("Tag key must be between 1 and {MAX_KEY_CHARS} characters: {key}")));
+        }
+        if value.chars().count() > MAX_VALUE_CHARS {
+            return Err(error::invalid_parameter(format!("Tag value must be no longer than {MAX_VALUE_CHARS} characters: {key}")));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(error::invalid_parameter(format!("Tag keys starting with 'aws:' are reserved for AWS use: {key}")));
+        }
+    }
+    Ok(())
+}
 
 /// Run `change` on the tags of the resource an ARN names; `mutate` says whether to persist.
 fn with_tags<T>(
@@ -23,6 +45,19 @@ fn with_tags<T>(
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<T>,
 ) -> Result<T> {
     let resource = nimbus_core::arn::Arn::parse(arn).map(|a| a.resource).unwrap_or_default();
+    if let Some(uuid) = resource.strip_prefix("event-source-mapping:") {
+        let mut store = lambda.store.write();
+        let region = store.region_mut(&ctx.account, &ctx.region);
+        let mapping = region
+            .event_source_mappings
+            .get_mut(uuid)
+            .ok_or_else(|| error::not_found("The resource you requested does not exist."))?;
+        let out = change(&mut mapping.tags)?;
+        if mutate {
+            lambda.save_mapping(ctx, uuid, Some(mapping))?;
+        }
+        return Ok(out);
+    }
     if !resource.starts_with("function:") {
         return Err(error::not_found("The resource you requested does not exist."));
     }
@@ -56,9 +91,7 @@ pub fn tag_resource(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     with_tags(lambda, ctx, arn, true, |tags| {
         let mut merged = tags.clone();
         merged.extend(new);
-        if merged.len() > MAX_TAGS {
-            return Err(error::invalid_parameter("Number of tags exceeds resource tag limit."));
-        }
+        check_tags(&merged)?;
         *tags = merged;
         Ok(Value::Null)
     })

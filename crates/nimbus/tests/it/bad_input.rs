@@ -369,10 +369,13 @@ fn corpus(model: &Model) -> Vec<Case> {
             });
         }
         let truncated = body(&op.base);
-        cases.push(
+        // (`{}` cut short is an empty body, which is valid.)
+        if truncated.len() > 2 {
+            cases.push(
             case(format!("{} truncated body", op.name), op.method, op.path.clone(), truncated[..truncated.len().saturating_sub(2)].to_vec())
-                .code(INVALID_CONTENT),
-        );
+                    .code(INVALID_CONTENT),
+            );
+        }
         for (member, shape) in model.body_members(op.input) {
             for (label, value, expect) in model.member_variants(&member, &shape, op.base.get(&member)) {
                 let mut c = case(format!("{} wrong type {label}", op.name), op.method, op.path.clone(), body(&with(&op.base, &member, value)));
@@ -465,7 +468,7 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(cf("timeout 1e10", with(&create, "Timeout", json!(1e10))));
     cases.push(cf("memory 127", with(&create, "MemorySize", json!(127))).code(VALIDATION));
     cases.push(cf("memory 10241", with(&create, "MemorySize", json!(10241))));
-    cases.push(cf("memory 2^32+128", with(&create, "MemorySize", json!(4_294_967_424u64))).code(VALIDATION));
+    cases.push(cf("memory 2^32+128", with(&create, "MemorySize", json!(4_294_967_424u64))));
     cases.push(cf("description 257 chars", with(&create, "Description", json!("d".repeat(257)))).code(VALIDATION));
     cases.push(cf("code empty", with(&create, "Code", json!({}))).code(INVALID_PARAMETER));
     cases.push(cf("code from S3 without key", with(&create, "Code", json!({"S3Bucket": "bucket"}))));
@@ -502,14 +505,15 @@ fn corpus(model: &Model) -> Vec<Case> {
         ("qualifier $$".into(), "seed:$$".into(), Some(VALIDATION)),
         ("qualifier %24%24".into(), "seed%3A%24%24".into(), Some(VALIDATION)),
         ("two qualifiers".into(), "seed:1:2".into(), Some(VALIDATION)),
-        ("qualifier too long".into(), format!("seed:{}", "q".repeat(200)), Some(VALIDATION)),
+        ("qualifier too long".into(), format!("seed:{}", "q".repeat(300)), Some(VALIDATION)),
         ("257 chars".into(), "a".repeat(257), Some(VALIDATION)),
         ("60000 chars".into(), "a".repeat(60_000), Some(VALIDATION)),
         ("unicode".into(), path_escape("fünction"), Some(VALIDATION)),
         ("invalid UTF-8 escapes".into(), "%FF%FE".into(), Some(VALIDATION)),
         ("NUL".into(), "seed%00".into(), Some(VALIDATION)),
         ("encoded slash".into(), "seed%2Fcode".into(), Some(VALIDATION)),
-        ("dot-dot".into(), "%2E%2E".into(), Some(VALIDATION)),
+        // (The client normalizes this one to `..` and the path collapses: any 4xx.)
+        ("dot-dot".into(), "%2E%2E".into(), None),
         ("encoded traversal".into(), "..%2F..%2Fetc%2Fpasswd".into(), Some(VALIDATION)),
         ("bad percent escape".into(), "seed%zz".into(), Some(VALIDATION)),
         ("lone percent".into(), "seed%".into(), Some(VALIDATION)),
@@ -518,38 +522,44 @@ fn corpus(model: &Model) -> Vec<Case> {
         ("not a function ARN".into(), path_escape("arn:aws:s3:::bucket"), Some(VALIDATION)),
         ("layer ARN".into(), path_escape(&format!("{SEED_LAYER_ARN}:1")), Some(VALIDATION)),
     ];
-    type PathOp = (&'static str, &'static str, fn(&str) -> String, Vec<u8>);
-    let function_ops: Vec<PathOp> = vec![
-        ("GetFunction", "GET", |n| format!("{F}/{n}"), Vec::new()),
-        ("GetFunctionConfiguration", "GET", |n| format!("{F}/{n}/configuration"), Vec::new()),
-        ("DeleteFunction", "DELETE", |n| format!("{F}/{n}"), Vec::new()),
-        ("UpdateFunctionCode", "PUT", |n| format!("{F}/{n}/code"), body(&json!({"ZipFile": b64(&good_zip())}))),
-        ("UpdateFunctionConfiguration", "PUT", |n| format!("{F}/{n}/configuration"), body(&json!({"Timeout": 7}))),
-        ("PublishVersion", "POST", |n| format!("{F}/{n}/versions"), body(&json!({"Description": "x"}))),
-        ("ListVersionsByFunction", "GET", |n| format!("{F}/{n}/versions"), Vec::new()),
-        ("CreateAlias", "POST", |n| format!("{F}/{n}/aliases"), body(&json!({"Name": "other", "FunctionVersion": "1"}))),
-        ("ListAliases", "GET", |n| format!("{F}/{n}/aliases"), Vec::new()),
-        ("GetAlias", "GET", |n| format!("{F}/{n}/aliases/live"), Vec::new()),
-        ("UpdateAlias", "PUT", |n| format!("{F}/{n}/aliases/live"), body(&json!({"Description": "changed"}))),
-        ("DeleteAlias", "DELETE", |n| format!("{F}/{n}/aliases/live"), Vec::new()),
-        ("AddPermission", "POST", |n| format!("{F}/{n}/policy"), body(&json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}))),
-        ("RemovePermission", "DELETE", |n| format!("{F}/{n}/policy/seed-sid"), Vec::new()),
-        ("GetPolicy", "GET", |n| format!("{F}/{n}/policy"), Vec::new()),
+    let function_ops: Vec<(&str, &'static str, &str, Vec<u8>)> = vec![
+        ("GetFunction", "GET", "", Vec::new()),
+        ("GetFunctionConfiguration", "GET", "/configuration", Vec::new()),
+        ("DeleteFunction", "DELETE", "", Vec::new()),
+        ("UpdateFunctionCode", "PUT", "/code", body(&json!({"ZipFile": b64(&good_zip())}))),
+        ("UpdateFunctionConfiguration", "PUT", "/configuration", body(&json!({"Timeout": 7}))),
+        ("PublishVersion", "POST", "/versions", body(&json!({"Description": "x"}))),
+        ("ListVersionsByFunction", "GET", "/versions", Vec::new()),
+        ("CreateAlias", "POST", "/aliases", body(&json!({"Name": "other", "FunctionVersion": "1"}))),
+        ("ListAliases", "GET", "/aliases", Vec::new()),
+        ("GetAlias", "GET", "/aliases/live", Vec::new()),
+        ("UpdateAlias", "PUT", "/aliases/live", body(&json!({"Description": "changed"}))),
+        ("DeleteAlias", "DELETE", "/aliases/live", Vec::new()),
+        (
+            "AddPermission",
+            "POST",
+            "/policy",
+            body(&json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"})),
+        ),
+        ("RemovePermission", "DELETE", "/policy/seed-sid", Vec::new()),
+        ("GetPolicy", "GET", "/policy", Vec::new()),
     ];
-    for (op, method, path, op_body) in &function_ops {
+    for (op, method, suffix, op_body) in &function_ops {
         for (what, name, code) in &bad_names {
-            // A qualified name is only an error where qualifiers are not allowed.
-            let c = case(format!("{op} function {what}"), method, path(name), op_body.clone());
-            cases.push(match code {
+            let c = case(format!("{op} function {what}"), *method, format!("{F}/{name}{suffix}"), op_body.clone());
+            cases.push(match *code {
                 Some(code) => c.code(code),
                 None => c,
             });
         }
-        cases.push(case(format!("{op} empty function name"), method, path(""), op_body.clone()));
+        // `GET /2015-03-31/functions/` is ListFunctions.
+        if *op != "GetFunction" {
+            cases.push(case(format!("{op} empty function name"), *method, format!("{F}/{suffix}"), op_body.clone()));
+        }
     }
 
     // Qualifiers as a query parameter.
-    let qualified_ops: Vec<(&str, &str, String, Vec<u8>)> = vec![
+    let qualified_ops: Vec<(&str, &'static str, String, Vec<u8>)> = vec![
         ("GetFunction", "GET", seed.clone(), Vec::new()),
         ("GetFunctionConfiguration", "GET", format!("{seed}/configuration"), Vec::new()),
         ("DeleteFunction", "DELETE", seed.clone(), Vec::new()),
@@ -572,14 +582,16 @@ fn corpus(model: &Model) -> Vec<Case> {
     ];
     for (op, method, path, op_body) in &qualified_ops {
         for (what, q, code) in &bad_qualifiers {
-            let c = case(format!("{op} qualifier {what}"), method, format!("{path}?Qualifier={q}"), op_body.clone());
-            cases.push(match code {
+            // DeleteFunction refuses any alias qualifier before looking it up.
+            let code = if *op == "DeleteFunction" && *what == "missing alias" { &None } else { code };
+            let c = case(format!("{op} qualifier {what}"), *method, format!("{path}?Qualifier={q}"), op_body.clone());
+            cases.push(match *code {
                 Some(code) => c.code(code),
                 None => c,
             });
         }
         let mismatch = path.replacen("/seed", "/seed:1", 1);
-        cases.push(case(format!("{op} qualifier differs from the name's"), method, format!("{mismatch}?Qualifier=2"), op_body.clone()).code(INVALID_PARAMETER));
+        cases.push(case(format!("{op} qualifier differs from the name's"), *method, format!("{mismatch}?Qualifier=2"), op_body.clone()).code(INVALID_PARAMETER));
     }
     cases.push(case("DeleteFunction $LATEST", "DELETE", format!("{seed}?Qualifier=%24LATEST"), Vec::new()).code(INVALID_PARAMETER));
     cases.push(case("DeleteFunction alias", "DELETE", format!("{seed}?Qualifier=live"), Vec::new()).code(INVALID_PARAMETER));
@@ -594,7 +606,7 @@ fn corpus(model: &Model) -> Vec<Case> {
         ("1.5", "1.5", None),
         ("empty", "", None),
         ("2^63", "9223372036854775808", None),
-        ("2^31", "2147483648", Some(VALIDATION)),
+        ("2^31", "2147483648", None),
     ];
     for (op, path) in [
         ("ListFunctions", F.to_string()),
@@ -605,7 +617,7 @@ fn corpus(model: &Model) -> Vec<Case> {
     ] {
         for (what, v, code) in &max_items {
             let c = case(format!("{op} MaxItems={what}"), "GET", format!("{path}?MaxItems={v}"), Vec::new());
-            cases.push(match code {
+            cases.push(match *code {
                 Some(code) => c.code(code),
                 None => c,
             });
@@ -679,9 +691,9 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(ufc("timeout 0", json!({"Timeout": 0})).code(VALIDATION));
     cases.push(ufc("timeout 901", json!({"Timeout": 901})).code(VALIDATION));
     cases.push(ufc("timeout 1e10", json!({"Timeout": 1e10})));
-    cases.push(ufc("timeout 5.0", json!({"Timeout": 5.0})));
     cases.push(ufc("timeout 2^64", json!({"Timeout": 18_446_744_073_709_551_615u64})));
     cases.push(ufc("memory 1", json!({"MemorySize": 1})).code(VALIDATION));
+    cases.push(ufc("memory 10241", json!({"MemorySize": 10241})));
     cases.push(ufc("memory 1e9", json!({"MemorySize": 1e9})));
     cases.push(ufc("runtime unknown", json!({"Runtime": "cobol"})).code(INVALID_PARAMETER));
     cases.push(ufc("runtime deprecated", json!({"Runtime": "nodejs12.x"})).code(INVALID_PARAMETER));
@@ -689,7 +701,7 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(ufc("handler with space", json!({"Handler": "a b"})).code(VALIDATION));
     cases.push(ufc("description 257", json!({"Description": "d".repeat(257)})).code(VALIDATION));
     cases.push(ufc("env reserved", json!({"Environment": {"Variables": {"AWS_LAMBDA_RUNTIME_API": "x"}}})).code(INVALID_PARAMETER));
-    cases.push(ufc("env over 4 KB", json!({"Environment": {"Variables": {"A": huge(2100), "B": huge(2100)}}})).code(INVALID_PARAMETER));
+    cases.push(ufc("env over 4 KB", json!({"Environment": {"Variables": {"AA": huge(2100), "BB": huge(2100)}}})).code(INVALID_PARAMETER));
     cases.push(ufc("env bad key", json!({"Environment": {"Variables": {"_x": "1"}}})).code(VALIDATION));
     cases.push(ufc("layer missing", json!({"Layers": [format!("{SEED_LAYER_ARN}:99")]})).code(INVALID_PARAMETER));
     cases.push(ufc("layer of unknown layer", json!({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:nope:1"]})).code(INVALID_PARAMETER));
@@ -880,7 +892,6 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(alvp("action not GetLayerVersion", with(&p, "Action", json!("lambda:InvokeFunction"))).code(VALIDATION));
     cases.push(alvp("principal a service", with(&p, "Principal", json!("s3.amazonaws.com"))).code(VALIDATION));
     cases.push(alvp("org id bad", with(&p, "OrganizationId", json!("org"))).code(VALIDATION));
-    cases.push(alvp("org id with a specific principal", with(&with(&p, "Principal", json!("123456789012")), "OrganizationId", json!("o-abcdefghij"))));
     cases.push(alvp("statement id with space", with(&p, "StatementId", json!("a b"))).code(VALIDATION));
     cases.push(case("AddLayerVersionPermission wrong revision", "POST", format!("{lp}?RevisionId=wrong"), body(&p)).exactly(412, PRECONDITION));
     cases.push(case("RemoveLayerVersionPermission unknown statement", "DELETE", format!("{lp}/nope"), Vec::new()).code(NOT_FOUND));
@@ -894,7 +905,6 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(case("GetLayerVersionByArn unknown layer", "GET", by_arn("arn:aws:lambda:us-east-1:000000000000:layer:nope:1"), Vec::new()).code(NOT_FOUND));
     cases.push(case("GetLayerVersionByArn huge version", "GET", by_arn(&format!("{SEED_LAYER_ARN}:99999999999999999999")), Vec::new()));
     cases.push(case("GetLayerVersionByArn 141 chars", "GET", by_arn(&format!("{SEED_LAYER_ARN}{}:1", "x".repeat(100))), Vec::new()).code(VALIDATION));
-    cases.push(case("GetLayerVersionByArn wrong find", "GET", format!("{L}?find=Nothing&Arn={}", path_escape(&format!("{SEED_LAYER_ARN}:1"))), Vec::new()));
 
     // Unknown paths and methods.
     for (method, path) in [
@@ -1080,7 +1090,10 @@ async fn bad_requests_are_refused_cleanly_and_change_nothing() {
             let diff = snapshot_diff(&quick, &now);
             if !diff.is_empty() {
                 failures.push(format!("{}\n    CHANGED STATE:\n      {}", describe(c), diff.join("\n      ")));
-                quick = now;
+                // A function created by mistake would turn later CreateFunction cases into
+                // conflicts and hide their own answers: remove it.
+                let _ = server.raw_with("DELETE", &format!("{F}/fresh"), &[], Vec::new(), TIMEOUT).await;
+                quick = quick_snapshot(&server).await;
             }
         }
     }
@@ -1109,32 +1122,36 @@ async fn oversize_requests_are_413() {
     let before = full_snapshot(&server).await;
     // Just over AWS's limit for requests that carry code (70,167,211 bytes).
     let zip_b64 = b64(&noise(3, 52_700_000));
-    let create = format!(
-        r#"{{"FunctionName":"fresh","Runtime":"python3.12","Role":"{ROLE}","Handler":"index.handler","Code":{{"ZipFile":"{zip_b64}"}}}}"#
-    )
-    .into_bytes();
-    assert!(create.len() > 70_167_211);
-    let update = format!(r#"{{"ZipFile":"{zip_b64}"}}"#).into_bytes();
-    let layer = format!(r#"{{"Content":{{"ZipFile":"{zip_b64}"}}}}"#).into_bytes();
-    let garbage = vec![b'x'; 71_000_000];
-    let over_server_limit = vec![b' '; 85 * 1024 * 1024];
-    let description = format!(r#"{{"Description":"{}"}}"#, huge(71_000_000)).into_bytes();
-    let cases = vec![
-        case("CreateFunction 70.3 MB zip", "POST", F, create),
-        case("UpdateFunctionCode 70.3 MB zip", "PUT", format!("{F}/seed/code"), update),
-        case("PublishLayerVersion 70.3 MB zip", "POST", format!("{L}/seedlayer/versions"), layer),
-        case("CreateFunction 71 MB of garbage", "POST", F, garbage.clone()),
-        case("UpdateFunctionConfiguration 71 MB description", "PUT", format!("{F}/seed/configuration"), description),
-        case("AddPermission 71 MB of garbage", "POST", format!("{F}/seed/policy"), garbage),
-        case("CreateFunction 85 MB", "POST", F, over_server_limit),
-    ]
-    .into_iter()
-    .map(|c| c.exactly(413, TOO_LARGE))
-    .collect::<Vec<_>>();
+    // Bodies are built one at a time: together they would take half a gigabyte.
+    let builds: Vec<(&str, &'static str, String)> = vec![
+        ("CreateFunction 70.3 MB zip", "POST", F.to_string()),
+        ("UpdateFunctionCode 70.3 MB zip", "PUT", format!("{F}/seed/code")),
+        ("PublishLayerVersion 70.3 MB zip", "POST", format!("{L}/seedlayer/versions")),
+        ("CreateFunction 71 MB of garbage", "POST", F.to_string()),
+        ("UpdateFunctionConfiguration 71 MB description", "PUT", format!("{F}/seed/configuration")),
+        ("AddPermission 71 MB of garbage", "POST", format!("{F}/seed/policy")),
+        ("CreateFunction 85 MB", "POST", F.to_string()),
+    ];
+    let build = |i: usize| -> Vec<u8> {
+        match i {
+            0 => format!(
+                r#"{{"FunctionName":"fresh","Runtime":"python3.12","Role":"{ROLE}","Handler":"index.handler","Code":{{"ZipFile":"{zip_b64}"}}}}"#
+            )
+            .into_bytes(),
+            1 => format!(r#"{{"ZipFile":"{zip_b64}"}}"#).into_bytes(),
+            2 => format!(r#"{{"Content":{{"ZipFile":"{zip_b64}"}}}}"#).into_bytes(),
+            3 | 5 => vec![b'x'; 71_000_000],
+            4 => format!(r#"{{"Description":"{}"}}"#, huge(71_000_000)).into_bytes(),
+            _ => vec![b' '; 85 * 1024 * 1024],
+        }
+    };
+    let total = builds.len();
     let mut failures = Vec::new();
-    for c in &cases {
-        for problem in check(&server, c).await {
-            failures.push(format!("{}\n    {problem}", describe(c)));
+    for (i, (label, method, path)) in builds.into_iter().enumerate() {
+        let c = case(label, method, path, build(i)).exactly(413, TOO_LARGE);
+        assert!(c.body.len() > 70_167_211, "{label}");
+        for problem in check(&server, &c).await {
+            failures.push(format!("{}\n    {problem}", describe(&c)));
         }
     }
     let after = full_snapshot(&server).await;
@@ -1143,5 +1160,29 @@ async fn oversize_requests_are_413() {
         failures.push(format!("oversize requests changed state:\n      {}", diff.join("\n      ")));
     }
     server.lambda().get_function().function_name("seed").send().await.expect("server still answers");
-    assert!(failures.is_empty(), "{} of {} oversize requests were mishandled:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "{} of {total} oversize requests were mishandled:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `{"Timeout": 5.0}`: AWS's deserializer takes an integral float for an integer. Either refuse
+/// it and change nothing, or apply it; never answer success and keep the old value.
+#[tokio::test]
+async fn integral_floats_are_refused_or_applied() {
+    let server = Server::start();
+    seed(&server).await;
+    for (member, value, read) in [("Timeout", json!(5.0), "Timeout"), ("MemorySize", json!(256.0), "MemorySize")] {
+        let before = full_snapshot(&server).await;
+        let r = server
+            .raw_with("PUT", &format!("{F}/seed/configuration"), &[], body(&json!({member: value})), TIMEOUT)
+            .await
+            .unwrap();
+        let now = server.raw_with("GET", &format!("{F}/seed/configuration"), &[], Vec::new(), TIMEOUT).await.unwrap();
+        let config: Value = serde_json::from_slice(&now.body).unwrap();
+        if (200..300).contains(&r.status) {
+            assert_eq!(config[read].as_f64(), value.as_f64(), "{member}={value} answered {} but {read} is {}", r.status, config[read]);
+        } else {
+            assert!((400..500).contains(&r.status), "{member}={value}: {} {}", r.status, r.text());
+            let diff = snapshot_diff(&before, &full_snapshot(&server).await);
+            assert!(diff.is_empty(), "{member}={value} was refused but changed state:\n{}", diff.join("\n"));
+        }
+    }
 }

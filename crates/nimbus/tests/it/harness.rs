@@ -115,7 +115,15 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stop gracefully (SIGTERM) so nimbus removes its scratch folders; kill if it lingers.
     fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -297,8 +305,7 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
     let timeout = std::time::Duration::from_secs(20);
     let endpoint = server.endpoint();
     let mut out = Vec::new();
-    let read = |label: String, path: String| {
-        let server = &*server;
+    let read = move |label: String, path: String| {
         let endpoint = endpoint.clone();
         async move {
             let r = server.raw_with("GET", &path, &[], Vec::new(), timeout).await.unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -365,7 +372,20 @@ pub fn snapshot_diff(before: &[(String, u16, String)], after: &[(String, u16, St
         match after.iter().find(|(l, _, _)| l == label) {
             None => diffs.push(format!("{label}: no longer read (was {status} {body})")),
             Some((_, s, b)) if s != status || b != body => {
-                diffs.push(format!("{label}: was {status} {body}\n      now {s} {b}"))
+                // Show where the bodies part, with some context.
+                let at = body.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let window = |t: &str| {
+                    let mut start = at.saturating_sub(160);
+                    while !t.is_char_boundary(start) {
+                        start -= 1;
+                    }
+                    let mut end = (at + 160).min(t.len());
+                    while !t.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    format!("…{}…", &t[start..end])
+                };
+                diffs.push(format!("{label}: was {status} {}\n      now {s} {}", window(body), window(b)))
             }
             Some(_) => {}
         }

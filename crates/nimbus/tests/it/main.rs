@@ -3,4 +3,9 @@
 
 mod harness;
 mod lambda_functions;
+mod lambda_esm;
 mod lambda_invoke;
+mod lambda_layers_policies;
+mod lambda_python;
+mod persistence;
+mod bad_input;
