@@ -198,7 +198,7 @@ impl Lambda {
     /// Decode, validate and run one control-plane request (blocking; not for Invoke).
     pub fn call(&self, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
         match self.prepare(req) {
-            Ok((op, input)) => self.finish(op, api::dispatch(self, ctx, &op.name, &input, req)),
+            Ok((op, input)) => self.finish(op, api::dispatch(self, ctx, &op.name, &input)),
             Err(response) => response,
         }
     }
@@ -315,7 +315,7 @@ impl Service for LambdaService {
                 _ => {
                     // Control-plane calls may fsync; keep them off the async workers.
                     let worker = lambda.clone();
-                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input, &req))
+                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input))
                         .await
                         .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")));
                     if op.name.ends_with("EventSourceMapping") {

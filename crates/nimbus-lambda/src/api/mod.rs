@@ -13,15 +13,14 @@ pub mod permissions;
 pub mod tags;
 pub mod versions;
 
-use nimbus_core::{AwsError, HttpRequest, RequestContext};
+use nimbus_core::{AwsError, RequestContext};
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::Lambda;
 
 /// Run the operation `name` on decoded, validated input.
-pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value, req: &HttpRequest) -> Result<Value> {
-    let _ = req;
+pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value) -> Result<Value> {
     match name {
         "CreateFunction" => functions::create_function(lambda, ctx, input),
         "GetFunction" => functions::get_function(lambda, ctx, input),

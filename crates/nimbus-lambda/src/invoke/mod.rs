@@ -214,7 +214,7 @@ impl Invoker {
         let output = env.drain_output().await;
         let (payload, function_error, healthy) = match result {
             Ok(RuntimeReply::Success(body)) => (body, None, true),
-            Ok(RuntimeReply::FunctionError { body, .. }) => (error_body(body, &request_id), Some("Unhandled".to_string()), true),
+            Ok(RuntimeReply::FunctionError { body, .. }) => (error_body(body), Some("Unhandled".to_string()), true),
             Ok(RuntimeReply::ResponseTooLarge) => (
                 Bytes::from(json!({"errorMessage": format!("Response payload size exceeded maximum allowed payload size ({} bytes).", runtime_api::MAX_RESPONSE_BYTES), "errorType": "Function.ResponseSizeTooLarge"}).to_string()),
                 Some("Unhandled".to_string()),
@@ -568,7 +568,7 @@ fn log_stream_name(ctx: &RequestContext, version: &str, id: &str) -> String {
 }
 
 /// The error document the runtime posted, as the caller receives it.
-fn error_body(body: Bytes, _request_id: &str) -> Bytes {
+fn error_body(body: Bytes) -> Bytes {
     if serde_json::from_slice::<serde_json::Value>(&body).is_ok() {
         body
     } else {
