@@ -6,6 +6,7 @@ mod lambda_functions;
 mod lambda_esm;
 mod lambda_invoke;
 mod lambda_layers_policies;
+mod lambda_node;
 mod lambda_python;
 mod persistence;
 mod bad_input;
