@@ -2,6 +2,7 @@
 //! One binary (modules per area) so the SDK crates are linked once.
 
 mod harness;
+mod iam_sts;
 mod lambda_functions;
 mod lambda_esm;
 mod lambda_invoke;
