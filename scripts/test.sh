@@ -10,3 +10,4 @@ python3 crates/nimbus-logs/model/gen_model.py --check
 cargo build --workspace --bins
 cargo test --workspace
 python3 -m pytest -q tests/python crates/nimbus-lambda/runtimes/python
+node --test crates/nimbus-lambda/runtimes/node/test/
