@@ -41,10 +41,15 @@ impl BlobStore {
         let tmp = self.dir.join(format!(".{digest}.{:016x}.tmp", rand::random::<u64>()));
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        // Scratch stores hold nothing that must survive a crash.
+        if !self.ephemeral {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, &path)?;
-        sync_dir(&self.dir)?;
+        if !self.ephemeral {
+            sync_dir(&self.dir)?;
+        }
         Ok(digest)
     }
 

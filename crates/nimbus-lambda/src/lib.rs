@@ -312,8 +312,22 @@ impl Service for LambdaService {
                 }
                 "Invoke" => api::invoke::invoke(&lambda, &ctx, &input).await,
                 "InvokeAsync" => api::invoke::invoke_async(&lambda, &ctx, &input).await,
+                "ListFunctions" => {
+                    return match api::functions::list_functions_body(&lambda, &ctx, &input) {
+                        Ok(body) => HttpResponse::new(200, "application/json", body),
+                        Err(err) => error::render(&err),
+                    };
+                }
+                _ if lambda.journal.is_none() => {
+                    // In memory nothing blocks for long: answer on this worker.
+                    let result = api::dispatch(&lambda, &ctx, &op.name, &input);
+                    if op.name.ends_with("EventSourceMapping") {
+                        lambda.sync_pollers();
+                    }
+                    result
+                }
                 _ => {
-                    // Control-plane calls may fsync; keep them off the async workers.
+                    // Persisted calls fsync; keep them off the async workers.
                     let worker = lambda.clone();
                     let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input))
                         .await

@@ -68,15 +68,7 @@ pub fn render(config: &FunctionConfig, view: View) -> Value {
             config.last_update_status_reason_code = Some("Creating".into());
         }
         View::Current => {}
-        View::Listed => {
-            config.state = None;
-            config.state_reason = None;
-            config.state_reason_code = None;
-            config.last_update_status = None;
-            config.last_update_status_reason = None;
-            config.last_update_status_reason_code = None;
-            config.runtime_version_config = None;
-        }
+        View::Listed => config = listed_view(&config),
     }
     serde_json::to_value(config).expect("config serializes")
 }
@@ -265,6 +257,13 @@ pub fn get_function_configuration(lambda: &Lambda, ctx: &RequestContext, input: 
 }
 
 pub fn list_functions(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let body = list_functions_body(lambda, ctx, input)?;
+    serde_json::from_slice(&body).map_err(|e| nimbus_core::AwsError::internal(e.to_string()))
+}
+
+/// ListFunctions, serialized straight from the stored configurations: building a JSON tree per
+/// function would cost ~10 KB of short-lived allocations each on large listings.
+pub fn list_functions_body(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Vec<u8>> {
     let all_versions = match member_str(input, "FunctionVersion") {
         None => false,
         Some("ALL") => true,
@@ -284,7 +283,9 @@ pub fn list_functions(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> R
         None => (m.to_string(), None),
     });
     let store = lambda.store.read();
-    let mut out = Vec::with_capacity(max.min(1000));
+    let mut body = Vec::with_capacity(max.min(1000) * 1024);
+    body.extend_from_slice(b"{\"Functions\":[");
+    let mut listed = 0usize;
     let mut next_marker = None;
     if let Some(region) = store.region(&ctx.account, &ctx.region) {
         let start = marker.as_ref().map_or("", |(name, _)| name.as_str());
@@ -300,26 +301,46 @@ pub fn list_functions(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> R
                         continue;
                     }
                 }
-                if out.len() == max {
+                if listed == max {
                     next_marker = Some(match number {
                         None => name.clone(),
                         Some(n) => format!("{name}:{n}"),
                     });
                     break 'functions;
                 }
-                out.push(if all_versions {
-                    super::versions::render_qualified(ctx, version)
-                } else {
-                    render(&version.config, View::Listed)
-                });
+                if listed > 0 {
+                    body.push(b',');
+                }
+                let mut config = listed_view(&version.config);
+                if all_versions {
+                    config.function_arn = ident::qualified_arn(ctx, &config.function_name, Some(&config.version));
+                }
+                serde_json::to_writer(&mut body, &config).expect("config serializes");
+                listed += 1;
             }
         }
     }
-    let mut result = json!({"Functions": out});
+    body.push(b']');
     if let Some(marker) = next_marker {
-        result["NextMarker"] = json!(marker);
+        body.extend_from_slice(b",\"NextMarker\":");
+        serde_json::to_writer(&mut body, &marker).expect("string serializes");
     }
-    Ok(result)
+    body.push(b'}');
+    Ok(body)
+}
+
+/// A configuration as List* operations show it: without the state fields.
+fn listed_view(config: &FunctionConfig) -> FunctionConfig {
+    FunctionConfig {
+        state: None,
+        state_reason: None,
+        state_reason_code: None,
+        last_update_status: None,
+        last_update_status_reason: None,
+        last_update_status_reason_code: None,
+        runtime_version_config: None,
+        ..config.clone()
+    }
 }
 
 pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
