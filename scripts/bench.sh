@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Build nimbus and nimbus-bench in release mode and print the foundation issue's figures
-# (startup, idle RSS, GetFunction throughput/latency, ListFunctions over 10,000 functions, RSS).
-# Extra arguments go to nimbus-bench, e.g. --nimbus PATH.
+# Build nimbus and the benchmarks in release mode and print the figures: control plane
+# (startup, idle RSS, GetFunction throughput/latency, ListFunctions over 10,000 functions, RSS)
+# and invocation (cold start per runtime, warm latency and throughput with 1 and 4 clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p nimbus -p nimbus-bench
-exec target/release/nimbus-bench --nimbus target/release/nimbus "$@"
+cargo build --release -p nimbus -p nimbus-bench -p nimbus-fixtures
+target/release/nimbus-bench --nimbus target/release/nimbus
+exec target/release/nimbus-bench-invoke --nimbus target/release/nimbus --bootstrap target/release/rust-echo-bootstrap
