@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 python3 scripts/gen_lambda_model.py --check
 python3 crates/nimbus-iam/model/gen_model.py --check
 python3 crates/nimbus-logs/model/gen_model.py --check
+python3 crates/nimbus-sqs/model/gen_model.py --check
 cargo build --workspace --bins
 cargo test --workspace
 python3 -m pytest -q tests/python crates/nimbus-lambda/runtimes/python

@@ -14,6 +14,9 @@ pub fn register(
 ) -> std::io::Result<()> {
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
     let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
+    let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
+    *lambda.lambda().deliverer.write() = Some(sqs.handle());
+    *lambda.lambda().queues.write() = Some(sqs.handle());
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
@@ -21,5 +24,6 @@ pub fn register(
     router.add(Arc::new(iam));
     router.add(Arc::new(sts));
     router.add(Arc::new(logs));
+    router.add(Arc::new(sqs));
     Ok(())
 }

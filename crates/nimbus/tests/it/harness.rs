@@ -89,29 +89,6 @@ impl Server {
             .build();
         aws_sdk_sts::Client::from_conf(config)
     }
-
-    /// A raw HTTP request, for what the SDK refuses to send.
-    pub async fn raw(&self, method: &str, path: &str, body: Vec<u8>) -> (u16, Vec<(String, String)>, String) {
-        let client = reqwest::Client::new();
-        let response = client
-            .request(method.parse().unwrap(), format!("{}{}", self.endpoint(), path))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("raw request");
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
-            .collect();
-        (status, headers, response.text().await.unwrap_or_default())
-    }
 }
 
 impl Drop for Server {

@@ -9,5 +9,6 @@ mod lambda_invoke;
 mod lambda_layers_policies;
 mod lambda_node;
 mod lambda_python;
+mod sqs_esm;
 mod persistence;
 mod bad_input;

@@ -1,0 +1,196 @@
+//! SQS through aws-sdk-sqs, and event source mappings that poll it.
+
+use std::collections::HashSet;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Environment, FilterCriteria, Filter, FunctionCode, FunctionResponseType, Runtime};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::harness::*;
+
+fn sqs(server: &Server) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, attributes: &[(QueueAttributeName, &str)]) -> (String, String) {
+    let mut create = sqs.create_queue().queue_name(name);
+    for (k, v) in attributes {
+        create = create.attributes(k.clone(), *v);
+    }
+    let url = create.send().await.unwrap().queue_url().unwrap().to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    (url, arn)
+}
+
+/// A Python consumer that appends each record's body to `$OUT` and reports bodies starting
+/// with "fail" as batch item failures.
+const CONSUMER: &[u8] = br#"
+import json, os
+
+def handler(event, context):
+    failures = []
+    with open(os.environ["OUT"], "a") as out:
+        for record in event["Records"]:
+            assert record["eventSource"] == "aws:sqs"
+            out.write(json.dumps({"id": record["messageId"], "body": record["body"], "group": record["attributes"].get("MessageGroupId")}) + "\n")
+            if record["body"].startswith("fail"):
+                failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+"#;
+
+async fn consumer(lambda: &aws_sdk_lambda::Client, name: &str, out: &std::path::Path) {
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Python312)
+        .handler("index.handler")
+        .role(ROLE)
+        .timeout(30)
+        .environment(Environment::builder().variables("OUT", out.to_str().unwrap()).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("index.py", CONSUMER)]))).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn approximate(sqs: &aws_sdk_sqs::Client, url: &str) -> (i64, i64) {
+    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await.unwrap();
+    let attrs = attrs.attributes().unwrap();
+    let n = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(-1);
+    (n(QueueAttributeName::ApproximateNumberOfMessages), n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+}
+
+#[tokio::test]
+async fn a_thousand_messages_through_a_mapping_each_processed_once() {
+    let server = Server::start();
+    let (lambda, sqs) = (server.lambda(), sqs(&server));
+    let dir = TempDir::new("esm-1000");
+    let out = dir.path().join("seen.jsonl");
+    consumer(&lambda, "drain", &out).await;
+    let (url, arn) = queue(&sqs, "work", &[]).await;
+    for chunk in 0..100 {
+        let mut batch = sqs.send_message_batch().queue_url(&url);
+        for i in 0..10 {
+            batch = batch.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .message_body(format!("msg-{}", chunk * 10 + i))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        assert!(batch.send().await.unwrap().failed().is_empty());
+    }
+    lambda.create_event_source_mapping().function_name("drain").event_source_arn(&arn).batch_size(10).send().await.unwrap();
+    wait_for(|| records(&out).len() >= 1000, "1000 records").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let seen = records(&out);
+    let bodies: HashSet<String> = seen.iter().map(|r| r["body"].as_str().unwrap().to_string()).collect();
+    assert_eq!(seen.len(), 1000, "each message exactly once");
+    assert_eq!(bodies.len(), 1000);
+    wait_for(|| true, "").await;
+    assert_eq!(approximate(&sqs, &url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn partial_failures_filters_and_the_dead_letter_queue() {
+    let server = Server::start();
+    let (lambda, sqs) = (server.lambda(), sqs(&server));
+    let dir = TempDir::new("esm-dlq");
+    let out = dir.path().join("seen.jsonl");
+    consumer(&lambda, "picky", &out).await;
+    let (dlq_url, dlq_arn) = queue(&sqs, "work-dlq", &[]).await;
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
+    let (url, arn) = queue(&sqs, "work2", &[(QueueAttributeName::RedrivePolicy, &redrive), (QueueAttributeName::VisibilityTimeout, "5")]).await;
+    for body in ["ok-1", "fail-1", "skip-1", "ok-2"] {
+        sqs.send_message().queue_url(&url).message_body(body).send().await.unwrap();
+    }
+    lambda
+        .create_event_source_mapping()
+        .function_name("picky")
+        .event_source_arn(&arn)
+        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+        .filter_criteria(
+            FilterCriteria::builder()
+                .filters(Filter::builder().pattern(r#"{"body": [{"prefix": "ok"}, {"prefix": "fail"}]}"#).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_for(|| records(&out).len() >= 3, "first deliveries").await;
+    // The failed message comes back after its visibility timeout (nimbus's clock), twice, then
+    // the redrive policy moves it to the dead-letter queue.
+    for _ in 0..2 {
+        reqwest::Client::new().post(format!("{}/_nimbus/clock/advance", server.endpoint())).body(r#"{"seconds": 6}"#).send().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    }
+    let mut moved = Vec::new();
+    for _ in 0..20 {
+        let got = sqs.receive_message().queue_url(&dlq_url).wait_time_seconds(1).send().await.unwrap();
+        moved.extend(got.messages().iter().filter_map(|m| m.body().map(str::to_string)));
+        if !moved.is_empty() {
+            break;
+        }
+        reqwest::Client::new().post(format!("{}/_nimbus/clock/advance", server.endpoint())).body(r#"{"seconds": 6}"#).send().await.unwrap();
+    }
+    assert_eq!(moved, ["fail-1"]);
+    let seen = records(&out);
+    assert!(seen.iter().all(|r| r["body"] != "skip-1"), "filtered out: {seen:?}");
+    assert_eq!(seen.iter().filter(|r| r["body"] == "ok-1").count(), 1);
+    assert_eq!(seen.iter().filter(|r| r["body"] == "ok-2").count(), 1);
+    assert_eq!(approximate(&sqs, &url).await, (0, 0));
+}
+
+#[tokio::test]
+async fn fifo_order_is_kept_per_group() {
+    let server = Server::start();
+    let (lambda, sqs) = (server.lambda(), sqs(&server));
+    let dir = TempDir::new("esm-fifo");
+    let out = dir.path().join("seen.jsonl");
+    consumer(&lambda, "ordered", &out).await;
+    let (url, arn) = queue(&sqs, "orders.fifo", &[(QueueAttributeName::FifoQueue, "true"), (QueueAttributeName::ContentBasedDeduplication, "true")]).await;
+    for i in 0..30 {
+        let group = if i % 2 == 0 { "a" } else { "b" };
+        sqs.send_message().queue_url(&url).message_body(format!("{group}-{i:02}")).message_group_id(group).send().await.unwrap();
+    }
+    lambda.create_event_source_mapping().function_name("ordered").event_source_arn(&arn).batch_size(3).send().await.unwrap();
+    wait_for(|| records(&out).len() >= 30, "30 fifo records").await;
+    for group in ["a", "b"] {
+        let bodies: Vec<String> = records(&out).iter().filter(|r| r["group"] == group).map(|r| r["body"].as_str().unwrap().to_string()).collect();
+        let mut sorted = bodies.clone();
+        sorted.sort();
+        assert_eq!(bodies, sorted, "group {group} out of order");
+        assert_eq!(bodies.len(), 15);
+    }
+}
