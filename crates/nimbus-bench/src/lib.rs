@@ -173,15 +173,18 @@ impl Conn {
 
     /// One request; returns the status and the body. The connection stays open.
     pub async fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Res<(u16, Vec<u8>)> {
-        let mut req = Vec::with_capacity(256 + body.len());
-        req.extend_from_slice(
-            format!(
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                self.host,
-                body.len()
-            )
-            .as_bytes(),
-        );
+        self.request_with(method, path, &[("Content-Type", "application/json")], body).await
+    }
+
+    /// One request with the given headers (Host and Content-Length are added).
+    pub async fn request_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Res<(u16, Vec<u8>)> {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut req = Vec::with_capacity(head.len() + body.len());
+        req.extend_from_slice(head.as_bytes());
         req.extend_from_slice(body);
         self.stream.write_all(&req).await.map_err(|e| format!("write: {e}"))?;
 
