@@ -194,3 +194,60 @@ async fn fifo_order_is_kept_per_group() {
         assert_eq!(bodies.len(), 15);
     }
 }
+
+#[tokio::test]
+async fn acknowledged_sends_survive_kill_9() {
+    let dir = TempDir::new("sqs-durable");
+    let server = Server::start_with_data_dir(dir.path());
+    let client = sqs(&server);
+    let (url, _) = queue(&client, "durable", &[]).await;
+    for i in 0..50 {
+        client.send_message().queue_url(&url).message_body(format!("m{i}")).send().await.unwrap();
+    }
+    server.kill();
+    let server = Server::start_with_data_dir(dir.path());
+    let client = sqs(&server);
+    let url = client.get_queue_url().queue_name("durable").send().await.unwrap().queue_url().unwrap().to_string();
+    let mut bodies = HashSet::new();
+    for _ in 0..20 {
+        let got = client.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        bodies.extend(got.messages().iter().filter_map(|m| m.body().map(str::to_string)));
+    }
+    assert_eq!(bodies.len(), 50);
+}
+
+#[tokio::test]
+async fn async_failures_reach_an_sqs_destination() {
+    use aws_sdk_lambda::types::{DestinationConfig, InvocationType, OnFailure};
+    let server = Server::start();
+    let (lambda, client) = (server.lambda(), sqs(&server));
+    let (url, arn) = queue(&client, "failures", &[]).await;
+    let code = b"def handler(event, context):\n    raise RuntimeError('broken')\n";
+    lambda
+        .create_function()
+        .function_name("broken")
+        .runtime(Runtime::Python312)
+        .handler("index.handler")
+        .role(ROLE)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("index.py", code)]))).build())
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .put_function_event_invoke_config()
+        .function_name("broken")
+        .maximum_retry_attempts(0)
+        .destination_config(DestinationConfig::builder().on_failure(OnFailure::builder().destination(&arn).build()).build())
+        .send()
+        .await
+        .unwrap();
+    lambda.invoke().function_name("broken").invocation_type(InvocationType::Event).payload(Blob::new(r#"{"order": 7}"#)).send().await.unwrap();
+    let got = client.receive_message().queue_url(&url).wait_time_seconds(10).send().await.unwrap();
+    let record: serde_json::Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestPayload"], serde_json::json!({"order": 7}));
+    assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
+}
