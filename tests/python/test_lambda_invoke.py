@@ -71,3 +71,39 @@ def test_json_log_format_and_custom_group(endpoint):
     assert "platform.start" in types and "platform.report" in types
     app = [r for r in records if r.get("message") == "logged 1"]
     assert app and app[0]["level"] == "INFO"
+
+
+CONTEXT_CODE = """
+def handler(event, context):
+    cc = context.client_context
+    return {"custom": cc.custom if cc else None, "env": cc.env if cc else None}
+
+def big(event, context):
+    return "x" * (7 * 1024 * 1024)
+"""
+
+
+def test_client_context_invoke_async_and_payload_limits(endpoint):
+    lam = client(endpoint, "lambda")
+    fn = "ctx-" + uuid.uuid4().hex[:8]
+    code = {"ZipFile": zip_bytes({"index.py": CONTEXT_CODE})}
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler", Code=code)
+    client_context = base64.b64encode(json.dumps({"custom": {"k": "v"}, "env": {"locale": "en"}}).encode()).decode()
+    out = lam.invoke(FunctionName=fn, ClientContext=client_context, Payload="{}")
+    assert json.loads(out["Payload"].read()) == {"custom": {"k": "v"}, "env": {"locale": "en"}}
+
+    accepted = lam.invoke_async(FunctionName=fn, InvokeArgs=b"{}")
+    assert accepted["Status"] == 202
+
+    too_big = json.dumps({"data": "x" * (6 * 1024 * 1024)})
+    try:
+        lam.invoke(FunctionName=fn, Payload=too_big)
+        raise AssertionError("expected RequestTooLargeException")
+    except lam.exceptions.RequestTooLargeException as err:
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+
+    big = fn + "-big"
+    lam.create_function(FunctionName=big, Runtime="python3.12", Role=ROLE, Handler="index.big", Code=code)
+    out = lam.invoke(FunctionName=big)
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
