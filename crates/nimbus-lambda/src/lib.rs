@@ -19,6 +19,7 @@ pub mod ident;
 pub mod invoke;
 pub mod model;
 pub mod state;
+pub mod urls;
 
 use std::path::Path;
 
@@ -285,7 +286,7 @@ impl Service for LambdaService {
     }
 
     fn intercepts(&self, req: &HttpRequest) -> bool {
-        req.path.starts_with("/_nimbus/lambda/")
+        req.path.starts_with("/_nimbus/lambda/") || urls::address(req).is_some()
     }
 
     fn claims(&self, req: &HttpRequest) -> bool {
@@ -297,6 +298,9 @@ impl Service for LambdaService {
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
         let lambda = self.lambda.clone();
         Box::pin(async move {
+            if urls::address(&req).is_some() {
+                return urls::serve(&lambda, &ctx, &req).await;
+            }
             if req.path.starts_with("/_nimbus/lambda/") {
                 return lambda.internal(&req);
             }

@@ -146,6 +146,21 @@ pub struct Function {
     /// Asynchronous invocation settings, keyed by qualifier (`$LATEST`, a version or an alias).
     #[serde(default)]
     pub event_invoke_configs: BTreeMap<String, EventInvokeConfig>,
+    /// Function URLs, keyed by qualifier (`""` for the unqualified function, else an alias).
+    #[serde(default)]
+    pub url_configs: BTreeMap<String, UrlConfig>,
+}
+
+/// A function URL's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlConfig {
+    /// The host label: `<url-id>.lambda-url.<region>.…`.
+    pub url_id: String,
+    pub auth_type: String,
+    pub cors: Option<Value>,
+    pub invoke_mode: String,
+    pub creation_time: String,
+    pub last_modified_time: String,
 }
 
 /// `FunctionEventInvokeConfig`: retries, event age and destinations for async invocations.

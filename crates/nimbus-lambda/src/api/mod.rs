@@ -11,6 +11,7 @@ pub mod invoke;
 pub mod layers;
 pub mod permissions;
 pub mod tags;
+pub mod urls;
 pub mod versions;
 
 use nimbus_core::{AwsError, RequestContext};
@@ -55,6 +56,11 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "ListEventSourceMappings" => event_source_mappings::list_event_source_mappings(lambda, ctx, input),
         "UpdateEventSourceMapping" => event_source_mappings::update_event_source_mapping(lambda, ctx, input),
         "DeleteEventSourceMapping" => event_source_mappings::delete_event_source_mapping(lambda, ctx, input),
+        "CreateFunctionUrlConfig" => urls::create_function_url_config(lambda, ctx, input),
+        "GetFunctionUrlConfig" => urls::get_function_url_config(lambda, ctx, input),
+        "UpdateFunctionUrlConfig" => urls::update_function_url_config(lambda, ctx, input),
+        "DeleteFunctionUrlConfig" => urls::delete_function_url_config(lambda, ctx, input),
+        "ListFunctionUrlConfigs" => urls::list_function_url_configs(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

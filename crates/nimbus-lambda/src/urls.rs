@@ -1,0 +1,250 @@
+//! Serving function URLs: `http://<url-id>.lambda-url.<region>.localhost:<port>/…` (and the path
+//! form `/_nimbus/lambda/url/<url-id>/…`). Requests become AWS's payload format 2.0 event; the
+//! function's answer becomes the HTTP response, as Lambda's URL front end maps it.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use nimbus_core::{HttpRequest, HttpResponse, RequestContext};
+use serde_json::{json, Map, Value};
+
+use crate::ident::FunctionId;
+use crate::state::UrlConfig;
+use crate::Lambda;
+
+pub const PATH_PREFIX: &str = "/_nimbus/lambda/url/";
+
+/// The URL id and the path a request addresses, if it is a function URL request.
+pub fn address(req: &HttpRequest) -> Option<(String, String)> {
+    if let Some(rest) = req.path.strip_prefix(PATH_PREFIX) {
+        let (id, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(id, p)| (id, format!("/{p}")));
+        return Some((id.to_string(), path));
+    }
+    let host = req.header("host")?;
+    let mut labels = host.split('.');
+    let id = labels.next()?;
+    (labels.next()? == "lambda-url").then(|| (id.to_string(), req.path.clone()))
+}
+
+fn plain(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::json(status, &json!({"Message": message}))
+}
+
+struct Found {
+    account: String,
+    region: String,
+    id: FunctionId,
+    config: UrlConfig,
+    public: bool,
+}
+
+fn find(lambda: &Lambda, url_id: &str) -> Option<Found> {
+    let store = lambda.store.read();
+    for ((account, region), state) in store.regions() {
+        for (name, function) in &state.functions {
+            for (qualifier, config) in &function.url_configs {
+                if config.url_id != url_id {
+                    continue;
+                }
+                // AUTH NONE needs a policy statement letting everyone invoke the URL.
+                let public = function.policies.get(qualifier).is_some_and(|p| {
+                    p.statements.iter().any(|s| {
+                        s["Principal"] == "*"
+                            && matches!(s["Action"].as_str(), Some("lambda:InvokeFunctionUrl" | "lambda:*"))
+                    })
+                });
+                return Some(Found {
+                    account: account.clone(),
+                    region: region.clone(),
+                    id: FunctionId { name: name.clone(), qualifier: (!qualifier.is_empty()).then(|| qualifier.clone()) },
+                    config: config.clone(),
+                    public,
+                });
+            }
+        }
+    }
+    None
+}
+
+pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
+    let Some((url_id, path)) = address(req) else { return plain(404, "Not Found") };
+    let Some(found) = find(lambda, &url_id) else { return plain(404, "Not Found") };
+    let cors = found.config.cors.clone().unwrap_or(Value::Null);
+    let origin = req.header("origin").map(str::to_string);
+    if req.method == http::Method::OPTIONS && origin.is_some() && req.header("access-control-request-method").is_some() {
+        return with_cors(HttpResponse { status: 200, headers: Vec::new(), body: Default::default() }, &cors, origin.as_deref(), true);
+    }
+    let allowed = match found.config.auth_type.as_str() {
+        "NONE" => found.public,
+        // AWS_IAM: the request must be SigV4-signed (nimbus does not check signatures).
+        _ => req.header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256")) || req.query_param("X-Amz-Signature").is_some(),
+    };
+    if !allowed {
+        return with_cors(plain(403, "Forbidden"), &cors, origin.as_deref(), false);
+    }
+    let owner = RequestContext { account: found.account.clone(), region: found.region.clone(), ..ctx.clone() };
+    let target = match crate::api::invoke::target(lambda, &owner, &found.id) {
+        Ok(t) => t,
+        Err(_) => return plain(404, "Not Found"),
+    };
+    let event = event(req, &url_id, &path, &found.account);
+    let outcome = lambda.invoker.invoke(&lambda.blobs, &owner, target, event.to_string().as_bytes(), None).await;
+    let response = match outcome {
+        Ok(o) if o.function_error.is_none() => response(&o.payload),
+        Ok(_) => plain(502, "Internal Server Error"),
+        Err(e) if e.status == 429 => plain(429, "Rate Exceeded."),
+        Err(_) => plain(502, "Internal Server Error"),
+    };
+    with_cors(response, &cors, origin.as_deref(), false)
+}
+
+/// AWS's payload format 2.0 event for a function URL request.
+fn event(req: &HttpRequest, url_id: &str, path: &str, account: &str) -> Value {
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &req.headers {
+        let value = value.to_str().unwrap_or_default().to_string();
+        if name == http::header::COOKIE {
+            cookies.extend(value.split(';').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
+            continue;
+        }
+        let entry = headers.entry(name.as_str().to_string()).or_insert(json!(""));
+        *entry = match entry.as_str() {
+            Some("") => json!(value),
+            Some(existing) => json!(format!("{existing},{value}")),
+            None => json!(value),
+        };
+    }
+    let raw_query = req.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+    let mut query = Map::new();
+    for (k, v) in &req.query {
+        let entry = query.entry(k.clone()).or_insert(json!(""));
+        *entry = match entry.as_str() {
+            Some("") => json!(v),
+            Some(existing) => json!(format!("{existing},{v}")),
+            None => json!(v),
+        };
+    }
+    let text = std::str::from_utf8(&req.body).ok();
+    let binary = text.is_none() || !is_textual(req.header("content-type").unwrap_or_default());
+    let now = chrono::Utc::now();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": url_id,
+            "domainName": req.header("host").unwrap_or_default(),
+            "domainPrefix": url_id,
+            "http": {
+                "method": req.method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": req.header("user-agent").unwrap_or_default(),
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": false,
+    });
+    let _ = account;
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !req.body.is_empty() {
+        if binary {
+            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(&req.body));
+            event["isBase64Encoded"] = json!(true);
+        } else {
+            event["body"] = json!(text.unwrap_or_default());
+        }
+    }
+    event
+}
+
+fn is_textual(content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    ct.is_empty() || ct.starts_with("text/") || ct.contains("json") || ct.contains("xml") || ct.contains("javascript") || ct.contains("x-www-form-urlencoded")
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Map the function's result to HTTP: a `{statusCode, headers, cookies, body, isBase64Encoded}`
+/// object is taken as the response; anything else is a 200 with the result as JSON.
+fn response(payload: &[u8]) -> HttpResponse {
+    let value: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    let Some(obj) = value.as_object().filter(|o| o.contains_key("statusCode")) else {
+        let body = match &value {
+            Value::String(s) => s.clone().into_bytes(),
+            _ => payload.to_vec(),
+        };
+        return HttpResponse::new(200, "application/json", body);
+    };
+    let status = obj["statusCode"].as_u64().filter(|s| (100..600).contains(s)).unwrap_or(200) as u16;
+    let body = match obj.get("body") {
+        Some(Value::String(s)) if obj.get("isBase64Encoded") == Some(&json!(true)) => {
+            base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()
+        }
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => other.to_string().into_bytes(),
+    };
+    let mut response = HttpResponse { status, headers: Vec::new(), body: body.into() };
+    let mut has_type = false;
+    if let Some(headers) = obj.get("headers").and_then(Value::as_object) {
+        for (k, v) in headers {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            has_type |= k.eq_ignore_ascii_case("content-type");
+            response.headers.push((k.clone(), v));
+        }
+    }
+    if !has_type {
+        response.headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    for cookie in obj.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        response.headers.push(("Set-Cookie".into(), cookie.to_string()));
+    }
+    response
+}
+
+/// Apply the URL's CORS configuration (preflight answers add the allowed methods and headers).
+fn with_cors(mut response: HttpResponse, cors: &Value, origin: Option<&str>, preflight: bool) -> HttpResponse {
+    let Some(origin) = origin else { return response };
+    let origins: Vec<&str> = cors["AllowOrigins"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if !origins.iter().any(|o| *o == "*" || *o == origin) {
+        return response;
+    }
+    let allow_origin = if origins.contains(&"*") && cors["AllowCredentials"] != true { "*" } else { origin };
+    response.headers.push(("Access-Control-Allow-Origin".into(), allow_origin.into()));
+    if cors["AllowCredentials"] == true {
+        response.headers.push(("Access-Control-Allow-Credentials".into(), "true".into()));
+    }
+    let list = |key: &str| cors[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
+    if let Some(expose) = list("ExposeHeaders").filter(|s| !s.is_empty()) {
+        response.headers.push(("Access-Control-Expose-Headers".into(), expose));
+    }
+    if preflight {
+        if let Some(methods) = list("AllowMethods").filter(|s| !s.is_empty()) {
+            response.headers.push(("Access-Control-Allow-Methods".into(), methods));
+        }
+        if let Some(headers) = list("AllowHeaders").filter(|s| !s.is_empty()) {
+            response.headers.push(("Access-Control-Allow-Headers".into(), headers));
+        }
+        if let Some(age) = cors["MaxAge"].as_u64() {
+            response.headers.push(("Access-Control-Max-Age".into(), age.to_string()));
+        }
+    }
+    response
+}
