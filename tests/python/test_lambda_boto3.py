@@ -109,3 +109,23 @@ def test_aws_cli_round_trip(endpoint, tmp_path):
     bad = subprocess.run(base + ["get-function", "--function-name", "nope-" + fn], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "ResourceNotFoundException" in bad.stderr
     subprocess.run(base + ["delete-function", "--function-name", fn], env=env, check=True)
+
+
+def test_runtime_management_and_recursion_configs(endpoint):
+    lam = client(endpoint, "lambda")
+    fn = name()
+    create(lam, fn)
+    got = lam.get_runtime_management_config(FunctionName=fn)
+    assert got["UpdateRuntimeOn"] == "Auto"
+    assert got["FunctionArn"].endswith(f":function:{fn}:$LATEST")
+    arn = "arn:aws:lambda:us-east-1::runtime:" + "a" * 64
+    put = lam.put_runtime_management_config(FunctionName=fn, UpdateRuntimeOn="Manual", RuntimeVersionArn=arn)
+    assert put["RuntimeVersionArn"] == arn
+    assert lam.get_runtime_management_config(FunctionName=fn)["UpdateRuntimeOn"] == "Manual"
+    with pytest.raises(ClientError) as e:
+        lam.put_runtime_management_config(FunctionName=fn, UpdateRuntimeOn="Manual")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+    assert lam.get_function_recursion_config(FunctionName=fn)["RecursiveLoop"] == "Terminate"
+    assert lam.put_function_recursion_config(FunctionName=fn, RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
+    assert lam.get_function_recursion_config(FunctionName=fn)["RecursiveLoop"] == "Allow"

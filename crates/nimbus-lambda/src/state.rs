@@ -149,6 +149,18 @@ pub struct Function {
     /// Function URLs, keyed by qualifier (`""` for the unqualified function, else an alias).
     #[serde(default)]
     pub url_configs: BTreeMap<String, UrlConfig>,
+    /// `PutRuntimeManagementConfig` settings by qualifier (`$LATEST`, a version or an alias).
+    #[serde(default)]
+    pub runtime_management: BTreeMap<String, RuntimeManagement>,
+    /// `PutFunctionRecursionConfig`; AWS's default is `Terminate`.
+    #[serde(default)]
+    pub recursive_loop: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeManagement {
+    pub update_runtime_on: String,
+    pub runtime_version_arn: Option<String>,
 }
 
 /// A function URL's configuration.

@@ -214,6 +214,8 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         code_signing_config_arn: member_str(input, "CodeSigningConfigArn").map(str::to_string),
         event_invoke_configs: BTreeMap::new(),
         url_configs: BTreeMap::new(),
+        runtime_management: BTreeMap::new(),
+        recursive_loop: None,
     };
     let mut shown = render(&function.latest.config, View::Created);
     shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));

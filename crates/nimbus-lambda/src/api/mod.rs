@@ -10,6 +10,7 @@ pub mod functions;
 pub mod invoke;
 pub mod layers;
 pub mod permissions;
+pub mod runtime_config;
 pub mod tags;
 pub mod urls;
 pub mod versions;
@@ -61,6 +62,10 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "UpdateFunctionUrlConfig" => urls::update_function_url_config(lambda, ctx, input),
         "DeleteFunctionUrlConfig" => urls::delete_function_url_config(lambda, ctx, input),
         "ListFunctionUrlConfigs" => urls::list_function_url_configs(lambda, ctx, input),
+        "GetRuntimeManagementConfig" => runtime_config::get_runtime_management_config(lambda, ctx, input),
+        "PutRuntimeManagementConfig" => runtime_config::put_runtime_management_config(lambda, ctx, input),
+        "GetFunctionRecursionConfig" => runtime_config::get_function_recursion_config(lambda, ctx, input),
+        "PutFunctionRecursionConfig" => runtime_config::put_function_recursion_config(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),
