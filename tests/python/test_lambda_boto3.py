@@ -129,3 +129,40 @@ def test_runtime_management_and_recursion_configs(endpoint):
     assert lam.get_function_recursion_config(FunctionName=fn)["RecursiveLoop"] == "Terminate"
     assert lam.put_function_recursion_config(FunctionName=fn, RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
     assert lam.get_function_recursion_config(FunctionName=fn)["RecursiveLoop"] == "Allow"
+
+
+def test_code_signing_configs_and_enforcement(endpoint):
+    lam = client(endpoint, "lambda")
+    profile = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abcdefghij"
+    warn = lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [profile]}, Tags={"k": "v"})["CodeSigningConfig"]
+    assert warn["CodeSigningConfigArn"].startswith("arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-")
+    assert warn["CodeSigningPolicies"] == {"UntrustedArtifactOnDeployment": "Warn"}
+    assert lam.list_tags(Resource=warn["CodeSigningConfigArn"])["Tags"] == {"k": "v"}
+    enforce = lam.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [profile]},
+        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"},
+    )["CodeSigningConfig"]
+
+    # Warn: unsigned code deploys. Enforce: it is refused.
+    fn = name()
+    create(lam, fn, CodeSigningConfigArn=warn["CodeSigningConfigArn"])
+    assert lam.get_function_code_signing_config(FunctionName=fn)["CodeSigningConfigArn"] == warn["CodeSigningConfigArn"]
+    assert lam.list_functions_by_code_signing_config(CodeSigningConfigArn=warn["CodeSigningConfigArn"])["FunctionArns"] == [
+        f"arn:aws:lambda:us-east-1:000000000000:function:{fn}"
+    ]
+    with pytest.raises(ClientError) as e:
+        create(lam, name(), CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    assert e.value.response["Error"]["Code"] == "CodeVerificationFailedException"
+    lam.put_function_code_signing_config(FunctionName=fn, CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=fn, ZipFile=CODE)
+    assert e.value.response["Error"]["Code"] == "CodeVerificationFailedException"
+
+    with pytest.raises(ClientError) as e:
+        lam.delete_code_signing_config(CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.delete_function_code_signing_config(FunctionName=fn)
+    lam.delete_code_signing_config(CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    with pytest.raises(ClientError) as e:
+        lam.get_code_signing_config(CodeSigningConfigArn=enforce["CodeSigningConfigArn"])
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

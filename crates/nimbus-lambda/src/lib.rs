@@ -105,6 +105,13 @@ impl Lambda {
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
+    pub fn save_code_signing_config(&self, ctx: &RequestContext, id: &str, config: Option<&state::CodeSigningConfig>) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let key = state::code_signing_key(&ctx.account, &ctx.region, id);
+        let value = config.map(|c| serde_json::to_value(c).expect("state serializes"));
+        journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
     pub fn save_mapping(&self, ctx: &RequestContext, uuid: &str, mapping: Option<&esm::EventSourceMapping>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::mapping_key(&ctx.account, &ctx.region, uuid);

@@ -237,6 +237,23 @@ pub struct Region {
     pub functions: BTreeMap<String, Function>,
     pub layers: BTreeMap<String, Layer>,
     pub event_source_mappings: BTreeMap<String, crate::esm::EventSourceMapping>,
+    /// Code signing configurations by ARN.
+    pub code_signing_configs: BTreeMap<String, CodeSigningConfig>,
+}
+
+/// A code signing configuration, in AWS's `CodeSigningConfig` shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CodeSigningConfig {
+    pub code_signing_config_id: String,
+    pub code_signing_config_arn: String,
+    pub description: String,
+    pub allowed_publishers: Value,
+    pub code_signing_policies: Value,
+    pub last_modified: String,
+    /// Kept with the record; not part of AWS's `CodeSigningConfig` shape (see `render`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -275,6 +292,10 @@ pub fn layer_key(account: &str, region: &str, name: &str) -> String {
     format!("layer/{account}/{region}/{name}")
 }
 
+pub fn code_signing_key(account: &str, region: &str, id: &str) -> String {
+    format!("csc/{account}/{region}/{id}")
+}
+
 pub fn mapping_key(account: &str, region: &str, uuid: &str) -> String {
     format!("esm/{account}/{region}/{uuid}")
 }
@@ -299,6 +320,10 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
             "layer" => {
                 let layer: Layer = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.layers.insert(name.to_string(), layer);
+            }
+            "csc" => {
+                let config: CodeSigningConfig = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                target.code_signing_configs.insert(config.code_signing_config_arn.clone(), config);
             }
             "esm" => {
                 let mapping = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;

@@ -190,6 +190,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
     if region.functions.contains_key(&name) {
         return Err(error::conflict(format!("Function already exist: {name}")));
     }
+    super::code_signing::check_deployment(region, ctx, member_str(input, "CodeSigningConfigArn"), &name)?;
     let tags: BTreeMap<String, String> =
         member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
     super::tags::check_tags(&tags)?;
@@ -361,6 +362,8 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
     }
     let mut store = lambda.store.write();
     let region = store.region_mut(&ctx.account, &ctx.region);
+    let csc = region.functions.get(&id.name).and_then(|f| f.code_signing_config_arn.clone());
+    super::code_signing::check_deployment(region, ctx, csc.as_deref(), &id.name)?;
     let function = region
         .functions
         .get_mut(&id.name)

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod aliases;
+pub mod code_signing;
 pub mod concurrency;
 pub mod event_config;
 pub mod event_source_mappings;
@@ -66,6 +67,15 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "PutRuntimeManagementConfig" => runtime_config::put_runtime_management_config(lambda, ctx, input),
         "GetFunctionRecursionConfig" => runtime_config::get_function_recursion_config(lambda, ctx, input),
         "PutFunctionRecursionConfig" => runtime_config::put_function_recursion_config(lambda, ctx, input),
+        "CreateCodeSigningConfig" => code_signing::create_code_signing_config(lambda, ctx, input),
+        "GetCodeSigningConfig" => code_signing::get_code_signing_config(lambda, ctx, input),
+        "UpdateCodeSigningConfig" => code_signing::update_code_signing_config(lambda, ctx, input),
+        "DeleteCodeSigningConfig" => code_signing::delete_code_signing_config(lambda, ctx, input),
+        "ListCodeSigningConfigs" => code_signing::list_code_signing_configs(lambda, ctx, input),
+        "PutFunctionCodeSigningConfig" => code_signing::put_function_code_signing_config(lambda, ctx, input),
+        "GetFunctionCodeSigningConfig" => code_signing::get_function_code_signing_config(lambda, ctx, input),
+        "DeleteFunctionCodeSigningConfig" => code_signing::delete_function_code_signing_config(lambda, ctx, input),
+        "ListFunctionsByCodeSigningConfig" => code_signing::list_functions_by_code_signing_config(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

@@ -109,10 +109,18 @@ fn with_tags<T>(
             }
             Ok(out)
         }
-        // Not modelled yet: nothing of these kinds exists, so there is nothing to tag.
         Taggable::CodeSigningConfig(arn) => {
-            Err(error::not_found(format!("The Lambda code signing configuration {arn} can not be found.")))
+            let config = region
+                .code_signing_configs
+                .get_mut(&arn)
+                .ok_or_else(|| error::not_found(format!("The Lambda code signing configuration {arn} can not be found.")))?;
+            let out = change(&mut config.tags)?;
+            if mutate {
+                lambda.save_code_signing_config(ctx, &config.code_signing_config_id.clone(), Some(config))?;
+            }
+            Ok(out)
         }
+        // Not modelled yet: nothing of this kind exists, so there is nothing to tag.
         Taggable::CapacityProvider(_) => Err(resource_not_found()),
     }
 }
