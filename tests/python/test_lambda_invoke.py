@@ -7,6 +7,8 @@ import time
 import uuid
 import zipfile
 
+import requests
+
 from conftest import client
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
@@ -107,3 +109,37 @@ def test_client_context_invoke_async_and_payload_limits(endpoint):
     out = lam.invoke(FunctionName=big)
     assert out["FunctionError"] == "Unhandled"
     assert json.loads(out["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_provisioned_concurrency_starts_environments_ahead_of_traffic(endpoint):
+    import time
+    lam = client(endpoint, "lambda")
+    fn = "prov-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler", Code={"ZipFile": zip_bytes({"index.py": CODE})})
+    version = lam.publish_version(FunctionName=fn)["Version"]
+    try:
+        lam.put_provisioned_concurrency_config(FunctionName=fn, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1)
+        raise AssertionError("expected InvalidParameterValueException")
+    except lam.exceptions.InvalidParameterValueException:
+        pass
+    put = lam.put_provisioned_concurrency_config(FunctionName=fn, Qualifier=version, ProvisionedConcurrentExecutions=2)
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert put["Status"] == "IN_PROGRESS"
+    for _ in range(100):
+        got = lam.get_provisioned_concurrency_config(FunctionName=fn, Qualifier=version)
+        if got["Status"] != "IN_PROGRESS":
+            break
+        time.sleep(0.1)
+    assert got["Status"] == "READY" and got["AllocatedProvisionedConcurrentExecutions"] == 2
+    envs = requests.get(f"{endpoint}/_nimbus/lambda/environments").json()["Environments"]
+    assert len([e for e in envs if e["function"].endswith(":" + fn) and e["version"] == version]) == 2
+    out = lam.invoke(FunctionName=fn, Qualifier=version, LogType="Tail", Payload=json.dumps({"n": 1}))
+    assert "Init Duration" not in base64.b64decode(out["LogResult"]).decode()
+    listed = lam.list_provisioned_concurrency_configs(FunctionName=fn)["ProvisionedConcurrencyConfigs"]
+    assert listed[0]["FunctionArn"].endswith(f":{fn}:{version}")
+    lam.delete_provisioned_concurrency_config(FunctionName=fn, Qualifier=version)
+    try:
+        lam.get_provisioned_concurrency_config(FunctionName=fn, Qualifier=version)
+        raise AssertionError("expected ProvisionedConcurrencyConfigNotFoundException")
+    except lam.exceptions.ProvisionedConcurrencyConfigNotFoundException:
+        pass

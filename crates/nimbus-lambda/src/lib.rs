@@ -150,6 +150,60 @@ impl Lambda {
         }
     }
 
+    /// Start the environments of provisioned-concurrency configs still `IN_PROGRESS`, then mark
+    /// them `READY` (or `FAILED` with the reason).
+    pub fn sync_provisioning(self: &std::sync::Arc<Self>, ctx: &RequestContext) {
+        let pending: Vec<(String, String)> = {
+            let store = self.store.read();
+            let Some(region) = store.region(&ctx.account, &ctx.region) else { return };
+            region
+                .functions
+                .iter()
+                .flat_map(|(name, f)| f.provisioned.iter().filter(|(_, p)| p.status == "IN_PROGRESS").map(move |(q, _)| (name.clone(), q.clone())))
+                .collect()
+        };
+        for (name, qualifier) in pending {
+            let lambda = self.clone();
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let id = ident::FunctionId { name: name.clone(), qualifier: Some(qualifier.clone()) };
+                let Ok(mut target) = api::invoke::target(&lambda, &ctx, &id) else { return };
+                let requested = {
+                    let store = lambda.store.read();
+                    let function = store.region(&ctx.account, &ctx.region).and_then(|r| r.functions.get(&name));
+                    // An alias provisions its primary version.
+                    if let Some(version) = function.and_then(|f| f.aliases.get(&qualifier)).map(|a| a.function_version.clone()) {
+                        if let Some(v) = function.and_then(|f| f.resolve(Some(&version))) {
+                            target.config = v.config.clone();
+                        }
+                    }
+                    function.and_then(|f| f.provisioned.get(&qualifier)).map_or(0, |p| p.requested)
+                };
+                let result = lambda.invoker.provision(&lambda.blobs, &ctx, &target, requested as usize).await;
+                let mut store = lambda.store.write();
+                let region = store.region_mut(&ctx.account, &ctx.region);
+                let Some(function) = region.functions.get_mut(&name) else { return };
+                let Some(config) = function.provisioned.get_mut(&qualifier) else { return };
+                match result {
+                    Ok(ready) if ready as u32 == config.requested => {
+                        config.status = "READY".into();
+                        config.allocated = config.requested;
+                    }
+                    Ok(ready) => {
+                        config.status = "FAILED".into();
+                        config.allocated = ready as u32;
+                        config.status_reason = Some("FUNCTION_ERROR_INIT_FAILURE".into());
+                    }
+                    Err(err) => {
+                        config.status = "FAILED".into();
+                        config.status_reason = Some(err.message);
+                    }
+                }
+                let _ = lambda.save_function(&ctx, &name, Some(function));
+            });
+        }
+    }
+
     /// Route, decode and validate a REST-JSON request, or answer it with an error.
     pub fn prepare(&self, req: &HttpRequest) -> std::result::Result<(&'static model::Operation, Value), HttpResponse> {
         let model = model::model();
@@ -335,16 +389,23 @@ impl Service for LambdaService {
                     if op.name.ends_with("EventSourceMapping") {
                         lambda.sync_pollers();
                     }
+                    if op.name == "PutProvisionedConcurrencyConfig" {
+                        lambda.sync_provisioning(&ctx);
+                    }
                     result
                 }
                 _ => {
                     // Persisted calls fsync; keep them off the async workers.
                     let worker = lambda.clone();
-                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &ctx, &op.name, &input))
+                    let call_ctx = ctx.clone();
+                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &call_ctx, &op.name, &input))
                         .await
                         .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")));
                     if op.name.ends_with("EventSourceMapping") {
                         lambda.sync_pollers();
+                    }
+                    if op.name == "PutProvisionedConcurrencyConfig" {
+                        lambda.sync_provisioning(&ctx);
                     }
                     result
                 }

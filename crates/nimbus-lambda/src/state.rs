@@ -152,9 +152,22 @@ pub struct Function {
     /// `PutRuntimeManagementConfig` settings by qualifier (`$LATEST`, a version or an alias).
     #[serde(default)]
     pub runtime_management: BTreeMap<String, RuntimeManagement>,
+    /// Provisioned concurrency by qualifier (a version or an alias).
+    #[serde(default)]
+    pub provisioned: BTreeMap<String, Provisioned>,
     /// `PutFunctionRecursionConfig`; AWS's default is `Terminate`.
     #[serde(default)]
     pub recursive_loop: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisioned {
+    pub requested: u32,
+    pub allocated: u32,
+    /// `IN_PROGRESS`, `READY` or `FAILED`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub last_modified: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -216,6 +216,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         event_invoke_configs: BTreeMap::new(),
         url_configs: BTreeMap::new(),
         runtime_management: BTreeMap::new(),
+        provisioned: BTreeMap::new(),
         recursive_loop: None,
     };
     let mut shown = render(&function.latest.config, View::Created);

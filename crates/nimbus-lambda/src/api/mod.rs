@@ -11,6 +11,7 @@ pub mod functions;
 pub mod invoke;
 pub mod layers;
 pub mod permissions;
+pub mod provisioned;
 pub mod runtime_config;
 pub mod tags;
 pub mod urls;
@@ -76,6 +77,10 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "GetFunctionCodeSigningConfig" => code_signing::get_function_code_signing_config(lambda, ctx, input),
         "DeleteFunctionCodeSigningConfig" => code_signing::delete_function_code_signing_config(lambda, ctx, input),
         "ListFunctionsByCodeSigningConfig" => code_signing::list_functions_by_code_signing_config(lambda, ctx, input),
+        "PutProvisionedConcurrencyConfig" => provisioned::put_provisioned_concurrency_config(lambda, ctx, input),
+        "GetProvisionedConcurrencyConfig" => provisioned::get_provisioned_concurrency_config(lambda, ctx, input),
+        "DeleteProvisionedConcurrencyConfig" => provisioned::delete_provisioned_concurrency_config(lambda, ctx, input),
+        "ListProvisionedConcurrencyConfigs" => provisioned::list_provisioned_concurrency_configs(lambda, ctx, input),
         "GetAccountSettings" => account::get_account_settings(lambda, ctx, input),
         "PublishLayerVersion" => layers::publish_layer_version(lambda, ctx, input),
         "GetLayerVersion" => layers::get_layer_version(lambda, ctx, input),

@@ -61,6 +61,8 @@ pub struct Environment {
     pub command_line: String,
     pub dir: PathBuf,
     memory_mb: u32,
+    /// Provisioned concurrency: kept warm, never reaped for idleness.
+    pub pinned: bool,
 }
 
 impl Environment {
@@ -118,11 +120,17 @@ impl Environment {
             command_line,
             dir: spec.env_dir.clone(),
             memory_mb: spec.memory_mb,
+            pinned: false,
         })
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Run the init phase ahead of any invocation (provisioned concurrency).
+    pub async fn initialize(&mut self) -> Result<(), Failure> {
+        self.await_init(Instant::now()).await
     }
 
     /// Wait for the runtime's first `/next` (end of init), its init error, or its death.

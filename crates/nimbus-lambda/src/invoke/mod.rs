@@ -155,7 +155,6 @@ impl Invoker {
         payload: &[u8],
         client_context: Option<String>,
     ) -> Result<Outcome, AwsError> {
-        let runtime = target.config.runtime.clone().unwrap_or_default();
         if target.config.package_type == "Image" {
             return Err(AwsError::new(
                 502,
@@ -167,32 +166,12 @@ impl Invoker {
         let account_key = format!("{}/{}", target.account, target.region);
         let _slot = self.reserve(&function_key, &account_key, target.reserved_concurrency)?;
 
-        let key = PoolKey {
-            account: target.account.clone(),
-            region: target.region.clone(),
-            function: target.config.function_name.clone(),
-            version: target.config.version.clone(),
-            revision: revision_of(&target),
-        };
+        let key = pool_key(&target);
         let request_id = uuid::Uuid::new_v4().to_string();
         let started = Instant::now();
         let (mut env, cold) = match self.take_idle(&key) {
             Some(env) => (env, false),
-            None => {
-                let task = match &target.hot_reload_dir {
-                    Some(dir) => dir.clone(),
-                    None => self.code_dir(blobs, target.code.as_ref()).await?,
-                };
-                let launch = self.runtimes.launch(&runtime, &task)?;
-                let opt = self.opt_dir(blobs, &target.layer_code).await?;
-                let spec = self.spec(&target, &key, launch, task, opt, family_of(&runtime));
-                let id = uuid::Uuid::new_v4().simple().to_string();
-                let stream = log_stream_name(ctx, &target.config.version, &id);
-                let env = Environment::start(id, stream, &spec).await.map_err(|e| {
-                    AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
-                })?;
-                (env, true)
-            }
+            None => (self.start_environment(blobs, ctx, &target, &key).await?, true),
         };
         self.busy_info.lock().insert(env.id.clone(), info(&env, &key, "busy"));
 
@@ -263,6 +242,44 @@ impl Invoker {
         Ok(Outcome { request_id, payload, function_error, log_tail, executed_version: target.config.version.clone(), duration })
     }
 
+    /// Start (but do not initialise) a new environment for a version.
+    async fn start_environment(&self, blobs: &nimbus_core::blob::BlobStore, ctx: &RequestContext, target: &Target, key: &PoolKey) -> Result<Environment, AwsError> {
+        let runtime = target.config.runtime.clone().unwrap_or_default();
+        let task = match &target.hot_reload_dir {
+            Some(dir) => dir.clone(),
+            None => self.code_dir(blobs, target.code.as_ref()).await?,
+        };
+        let launch = self.runtimes.launch(&runtime, &task)?;
+        let opt = self.opt_dir(blobs, &target.layer_code).await?;
+        let spec = self.spec(target, key, launch, task, opt, family_of(&runtime));
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let stream = log_stream_name(ctx, &target.config.version, &id);
+        Environment::start(id, stream, &spec)
+            .await
+            .map_err(|e| AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}")))
+    }
+
+    /// Provisioned concurrency: start and initialise `count` environments for a version ahead of
+    /// traffic; they wait in the pool and are never reaped for idleness. Returns how many are up.
+    pub async fn provision(&self, blobs: &nimbus_core::blob::BlobStore, ctx: &RequestContext, target: &Target, count: usize) -> Result<usize, AwsError> {
+        let key = pool_key(target);
+        let mut ready = 0;
+        for _ in 0..count {
+            let mut env = self.start_environment(blobs, ctx, target, &key).await?;
+            env.pinned = true;
+            if env.initialize().await.is_ok() {
+                self.put_idle(key.clone(), env);
+                ready += 1;
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Drop the environments of one version of a function (provisioned concurrency removed).
+    pub fn drop_version(&self, account: &str, region: &str, function: &str, version: &str) {
+        self.idle.lock().retain(|k, _| !(k.account == account && k.region == region && k.function == function && k.version == version));
+    }
+
     /// Count an invocation against the function's reserved concurrency and the account limit.
     fn reserve(&self, function_key: &str, account_key: &str, reserved: Option<u32>) -> Result<Slot<'_>, AwsError> {
         let mut running = self.running.lock();
@@ -304,7 +321,7 @@ impl Invoker {
         let limit = self.settings.idle_timeout;
         let mut idle = self.idle.lock();
         for envs in idle.values_mut() {
-            envs.retain(|e| e.last_used.elapsed() < limit);
+            envs.retain(|e| e.pinned || e.last_used.elapsed() < limit);
         }
         idle.retain(|_, envs| !envs.is_empty());
     }
@@ -527,6 +544,16 @@ fn throttled(reason: &str) -> AwsError {
 
 fn family_of(runtime: &str) -> Option<Family> {
     runtimes::family(runtime)
+}
+
+fn pool_key(target: &Target) -> PoolKey {
+    PoolKey {
+        account: target.account.clone(),
+        region: target.region.clone(),
+        function: target.config.function_name.clone(),
+        version: target.config.version.clone(),
+        revision: revision_of(target),
+    }
 }
 
 fn revision_of(target: &Target) -> String {
