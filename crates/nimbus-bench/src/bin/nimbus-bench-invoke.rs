@@ -15,6 +15,9 @@ const COLD_RUNS: usize = 5;
 const WARM_DURATION: Duration = Duration::from_secs(4);
 
 const TARGET_WARM_P50_US: u64 = 2_000;
+const URL_CONNECTIONS: usize = 8;
+const TARGET_URL_RPS: f64 = 1_000.0;
+const TARGET_URL_P50_US: u64 = 3_000;
 const TARGET_RPS_4: f64 = 1_000.0;
 
 struct Runtime {
@@ -145,6 +148,60 @@ async fn run(nimbus: &str, runtimes: &[Runtime]) -> Res<()> {
             println!("{}: warm, {clients} client(s): {rps:.0} invokes/s, p50 {p50} us, p99 {p99} us   {target}", rt.label);
         }
     }
+    function_url(server.port, &mut conn, &runtimes[0]).await
+}
+
+/// A function URL in front of a warm trivial handler, 8 keep-alive connections (path form).
+async fn function_url(port: u16, conn: &mut Conn, rt: &Runtime) -> Res<()> {
+    let name = "url-bench";
+    let (status, body) = conn.request("POST", "/2015-03-31/functions", create_body(name, rt).as_bytes()).await?;
+    if status != 201 {
+        return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let (status, body) = conn.request("POST", &format!("/2021-10-31/functions/{name}/url"), br#"{"AuthType":"NONE"}"#).await?;
+    if status != 201 {
+        return Err(format!("CreateFunctionUrlConfig answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let url: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let url_id = url["FunctionUrl"].as_str().unwrap_or_default().trim_start_matches("http://").split('.').next().unwrap_or_default().to_string();
+    let permission = br#"{"StatementId":"public","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}"#;
+    conn.request("POST", &format!("/2015-03-31/functions/{name}/policy"), permission).await?;
+    let path = format!("/_nimbus/lambda/url/{url_id}/hello");
+    let mut tasks = Vec::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    for _ in 0..URL_CONNECTIONS {
+        let path = path.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::connect(port).await?;
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let (status, body) = conn.request("GET", &path, b"").await?;
+                if status != 200 {
+                    return Err(format!("function URL answered {status}: {}", String::from_utf8_lossy(&body)));
+                }
+                latencies.push(t.elapsed().as_micros() as u64);
+            }
+            Ok::<_, String>(latencies)
+        }));
+    }
+    tokio::time::sleep(WARM_DURATION).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    let rps = all.len() as f64 / elapsed.as_secs_f64();
+    let (p50, p99) = (percentile(&all, 50.0), percentile(&all, 99.0));
+    println!(
+        "function URL ({}, {URL_CONNECTIONS} keep-alive connections, cold start included): {rps:.0} req/s, p50 {p50} us, p99 {p99} us   [target >= {TARGET_URL_RPS} req/s and p50 <= {TARGET_URL_P50_US} us: {}]",
+        rt.label,
+        verdict(rps >= TARGET_URL_RPS && p50 <= TARGET_URL_P50_US)
+    );
     Ok(())
 }
 
