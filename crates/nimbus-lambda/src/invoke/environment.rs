@@ -128,6 +128,11 @@ impl Environment {
         self.child.id()
     }
 
+    /// Whether the runtime process is still running (an idle one may have died or been killed).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Run the init phase ahead of any invocation (provisioned concurrency).
     pub async fn initialize(&mut self) -> Result<(), Failure> {
         self.await_init(Instant::now()).await

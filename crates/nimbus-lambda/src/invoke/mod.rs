@@ -309,7 +309,14 @@ impl Invoker {
         for k in stale {
             idle.remove(&k);
         }
-        idle.get_mut(key).and_then(Vec::pop)
+        let pool = idle.get_mut(key)?;
+        // Skip environments whose runtime died while idle: AWS would start a fresh one.
+        while let Some(mut env) = pool.pop() {
+            if env.is_alive() {
+                return Some(env);
+            }
+        }
+        None
     }
 
     fn put_idle(&self, key: PoolKey, env: Environment) {

@@ -146,6 +146,19 @@ async fn function_errors_timeouts_and_crashes() {
     // nimbus itself is fine.
     create_provided(&lambda, "after", shell_bootstrap(ECHO), 3).await;
     assert_eq!(lambda.invoke().function_name("after").send().await.unwrap().function_error(), None);
+
+    // A warm environment whose runtime dies while idle is replaced, not reported as an error.
+    let envs: serde_json::Value = reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
+    let pid = envs["Environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["function"].as_str().unwrap().ends_with(":after"))
+        .and_then(|e| e["pid"].as_u64())
+        .unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(lambda.invoke().function_name("after").send().await.unwrap().function_error(), None);
 }
 
 #[tokio::test]
