@@ -112,6 +112,12 @@ impl Lambda {
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
+    /// Durably record a queued event invocation (`None`: it has finished).
+    pub fn save_event(&self, ctx: &RequestContext, id: &str, record: Option<&Value>) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        journal.write(&[(state::event_key(&ctx.account, &ctx.region, id), record.cloned())]).map_err(error::storage_error)
+    }
+
     pub fn save_mapping(&self, ctx: &RequestContext, uuid: &str, mapping: Option<&esm::EventSourceMapping>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::mapping_key(&ctx.account, &ctx.region, uuid);
@@ -438,9 +444,11 @@ pub(crate) fn state_hash(s: &str) -> String {
 }
 
 impl LambdaService {
-    /// Start the periodic work: pollers of stored mappings, shutting down idle environments.
+    /// Start the periodic work: pollers of stored mappings, event invocations left queued by the
+    /// last run, shutting down idle environments.
     pub fn start_background(&self) {
         self.lambda.sync_pollers();
+        api::invoke::resume_events(&self.lambda);
         let lambda = std::sync::Arc::downgrade(&self.lambda);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -272,6 +272,9 @@ pub struct CodeSigningConfig {
 #[derive(Debug, Default)]
 pub struct Store {
     regions: HashMap<(String, String), Region>,
+    /// Event invocations that were queued but not finished when the journal was written:
+    /// (account, region, event id, record). Taken once at start-up to resume them.
+    pub pending_events: Vec<(String, String, String, Value)>,
 }
 
 impl Store {
@@ -309,6 +312,10 @@ pub fn code_signing_key(account: &str, region: &str, id: &str) -> String {
     format!("csc/{account}/{region}/{id}")
 }
 
+pub fn event_key(account: &str, region: &str, id: &str) -> String {
+    format!("event/{account}/{region}/{id}")
+}
+
 pub fn mapping_key(account: &str, region: &str, uuid: &str) -> String {
     format!("esm/{account}/{region}/{uuid}")
 }
@@ -338,6 +345,7 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
                 let config: CodeSigningConfig = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.code_signing_configs.insert(config.code_signing_config_arn.clone(), config);
             }
+            "event" => store.pending_events.push((account.to_string(), region.to_string(), name.to_string(), value.clone())),
             "esm" => {
                 let mapping = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.event_source_mappings.insert(name.to_string(), mapping);

@@ -60,10 +60,7 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     match invocation_type.as_str() {
         "DryRun" => Ok(json!({"StatusCode": 204})),
         "Event" => {
-            let lambda = lambda.clone();
-            let ctx = ctx.clone();
-            let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-            tokio::spawn(run_event(lambda, ctx, target, qualifier, payload));
+            enqueue(lambda, ctx, &id, target, payload)?;
             Ok(json!({"StatusCode": 202}))
         }
         _ => {
@@ -173,11 +170,63 @@ fn run_event(
     target: Target,
     qualifier: String,
     payload: Vec<u8>,
+    event_id: String,
 ) -> nimbus_core::service::BoxFuture<'static, ()> {
-    Box::pin(run_event_inner(lambda, ctx, target, qualifier, payload))
+    Box::pin(async move {
+        run_event_inner(&lambda, &ctx, target, qualifier, payload).await;
+        if let Err(err) = lambda.save_event(&ctx, &event_id, None) {
+            tracing::warn!(error = %err, "could not record a finished event invocation");
+        }
+    })
 }
 
-async fn run_event_inner(lambda: Arc<Lambda>, ctx: RequestContext, target: Target, qualifier: String, payload: Vec<u8>) {
+/// Queue an event invocation: journaled (with `--data-dir`) before it is acknowledged, so a
+/// restart resumes it.
+fn enqueue(lambda: &Arc<Lambda>, ctx: &RequestContext, id: &ident::FunctionId, target: Target, payload: Vec<u8>) -> Result<()> {
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let record = json!({
+        "function": id.name,
+        "qualifier": id.qualifier,
+        "payload": base64::engine::general_purpose::STANDARD.encode(&payload),
+        "endpoint": ctx.endpoint,
+    });
+    lambda.save_event(ctx, &event_id, Some(&record))?;
+    let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+    tokio::spawn(run_event(lambda.clone(), ctx.clone(), target, qualifier, payload, event_id));
+    Ok(())
+}
+
+/// Resume the event invocations a previous run had queued but not finished.
+pub fn resume_events(lambda: &Arc<Lambda>) {
+    let pending = std::mem::take(&mut lambda.store.write().pending_events);
+    for (account, region, event_id, record) in pending {
+        let ctx = RequestContext {
+            account,
+            region,
+            request_id: event_id.clone(),
+            access_key_id: None,
+            endpoint: record["endpoint"].as_str().unwrap_or("http://127.0.0.1:4566").to_string(),
+            clock: lambda.clock.clone(),
+        };
+        let id = ident::FunctionId {
+            name: record["function"].as_str().unwrap_or_default().to_string(),
+            qualifier: record["qualifier"].as_str().map(str::to_string),
+        };
+        let payload = record["payload"].as_str().and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok()).unwrap_or_default();
+        match target(lambda, &ctx, &id) {
+            Ok(target) => {
+                let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+                tokio::spawn(run_event(lambda.clone(), ctx, target, qualifier, payload, event_id));
+            }
+            Err(_) => {
+                // The function is gone: the event can never run.
+                let _ = lambda.save_event(&ctx, &event_id, None);
+            }
+        }
+    }
+}
+
+async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Target, qualifier: String, payload: Vec<u8>) {
     let config = {
         let store = lambda.store.read();
         store
@@ -262,9 +311,10 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
         let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
         match target(lambda, ctx, &id) {
             Ok(destination) => {
-                let lambda = lambda.clone();
-                let ctx = ctx.clone();
-                tokio::spawn(run_event(lambda, ctx, destination, qualifier, message.into_bytes()));
+                let _ = qualifier;
+                if let Err(err) = enqueue(lambda, ctx, &id, destination, message.into_bytes()) {
+                    tracing::warn!(destination = arn, error = %err, "could not queue the destination invocation");
+                }
             }
             Err(err) => tracing::warn!(destination = arn, error = %err, "destination function not found"),
         }

@@ -360,3 +360,35 @@ async fn rust_lambda_runtime_crate_bootstrap() {
     let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(body["errorMessage"], "asked to fail");
 }
+
+#[tokio::test]
+async fn queued_events_survive_a_restart() {
+    use aws_sdk_lambda::types::Environment;
+    let dir = TempDir::new("events-restart");
+    let data = dir.path().join("data");
+    let attempts = dir.path().join("attempts");
+    let server = Server::start_with_data_dir(&data);
+    let lambda = server.lambda();
+    let fail = r#"echo x >> "$ATTEMPTS"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -d '{"errorMessage":"no","errorType":"Nope"}' >/dev/null"#;
+    lambda
+        .create_function()
+        .function_name("retried")
+        .runtime(Runtime::Providedal2023)
+        .handler("unused")
+        .role(ROLE)
+        .environment(Environment::builder().variables("ATTEMPTS", attempts.to_str().unwrap()).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(fail))).build())
+        .send()
+        .await
+        .unwrap();
+    lambda.invoke().function_name("retried").invocation_type(InvocationType::Event).send().await.unwrap();
+    let count = |path: &std::path::Path| std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0);
+    wait_for(|| count(&attempts) == 1).await;
+    // The retry is a minute away on nimbus's clock when nimbus dies.
+    server.kill();
+    let server = Server::start_with_data_dir(&data);
+    // The queued event resumes after the restart.
+    wait_for(|| count(&attempts) >= 2).await;
+    drop(server);
+}
