@@ -95,13 +95,7 @@ impl Server {
 
         let deadline = started + Duration::from_secs(10);
         let mut conn = loop {
-            match Conn::connect(port).await {
-                Ok(mut conn) => match conn.request("GET", "/_nimbus/health", b"").await {
-                    Ok((200, _)) => break conn,
-                    _ => {}
-                },
-                Err(_) => {}
-            }
+            if let Ok(mut conn) = Conn::connect(port).await { if let Ok((200, _)) = conn.request("GET", "/_nimbus/health", b"").await { break conn } }
             if Instant::now() > deadline {
                 return Err("nimbus never answered /_nimbus/health".into());
             }

@@ -240,7 +240,7 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
     let queued_at = ctx.clock.now_millis();
     let mut attempts = 0u32;
     let (outcome, condition) = loop {
-        let result = lambda.invoker.invoke(&lambda.blobs, &ctx, target.clone(), &payload, None).await;
+        let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
         let outcome = match result {
             Err(err) if err.status == 429 => {
                 // Throttled events stay queued and are tried again shortly.
@@ -281,7 +281,7 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
             "timestamp": ctx.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             "requestContext": {
                 "requestId": request_id,
-                "functionArn": ident::qualified_arn(&ctx, &target.config.function_name, Some(&qualifier)),
+                "functionArn": ident::qualified_arn(ctx, &target.config.function_name, Some(&qualifier)),
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
@@ -289,7 +289,7 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
             "responseContext": response_context,
             "responsePayload": response_payload,
         });
-        deliver(&lambda, &ctx, &arn, record.to_string(), Vec::new());
+        deliver(lambda, ctx, &arn, record.to_string(), Vec::new());
     } else if condition != "Success" {
         if let Some(dlq) = target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str) {
             let attributes = vec![
@@ -297,7 +297,7 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
                 ("ErrorCode".to_string(), "200".to_string()),
                 ("ErrorMessage".to_string(), response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string()),
             ];
-            deliver(&lambda, &ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
+            deliver(lambda, ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
         }
     }
 }

@@ -546,7 +546,7 @@ fn corpus(model: &Model) -> Vec<Case> {
     ];
     for (op, method, suffix, op_body) in &function_ops {
         for (what, name, code) in &bad_names {
-            let c = case(format!("{op} function {what}"), *method, format!("{F}/{name}{suffix}"), op_body.clone());
+            let c = case(format!("{op} function {what}"), method, format!("{F}/{name}{suffix}"), op_body.clone());
             cases.push(match *code {
                 Some(code) => c.code(code),
                 None => c,
@@ -554,7 +554,7 @@ fn corpus(model: &Model) -> Vec<Case> {
         }
         // `GET /2015-03-31/functions/` is ListFunctions.
         if *op != "GetFunction" {
-            cases.push(case(format!("{op} empty function name"), *method, format!("{F}/{suffix}"), op_body.clone()));
+            cases.push(case(format!("{op} empty function name"), method, format!("{F}/{suffix}"), op_body.clone()));
         }
     }
 
@@ -584,14 +584,14 @@ fn corpus(model: &Model) -> Vec<Case> {
         for (what, q, code) in &bad_qualifiers {
             // DeleteFunction refuses any alias qualifier before looking it up.
             let code = if *op == "DeleteFunction" && *what == "missing alias" { &None } else { code };
-            let c = case(format!("{op} qualifier {what}"), *method, format!("{path}?Qualifier={q}"), op_body.clone());
+            let c = case(format!("{op} qualifier {what}"), method, format!("{path}?Qualifier={q}"), op_body.clone());
             cases.push(match *code {
                 Some(code) => c.code(code),
                 None => c,
             });
         }
         let mismatch = path.replacen("/seed", "/seed:1", 1);
-        cases.push(case(format!("{op} qualifier differs from the name's"), *method, format!("{mismatch}?Qualifier=2"), op_body.clone()).code(INVALID_PARAMETER));
+        cases.push(case(format!("{op} qualifier differs from the name's"), method, format!("{mismatch}?Qualifier=2"), op_body.clone()).code(INVALID_PARAMETER));
     }
     cases.push(case("DeleteFunction $LATEST", "DELETE", format!("{seed}?Qualifier=%24LATEST"), Vec::new()).code(INVALID_PARAMETER));
     cases.push(case("DeleteFunction alias", "DELETE", format!("{seed}?Qualifier=live"), Vec::new()).code(INVALID_PARAMETER));
