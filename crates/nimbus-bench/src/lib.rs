@@ -95,7 +95,11 @@ impl Server {
 
         let deadline = started + Duration::from_secs(10);
         let mut conn = loop {
-            if let Ok(mut conn) = Conn::connect(port).await { if let Ok((200, _)) = conn.request("GET", "/_nimbus/health", b"").await { break conn } }
+            if let Ok(mut conn) = Conn::connect(port).await {
+                if let Ok((200, _)) = conn.request("GET", "/_nimbus/health", b"").await {
+                    break conn;
+                }
+            }
             if Instant::now() > deadline {
                 return Err("nimbus never answered /_nimbus/health".into());
             }
@@ -171,7 +175,13 @@ impl Conn {
     }
 
     /// One request with the given headers (Host and Content-Length are added).
-    pub async fn request_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Res<(u16, Vec<u8>)> {
+    pub async fn request_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Res<(u16, Vec<u8>)> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));

@@ -98,7 +98,8 @@ async fn run(nimbus: &str) -> Res<()> {
     let server = Server::start(nimbus).await?;
     let zip_b64 = base64::engine::general_purpose::STANDARD.encode(python_zip());
     let mut conn = Conn::connect(server.port).await?;
-    let (status, body) = conn.request("POST", "/2015-03-31/functions", create_body("bench-get", &zip_b64).as_bytes()).await?;
+    let (status, body) =
+        conn.request("POST", "/2015-03-31/functions", create_body("bench-get", &zip_b64).as_bytes()).await?;
     if status != 201 {
         return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
     }
@@ -359,4 +360,3 @@ async fn list_all(conn: &mut Conn, max_items: Option<usize>) -> Res<Listed> {
     }
     Ok(Listed { elapsed: started.elapsed(), pages, count, unique: names.len() })
 }
-

@@ -17,16 +17,10 @@ pub struct Credential {
 pub fn credential(headers: &HeaderMap, query: &[(String, String)]) -> Option<Credential> {
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
-        let scope = rest
-            .split(',')
-            .map(str::trim)
-            .find_map(|part| part.strip_prefix("Credential="))?;
+        let scope = rest.split(',').map(str::trim).find_map(|part| part.strip_prefix("Credential="))?;
         return parse_scope(scope);
     }
-    query
-        .iter()
-        .find(|(k, _)| k == "X-Amz-Credential")
-        .and_then(|(_, v)| parse_scope(v))
+    query.iter().find(|(k, _)| k == "X-Amz-Credential").and_then(|(_, v)| parse_scope(v))
 }
 
 fn parse_scope(scope: &str) -> Option<Credential> {

@@ -28,15 +28,8 @@ impl QueryRequest {
         QueryRequest { params }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        QueryRequest {
-            params: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        QueryRequest { params: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
     }
 
     pub fn action(&self) -> Option<&str> {
@@ -69,10 +62,7 @@ impl QueryRequest {
     pub fn string_list(&self, prefix: &str) -> Vec<String> {
         self.list_indexes(prefix)
             .into_iter()
-            .filter_map(|i| {
-                self.get(&format!("{prefix}.member.{i}"))
-                    .map(str::to_string)
-            })
+            .filter_map(|i| self.get(&format!("{prefix}.member.{i}")).map(str::to_string))
             .collect()
     }
 
@@ -83,10 +73,7 @@ impl QueryRequest {
             .into_iter()
             .map(|i| {
                 let head = format!("{prefix}.member.{i}.");
-                self.params
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.strip_prefix(&head)?.to_string(), v.clone())))
-                    .collect()
+                self.params.iter().filter_map(|(k, v)| Some((k.strip_prefix(&head)?.to_string(), v.clone()))).collect()
             })
             .collect()
     }
@@ -94,10 +81,8 @@ impl QueryRequest {
 
 /// Whether the body is form-encoded (`application/x-www-form-urlencoded`).
 pub fn is_form(req: &HttpRequest) -> bool {
-    req.header("content-type").is_some_and(|ct| {
-        ct.to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    })
+    req.header("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
 }
 
 /// The `Action` of a request, from the URL query or a form body: cheap enough for `claims()`.
@@ -108,9 +93,7 @@ pub fn action_of(req: &HttpRequest) -> Option<String> {
     if !is_form(req) {
         return None;
     }
-    form_urlencoded::parse(&req.body)
-        .find(|(k, _)| k == "Action")
-        .map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(&req.body).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned())
 }
 
 /// Escape text for an XML element or attribute value.
@@ -216,9 +199,7 @@ pub fn response(action: &str, xmlns: &str, request_id: &str, result: Option<&str
         let wrapper = format!("{action}Result");
         w.open(&wrapper).raw(result).close(&wrapper);
     }
-    w.open("ResponseMetadata")
-        .text("RequestId", request_id)
-        .close("ResponseMetadata");
+    w.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
     w.close(&format!("{action}Response"));
     xml_response(200, w.finish(), request_id)
 }
@@ -231,11 +212,7 @@ pub fn error_response(err: &AwsError, xmlns: &str, request_id: &str) -> HttpResp
     };
     let mut w = XmlWriter::new();
     w.raw(&format!("<ErrorResponse xmlns=\"{}\">", escape(xmlns)));
-    w.open("Error")
-        .text("Type", fault)
-        .text("Code", &err.code)
-        .text("Message", &err.message)
-        .close("Error");
+    w.open("Error").text("Type", fault).text("Code", &err.code).text("Message", &err.message).close("Error");
     w.text("RequestId", request_id).close("ErrorResponse");
     xml_response(err.status, w.finish(), request_id)
 }
@@ -253,12 +230,7 @@ mod tests {
 
     fn form(body: &str) -> HttpRequest {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8"
-                .parse()
-                .unwrap(),
-        );
+        headers.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
         HttpRequest {
             method: Method::POST,
             path: "/".into(),
@@ -288,12 +260,7 @@ mod tests {
     fn renders_response_and_error() {
         let mut w = XmlWriter::new();
         w.text("Arn", "a<b&c");
-        let resp = response(
-            "GetRole",
-            "https://iam.amazonaws.com/doc/2010-05-08/",
-            "rid",
-            Some(w.as_str()),
-        );
+        let resp = response("GetRole", "https://iam.amazonaws.com/doc/2010-05-08/", "rid", Some(w.as_str()));
         let body = String::from_utf8(resp.body.to_vec()).unwrap();
         assert!(body.contains("<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Arn>a&lt;b&amp;c</Arn></GetRoleResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetRoleResponse>"));
         let err = AwsError::new(404, "NoSuchEntity", "nope");

@@ -22,7 +22,14 @@ pub struct QueueMessage {
 
 pub trait QueueSource: Send + Sync + 'static {
     /// Receive up to `max` messages, long-polling up to `wait`.
-    fn receive(&self, account: &str, region: &str, queue_arn: &str, max: usize, wait: Duration) -> BoxFuture<'static, Result<Vec<QueueMessage>, String>>;
+    fn receive(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'static, Result<Vec<QueueMessage>, String>>;
     fn delete(&self, account: &str, region: &str, queue_arn: &str, receipt_handles: Vec<String>) -> Result<(), String>;
     /// Whether the queue exists, and if so whether it is FIFO.
     fn queue_kind(&self, account: &str, region: &str, queue_arn: &str) -> Option<QueueKind>;

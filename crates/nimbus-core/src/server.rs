@@ -72,11 +72,9 @@ impl Router {
             return self.internal(&req);
         }
         let credential = identity::credential(&req.headers, &req.query);
-        let by_signature = credential.as_ref().and_then(|c| {
-            self.services
-                .iter()
-                .find(|s| s.signing_names().contains(&c.service.as_str()))
-        });
+        let by_signature = credential
+            .as_ref()
+            .and_then(|c| self.services.iter().find(|s| s.signing_names().contains(&c.service.as_str())));
         let service = by_signature.or_else(|| self.services.iter().find(|s| s.claims(&req)));
         match service {
             Some(service) => {
@@ -126,15 +124,9 @@ impl Router {
     fn internal(&self, req: &HttpRequest) -> HttpResponse {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/_nimbus/health") => {
-                let services: serde_json::Map<String, serde_json::Value> = self
-                    .services
-                    .iter()
-                    .map(|s| (s.name().to_string(), json!("running")))
-                    .collect();
-                HttpResponse::json(
-                    200,
-                    &json!({"status": "running", "version": self.version, "services": services}),
-                )
+                let services: serde_json::Map<String, serde_json::Value> =
+                    self.services.iter().map(|s| (s.name().to_string(), json!("running"))).collect();
+                HttpResponse::json(200, &json!({"status": "running", "version": self.version, "services": services}))
             }
             ("POST", "/_nimbus/reset") => {
                 for service in &self.services {
@@ -154,7 +146,10 @@ impl Router {
                 self.clock.advance(millis);
                 self.clock_state()
             }
-            _ => HttpResponse::json(404, &json!({"message": format!("no such nimbus endpoint: {} {}", req.method, req.path)})),
+            _ => HttpResponse::json(
+                404,
+                &json!({"message": format!("no such nimbus endpoint: {} {}", req.method, req.path)}),
+            ),
         }
     }
 
@@ -197,10 +192,8 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
                 let router = router.clone();
                 async move { Ok::<_, Infallible>(handle_http(&router, req, peer).await) }
             });
-            if let Err(err) = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
+            if let Err(err) =
+                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await
             {
                 tracing::debug!(error = %err, "connection ended with error");
             }
@@ -231,13 +224,8 @@ async fn handle_http(
         }
     };
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
-    let request = HttpRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query,
-        headers: parts.headers,
-        body,
-    };
+    let request =
+        HttpRequest { method: parts.method, path: parts.uri.path().to_string(), query, headers: parts.headers, body };
     tracing::debug!(method = %request.method, path = %request.path, "request");
     into_hyper(router.dispatch(request).await)
 }

@@ -131,8 +131,7 @@ impl Iam {
         let mut accounts: HashMap<String, Account> = HashMap::new();
         for (key, value) in records {
             let mut parts = key.splitn(3, '/');
-            let (Some(kind), Some(account), Some(id)) = (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(kind), Some(account), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
             let entry = accounts.entry(account.to_string()).or_default();
@@ -149,10 +148,7 @@ impl Iam {
                 tracing::warn!(key, error = %err, "skipping unreadable IAM record");
             }
         }
-        Iam {
-            accounts: RwLock::new(accounts),
-            journal,
-        }
+        Iam { accounts: RwLock::new(accounts), journal }
     }
 
     pub fn reset(&self) {
@@ -189,22 +185,13 @@ impl Iam {
     ) -> Result<Role, AwsError> {
         let mut accounts = self.accounts.write();
         let acct = accounts.entry(account.to_string()).or_default();
-        let mut role = acct
-            .roles
-            .get(&name.to_lowercase())
-            .cloned()
-            .ok_or_else(|| errors::no_such_role(name))?;
+        let mut role = acct.roles.get(&name.to_lowercase()).cloned().ok_or_else(|| errors::no_such_role(name))?;
         f(&mut role)?;
         self.save_role(acct, account, role.clone())?;
         Ok(role)
     }
 
-    fn read_role<T>(
-        &self,
-        account: &str,
-        name: &str,
-        f: impl FnOnce(&Role) -> T,
-    ) -> Result<T, AwsError> {
+    fn read_role<T>(&self, account: &str, name: &str, f: impl FnOnce(&Role) -> T) -> Result<T, AwsError> {
         let accounts = self.accounts.read();
         accounts
             .get(account)
@@ -213,12 +200,7 @@ impl Iam {
             .ok_or_else(|| errors::no_such_role(name))
     }
 
-    pub fn create_role(
-        &self,
-        account: &str,
-        input: CreateRole,
-        now: DateTime<Utc>,
-    ) -> Result<Role, AwsError> {
+    pub fn create_role(&self, account: &str, input: CreateRole, now: DateTime<Utc>) -> Result<Role, AwsError> {
         check_document(&input.assume_role_policy)?;
         if policy_size(&input.assume_role_policy) > TRUST_POLICY_LIMIT {
             return Err(errors::trust_policy_too_large(TRUST_POLICY_LIMIT));
@@ -258,31 +240,15 @@ impl Iam {
     /// A role by ARN, for STS.
     pub fn role_by_arn(&self, account: &str, arn: &str) -> Option<Role> {
         let accounts = self.accounts.read();
-        accounts
-            .get(account)?
-            .roles
-            .values()
-            .find(|r| r.arn == arn)
-            .cloned()
+        accounts.get(account)?.roles.values().find(|r| r.arn == arn).cloned()
     }
 
-    pub fn list_roles(
-        &self,
-        account: &str,
-        path_prefix: Option<&str>,
-        page: &Page,
-    ) -> Result<Listing<Role>, AwsError> {
+    pub fn list_roles(&self, account: &str, path_prefix: Option<&str>, page: &Page) -> Result<Listing<Role>, AwsError> {
         let accounts = self.accounts.read();
         let prefix = path_prefix.unwrap_or("/");
         let roles = accounts
             .get(account)
-            .map(|a| {
-                a.roles
-                    .values()
-                    .filter(|r| r.path.starts_with(prefix))
-                    .cloned()
-                    .collect()
-            })
+            .map(|a| a.roles.values().filter(|r| r.path.starts_with(prefix)).cloned().collect())
             .unwrap_or_default();
         paginate(roles, page)
     }
@@ -291,10 +257,7 @@ impl Iam {
         let mut accounts = self.accounts.write();
         let acct = accounts.entry(account.to_string()).or_default();
         let key = name.to_lowercase();
-        let role = acct
-            .roles
-            .get(&key)
-            .ok_or_else(|| errors::no_such_role(name))?;
+        let role = acct.roles.get(&key).ok_or_else(|| errors::no_such_role(name))?;
         if !role.attached.is_empty() {
             return Err(errors::role_has_attached_policies());
         }
@@ -324,12 +287,7 @@ impl Iam {
         })
     }
 
-    pub fn update_assume_role_policy(
-        &self,
-        account: &str,
-        name: &str,
-        document: String,
-    ) -> Result<(), AwsError> {
+    pub fn update_assume_role_policy(&self, account: &str, name: &str, document: String) -> Result<(), AwsError> {
         check_document(&document)?;
         if policy_size(&document) > TRUST_POLICY_LIMIT {
             return Err(errors::trust_policy_too_large(TRUST_POLICY_LIMIT));
@@ -341,12 +299,7 @@ impl Iam {
         .map(drop)
     }
 
-    pub fn put_role_permissions_boundary(
-        &self,
-        account: &str,
-        name: &str,
-        arn: &str,
-    ) -> Result<(), AwsError> {
+    pub fn put_role_permissions_boundary(&self, account: &str, name: &str, arn: &str) -> Result<(), AwsError> {
         parse_policy_arn(arn)?;
         self.update_role_with(account, name, |role| {
             role.permissions_boundary = Some(arn.to_string());
@@ -355,11 +308,7 @@ impl Iam {
         .map(drop)
     }
 
-    pub fn delete_role_permissions_boundary(
-        &self,
-        account: &str,
-        name: &str,
-    ) -> Result<(), AwsError> {
+    pub fn delete_role_permissions_boundary(&self, account: &str, name: &str) -> Result<(), AwsError> {
         self.update_role_with(account, name, |role| {
             role.permissions_boundary = None;
             Ok(())
@@ -367,24 +316,13 @@ impl Iam {
         .map(drop)
     }
 
-    pub fn attach_role_policy(
-        &self,
-        account: &str,
-        name: &str,
-        policy_arn: &str,
-    ) -> Result<(), AwsError> {
+    pub fn attach_role_policy(&self, account: &str, name: &str, policy_arn: &str) -> Result<(), AwsError> {
         let policy_account = parse_policy_arn(policy_arn)?;
         let mut accounts = self.accounts.write();
         let acct = accounts.entry(account.to_string()).or_default();
-        let mut role = acct
-            .roles
-            .get(&name.to_lowercase())
-            .cloned()
-            .ok_or_else(|| errors::no_such_role(name))?;
+        let mut role = acct.roles.get(&name.to_lowercase()).cloned().ok_or_else(|| errors::no_such_role(name))?;
         // Customer managed policies attach only within their account, and must exist.
-        if policy_account != "aws"
-            && (policy_account != account || !acct.policies.contains_key(policy_arn))
-        {
+        if policy_account != "aws" && (policy_account != account || !acct.policies.contains_key(policy_arn)) {
             return Err(errors::policy_not_attachable(policy_arn));
         }
         if role.attached.iter().any(|a| a == policy_arn) {
@@ -397,12 +335,7 @@ impl Iam {
         self.save_role(acct, account, role)
     }
 
-    pub fn detach_role_policy(
-        &self,
-        account: &str,
-        name: &str,
-        policy_arn: &str,
-    ) -> Result<(), AwsError> {
+    pub fn detach_role_policy(&self, account: &str, name: &str, policy_arn: &str) -> Result<(), AwsError> {
         parse_policy_arn(policy_arn)?;
         self.update_role_with(account, name, |role| {
             let before = role.attached.len();
@@ -444,14 +377,10 @@ impl Iam {
     ) -> Result<(), AwsError> {
         check_document(&document)?;
         self.update_role_with(account, name, |role| {
-            role.inline_policies
-                .insert(policy_name.to_string(), document);
+            role.inline_policies.insert(policy_name.to_string(), document);
             let total: usize = role.inline_policies.values().map(|d| policy_size(d)).sum();
             if total > INLINE_POLICIES_LIMIT {
-                return Err(errors::inline_policies_too_large(
-                    &role.name,
-                    INLINE_POLICIES_LIMIT,
-                ));
+                return Err(errors::inline_policies_too_large(&role.name, INLINE_POLICIES_LIMIT));
             }
             Ok(())
         })
@@ -466,37 +395,20 @@ impl Iam {
         policy_name: &str,
     ) -> Result<(String, String, String), AwsError> {
         self.read_role(account, name, |r| {
-            r.inline_policies
-                .get(policy_name)
-                .map(|doc| (r.name.clone(), policy_name.to_string(), doc.clone()))
+            r.inline_policies.get(policy_name).map(|doc| (r.name.clone(), policy_name.to_string(), doc.clone()))
         })?
         .ok_or_else(|| errors::no_such_role_policy(policy_name))
     }
 
-    pub fn delete_role_policy(
-        &self,
-        account: &str,
-        name: &str,
-        policy_name: &str,
-    ) -> Result<(), AwsError> {
+    pub fn delete_role_policy(&self, account: &str, name: &str, policy_name: &str) -> Result<(), AwsError> {
         self.update_role_with(account, name, |role| {
-            role.inline_policies
-                .remove(policy_name)
-                .map(drop)
-                .ok_or_else(|| errors::no_such_role_policy(policy_name))
+            role.inline_policies.remove(policy_name).map(drop).ok_or_else(|| errors::no_such_role_policy(policy_name))
         })
         .map(drop)
     }
 
-    pub fn list_role_policies(
-        &self,
-        account: &str,
-        name: &str,
-        page: &Page,
-    ) -> Result<Listing<String>, AwsError> {
-        let names = self.read_role(account, name, |r| {
-            r.inline_policies.keys().cloned().collect()
-        })?;
+    pub fn list_role_policies(&self, account: &str, name: &str, page: &Page) -> Result<Listing<String>, AwsError> {
+        let names = self.read_role(account, name, |r| r.inline_policies.keys().cloned().collect())?;
         paginate(names, page)
     }
 
@@ -514,19 +426,13 @@ impl Iam {
 
     pub fn untag_role(&self, account: &str, name: &str, keys: &[String]) -> Result<(), AwsError> {
         self.update_role_with(account, name, |role| {
-            role.tags
-                .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+            role.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
             Ok(())
         })
         .map(drop)
     }
 
-    pub fn list_role_tags(
-        &self,
-        account: &str,
-        name: &str,
-        page: &Page,
-    ) -> Result<Listing<Tag>, AwsError> {
+    pub fn list_role_tags(&self, account: &str, name: &str, page: &Page) -> Result<Listing<Tag>, AwsError> {
         let tags = self.read_role(account, name, |r| r.tags.clone())?;
         paginate(tags, page)
     }
@@ -545,11 +451,7 @@ impl Iam {
         let path = input.path.unwrap_or_else(|| "/".to_string());
         let mut accounts = self.accounts.write();
         let acct = accounts.entry(account.to_string()).or_default();
-        if acct
-            .policies
-            .values()
-            .any(|p| p.name.eq_ignore_ascii_case(&input.name))
-        {
+        if acct.policies.values().any(|p| p.name.eq_ignore_ascii_case(&input.name)) {
             return Err(errors::policy_exists(&input.name));
         }
         let date = iso_seconds(now);
@@ -562,21 +464,13 @@ impl Iam {
             create_date: date.clone(),
             update_date: date.clone(),
             default_version: "v1".into(),
-            versions: vec![PolicyVersion {
-                id: "v1".into(),
-                document: input.document,
-                create_date: date,
-            }],
+            versions: vec![PolicyVersion { id: "v1".into(), document: input.document, create_date: date }],
             tags: input.tags,
         };
         let json = serde_json::to_value(&policy).map_err(|e| AwsError::internal(e.to_string()))?;
         self.persist(format!("policy/{account}/{}", policy.arn), Some(json))?;
         acct.policies.insert(policy.arn.clone(), policy.clone());
-        Ok(PolicyView {
-            policy,
-            attachment_count: 0,
-            aws_managed: false,
-        })
+        Ok(PolicyView { policy, attachment_count: 0, aws_managed: false })
     }
 
     pub fn get_policy(&self, account: &str, arn: &str) -> Result<PolicyView, AwsError> {
@@ -586,19 +480,11 @@ impl Iam {
         let attachment_count = acct.map_or(0, |a| attachment_count(a, arn));
         if policy_account == "aws" {
             return aws_managed_policy(arn)
-                .map(|policy| PolicyView {
-                    policy,
-                    attachment_count,
-                    aws_managed: true,
-                })
+                .map(|policy| PolicyView { policy, attachment_count, aws_managed: true })
                 .ok_or_else(|| errors::no_such_policy(arn));
         }
         acct.and_then(|a| a.policies.get(arn))
-            .map(|p| PolicyView {
-                policy: p.clone(),
-                attachment_count,
-                aws_managed: false,
-            })
+            .map(|p| PolicyView { policy: p.clone(), attachment_count, aws_managed: false })
             .ok_or_else(|| errors::no_such_policy(arn))
     }
 
@@ -683,10 +569,7 @@ impl Iam {
 }
 
 fn attachment_count(acct: &Account, arn: &str) -> usize {
-    acct.roles
-        .values()
-        .filter(|r| r.attached.iter().any(|a| a == arn))
-        .count()
+    acct.roles.values().filter(|r| r.attached.iter().any(|a| a == arn)).count()
 }
 
 /// AWS managed policies are accepted without a catalogue; GetPolicy describes them from the ARN.
@@ -711,8 +594,8 @@ fn aws_managed_policy(arn: &str) -> Option<ManagedPolicy> {
 /// its account (`aws` for AWS managed policies).
 pub fn parse_policy_arn(arn: &str) -> Result<String, AwsError> {
     let parsed = nimbus_core::arn::Arn::parse(arn).ok_or_else(|| errors::invalid_arn(arn))?;
-    let account_ok = parsed.account == "aws"
-        || (parsed.account.len() == 12 && parsed.account.bytes().all(|b| b.is_ascii_digit()));
+    let account_ok =
+        parsed.account == "aws" || (parsed.account.len() == 12 && parsed.account.bytes().all(|b| b.is_ascii_digit()));
     let name_ok = parsed
         .resource
         .strip_prefix("policy/")
@@ -748,10 +631,7 @@ fn policy_size(document: &str) -> usize {
 
 fn check_tag_keys_unique(tags: &[Tag]) -> Result<(), AwsError> {
     for (i, tag) in tags.iter().enumerate() {
-        if tags[..i]
-            .iter()
-            .any(|t| t.key.eq_ignore_ascii_case(&tag.key))
-        {
+        if tags[..i].iter().any(|t| t.key.eq_ignore_ascii_case(&tag.key)) {
             return Err(errors::duplicate_tag_keys());
         }
     }
@@ -761,10 +641,7 @@ fn check_tag_keys_unique(tags: &[Tag]) -> Result<(), AwsError> {
 /// Tag keys are case-insensitive: a new value replaces the old one under the new spelling.
 fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) {
     for tag in new {
-        match existing
-            .iter_mut()
-            .find(|t| t.key.eq_ignore_ascii_case(&tag.key))
-        {
+        match existing.iter_mut().find(|t| t.key.eq_ignore_ascii_case(&tag.key)) {
             Some(old) => *old = tag,
             None => existing.push(tag),
         }
@@ -773,28 +650,21 @@ fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) {
 
 fn paginate<T>(items: Vec<T>, page: &Page) -> Result<Listing<T>, AwsError> {
     let start = match &page.marker {
-        Some(m) => m
-            .parse::<usize>()
-            .map_err(|_| errors::validation("Invalid Marker."))?,
+        Some(m) => m.parse::<usize>().map_err(|_| errors::validation("Invalid Marker."))?,
         None => 0,
     };
     let max = page.max_items.unwrap_or(DEFAULT_MAX_ITEMS);
     let total = items.len();
     let items: Vec<T> = items.into_iter().skip(start).take(max).collect();
     let next = start + items.len();
-    Ok(Listing {
-        items,
-        marker: (next < total).then(|| next.to_string()),
-    })
+    Ok(Listing { items, marker: (next < total).then(|| next.to_string()) })
 }
 
 /// `AROA…`/`ANPA…`: a prefix and 17 random upper-case letters and digits.
 pub fn unique_id(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::thread_rng();
-    let tail: String = (0..17)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect();
+    let tail: String = (0..17).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     format!("{prefix}{tail}")
 }
 
@@ -831,41 +701,22 @@ mod tests {
     }
 
     fn role(name: &str) -> CreateRole {
-        CreateRole {
-            name: name.into(),
-            assume_role_policy: TRUST.into(),
-            ..Default::default()
-        }
+        CreateRole { name: name.into(), assume_role_policy: TRUST.into(), ..Default::default() }
     }
 
     #[test]
     fn create_get_delete_role() {
         let iam = iam();
-        let r = iam
-            .create_role(
-                ACCT,
-                CreateRole {
-                    path: Some("/svc/".into()),
-                    ..role("Fn")
-                },
-                Utc::now(),
-            )
-            .unwrap();
+        let r = iam.create_role(ACCT, CreateRole { path: Some("/svc/".into()), ..role("Fn") }, Utc::now()).unwrap();
         assert_eq!(r.arn, "arn:aws:iam::123456789012:role/svc/Fn");
         assert!(r.id.starts_with("AROA") && r.id.len() == 21);
         assert_eq!(r.max_session_duration, 3600);
         let err = iam.create_role(ACCT, role("fn"), Utc::now()).unwrap_err();
-        assert_eq!(
-            (err.status, err.code.as_str()),
-            (409, "EntityAlreadyExists")
-        );
+        assert_eq!((err.status, err.code.as_str()), (409, "EntityAlreadyExists"));
         assert_eq!(err.message, "Role with name fn already exists.");
         assert_eq!(iam.get_role(ACCT, "FN").unwrap().name, "Fn");
         // Per account.
-        assert_eq!(
-            iam.get_role("000000000000", "Fn").unwrap_err().message,
-            "The role with name Fn cannot be found."
-        );
+        assert_eq!(iam.get_role("000000000000", "Fn").unwrap_err().message, "The role with name Fn cannot be found.");
         iam.delete_role(ACCT, "Fn").unwrap();
         assert_eq!(iam.get_role(ACCT, "Fn").unwrap_err().status, 404);
     }
@@ -874,36 +725,16 @@ mod tests {
     fn malformed_documents() {
         let iam = iam();
         let err = iam
-            .create_role(
-                ACCT,
-                CreateRole {
-                    assume_role_policy: "{nope".into(),
-                    ..role("r")
-                },
-                Utc::now(),
-            )
+            .create_role(ACCT, CreateRole { assume_role_policy: "{nope".into(), ..role("r") }, Utc::now())
             .unwrap_err();
         assert_eq!(
             (err.code.as_str(), err.message.as_str()),
-            (
-                "MalformedPolicyDocument",
-                "This policy contains invalid Json"
-            )
+            ("MalformedPolicyDocument", "This policy contains invalid Json")
         );
         iam.create_role(ACCT, role("r"), Utc::now()).unwrap();
-        assert_eq!(
-            iam.update_assume_role_policy(ACCT, "r", "[]".into())
-                .unwrap_err()
-                .code,
-            "MalformedPolicyDocument"
-        );
+        assert_eq!(iam.update_assume_role_policy(ACCT, "r", "[]".into()).unwrap_err().code, "MalformedPolicyDocument");
         let big = format!(r#"{{"Version":"2012-10-17","Sid":"{}"}}"#, "x".repeat(3000));
-        assert_eq!(
-            iam.update_assume_role_policy(ACCT, "r", big)
-                .unwrap_err()
-                .code,
-            "LimitExceeded"
-        );
+        assert_eq!(iam.update_assume_role_policy(ACCT, "r", big).unwrap_err().code, "LimitExceeded");
     }
 
     #[test]
@@ -913,13 +744,8 @@ mod tests {
         let basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
         iam.attach_role_policy(ACCT, "r", basic).unwrap();
         iam.attach_role_policy(ACCT, "r", basic).unwrap();
-        let listed = iam
-            .list_attached_role_policies(ACCT, "r", None, &Page::default())
-            .unwrap();
-        assert_eq!(
-            listed.items,
-            vec![("AWSLambdaBasicExecutionRole".to_string(), basic.to_string())]
-        );
+        let listed = iam.list_attached_role_policies(ACCT, "r", None, &Page::default()).unwrap();
+        assert_eq!(listed.items, vec![("AWSLambdaBasicExecutionRole".to_string(), basic.to_string())]);
         assert!(iam
             .list_attached_role_policies(ACCT, "r", Some("/other/"), &Page::default())
             .unwrap()
@@ -930,12 +756,8 @@ mod tests {
             "Cannot delete entity, must detach all policies first."
         );
         iam.detach_role_policy(ACCT, "r", basic).unwrap();
-        assert_eq!(
-            iam.detach_role_policy(ACCT, "r", basic).unwrap_err().code,
-            "NoSuchEntity"
-        );
-        iam.put_role_policy(ACCT, "r", "inline", TRUST.into())
-            .unwrap();
+        assert_eq!(iam.detach_role_policy(ACCT, "r", basic).unwrap_err().code, "NoSuchEntity");
+        iam.put_role_policy(ACCT, "r", "inline", TRUST.into()).unwrap();
         assert_eq!(iam.get_role_policy(ACCT, "r", "inline").unwrap().2, TRUST);
         assert_eq!(
             iam.delete_role(ACCT, "r").unwrap_err().message,
@@ -958,12 +780,7 @@ mod tests {
             iam.attach_role_policy(ACCT, "r", arn).unwrap_err().message,
             format!("Policy {arn} does not exist or is not attachable.")
         );
-        assert_eq!(
-            iam.attach_role_policy(ACCT, "r", "arn:aws:s3:::b")
-                .unwrap_err()
-                .code,
-            "InvalidInput"
-        );
+        assert_eq!(iam.attach_role_policy(ACCT, "r", "arn:aws:s3:::b").unwrap_err().code, "InvalidInput");
         let p = iam
             .create_policy(
                 ACCT,
@@ -979,14 +796,8 @@ mod tests {
         assert_eq!(p.policy.arn, arn);
         iam.attach_role_policy(ACCT, "r", arn).unwrap();
         assert_eq!(iam.get_policy(ACCT, arn).unwrap().attachment_count, 1);
-        assert_eq!(
-            iam.delete_policy(ACCT, arn).unwrap_err().code,
-            "DeleteConflict"
-        );
-        assert_eq!(
-            iam.get_policy_version(ACCT, arn, "v1").unwrap().0.document,
-            TRUST
-        );
+        assert_eq!(iam.delete_policy(ACCT, arn).unwrap_err().code, "DeleteConflict");
+        assert_eq!(iam.get_policy_version(ACCT, arn, "v1").unwrap().0.document, TRUST);
         iam.detach_role_policy(ACCT, "r", arn).unwrap();
         iam.delete_policy(ACCT, arn).unwrap();
         assert_eq!(iam.get_policy(ACCT, arn).unwrap_err().status, 404);
@@ -996,32 +807,16 @@ mod tests {
     fn tags_are_case_insensitive() {
         let iam = iam();
         iam.create_role(ACCT, role("r"), Utc::now()).unwrap();
-        let tag = |k: &str, v: &str| Tag {
-            key: k.into(),
-            value: v.into(),
-        };
-        iam.tag_role(ACCT, "r", vec![tag("Env", "dev"), tag("team", "a")])
-            .unwrap();
+        let tag = |k: &str, v: &str| Tag { key: k.into(), value: v.into() };
+        iam.tag_role(ACCT, "r", vec![tag("Env", "dev"), tag("team", "a")]).unwrap();
         iam.tag_role(ACCT, "r", vec![tag("env", "prod")]).unwrap();
         assert_eq!(
-            iam.list_role_tags(ACCT, "r", &Page::default())
-                .unwrap()
-                .items,
+            iam.list_role_tags(ACCT, "r", &Page::default()).unwrap().items,
             vec![tag("env", "prod"), tag("team", "a")]
         );
-        assert_eq!(
-            iam.tag_role(ACCT, "r", vec![tag("a", "1"), tag("A", "2")])
-                .unwrap_err()
-                .code,
-            "InvalidInput"
-        );
+        assert_eq!(iam.tag_role(ACCT, "r", vec![tag("a", "1"), tag("A", "2")]).unwrap_err().code, "InvalidInput");
         iam.untag_role(ACCT, "r", &["ENV".into()]).unwrap();
-        assert_eq!(
-            iam.list_role_tags(ACCT, "r", &Page::default())
-                .unwrap()
-                .items,
-            vec![tag("team", "a")]
-        );
+        assert_eq!(iam.list_role_tags(ACCT, "r", &Page::default()).unwrap().items, vec![tag("team", "a")]);
     }
 
     #[test]
@@ -1030,57 +825,26 @@ mod tests {
         for name in ["a", "b", "c"] {
             iam.create_role(ACCT, role(name), Utc::now()).unwrap();
         }
-        let first = iam
-            .list_roles(
-                ACCT,
-                None,
-                &Page {
-                    marker: None,
-                    max_items: Some(2),
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            first
-                .items
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        let second = iam
-            .list_roles(
-                ACCT,
-                None,
-                &Page {
-                    marker: first.marker,
-                    max_items: Some(2),
-                },
-            )
-            .unwrap();
+        let first = iam.list_roles(ACCT, None, &Page { marker: None, max_items: Some(2) }).unwrap();
+        assert_eq!(first.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let second = iam.list_roles(ACCT, None, &Page { marker: first.marker, max_items: Some(2) }).unwrap();
         assert_eq!(second.items.len(), 1);
         assert!(second.marker.is_none());
     }
 
     #[test]
     fn state_survives_a_restart_through_the_journal() {
-        let dir =
-            std::env::temp_dir().join(format!("nimbus-iam-test-{:016x}", rand::random::<u64>()));
+        let dir = std::env::temp_dir().join(format!("nimbus-iam-test-{:016x}", rand::random::<u64>()));
         {
             let (journal, records) = Journal::open(&dir, "iam").unwrap();
             let iam = Iam::new(Some(Arc::new(journal)), &records);
             iam.create_role(ACCT, role("Keep"), Utc::now()).unwrap();
             iam.create_role(ACCT, role("Gone"), Utc::now()).unwrap();
-            iam.put_role_policy(ACCT, "Keep", "p", TRUST.into())
-                .unwrap();
+            iam.put_role_policy(ACCT, "Keep", "p", TRUST.into()).unwrap();
             iam.delete_role(ACCT, "Gone").unwrap();
             iam.create_policy(
                 ACCT,
-                CreatePolicy {
-                    name: "mp".into(),
-                    document: TRUST.into(),
-                    ..Default::default()
-                },
+                CreatePolicy { name: "mp".into(), document: TRUST.into(), ..Default::default() },
                 Utc::now(),
             )
             .unwrap();
@@ -1089,9 +853,7 @@ mod tests {
         let iam = Iam::new(Some(Arc::new(journal)), &records);
         assert_eq!(iam.get_role(ACCT, "keep").unwrap().inline_policies.len(), 1);
         assert!(iam.get_role(ACCT, "Gone").is_err());
-        assert!(iam
-            .get_policy(ACCT, "arn:aws:iam::123456789012:policy/mp")
-            .is_ok());
+        assert!(iam.get_policy(ACCT, "arn:aws:iam::123456789012:policy/mp").is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -37,9 +37,7 @@ impl IamService {
     /// `journal`: with `--data-dir`, every acknowledged mutation is written through it first;
     /// `records`: what the journal held when opened, to rebuild the state from.
     pub fn new(journal: Option<Arc<Journal>>, records: Records) -> IamService {
-        IamService {
-            iam: Arc::new(Iam::new(journal, &records)),
-        }
+        IamService { iam: Arc::new(Iam::new(journal, &records)) }
     }
 
     /// In memory without a data dir; otherwise persisted in `DIR/iam.journal`.
@@ -64,16 +62,12 @@ pub struct StsService {
 
 impl StsService {
     pub fn new(keys: KeyRegistry) -> StsService {
-        StsService {
-            sts: Sts::new(keys, None),
-        }
+        StsService { sts: Sts::new(keys, None) }
     }
 
     /// STS that knows IAM's roles: their RoleId and MaxSessionDuration apply to AssumeRole.
     pub fn with_iam(keys: KeyRegistry, iam: &IamService) -> StsService {
-        StsService {
-            sts: Sts::new(keys, Some(iam.state())),
-        }
+        StsService { sts: Sts::new(keys, Some(iam.state())) }
     }
 }
 
@@ -91,11 +85,9 @@ impl Service for IamService {
     }
 
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
-        Box::pin(async move {
-            respond(model::iam(), &ctx, &req, |action, q| {
-                iam_operation(&self.iam, &ctx, action, q)
-            })
-        })
+        Box::pin(
+            async move { respond(model::iam(), &ctx, &req, |action, q| iam_operation(&self.iam, &ctx, action, q)) },
+        )
     }
 
     fn reset(&self) {
@@ -117,11 +109,9 @@ impl Service for StsService {
     }
 
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
-        Box::pin(async move {
-            respond(model::sts(), &ctx, &req, |action, q| {
-                sts_operation(&self.sts, &ctx, action, q)
-            })
-        })
+        Box::pin(
+            async move { respond(model::sts(), &ctx, &req, |action, q| sts_operation(&self.sts, &ctx, action, q)) },
+        )
     }
 
     fn reset(&self) {
@@ -142,9 +132,8 @@ fn respond(
 ) -> HttpResponse {
     let q = QueryRequest::from_http(req);
     let action = q.action().unwrap_or_default().to_string();
-    let answer = check_action(model, &q)
-        .and_then(|()| model.validate(&action, &q))
-        .and_then(|()| operation(&action, &q));
+    let answer =
+        check_action(model, &q).and_then(|()| model.validate(&action, &q)).and_then(|()| operation(&action, &q));
     match answer {
         Ok(result) => query::response(&action, &model.xmlns, &ctx.request_id, result.as_deref()),
         Err(err) => {
@@ -155,17 +144,10 @@ fn respond(
 }
 
 fn check_action(model: &Model, q: &QueryRequest) -> Result<(), AwsError> {
-    let action = q
-        .action()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(errors::missing_action)?;
+    let action = q.action().filter(|a| !a.is_empty()).ok_or_else(errors::missing_action)?;
     match q.version() {
-        Some(version) if version != model.api_version => {
-            Err(errors::unknown_action(action, version))
-        }
-        _ if !model.has_operation(action) => {
-            Err(errors::unknown_action(action, &model.api_version))
-        }
+        Some(version) if version != model.api_version => Err(errors::unknown_action(action, version)),
+        _ if !model.has_operation(action) => Err(errors::unknown_action(action, &model.api_version)),
         _ => Ok(()),
     }
 }
@@ -201,9 +183,7 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
         }
         "ListRoles" => {
             let listing = iam.list_roles(account, q.get("PathPrefix"), &page(q))?;
-            w.list("Roles", &listing.items, |w, r| {
-                xml::role(w, r, RoleDetail::Listed)
-            });
+            w.list("Roles", &listing.items, |w, r| xml::role(w, r, RoleDetail::Listed));
             xml::truncation(&mut w, listing.marker.as_ref());
         }
         "DeleteRole" => {
@@ -219,22 +199,13 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
             )?;
         }
         "UpdateRoleDescription" => {
-            let role = iam.update_role(
-                account,
-                &required(q, "RoleName")?,
-                Some(required(q, "Description")?),
-                None,
-            )?;
+            let role = iam.update_role(account, &required(q, "RoleName")?, Some(required(q, "Description")?), None)?;
             w.open("Role");
             xml::role(&mut w, &role, RoleDetail::Created);
             w.close("Role");
         }
         "UpdateAssumeRolePolicy" => {
-            iam.update_assume_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                required(q, "PolicyDocument")?,
-            )?;
+            iam.update_assume_role_policy(account, &required(q, "RoleName")?, required(q, "PolicyDocument")?)?;
             return Ok(None);
         }
         "PutRolePermissionsBoundary" => {
@@ -250,28 +221,16 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
             return Ok(None);
         }
         "AttachRolePolicy" => {
-            iam.attach_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PolicyArn")?,
-            )?;
+            iam.attach_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyArn")?)?;
             return Ok(None);
         }
         "DetachRolePolicy" => {
-            iam.detach_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PolicyArn")?,
-            )?;
+            iam.detach_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyArn")?)?;
             return Ok(None);
         }
         "ListAttachedRolePolicies" => {
-            let listing = iam.list_attached_role_policies(
-                account,
-                &required(q, "RoleName")?,
-                q.get("PathPrefix"),
-                &page(q),
-            )?;
+            let listing =
+                iam.list_attached_role_policies(account, &required(q, "RoleName")?, q.get("PathPrefix"), &page(q))?;
             w.list("AttachedPolicies", &listing.items, |w, (name, arn)| {
                 w.text("PolicyName", name).text("PolicyArn", arn);
             });
@@ -287,21 +246,12 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
             return Ok(None);
         }
         "GetRolePolicy" => {
-            let (role, policy, document) = iam.get_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PolicyName")?,
-            )?;
-            w.text("RoleName", role)
-                .text("PolicyName", policy)
-                .text("PolicyDocument", xml::encode_document(&document));
+            let (role, policy, document) =
+                iam.get_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyName")?)?;
+            w.text("RoleName", role).text("PolicyName", policy).text("PolicyDocument", xml::encode_document(&document));
         }
         "DeleteRolePolicy" => {
-            iam.delete_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PolicyName")?,
-            )?;
+            iam.delete_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyName")?)?;
             return Ok(None);
         }
         "ListRolePolicies" => {
@@ -318,11 +268,7 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
             return Ok(None);
         }
         "UntagRole" => {
-            iam.untag_role(
-                account,
-                &required(q, "RoleName")?,
-                &q.string_list("TagKeys"),
-            )?;
+            iam.untag_role(account, &required(q, "RoleName")?, &q.string_list("TagKeys"))?;
             return Ok(None);
         }
         "ListRoleTags" => {
@@ -363,35 +309,21 @@ fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest
             return Ok(None);
         }
         "ListPolicies" => {
-            let only_attached = q
-                .get("OnlyAttached")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let listing = iam.list_policies(
-                account,
-                q.get("Scope"),
-                only_attached,
-                q.get("PathPrefix"),
-                &page(q),
-            )?;
+            let only_attached = q.get("OnlyAttached").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let listing = iam.list_policies(account, q.get("Scope"), only_attached, q.get("PathPrefix"), &page(q))?;
             w.list("Policies", &listing.items, |w, v| xml::policy(w, v, false));
             xml::truncation(&mut w, listing.marker.as_ref());
         }
         "GetPolicyVersion" => {
-            let (version, is_default) = iam.get_policy_version(
-                account,
-                &required(q, "PolicyArn")?,
-                &required(q, "VersionId")?,
-            )?;
+            let (version, is_default) =
+                iam.get_policy_version(account, &required(q, "PolicyArn")?, &required(q, "VersionId")?)?;
             w.open("PolicyVersion");
             xml::policy_version(&mut w, &version, is_default);
             w.close("PolicyVersion");
         }
         "ListPolicyVersions" => {
-            let listing =
-                iam.list_policy_versions(account, &required(q, "PolicyArn")?, &page(q))?;
-            w.list("Versions", &listing.items, |w, (v, is_default)| {
-                xml::policy_version(w, v, *is_default)
-            });
+            let listing = iam.list_policy_versions(account, &required(q, "PolicyArn")?, &page(q))?;
+            w.list("Versions", &listing.items, |w, (v, is_default)| xml::policy_version(w, v, *is_default));
             xml::truncation(&mut w, listing.marker.as_ref());
         }
         other => return Err(errors::not_implemented("IAM", other)),
@@ -447,19 +379,13 @@ fn number(q: &QueryRequest, name: &str) -> Option<i64> {
 }
 
 fn page(q: &QueryRequest) -> Page {
-    Page {
-        marker: optional(q, "Marker"),
-        max_items: number(q, "MaxItems").map(|n| n.max(1) as usize),
-    }
+    Page { marker: optional(q, "Marker"), max_items: number(q, "MaxItems").map(|n| n.max(1) as usize) }
 }
 
 fn tags(q: &QueryRequest) -> Vec<Tag> {
     q.struct_list("Tags")
         .into_iter()
-        .map(|mut t| Tag {
-            key: t.remove("Key").unwrap_or_default(),
-            value: t.remove("Value").unwrap_or_default(),
-        })
+        .map(|mut t| Tag { key: t.remove("Key").unwrap_or_default(), value: t.remove("Value").unwrap_or_default() })
         .collect()
 }
 

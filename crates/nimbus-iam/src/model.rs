@@ -149,11 +149,7 @@ impl Model {
                     for i in indexes {
                         let element_key = format!("{key}.member.{i}");
                         let element_path = format!("{path}.{i}.member");
-                        if self
-                            .shapes
-                            .get(element)
-                            .is_some_and(|s| s.ty == "structure")
-                        {
+                        if self.shapes.get(element).is_some_and(|s| s.ty == "structure") {
                             self.check_structure(
                                 element,
                                 &format!("{element_key}."),
@@ -161,9 +157,7 @@ impl Model {
                                 q,
                                 out,
                             );
-                        } else if let (Some(value), Some(s)) =
-                            (q.get(&element_key), self.shapes.get(element))
-                        {
+                        } else if let (Some(value), Some(s)) = (q.get(&element_key), self.shapes.get(element)) {
                             check_scalar(s, value, &element_path, out);
                         }
                     }
@@ -181,31 +175,19 @@ impl Model {
 impl Shape {
     fn from_json(s: &Value) -> Shape {
         let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default()
+            v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
         };
         Shape {
             ty: s["type"].as_str().unwrap_or("string").to_string(),
             required: strings(&s["required"]),
             min: s["min"].as_i64(),
             max: s["max"].as_i64(),
-            pattern: s["pattern"]
-                .as_str()
-                .map(|p| (p.to_string(), compile_java_pattern(p))),
+            pattern: s["pattern"].as_str().map(|p| (p.to_string(), compile_java_pattern(p))),
             enumeration: strings(&s["enum"]),
             members: s["members"]
                 .as_array()
                 .map(|a| {
-                    a.iter()
-                        .filter_map(|m| {
-                            Some((m[0].as_str()?.to_string(), m[1].as_str()?.to_string()))
-                        })
-                        .collect()
+                    a.iter().filter_map(|m| Some((m[0].as_str()?.to_string(), m[1].as_str()?.to_string()))).collect()
                 })
                 .unwrap_or_default(),
             member: s["member"].as_str().map(str::to_string),
@@ -219,62 +201,37 @@ fn check_scalar(shape: &Shape, value: &str, path: &str, out: &mut Vec<String>) {
         "string" => {
             if let Some((java, Some(re))) = &shape.pattern {
                 if !re.is_match(value) {
-                    out.push(failure(
-                        value,
-                        path,
-                        &format!("Member must satisfy regular expression pattern: {java}"),
-                    ));
+                    out.push(failure(value, path, &format!("Member must satisfy regular expression pattern: {java}")));
                 }
             }
             // Java measures strings in UTF-16 code units.
             let len = value.encode_utf16().count() as i64;
             if let Some(max) = shape.max.filter(|max| len > *max) {
-                out.push(failure(
-                    value,
-                    path,
-                    &format!("Member must have length less than or equal to {max}"),
-                ));
+                out.push(failure(value, path, &format!("Member must have length less than or equal to {max}")));
             }
             if let Some(min) = shape.min.filter(|min| len < *min) {
-                out.push(failure(
-                    value,
-                    path,
-                    &format!("Member must have length greater than or equal to {min}"),
-                ));
+                out.push(failure(value, path, &format!("Member must have length greater than or equal to {min}")));
             }
             if !shape.enumeration.is_empty() && !shape.enumeration.iter().any(|e| e == value) {
                 out.push(failure(
                     value,
                     path,
-                    &format!(
-                        "Member must satisfy enum value set: [{}]",
-                        shape.enumeration.join(", ")
-                    ),
+                    &format!("Member must satisfy enum value set: [{}]", shape.enumeration.join(", ")),
                 ));
             }
         }
         "integer" | "long" => match value.trim().parse::<i64>() {
             Ok(n) => {
                 if let Some(max) = shape.max.filter(|max| n > *max) {
-                    out.push(failure(
-                        value,
-                        path,
-                        &format!("Member must have value less than or equal to {max}"),
-                    ));
+                    out.push(failure(value, path, &format!("Member must have value less than or equal to {max}")));
                 }
                 if let Some(min) = shape.min.filter(|min| n < *min) {
-                    out.push(failure(
-                        value,
-                        path,
-                        &format!("Member must have value greater than or equal to {min}"),
-                    ));
+                    out.push(failure(value, path, &format!("Member must have value greater than or equal to {min}")));
                 }
             }
             Err(_) => out.push(failure(value, path, "Member must be a number")),
         },
-        "boolean"
-            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") =>
-        {
+        "boolean" if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") => {
             out.push(failure(value, path, "Member must be a boolean"));
         }
         _ => {}
@@ -310,11 +267,7 @@ fn compile_java_pattern(java: &str) -> Option<Regex> {
                     let hex: String = (0..4).filter_map(|_| chars.next()).collect();
                     out.push_str(&format!("\\x{{{hex}}}"));
                 }
-                Some('w') => out.push_str(if in_class {
-                    "0-9A-Za-z_"
-                } else {
-                    "[0-9A-Za-z_]"
-                }),
+                Some('w') => out.push_str(if in_class { "0-9A-Za-z_" } else { "[0-9A-Za-z_]" }),
                 Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
                 Some('/') => out.push('/'),
                 Some(other) => {
@@ -358,50 +311,30 @@ mod tests {
 
     #[test]
     fn role_name_constraints() {
-        let err = iam()
-            .validate("GetRole", &q(&[("RoleName", "bad name")]))
-            .unwrap_err();
+        let err = iam().validate("GetRole", &q(&[("RoleName", "bad name")])).unwrap_err();
         assert_eq!(err.code, "ValidationError");
         assert_eq!(
             err.message,
             "1 validation error detected: Value 'bad name' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
         );
         let long = "r".repeat(65);
-        let err = iam()
-            .validate("GetRole", &q(&[("RoleName", &long)]))
-            .unwrap_err();
-        assert!(
-            err.message
-                .ends_with("Member must have length less than or equal to 64"),
-            "{}",
-            err.message
-        );
-        assert!(iam()
-            .validate("GetRole", &q(&[("RoleName", "ok+=,.@_-1")]))
-            .is_ok());
+        let err = iam().validate("GetRole", &q(&[("RoleName", &long)])).unwrap_err();
+        assert!(err.message.ends_with("Member must have length less than or equal to 64"), "{}", err.message);
+        assert!(iam().validate("GetRole", &q(&[("RoleName", "ok+=,.@_-1")])).is_ok());
         // Java's \w is ASCII only.
-        assert!(iam()
-            .validate("GetRole", &q(&[("RoleName", "rôle")]))
-            .is_err());
+        assert!(iam().validate("GetRole", &q(&[("RoleName", "rôle")])).is_err());
     }
 
     #[test]
     fn missing_members_and_ranges() {
-        let err = iam()
-            .validate("CreateRole", &q(&[("MaxSessionDuration", "100")]))
-            .unwrap_err();
+        let err = iam().validate("CreateRole", &q(&[("MaxSessionDuration", "100")])).unwrap_err();
         assert_eq!(
             err.message,
             "3 validation errors detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null; \
              Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null; \
              Value '100' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
         );
-        let err = sts()
-            .validate(
-                "AssumeRole",
-                &q(&[("RoleArn", "bogus"), ("RoleSessionName", "s")]),
-            )
-            .unwrap_err();
+        let err = sts().validate("AssumeRole", &q(&[("RoleArn", "bogus"), ("RoleSessionName", "s")])).unwrap_err();
         assert_eq!(
             err.message,
             "2 validation errors detected: Value 'bogus' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20; \
@@ -415,24 +348,14 @@ mod tests {
         let err = iam()
             .validate(
                 "TagRole",
-                &q(&[
-                    ("RoleName", "r"),
-                    ("Tags.member.1.Key", &long_key),
-                    ("Tags.member.1.Value", "v"),
-                ]),
+                &q(&[("RoleName", "r"), ("Tags.member.1.Key", &long_key), ("Tags.member.1.Value", "v")]),
             )
             .unwrap_err();
         assert_eq!(
             err.message,
             format!("1 validation error detected: Value '{long_key}' at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128")
         );
-        let err = iam()
-            .validate("TagRole", &q(&[("RoleName", "r")]))
-            .unwrap_err();
-        assert!(
-            err.message.contains("Value null at 'tags'"),
-            "{}",
-            err.message
-        );
+        let err = iam().validate("TagRole", &q(&[("RoleName", "r")])).unwrap_err();
+        assert!(err.message.contains("Value null at 'tags'"), "{}", err.message);
     }
 }

@@ -28,10 +28,7 @@ pub struct Session {
 
 impl Session {
     pub fn assumed_role_arn(&self) -> String {
-        format!(
-            "arn:aws:sts::{}:assumed-role/{}/{}",
-            self.account, self.role_name, self.session_name
-        )
+        format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account, self.role_name, self.session_name)
     }
 
     pub fn assumed_role_id(&self) -> String {
@@ -82,11 +79,7 @@ pub struct Sts {
 
 impl Sts {
     pub fn new(keys: KeyRegistry, iam: Option<Arc<Iam>>) -> Sts {
-        Sts {
-            keys,
-            sessions: RwLock::new(HashMap::new()),
-            iam,
-        }
+        Sts { keys, sessions: RwLock::new(HashMap::new()), iam }
     }
 
     pub fn reset(&self) {
@@ -98,22 +91,14 @@ impl Sts {
     }
 
     /// An error if the request was signed with temporary credentials that have expired.
-    pub fn check_not_expired(
-        &self,
-        access_key_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), AwsError> {
+    pub fn check_not_expired(&self, access_key_id: Option<&str>, now: DateTime<Utc>) -> Result<(), AwsError> {
         match access_key_id.and_then(|k| self.session(k)) {
             Some(session) if session.expiration <= now => Err(errors::expired_token()),
             _ => Ok(()),
         }
     }
 
-    pub fn get_caller_identity(
-        &self,
-        account: &str,
-        access_key_id: Option<&str>,
-    ) -> CallerIdentity {
+    pub fn get_caller_identity(&self, account: &str, access_key_id: Option<&str>) -> CallerIdentity {
         if let Some(session) = access_key_id.and_then(|k| self.session(k)) {
             return CallerIdentity {
                 user_id: session.assumed_role_id(),
@@ -130,17 +115,9 @@ impl Sts {
 
     /// Issue credentials for a role. Roles need not exist in nimbus's IAM (cross-account roles
     /// usually don't); when one does, its id and maximum session duration apply.
-    pub fn assume_role(
-        &self,
-        input: AssumeRole,
-        now: DateTime<Utc>,
-    ) -> Result<AssumedRole, AwsError> {
-        let (account, role_name) =
-            parse_role_arn(&input.role_arn).ok_or_else(errors::invalid_role_arn)?;
-        let known = self
-            .iam
-            .as_ref()
-            .and_then(|iam| iam.role_by_arn(&account, &input.role_arn));
+    pub fn assume_role(&self, input: AssumeRole, now: DateTime<Utc>) -> Result<AssumedRole, AwsError> {
+        let (account, role_name) = parse_role_arn(&input.role_arn).ok_or_else(errors::invalid_role_arn)?;
+        let known = self.iam.as_ref().and_then(|iam| iam.role_by_arn(&account, &input.role_arn));
         let duration = input.duration_seconds.unwrap_or(3600);
         if let Some(role) = &known {
             if duration > i64::from(role.max_session_duration) {
@@ -166,8 +143,7 @@ impl Sts {
             expiration: session.expiration,
         };
         // Session policies and tags are packed; AWS reports the size as a percentage of the limit.
-        let packed = input.policy.as_ref().map_or(0, |p| p.len())
-            + 100 * (input.policy_arn_count + input.tag_count);
+        let packed = input.policy.as_ref().map_or(0, |p| p.len()) + 100 * (input.policy_arn_count + input.tag_count);
         let packed_policy_size = (packed > 0).then(|| (packed * 100 / 2048).max(1) as u32);
         self.keys.insert(&session.access_key_id, &session.account);
         let assumed = AssumedRole {
@@ -176,9 +152,7 @@ impl Sts {
             arn: session.assumed_role_arn(),
             packed_policy_size,
         };
-        self.sessions
-            .write()
-            .insert(session.access_key_id.clone(), session);
+        self.sessions.write().insert(session.access_key_id.clone(), session);
         Ok(assumed)
     }
 }
@@ -186,8 +160,7 @@ impl Sts {
 /// `arn:aws:iam::<12 digits>:role/<path/>name` → (account, name).
 pub fn parse_role_arn(arn: &str) -> Option<(String, String)> {
     let parsed = nimbus_core::arn::Arn::parse(arn)?;
-    let account_ok =
-        parsed.account.len() == 12 && parsed.account.bytes().all(|b| b.is_ascii_digit());
+    let account_ok = parsed.account.len() == 12 && parsed.account.bytes().all(|b| b.is_ascii_digit());
     if parsed.service != "iam" || !parsed.region.is_empty() || !account_ok {
         return None;
     }
@@ -195,27 +168,21 @@ pub fn parse_role_arn(arn: &str) -> Option<(String, String)> {
     let name = path_and_name.rsplit('/').next()?;
     let name_ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
     name_ok.then(|| (parsed.account, name.to_string()))
 }
 
 fn random_key(prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut rng = rand::thread_rng();
-    let tail: String = (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect();
+    let tail: String = (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     format!("{prefix}{tail}")
 }
 
 fn random_secret(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
 }
 
 #[cfg(test)]
@@ -250,9 +217,7 @@ mod tests {
         assert_eq!(who.user_id, out.assumed_role_id);
         let root = sts.get_caller_identity("000000000000", Some("AKIDEXAMPLE"));
         assert_eq!(root.arn, "arn:aws:iam::000000000000:root");
-        assert!(sts
-            .check_not_expired(Some(akid), now + Duration::seconds(3601))
-            .is_err());
+        assert!(sts.check_not_expired(Some(akid), now + Duration::seconds(3601)).is_err());
         assert!(sts.check_not_expired(Some(akid), now).is_ok());
     }
 
@@ -262,34 +227,19 @@ mod tests {
         let role = iam
             .create_role(
                 "123456789012",
-                CreateRole {
-                    name: "r".into(),
-                    assume_role_policy: "{}".into(),
-                    ..Default::default()
-                },
+                CreateRole { name: "r".into(), assume_role_policy: "{}".into(), ..Default::default() },
                 Utc::now(),
             )
             .unwrap();
         let sts = Sts::new(KeyRegistry::default(), Some(iam));
-        for bad in [
-            "arn:aws:iam::123:role/x",
-            "arn:aws:s3:::bucket/role/x",
-            "arn:aws:iam::123456789012:user/x",
-        ] {
+        for bad in ["arn:aws:iam::123:role/x", "arn:aws:s3:::bucket/role/x", "arn:aws:iam::123456789012:user/x"] {
             let err = sts
                 .assume_role(
-                    AssumeRole {
-                        role_arn: bad.into(),
-                        session_name: "s1".into(),
-                        ..Default::default()
-                    },
+                    AssumeRole { role_arn: bad.into(), session_name: "s1".into(), ..Default::default() },
                     Utc::now(),
                 )
                 .unwrap_err();
-            assert_eq!(
-                (err.code.as_str(), err.message.as_str()),
-                ("ValidationError", "Request ARN is invalid")
-            );
+            assert_eq!((err.code.as_str(), err.message.as_str()), ("ValidationError", "Request ARN is invalid"));
         }
         let err = sts
             .assume_role(
@@ -302,19 +252,9 @@ mod tests {
                 Utc::now(),
             )
             .unwrap_err();
-        assert_eq!(
-            err.message,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        );
+        assert_eq!(err.message, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
         let ok = sts
-            .assume_role(
-                AssumeRole {
-                    role_arn: role.arn,
-                    session_name: "s1".into(),
-                    ..Default::default()
-                },
-                Utc::now(),
-            )
+            .assume_role(AssumeRole { role_arn: role.arn, session_name: "s1".into(), ..Default::default() }, Utc::now())
             .unwrap();
         assert_eq!(ok.assumed_role_id, format!("{}:s1", role.id));
     }

@@ -19,39 +19,21 @@ fn ctx(account: &str, access_key_id: Option<&str>) -> RequestContext {
 }
 
 fn form(pairs: &[(&str, &str)]) -> HttpRequest {
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "content-type",
-        "application/x-www-form-urlencoded; charset=utf-8"
-            .parse()
-            .unwrap(),
-    );
-    HttpRequest {
-        method: Method::POST,
-        path: "/".into(),
-        query: Vec::new(),
-        headers,
-        body: Bytes::from(body),
-    }
+    headers.insert("content-type", "application/x-www-form-urlencoded; charset=utf-8".parse().unwrap());
+    HttpRequest { method: Method::POST, path: "/".into(), query: Vec::new(), headers, body: Bytes::from(body) }
 }
 
 fn call(service: &dyn Service, ctx: RequestContext, pairs: &[(&str, &str)]) -> (u16, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let resp = rt.block_on(service.handle(ctx, form(pairs)));
     (resp.status, String::from_utf8(resp.body.to_vec()).unwrap())
 }
 
 fn between<'a>(body: &'a str, tag: &str) -> &'a str {
     let open = format!("<{tag}>");
-    let start = body
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{tag}> in {body}"))
-        + open.len();
+    let start = body.find(&open).unwrap_or_else(|| panic!("no <{tag}> in {body}")) + open.len();
     let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
     &body[start..end]
 }
@@ -74,24 +56,12 @@ fn create_and_get_role_render_aws_xml() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<CreateRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><CreateRoleResult><Role><Path>/</Path><RoleName>fn-role</RoleName>"), "{body}");
-    assert_eq!(
-        between(&body, "Arn"),
-        "arn:aws:iam::123456789012:role/fn-role"
-    );
-    assert_eq!(
-        between(&body, "AssumeRolePolicyDocument"),
-        xml::encode_document(TRUST)
-    );
+    assert_eq!(between(&body, "Arn"), "arn:aws:iam::123456789012:role/fn-role");
+    assert_eq!(between(&body, "AssumeRolePolicyDocument"), xml::encode_document(TRUST));
     assert!(body.contains("<Tags><member><Key>team</Key><Value>core</Value></member></Tags>"));
-    assert!(body.ends_with(
-        "<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></CreateRoleResponse>"
-    ));
+    assert!(body.ends_with("<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></CreateRoleResponse>"));
 
-    let (status, body) = call(
-        &iam,
-        acct.clone(),
-        &[("Action", "GetRole"), ("RoleName", "fn-role")],
-    );
+    let (status, body) = call(&iam, acct.clone(), &[("Action", "GetRole"), ("RoleName", "fn-role")]);
     assert_eq!(status, 200);
     assert!(body.contains("<RoleLastUsed/>"));
     assert_eq!(between(&body, "MaxSessionDuration"), "3600");
@@ -99,98 +69,54 @@ fn create_and_get_role_render_aws_xml() {
     let (status, body) = call(
         &iam,
         acct.clone(),
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", "fn-role"),
-            ("AssumeRolePolicyDocument", TRUST),
-        ],
+        &[("Action", "CreateRole"), ("RoleName", "fn-role"), ("AssumeRolePolicyDocument", TRUST)],
     );
     assert_eq!(status, 409);
     assert!(body.contains("<Error><Type>Sender</Type><Code>EntityAlreadyExists</Code><Message>Role with name fn-role already exists.</Message></Error><RequestId>req-1</RequestId>"), "{body}");
 
-    let (status, body) = call(
-        &iam,
-        acct,
-        &[("Action", "DeleteRole"), ("RoleName", "fn-role")],
-    );
+    let (status, body) = call(&iam, acct, &[("Action", "DeleteRole"), ("RoleName", "fn-role")]);
     assert_eq!(status, 200);
-    assert!(body.contains("<DeleteRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata>"), "{body}");
+    assert!(
+        body.contains("<DeleteRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata>"),
+        "{body}"
+    );
 }
 
 #[test]
 fn inline_policy_round_trip_is_url_encoded() {
     let iam = IamService::open(None).unwrap();
     let acct = ctx("000000000000", None);
-    call(
-        &iam,
-        acct.clone(),
-        &[
-            ("Action", "CreateRole"),
-            ("RoleName", "r"),
-            ("AssumeRolePolicyDocument", TRUST),
-        ],
-    );
+    call(&iam, acct.clone(), &[("Action", "CreateRole"), ("RoleName", "r"), ("AssumeRolePolicyDocument", TRUST)]);
     let (status, _) = call(
         &iam,
         acct.clone(),
-        &[
-            ("Action", "PutRolePolicy"),
-            ("RoleName", "r"),
-            ("PolicyName", "p"),
-            ("PolicyDocument", TRUST),
-        ],
+        &[("Action", "PutRolePolicy"), ("RoleName", "r"), ("PolicyName", "p"), ("PolicyDocument", TRUST)],
     );
     assert_eq!(status, 200);
-    let (_, body) = call(
-        &iam,
-        acct.clone(),
-        &[
-            ("Action", "GetRolePolicy"),
-            ("RoleName", "r"),
-            ("PolicyName", "p"),
-        ],
-    );
-    assert_eq!(
-        between(&body, "PolicyDocument"),
-        xml::encode_document(TRUST)
-    );
-    let (_, body) = call(
-        &iam,
-        acct,
-        &[("Action", "ListRolePolicies"), ("RoleName", "r")],
-    );
-    assert!(
-        body.contains(
-            "<PolicyNames><member>p</member></PolicyNames><IsTruncated>false</IsTruncated>"
-        ),
-        "{body}"
-    );
+    let (_, body) = call(&iam, acct.clone(), &[("Action", "GetRolePolicy"), ("RoleName", "r"), ("PolicyName", "p")]);
+    assert_eq!(between(&body, "PolicyDocument"), xml::encode_document(TRUST));
+    let (_, body) = call(&iam, acct, &[("Action", "ListRolePolicies"), ("RoleName", "r")]);
+    assert!(body.contains("<PolicyNames><member>p</member></PolicyNames><IsTruncated>false</IsTruncated>"), "{body}");
 }
 
 #[test]
 fn protocol_errors() {
     let iam = IamService::open(None).unwrap();
     let acct = ctx("000000000000", None);
-    let (status, body) = call(
-        &iam,
-        acct.clone(),
-        &[("Action", "FlyToTheMoon"), ("Version", "2010-05-08")],
-    );
+    let (status, body) = call(&iam, acct.clone(), &[("Action", "FlyToTheMoon"), ("Version", "2010-05-08")]);
     assert_eq!(status, 400);
-    assert!(body.contains("<Code>InvalidAction</Code><Message>Could not find operation FlyToTheMoon for version 2010-05-08</Message>"), "{body}");
+    assert!(
+        body.contains(
+            "<Code>InvalidAction</Code><Message>Could not find operation FlyToTheMoon for version 2010-05-08</Message>"
+        ),
+        "{body}"
+    );
     let (status, body) = call(&iam, acct.clone(), &[("Action", "GetRole")]);
     assert_eq!(status, 400);
     assert!(body.contains("<Code>ValidationError</Code><Message>1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null</Message>"), "{body}");
-    let (status, body) = call(
-        &iam,
-        acct.clone(),
-        &[("Action", "CreateUser"), ("UserName", "u")],
-    );
+    let (status, body) = call(&iam, acct.clone(), &[("Action", "CreateUser"), ("UserName", "u")]);
     assert_eq!(status, 501);
-    assert!(
-        body.contains("<Type>Receiver</Type><Code>NotImplemented</Code>"),
-        "{body}"
-    );
+    assert!(body.contains("<Type>Receiver</Type><Code>NotImplemented</Code>"), "{body}");
     let (status, body) = call(&iam, acct, &[("Action", "GetRole"), ("RoleName", "nope")]);
     assert_eq!(status, 404);
     assert!(body.contains("The role with name nope cannot be found."));
@@ -224,32 +150,15 @@ fn assumed_role_credentials_act_in_the_role_account() {
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIA"), "{body}");
     let akid = between(&body, "AccessKeyId").to_string();
-    assert_eq!(
-        between(&body, "Arn"),
-        "arn:aws:sts::111122223333:assumed-role/deployer/ci-run"
-    );
+    assert_eq!(between(&body, "Arn"), "arn:aws:sts::111122223333:assumed-role/deployer/ci-run");
     assert_eq!(keys.account(&akid).as_deref(), Some("111122223333"));
 
-    let (_, body) = call(
-        &sts,
-        ctx("111122223333", Some(&akid)),
-        &[("Action", "GetCallerIdentity")],
-    );
+    let (_, body) = call(&sts, ctx("111122223333", Some(&akid)), &[("Action", "GetCallerIdentity")]);
     assert_eq!(between(&body, "Account"), "111122223333");
-    assert_eq!(
-        between(&body, "Arn"),
-        "arn:aws:sts::111122223333:assumed-role/deployer/ci-run"
-    );
-    assert!(
-        between(&body, "UserId").starts_with("AROA")
-            && between(&body, "UserId").ends_with(":ci-run")
-    );
+    assert_eq!(between(&body, "Arn"), "arn:aws:sts::111122223333:assumed-role/deployer/ci-run");
+    assert!(between(&body, "UserId").starts_with("AROA") && between(&body, "UserId").ends_with(":ci-run"));
 
-    let (_, body) = call(
-        &sts,
-        ctx("444455556666", Some("444455556666")),
-        &[("Action", "GetCallerIdentity")],
-    );
+    let (_, body) = call(&sts, ctx("444455556666", Some("444455556666")), &[("Action", "GetCallerIdentity")]);
     assert_eq!(between(&body, "Arn"), "arn:aws:iam::444455556666:root");
 
     let (status, body) = call(

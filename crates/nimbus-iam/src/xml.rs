@@ -8,11 +8,7 @@ use crate::iam::{iso_seconds, PolicyVersion, PolicyView, Role, Tag};
 use crate::sts::{AssumedRole, CallerIdentity};
 
 /// RFC 3986 unreserved characters stay; everything else (spaces as `%20`) is escaped.
-const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+const DOCUMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// IAM returns policy documents URL-encoded; SDKs decode them.
 pub fn encode_document(document: &str) -> String {
@@ -36,10 +32,7 @@ pub fn role(w: &mut XmlWriter, r: &Role, detail: RoleDetail) {
         .text("RoleId", &r.id)
         .text("Arn", &r.arn)
         .text("CreateDate", &r.create_date)
-        .text(
-            "AssumeRolePolicyDocument",
-            encode_document(&r.assume_role_policy),
-        )
+        .text("AssumeRolePolicyDocument", encode_document(&r.assume_role_policy))
         .opt_text("Description", r.description.as_ref())
         .text("MaxSessionDuration", r.max_session_duration.to_string());
     if detail == RoleDetail::Listed {
@@ -67,11 +60,7 @@ pub fn tags(w: &mut XmlWriter, tags: &[Tag]) {
 
 /// `IsTruncated` and, when truncated, `Marker`.
 pub fn truncation(w: &mut XmlWriter, marker: Option<&String>) {
-    w.text(
-        "IsTruncated",
-        if marker.is_some() { "true" } else { "false" },
-    )
-    .opt_text("Marker", marker);
+    w.text("IsTruncated", if marker.is_some() { "true" } else { "false" }).opt_text("Marker", marker);
 }
 
 /// A managed policy; `full` adds what only Get/CreatePolicy return (description, tags).
@@ -88,8 +77,7 @@ pub fn policy(w: &mut XmlWriter, v: &PolicyView, full: bool) {
     if full {
         w.opt_text("Description", p.description.as_ref());
     }
-    w.text("CreateDate", &p.create_date)
-        .text("UpdateDate", &p.update_date);
+    w.text("CreateDate", &p.create_date).text("UpdateDate", &p.update_date);
     if full && !p.tags.is_empty() {
         tags(w, &p.tags);
     }
@@ -98,17 +86,12 @@ pub fn policy(w: &mut XmlWriter, v: &PolicyView, full: bool) {
 pub fn policy_version(w: &mut XmlWriter, v: &PolicyVersion, is_default: bool) {
     w.text("Document", encode_document(&v.document))
         .text("VersionId", &v.id)
-        .text(
-            "IsDefaultVersion",
-            if is_default { "true" } else { "false" },
-        )
+        .text("IsDefaultVersion", if is_default { "true" } else { "false" })
         .text("CreateDate", &v.create_date);
 }
 
 pub fn caller_identity(w: &mut XmlWriter, who: &CallerIdentity) {
-    w.text("UserId", &who.user_id)
-        .text("Account", &who.account)
-        .text("Arn", &who.arn);
+    w.text("UserId", &who.user_id).text("Account", &who.account).text("Arn", &who.arn);
 }
 
 pub fn assumed_role(w: &mut XmlWriter, a: &AssumedRole) {
@@ -119,14 +102,8 @@ pub fn assumed_role(w: &mut XmlWriter, a: &AssumedRole) {
         .text("SessionToken", &c.session_token)
         .text("Expiration", timestamp(c.expiration))
         .close("Credentials");
-    w.open("AssumedRoleUser")
-        .text("AssumedRoleId", &a.assumed_role_id)
-        .text("Arn", &a.arn)
-        .close("AssumedRoleUser");
-    w.opt_text(
-        "PackedPolicySize",
-        a.packed_policy_size.map(|n| n.to_string()),
-    );
+    w.open("AssumedRoleUser").text("AssumedRoleId", &a.assumed_role_id).text("Arn", &a.arn).close("AssumedRoleUser");
+    w.opt_text("PackedPolicySize", a.packed_policy_size.map(|n| n.to_string()));
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {

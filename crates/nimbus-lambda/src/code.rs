@@ -25,24 +25,22 @@ const UNZIP_FAILED: &str = "Could not unzip uploaded file. Please check your fil
 
 /// Decode a base64 `ZipFile`/`Content.ZipFile` member.
 pub fn decode_zip_member(b64: &str) -> Result<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| error::invalid_content("Could not parse request body into json: Could not parse payload into json: ZipFile is not valid base64"))
+    base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| {
+        error::invalid_content(
+            "Could not parse request body into json: Could not parse payload into json: ZipFile is not valid base64",
+        )
+    })
 }
 
 /// Check an untrusted archive and store it. Entries that escape their folder, symbolic links
 /// and oversize contents are refused before anything is written.
 pub fn store_zip(lambda: &Lambda, zip: &[u8]) -> Result<CodeRef> {
     if zip.len() > MAX_ZIPPED_BYTES {
-        return Err(error::too_large(format!(
-            "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
-        )));
+        return Err(error::too_large(format!("Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes")));
     }
     let unzipped_size = inspect_zip(zip)?;
     if unzipped_size > MAX_UNZIPPED_BYTES {
-        return Err(error::invalid_parameter(format!(
-            "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
-        )));
+        return Err(error::invalid_parameter(format!("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")));
     }
     let blob = lambda.blobs.put(zip).map_err(error::storage_error)?;
     Ok(CodeRef { blob, size: zip.len() as u64, unzipped_size })
@@ -51,7 +49,8 @@ pub fn store_zip(lambda: &Lambda, zip: &[u8]) -> Result<CodeRef> {
 /// Walk the central directory; returns the total declared unzipped size.
 pub fn inspect_zip(zip: &[u8]) -> Result<u64> {
     // The zip crate should not panic on hostile input, but a panic here must not become a 500.
-    std::panic::catch_unwind(|| inspect_zip_unguarded(zip)).unwrap_or_else(|_| Err(error::invalid_parameter(UNZIP_FAILED)))
+    std::panic::catch_unwind(|| inspect_zip_unguarded(zip))
+        .unwrap_or_else(|_| Err(error::invalid_parameter(UNZIP_FAILED)))
 }
 
 fn inspect_zip_unguarded(zip: &[u8]) -> Result<u64> {

@@ -14,7 +14,8 @@ pub fn render(err: &AwsError) -> HttpResponse {
     let model = crate::model::model();
     let mut body = Map::new();
     // The front end's own errors (validation, size, access) carry no `Type`, even where modeled.
-    let front_end = matches!(err.code.as_str(), "ValidationException" | "RequestEntityTooLargeException" | "AccessDeniedException");
+    let front_end =
+        matches!(err.code.as_str(), "ValidationException" | "RequestEntityTooLargeException" | "AccessDeniedException");
     if !front_end && (model.error_has_type(&err.code) || err.status >= 500) {
         let kind = if err.status >= 500 { "Service" } else { "User" };
         body.insert("Type".into(), json!(kind));

@@ -99,11 +99,7 @@ mod tests {
     #[test]
     fn every_form_resolves_to_the_same_function() {
         let c = ctx();
-        for raw in [
-            "f",
-            "123456789012:function:f",
-            "arn:aws:lambda:us-east-1:123456789012:function:f",
-        ] {
+        for raw in ["f", "123456789012:function:f", "arn:aws:lambda:us-east-1:123456789012:function:f"] {
             assert_eq!(parse_function(&c, raw, None).unwrap(), FunctionId { name: "f".into(), qualifier: None });
         }
         for raw in ["f:prod", "123456789012:function:f:prod", "arn:aws:lambda:us-east-1:123456789012:function:f:prod"] {

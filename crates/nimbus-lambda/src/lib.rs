@@ -71,8 +71,8 @@ impl Lambda {
             Some(dir) => {
                 let dir = dir.join("lambda");
                 let (journal, records) = Journal::open(&dir, "state")?;
-                let store = state::load(&records)
-                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+                let store =
+                    state::load(&records).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                 (store, BlobStore::open(&dir.join("blobs"))?, Some(journal))
             }
         };
@@ -105,7 +105,12 @@ impl Lambda {
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
-    pub fn save_code_signing_config(&self, ctx: &RequestContext, id: &str, config: Option<&state::CodeSigningConfig>) -> Result<()> {
+    pub fn save_code_signing_config(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        config: Option<&state::CodeSigningConfig>,
+    ) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::code_signing_key(&ctx.account, &ctx.region, id);
         let value = config.map(|c| serde_json::to_value(c).expect("state serializes"));
@@ -115,10 +120,17 @@ impl Lambda {
     /// Durably record a queued event invocation (`None`: it has finished).
     pub fn save_event(&self, ctx: &RequestContext, id: &str, record: Option<&Value>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
-        journal.write(&[(state::event_key(&ctx.account, &ctx.region, id), record.cloned())]).map_err(error::storage_error)
+        journal
+            .write(&[(state::event_key(&ctx.account, &ctx.region, id), record.cloned())])
+            .map_err(error::storage_error)
     }
 
-    pub fn save_mapping(&self, ctx: &RequestContext, uuid: &str, mapping: Option<&esm::EventSourceMapping>) -> Result<()> {
+    pub fn save_mapping(
+        &self,
+        ctx: &RequestContext,
+        uuid: &str,
+        mapping: Option<&esm::EventSourceMapping>,
+    ) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::mapping_key(&ctx.account, &ctx.region, uuid);
         let value = mapping.map(|m| serde_json::to_value(m).expect("state serializes"));
@@ -165,7 +177,12 @@ impl Lambda {
             region
                 .functions
                 .iter()
-                .flat_map(|(name, f)| f.provisioned.iter().filter(|(_, p)| p.status == "IN_PROGRESS").map(move |(q, _)| (name.clone(), q.clone())))
+                .flat_map(|(name, f)| {
+                    f.provisioned
+                        .iter()
+                        .filter(|(_, p)| p.status == "IN_PROGRESS")
+                        .map(move |(q, _)| (name.clone(), q.clone()))
+                })
                 .collect()
         };
         for (name, qualifier) in pending {
@@ -178,7 +195,9 @@ impl Lambda {
                     let store = lambda.store.read();
                     let function = store.region(&ctx.account, &ctx.region).and_then(|r| r.functions.get(&name));
                     // An alias provisions its primary version.
-                    if let Some(version) = function.and_then(|f| f.aliases.get(&qualifier)).map(|a| a.function_version.clone()) {
+                    if let Some(version) =
+                        function.and_then(|f| f.aliases.get(&qualifier)).map(|a| a.function_version.clone())
+                    {
                         if let Some(v) = function.and_then(|f| f.resolve(Some(&version))) {
                             target.config = v.config.clone();
                         }
@@ -404,9 +423,10 @@ impl Service for LambdaService {
                     // Persisted calls fsync; keep them off the async workers.
                     let worker = lambda.clone();
                     let call_ctx = ctx.clone();
-                    let result = tokio::task::spawn_blocking(move || api::dispatch(&worker, &call_ctx, &op.name, &input))
-                        .await
-                        .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")));
+                    let result =
+                        tokio::task::spawn_blocking(move || api::dispatch(&worker, &call_ctx, &op.name, &input))
+                            .await
+                            .unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")));
                     if op.name.ends_with("EventSourceMapping") {
                         lambda.sync_pollers();
                     }

@@ -333,8 +333,7 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
         let target = store.region_mut(account, region);
         match kind {
             "function" => {
-                let function: Function =
-                    serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                let function: Function = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.functions.insert(name.to_string(), function);
             }
             "layer" => {
@@ -342,10 +341,13 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
                 target.layers.insert(name.to_string(), layer);
             }
             "csc" => {
-                let config: CodeSigningConfig = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                let config: CodeSigningConfig =
+                    serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.code_signing_configs.insert(config.code_signing_config_arn.clone(), config);
             }
-            "event" => store.pending_events.push((account.to_string(), region.to_string(), name.to_string(), value.clone())),
+            "event" => {
+                store.pending_events.push((account.to_string(), region.to_string(), name.to_string(), value.clone()))
+            }
             "esm" => {
                 let mapping = serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.event_source_mappings.insert(name.to_string(), mapping);

@@ -56,7 +56,10 @@ fn find(lambda: &Lambda, url_id: &str) -> Option<Found> {
                 return Some(Found {
                     account: account.clone(),
                     region: region.clone(),
-                    id: FunctionId { name: name.clone(), qualifier: (!qualifier.is_empty()).then(|| qualifier.clone()) },
+                    id: FunctionId {
+                        name: name.clone(),
+                        qualifier: (!qualifier.is_empty()).then(|| qualifier.clone()),
+                    },
                     config: config.clone(),
                     public,
                 });
@@ -71,13 +74,22 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
     let Some(found) = find(lambda, &url_id) else { return plain(404, "Not Found") };
     let cors = found.config.cors.clone().unwrap_or(Value::Null);
     let origin = req.header("origin").map(str::to_string);
-    if req.method == http::Method::OPTIONS && origin.is_some() && req.header("access-control-request-method").is_some() {
-        return with_cors(HttpResponse { status: 200, headers: Vec::new(), body: Default::default() }, &cors, origin.as_deref(), true);
+    if req.method == http::Method::OPTIONS && origin.is_some() && req.header("access-control-request-method").is_some()
+    {
+        return with_cors(
+            HttpResponse { status: 200, headers: Vec::new(), body: Default::default() },
+            &cors,
+            origin.as_deref(),
+            true,
+        );
     }
     let allowed = match found.config.auth_type.as_str() {
         "NONE" => found.public,
         // AWS_IAM: the request must be SigV4-signed (nimbus does not check signatures).
-        _ => req.header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256")) || req.query_param("X-Amz-Signature").is_some(),
+        _ => {
+            req.header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
+                || req.query_param("X-Amz-Signature").is_some()
+        }
     };
     if !allowed {
         return with_cors(plain(403, "Forbidden"), &cors, origin.as_deref(), false);
@@ -174,7 +186,12 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, account: &str) -> Value {
 
 fn is_textual(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
-    ct.is_empty() || ct.starts_with("text/") || ct.contains("json") || ct.contains("xml") || ct.contains("javascript") || ct.contains("x-www-form-urlencoded")
+    ct.is_empty()
+        || ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("xml")
+        || ct.contains("javascript")
+        || ct.contains("x-www-form-urlencoded")
 }
 
 fn encode(s: &str) -> String {
@@ -231,7 +248,8 @@ fn with_cors(mut response: HttpResponse, cors: &Value, origin: Option<&str>, pre
     if cors["AllowCredentials"] == true {
         response.headers.push(("Access-Control-Allow-Credentials".into(), "true".into()));
     }
-    let list = |key: &str| cors[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
+    let list =
+        |key: &str| cors[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","));
     if let Some(expose) = list("ExposeHeaders").filter(|s| !s.is_empty()) {
         response.headers.push(("Access-Control-Expose-Headers".into(), expose));
     }

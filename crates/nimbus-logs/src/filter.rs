@@ -137,7 +137,8 @@ fn parse_terms(p: &str) -> Result<FilterPattern, String> {
             }
             bucket.push(Term::Text(text));
         } else if chars[i] == '%' {
-            let end = chars[i + 1..].iter().position(|&c| c == '%').ok_or("Invalid filter pattern: unterminated regex")?;
+            let end =
+                chars[i + 1..].iter().position(|&c| c == '%').ok_or("Invalid filter pattern: unterminated regex")?;
             let body: String = chars[i + 1..i + 1 + end].iter().collect();
             let re = Regex::new(&body).map_err(|_| format!("Invalid regular expression: {body}"))?;
             bucket.push(Term::Regex(re));
@@ -302,7 +303,8 @@ fn parse_literal(token: &str) -> Literal {
 }
 
 fn parse_selector(s: &str) -> Result<Vec<Step>, String> {
-    let rest = s.strip_prefix('$').ok_or_else(|| format!("Invalid filter pattern: expected a selector, found '{s}'"))?;
+    let rest =
+        s.strip_prefix('$').ok_or_else(|| format!("Invalid filter pattern: expected a selector, found '{s}'"))?;
     let mut steps = Vec::new();
     let chars: Vec<char> = rest.chars().collect();
     let mut i = 0;
@@ -323,7 +325,9 @@ fn parse_selector(s: &str) -> Result<Vec<Step>, String> {
             '[' => {
                 let end = chars[i..].iter().position(|&c| c == ']').ok_or("Invalid filter pattern: missing ']'")?;
                 let index: String = chars[i + 1..i + end].iter().collect();
-                steps.push(Step::Index(index.parse().map_err(|_| format!("Invalid filter pattern: bad index '{index}'"))?));
+                steps.push(Step::Index(
+                    index.parse().map_err(|_| format!("Invalid filter pattern: bad index '{index}'"))?,
+                ));
                 i += end + 1;
             }
             c => return Err(format!("Invalid character(s) in term '{c}'")),
@@ -349,8 +353,10 @@ fn parse_delimited(inner: &str) -> Result<FilterPattern, String> {
             None => None,
             Some(p) => {
                 let rest = &raw[p..];
-                let op_len = if rest.starts_with("!=") || rest.starts_with("<=") || rest.starts_with(">=") { 2 } else { 1 };
-                let op = parse_op(&rest[..op_len]).ok_or_else(|| format!("Invalid character(s) in term '{}'", &rest[..1]))?;
+                let op_len =
+                    if rest.starts_with("!=") || rest.starts_with("<=") || rest.starts_with(">=") { 2 } else { 1 };
+                let op = parse_op(&rest[..op_len])
+                    .ok_or_else(|| format!("Invalid character(s) in term '{}'", &rest[..1]))?;
                 let value = rest[op_len..].trim();
                 let literal = parse_literal(value);
                 let literal = match literal {

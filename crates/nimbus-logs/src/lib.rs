@@ -72,14 +72,12 @@ impl Logs {
 
     /// Decode, validate and run one HTTP request.
     pub fn handle_http(&self, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
-        let result = self.prepare(req).and_then(|(op, input)| {
-            self.call(&ctx.account, &ctx.region, ctx.clock.now_millis(), &op, &input)
-        });
+        let result = self
+            .prepare(req)
+            .and_then(|(op, input)| self.call(&ctx.account, &ctx.region, ctx.clock.now_millis(), &op, &input));
         match result {
             Ok(Value::Null) => HttpResponse::new(200, errors::CONTENT_TYPE, Vec::new()),
-            Ok(output) => {
-                HttpResponse::new(200, errors::CONTENT_TYPE, serde_json::to_vec(&output).unwrap_or_default())
-            }
+            Ok(output) => HttpResponse::new(200, errors::CONTENT_TYPE, serde_json::to_vec(&output).unwrap_or_default()),
             Err(err) => {
                 if err.status >= 500 {
                     tracing::error!(error = %err, "logs operation failed");

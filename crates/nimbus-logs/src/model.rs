@@ -207,14 +207,20 @@ impl Model {
                     for (i, item) in items.iter().enumerate() {
                         let ipath = format!("{path}.{}.member", i + 1);
                         if item.is_null() {
-                            out.push(format!("Value null at '{ipath}' failed to satisfy constraint: Member must not be null"));
+                            out.push(format!(
+                                "Value null at '{ipath}' failed to satisfy constraint: Member must not be null"
+                            ));
                         } else {
                             self.check(member_name, item, &ipath, out);
                         }
                     }
                 } else if items.iter().any(|i| i.is_null() || !scalar_failures(member, i).is_empty()) {
                     // Scalar elements are reported on the list as a whole, with every constraint.
-                    out.push(fail(v, path, &format!("Member must satisfy constraint: [{}]", element_constraints(member))));
+                    out.push(fail(
+                        v,
+                        path,
+                        &format!("Member must satisfy constraint: [{}]", element_constraints(member)),
+                    ));
                 }
             }
             "map" => {
@@ -224,11 +230,19 @@ impl Model {
                 }
                 let key = self.shape(shape.key.as_deref().expect("map key"));
                 if obj.keys().any(|k| !scalar_failures(key, &Value::String(k.clone())).is_empty()) {
-                    out.push(fail(v, path, &format!("Map keys must satisfy constraint: [{}]", element_constraints(key))));
+                    out.push(fail(
+                        v,
+                        path,
+                        &format!("Map keys must satisfy constraint: [{}]", element_constraints(key)),
+                    ));
                 }
                 let value = self.shape(shape.value.as_deref().expect("map value"));
                 if obj.values().any(|i| i.is_null() || !scalar_failures(value, i).is_empty()) {
-                    out.push(fail(v, path, &format!("Map value must satisfy constraint: [{}]", element_constraints(value))));
+                    out.push(fail(
+                        v,
+                        path,
+                        &format!("Map value must satisfy constraint: [{}]", element_constraints(value)),
+                    ));
                 }
             }
             _ => {
@@ -260,10 +274,9 @@ fn java_string(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => format!("[{}]", items.iter().map(java_string).collect::<Vec<_>>().join(", ")),
-        Value::Object(obj) => format!(
-            "{{{}}}",
-            obj.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Object(obj) => {
+            format!("{{{}}}", obj.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 

@@ -147,11 +147,7 @@ fn page_token(last: &str) -> String {
 }
 
 fn parse_page_token(token: &str) -> Result<String> {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(errors::invalid_token)
+    URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(errors::invalid_token)
 }
 
 fn describe_log_groups(store: &mut Store, call: &mut Call, input: &Value) -> Result<Value> {
@@ -401,9 +397,8 @@ fn get_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
     let group = group_mut(store, call, &gname)?;
     group.purge(now, account, region, &gname, &mut call.changes);
     let stream = group.streams.get(sname).ok_or_else(errors::stream_not_found)?;
-    let in_window = |e: &&state::Event| {
-        start_time.is_none_or(|s| e.timestamp >= s) && end_time.is_none_or(|t| e.timestamp < t)
-    };
+    let in_window =
+        |e: &&state::Event| start_time.is_none_or(|s| e.timestamp >= s) && end_time.is_none_or(|t| e.timestamp < t);
     let key = |e: &state::Event| (e.timestamp, e.seq);
     let forward = match token {
         Some((d, _)) => d == 'f',
@@ -414,8 +409,14 @@ fn get_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
         stream.events.iter().filter(in_window).filter(|e| after.is_none_or(|k| key(e) > k)).take(limit).collect()
     } else {
         let before = token.map(|(_, k)| k);
-        let mut p: Vec<&state::Event> =
-            stream.events.iter().rev().filter(in_window).filter(|e| before.is_none_or(|k| key(e) < k)).take(limit).collect();
+        let mut p: Vec<&state::Event> = stream
+            .events
+            .iter()
+            .rev()
+            .filter(in_window)
+            .filter(|e| before.is_none_or(|k| key(e) < k))
+            .take(limit)
+            .collect();
         p.reverse();
         p
     };
@@ -472,8 +473,7 @@ fn filter_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Resul
             "logStreamNamePrefix and logStreamNames are mutually exclusive parameters.",
         ));
     }
-    let pattern = filter::parse(str_of(input, "filterPattern").unwrap_or(""))
-        .map_err(errors::invalid_parameter)?;
+    let pattern = filter::parse(str_of(input, "filterPattern").unwrap_or("")).map_err(errors::invalid_parameter)?;
     let start_time = input.get("startTime").and_then(Value::as_i64);
     let end_time = input.get("endTime").and_then(Value::as_i64);
     let limit = input.get("limit").and_then(Value::as_u64).unwrap_or(10_000) as usize;
@@ -483,7 +483,8 @@ fn filter_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Resul
     group.purge(now, account, region, &gname, &mut call.changes);
     let mut matched: Vec<(i64, &str, u64, &state::Event)> = Vec::new();
     for (sname, stream) in &group.streams {
-        if names.as_ref().is_some_and(|n| !n.contains(&sname.as_str())) || prefix.is_some_and(|p| !sname.starts_with(p)) {
+        if names.as_ref().is_some_and(|n| !n.contains(&sname.as_str())) || prefix.is_some_and(|p| !sname.starts_with(p))
+        {
             continue;
         }
         for e in &stream.events {
@@ -636,7 +637,8 @@ pub fn ensure_stream<'s>(store: &'s mut Store, call: &mut Call, gname: &str, sna
             log_group_class: "STANDARD".into(),
             deletion_protection_enabled: false,
         };
-        call.changes.push((state::group_key(account, region, gname), Some(serde_json::to_value(&meta).expect("serializes"))));
+        call.changes
+            .push((state::group_key(account, region, gname), Some(serde_json::to_value(&meta).expect("serializes"))));
         Group::new(meta)
     });
     if !group.streams.contains_key(sname) {

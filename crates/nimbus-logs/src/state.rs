@@ -136,10 +136,8 @@ impl Stream {
     /// Rebuild a batch from its journal record.
     pub fn restore(&mut self, first_seq: u64, record: &Value) {
         let Some(items) = record["e"].as_array() else { return };
-        let parsed: Vec<(i64, i64, &str)> = items
-            .iter()
-            .filter_map(|e| Some((e[0].as_i64()?, e[1].as_i64()?, e[2].as_str()?)))
-            .collect();
+        let parsed: Vec<(i64, i64, &str)> =
+            items.iter().filter_map(|e| Some((e[0].as_i64()?, e[1].as_i64()?, e[2].as_str()?))).collect();
         for (_, ingestion, _) in &parsed {
             self.last_ingestion = Some(self.last_ingestion.map_or(*ingestion, |t| t.max(*ingestion)));
         }
@@ -222,10 +220,8 @@ impl Store {
     /// Rebuild from journal records; returns the journal changes the cap made (old batches).
     pub fn load(records: &Records) -> (Store, Vec<Change>) {
         let mut store = Store::default();
-        let parsed: Vec<(Vec<Value>, &Value)> = records
-            .iter()
-            .filter_map(|(k, v)| Some((serde_json::from_str::<Vec<Value>>(k).ok()?, v)))
-            .collect();
+        let parsed: Vec<(Vec<Value>, &Value)> =
+            records.iter().filter_map(|(k, v)| Some((serde_json::from_str::<Vec<Value>>(k).ok()?, v))).collect();
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         for kind in ["g", "s", "e"] {
             for (key, value) in parsed.iter().filter(|(k, _)| k.first().and_then(Value::as_str) == Some(kind)) {
@@ -243,7 +239,11 @@ impl Store {
                     }
                     _ => {
                         let first_seq = key.get(5).and_then(Value::as_u64).unwrap_or(0);
-                        if let Some(st) = store.groups_mut(&account, &region).get_mut(&group).and_then(|g| g.streams.get_mut(&s(&key[4]))) {
+                        if let Some(st) = store
+                            .groups_mut(&account, &region)
+                            .get_mut(&group)
+                            .and_then(|g| g.streams.get_mut(&s(&key[4])))
+                        {
                             st.restore(first_seq, value);
                         }
                     }

@@ -38,7 +38,10 @@ fn groups_create_describe_delete() {
     let l = logs();
     setup(&l);
     let err = run(&l, "CreateLogGroup", json!({"logGroupName": "g"})).unwrap_err();
-    assert_eq!((err.code.as_str(), err.message.as_str()), ("ResourceAlreadyExistsException", "The specified log group already exists"));
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("ResourceAlreadyExistsException", "The specified log group already exists")
+    );
     let out = run(&l, "DescribeLogGroups", json!({})).unwrap();
     let g = &out["logGroups"][0];
     assert_eq!(g["arn"], "arn:aws:logs:us-east-1:111111111111:log-group:g:*");
@@ -97,17 +100,31 @@ fn streams() {
     assert_eq!(err.message, "The specified log stream already exists");
     run(&l, "CreateLogStream", json!({"logGroupName": "g", "logStreamName": "t"})).unwrap();
     put(&l, &[(NOW - 10, "x")]);
-    let out = run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "orderBy": "LastEventTime", "descending": true})).unwrap();
+    let out =
+        run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "orderBy": "LastEventTime", "descending": true}))
+            .unwrap();
     assert_eq!(out["logStreams"][0]["logStreamName"], "s");
     assert_eq!(out["logStreams"][0]["lastEventTimestamp"], NOW - 10);
     assert_eq!(out["logStreams"][0]["arn"], "arn:aws:logs:us-east-1:111111111111:log-group:g:log-stream:s");
     let err = run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "logGroupIdentifier": "g"})).unwrap_err();
     assert_eq!(err.code, "ValidationException");
-    let err = run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "orderBy": "LastEventTime", "logStreamNamePrefix": "s"})).unwrap_err();
+    let err = run(
+        &l,
+        "DescribeLogStreams",
+        json!({"logGroupName": "g", "orderBy": "LastEventTime", "logStreamNamePrefix": "s"}),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "InvalidParameterException");
-    let by_arn = run(&l, "DescribeLogStreams", json!({"logGroupIdentifier": "arn:aws:logs:us-east-1:111111111111:log-group:g", "limit": 1})).unwrap();
+    let by_arn = run(
+        &l,
+        "DescribeLogStreams",
+        json!({"logGroupIdentifier": "arn:aws:logs:us-east-1:111111111111:log-group:g", "limit": 1}),
+    )
+    .unwrap();
     assert_eq!(by_arn["logStreams"][0]["logStreamName"], "s");
-    let next = run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "limit": 1, "nextToken": by_arn["nextToken"]})).unwrap();
+    let next =
+        run(&l, "DescribeLogStreams", json!({"logGroupName": "g", "limit": 1, "nextToken": by_arn["nextToken"]}))
+            .unwrap();
     assert_eq!(next["logStreams"][0]["logStreamName"], "t");
     run(&l, "DeleteLogStream", json!({"logGroupName": "g", "logStreamName": "s"})).unwrap();
     let err = run(&l, "DeleteLogStream", json!({"logGroupName": "g", "logStreamName": "s"})).unwrap_err();
@@ -118,21 +135,41 @@ fn streams() {
 fn put_rules() {
     let l = logs();
     setup(&l);
-    let err = run(&l, "PutLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
-        {"timestamp": NOW, "message": "b"}, {"timestamp": NOW - 1, "message": "a"}]})).unwrap_err();
+    let err = run(
+        &l,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
+        {"timestamp": NOW, "message": "b"}, {"timestamp": NOW - 1, "message": "a"}]}),
+    )
+    .unwrap_err();
     assert_eq!(err.message, "Log events in a single PutLogEvents request must be in chronological order.");
-    let err = run(&l, "PutLogEvents", json!({"logGroupName": "g", "logStreamName": "nope", "logEvents": [{"timestamp": NOW, "message": "a"}]})).unwrap_err();
+    let err = run(
+        &l,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "nope", "logEvents": [{"timestamp": NOW, "message": "a"}]}),
+    )
+    .unwrap_err();
     assert_eq!(err.message, "The specified log stream does not exist.");
     let big = "x".repeat(600_000);
-    let err = run(&l, "PutLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
-        {"timestamp": NOW, "message": big}, {"timestamp": NOW, "message": big}]})).unwrap_err();
+    let err = run(
+        &l,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
+        {"timestamp": NOW, "message": big}, {"timestamp": NOW, "message": big}]}),
+    )
+    .unwrap_err();
     assert!(err.message.starts_with("Upload too large"), "{}", err.message);
     let out = put(&l, &[(NOW - 15 * 86_400_000 - 1000, "old"), (NOW - 15 * 86_400_000 + 1000, "old2")]);
     assert_eq!(out["rejectedLogEventsInfo"], json!({"tooOldLogEventEndIndex": 2}));
     let out = put(&l, &[(NOW, "ok"), (NOW + 3 * 3_600_000, "new")]);
     assert_eq!(out["rejectedLogEventsInfo"], json!({"tooNewLogEventStartIndex": 1}));
-    let err = run(&l, "PutLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
-        {"timestamp": NOW - 25 * 3_600_000, "message": "a"}, {"timestamp": NOW, "message": "b"}]})).unwrap_err();
+    let err = run(
+        &l,
+        "PutLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "logEvents": [
+        {"timestamp": NOW - 25 * 3_600_000, "message": "a"}, {"timestamp": NOW, "message": "b"}]}),
+    )
+    .unwrap_err();
     assert!(err.message.contains("cannot span more than 24 hours"));
     assert_eq!(out["nextSequenceToken"].as_str().unwrap().len(), 56);
     let got = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s"})).unwrap();
@@ -145,26 +182,41 @@ fn get_log_events_tokens() {
     setup(&l);
     put(&l, &[(NOW - 5, "1"), (NOW - 4, "2"), (NOW - 3, "3")]);
     put(&l, &[(NOW - 2, "4"), (NOW - 1, "5")]);
-    let head = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": true, "limit": 2})).unwrap();
+    let head =
+        run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": true, "limit": 2}))
+            .unwrap();
     assert_eq!(messages(&head), vec!["1", "2"]);
     let f = head["nextForwardToken"].as_str().unwrap();
     assert!(f.starts_with("f/") && f.ends_with("/s"));
-    let p2 = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": f, "limit": 2})).unwrap();
+    let p2 = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": f, "limit": 2}))
+        .unwrap();
     assert_eq!(messages(&p2), vec!["3", "4"]);
-    let p3 = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": p2["nextForwardToken"], "limit": 2})).unwrap();
+    let p3 = run(
+        &l,
+        "GetLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "nextToken": p2["nextForwardToken"], "limit": 2}),
+    )
+    .unwrap();
     assert_eq!(messages(&p3), vec!["5"]);
     let end = p3["nextForwardToken"].clone();
-    let p4 = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": end, "limit": 2})).unwrap();
+    let p4 = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": end, "limit": 2}))
+        .unwrap();
     assert!(messages(&p4).is_empty());
     assert_eq!(p4["nextForwardToken"], end, "same token at the end");
     // Default is the tail; backward pages go back in time.
     let tail = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "limit": 2})).unwrap();
     assert_eq!(messages(&tail), vec!["4", "5"]);
-    let back = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "limit": 2, "nextToken": tail["nextBackwardToken"]})).unwrap();
+    let back = run(
+        &l,
+        "GetLogEvents",
+        json!({"logGroupName": "g", "logStreamName": "s", "limit": 2, "nextToken": tail["nextBackwardToken"]}),
+    )
+    .unwrap();
     assert_eq!(messages(&back), vec!["2", "3"]);
     let window = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startTime": NOW - 4, "endTime": NOW - 2, "startFromHead": true})).unwrap();
     assert_eq!(messages(&window), vec!["2", "3"]);
-    let err = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": "bogus"})).unwrap_err();
+    let err =
+        run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": "bogus"})).unwrap_err();
     assert_eq!(err.message, "The specified nextToken is invalid.");
 }
 
@@ -173,7 +225,14 @@ fn filter_log_events_patterns_and_pages() {
     let l = logs();
     setup(&l);
     run(&l, "CreateLogStream", json!({"logGroupName": "g", "logStreamName": "t"})).unwrap();
-    put(&l, &[(NOW - 3, "ERROR disk full"), (NOW - 2, r#"{"level": "warn", "n": 7, "user": {"id": "abc-1"}}"#), (NOW - 1, "INFO ok")]);
+    put(
+        &l,
+        &[
+            (NOW - 3, "ERROR disk full"),
+            (NOW - 2, r#"{"level": "warn", "n": 7, "user": {"id": "abc-1"}}"#),
+            (NOW - 1, "INFO ok"),
+        ],
+    );
     let f = |pattern: &str| {
         messages(&run(&l, "FilterLogEvents", json!({"logGroupName": "g", "filterPattern": pattern})).unwrap())
     };
@@ -193,7 +252,8 @@ fn filter_log_events_patterns_and_pages() {
     let p1 = run(&l, "FilterLogEvents", json!({"logGroupName": "g", "limit": 2})).unwrap();
     assert_eq!(p1["events"][0]["logStreamName"], "s");
     assert_eq!(p1["events"][0]["eventId"].as_str().unwrap().len(), 56);
-    let p2 = run(&l, "FilterLogEvents", json!({"logGroupName": "g", "limit": 2, "nextToken": p1["nextToken"]})).unwrap();
+    let p2 =
+        run(&l, "FilterLogEvents", json!({"logGroupName": "g", "limit": 2, "nextToken": p1["nextToken"]})).unwrap();
     assert_eq!(messages(&p2), vec!["INFO ok"]);
     assert!(p2.get("nextToken").is_none());
     let none = run(&l, "FilterLogEvents", json!({"logGroupName": "g", "logStreamNames": ["t"]})).unwrap();
@@ -236,7 +296,9 @@ fn tags_both_apis() {
     run(&l, "UntagResource", json!({"resourceArn": arn, "tagKeys": ["env"]})).unwrap();
     let t = run(&l, "ListTagsForResource", json!({"resourceArn": arn})).unwrap();
     assert_eq!(t["tags"], json!({"b": "2"}));
-    let err = run(&l, "ListTagsForResource", json!({"resourceArn": "arn:aws:logs:us-east-1:111111111111:log-group:nope"})).unwrap_err();
+    let err =
+        run(&l, "ListTagsForResource", json!({"resourceArn": "arn:aws:logs:us-east-1:111111111111:log-group:nope"}))
+            .unwrap_err();
     assert_eq!(err.code, "ResourceNotFoundException");
 }
 
@@ -245,7 +307,9 @@ fn sink_creates_and_caps() {
     let l = logs();
     let ev = |i: i64| LogEvent { timestamp: NOW + i, message: format!("m{i}") };
     l.put("111111111111", "us-east-1", "/aws/lambda/f", "2024/01/01/[$LATEST]abc", (0..3).map(ev).collect());
-    let got = run(&l, "GetLogEvents", json!({"logGroupName": "/aws/lambda/f", "logStreamName": "2024/01/01/[$LATEST]abc"})).unwrap();
+    let got =
+        run(&l, "GetLogEvents", json!({"logGroupName": "/aws/lambda/f", "logStreamName": "2024/01/01/[$LATEST]abc"}))
+            .unwrap();
     assert_eq!(messages(&got), vec!["m0", "m1", "m2"]);
     let big: Vec<LogEvent> = (0..state::MAX_EVENTS_PER_STREAM as i64 + 5).map(ev).collect();
     l.put("111111111111", "us-east-1", "/aws/lambda/f", "x", big);
@@ -265,7 +329,13 @@ fn persistence_round_trip() {
         put(&l, &[(NOW - 1, "a"), (NOW, "b")]);
         run(&l, "TagLogGroup", json!({"logGroupName": "g", "tags": {"k": "v"}})).unwrap();
         run(&l, "DeleteLogStream", json!({"logGroupName": "g", "logStreamName": "gone"})).unwrap();
-        l.put("111111111111", "us-east-1", "/aws/lambda/f", "s", vec![LogEvent { timestamp: NOW, message: "hi".into() }]);
+        l.put(
+            "111111111111",
+            "us-east-1",
+            "/aws/lambda/f",
+            "s",
+            vec![LogEvent { timestamp: NOW, message: "hi".into() }],
+        );
     }
     let l = Logs::open(Some(&dir), Clock::new()).unwrap();
     let got = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s"})).unwrap();

@@ -71,7 +71,13 @@ impl Sqs {
                 (Store::load(&records), Some(journal))
             }
         };
-        Ok(Arc::new_cyclic(|me| Sqs { me: me.clone(), store: Mutex::new(store), journal, clock, drivers: Mutex::default() }))
+        Ok(Arc::new_cyclic(|me| Sqs {
+            me: me.clone(),
+            store: Mutex::new(store),
+            journal,
+            clock,
+            drivers: Mutex::default(),
+        }))
     }
 
     fn arc(&self) -> Arc<Sqs> {
@@ -84,7 +90,14 @@ impl Sqs {
 
     /// Run `f` under the lock; its changes are durable before this returns, and waiting
     /// receivers of touched queues are woken afterwards.
-    fn with<T>(&self, account: &str, region: &str, endpoint: &str, sender: &str, f: impl FnOnce(&mut Store, &mut Call) -> Result<T>) -> Result<T> {
+    fn with<T>(
+        &self,
+        account: &str,
+        region: &str,
+        endpoint: &str,
+        sender: &str,
+        f: impl FnOnce(&mut Store, &mut Call) -> Result<T>,
+    ) -> Result<T> {
         let now = self.clock.now_millis();
         let (result, wake) = {
             let mut store = self.store.lock();
@@ -156,7 +169,10 @@ impl Sqs {
             Some(w) => w,
             None => {
                 let store = self.store.lock();
-                store.queue(&loc.account, &loc.region, &loc.name).map(|q| q.attr("ReceiveMessageWaitTimeSeconds", 0)).unwrap_or(0)
+                store
+                    .queue(&loc.account, &loc.region, &loc.name)
+                    .map(|q| q.attr("ReceiveMessageWaitTimeSeconds", 0))
+                    .unwrap_or(0)
             }
         };
         self.receive_until(loc, params, Duration::from_secs(wait_secs as u64)).await
@@ -264,7 +280,15 @@ impl Sqs {
 
     /// Receive up to `max` (1..=10) messages with all attributes, long-polling up to `wait`;
     /// `visibility` overrides the queue's visibility timeout (seconds).
-    pub async fn receive(&self, account: &str, region: &str, queue_arn: &str, max: usize, wait: Duration, visibility: Option<u32>) -> std::result::Result<Vec<ReceivedMessage>, String> {
+    pub async fn receive(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        max: usize,
+        wait: Duration,
+        visibility: Option<u32>,
+    ) -> std::result::Result<Vec<ReceivedMessage>, String> {
         let loc = self.loc_of(account, region, queue_arn)?;
         let params = ReceiveParams {
             max: max.clamp(1, 10),
@@ -278,7 +302,13 @@ impl Sqs {
     }
 
     /// Delete messages by receipt handle (unknown or stale handles are ignored, as AWS does).
-    pub fn delete(&self, account: &str, region: &str, queue_arn: &str, receipt_handles: &[String]) -> std::result::Result<(), String> {
+    pub fn delete(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        receipt_handles: &[String],
+    ) -> std::result::Result<(), String> {
         let loc = self.loc_of(account, region, queue_arn)?;
         self.with(&loc.account, &loc.region, "", "", |store, call| {
             let mut first_error = None;
@@ -293,7 +323,14 @@ impl Sqs {
     }
 
     /// Change the visibility timeout (seconds) of an in-flight message.
-    pub fn change_visibility(&self, account: &str, region: &str, queue_arn: &str, receipt_handle: &str, timeout: u32) -> std::result::Result<(), String> {
+    pub fn change_visibility(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        receipt_handle: &str,
+        timeout: u32,
+    ) -> std::result::Result<(), String> {
         let loc = self.loc_of(account, region, queue_arn)?;
         self.with(&loc.account, &loc.region, "", "", |store, call| {
             ops::change_one(store, call, &loc, receipt_handle, Some(i64::from(timeout)))
@@ -303,12 +340,22 @@ impl Sqs {
 
     /// Send a message; `attributes` become `String` message attributes. FIFO queues get
     /// message group `default` and a fresh deduplication id. Returns the message id.
-    pub fn send(&self, account: &str, region: &str, queue_arn: &str, body: &str, attributes: &[(String, String)]) -> std::result::Result<String, String> {
+    pub fn send(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        body: &str,
+        attributes: &[(String, String)],
+    ) -> std::result::Result<String, String> {
         let loc = self.loc_of(account, region, queue_arn)?;
         let attrs: BTreeMap<String, MessageAttribute> = attributes
             .iter()
             .map(|(k, v)| {
-                (k.clone(), MessageAttribute { data_type: "String".into(), string_value: Some(v.clone()), binary_value: None })
+                (
+                    k.clone(),
+                    MessageAttribute { data_type: "String".into(), string_value: Some(v.clone()), binary_value: None },
+                )
             })
             .collect();
         let sender = loc.account.clone();
@@ -330,7 +377,12 @@ impl Sqs {
     }
 
     /// All queue attributes (as GetQueueAttributes `All`).
-    pub fn queue_attributes(&self, account: &str, region: &str, queue_arn: &str) -> std::result::Result<BTreeMap<String, String>, String> {
+    pub fn queue_attributes(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+    ) -> std::result::Result<BTreeMap<String, String>, String> {
         let loc = self.loc_of(account, region, queue_arn)?;
         let store = self.store.lock();
         let q = store.queue(&loc.account, &loc.region, &loc.name).ok_or_else(|| errors::NO_QUEUE.to_string())?;
@@ -388,8 +440,7 @@ fn decode_json(target: &str, req: &HttpRequest) -> Result<(String, Value)> {
     let input: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&req.body)
-            .map_err(|e| err("SerializationException", format!("Malformed JSON: {e}")))?
+        serde_json::from_slice(&req.body).map_err(|e| err("SerializationException", format!("Malformed JSON: {e}")))?
     };
     if !input.is_object() {
         return Err(err("SerializationException", "The request body must be a JSON object"));
@@ -404,10 +455,7 @@ fn decode_query(req: &HttpRequest) -> Result<(String, Value)> {
         return Err(err("MissingRequiredParameterException", "The request must contain the parameter Action."));
     };
     if !m.has_operation(action) {
-        return Err(err(
-            "UnknownOperationException",
-            format!("The action {action} is not valid for this endpoint."),
-        ));
+        return Err(err("UnknownOperationException", format!("The action {action} is not valid for this endpoint.")));
     }
     let input = wire::decode(&q.params, action, &[]);
     Ok((action.to_string(), with_path_queue(input, req)))
@@ -432,13 +480,26 @@ fn is_queue_path(path: &str) -> bool {
 }
 
 impl QueueSource for Sqs {
-    fn receive(&self, account: &str, region: &str, queue_arn: &str, max: usize, wait: Duration) -> BoxFuture<'static, std::result::Result<Vec<QueueMessage>, String>> {
+    fn receive(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'static, std::result::Result<Vec<QueueMessage>, String>> {
         let sqs = self.arc();
         let (account, region, arn) = (account.to_string(), region.to_string(), queue_arn.to_string());
         Box::pin(async move { sqs.receive(&account, &region, &arn, max, wait, None).await })
     }
 
-    fn delete(&self, account: &str, region: &str, queue_arn: &str, receipt_handles: Vec<String>) -> std::result::Result<(), String> {
+    fn delete(
+        &self,
+        account: &str,
+        region: &str,
+        queue_arn: &str,
+        receipt_handles: Vec<String>,
+    ) -> std::result::Result<(), String> {
         Sqs::delete(self, account, region, queue_arn, &receipt_handles)
     }
 
@@ -451,7 +512,14 @@ impl QueueSource for Sqs {
 }
 
 impl Deliver for Sqs {
-    fn deliver(&self, account: &str, region: &str, target_arn: &str, message: &str, attributes: &[(String, String)]) -> std::result::Result<(), String> {
+    fn deliver(
+        &self,
+        account: &str,
+        region: &str,
+        target_arn: &str,
+        message: &str,
+        attributes: &[(String, String)],
+    ) -> std::result::Result<(), String> {
         self.send(account, region, target_arn, message, attributes).map(|_| ())
     }
 }

@@ -185,9 +185,8 @@ fn check_name(name: &str, fifo: bool) -> Result<()> {
         }
         None => name,
     };
-    let ok = !base.is_empty()
-        && name.len() <= 80
-        && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok =
+        !base.is_empty() && name.len() <= 80 && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         let text = if fifo {
             "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length"
@@ -303,7 +302,8 @@ fn redrive_policy(store: &Store, loc: &Loc, fifo: bool, v: &str) -> Result<Optio
         _ => None,
     };
     let Some(count) = count.filter(|c| (1..=1000).contains(c)) else {
-        let shown = policy.get("maxReceiveCount").map(|c| c.to_string().trim_matches('"').to_string()).unwrap_or_default();
+        let shown =
+            policy.get("maxReceiveCount").map(|c| c.to_string().trim_matches('"').to_string()).unwrap_or_default();
         return Err(reason(&format!(
             "Invalid value for maxReceiveCount: {shown}, valid values are from 1 to 1000 both inclusive."
         )));
@@ -417,7 +417,8 @@ fn create_queue(store: &mut Store, call: &mut Call, input: &Value) -> Result<Val
     }
     check_throughput(&attributes)?;
     let secs = call.now / 1000;
-    let meta = QueueMeta { name: name.clone(), fifo, attributes, created: secs, last_modified: secs, tags, purged_at: None };
+    let meta =
+        QueueMeta { name: name.clone(), fifo, attributes, created: secs, last_modified: secs, tags, purged_at: None };
     let queue = Queue::new(call.account, call.region, meta);
     call.changes.push(queue.meta_change());
     let url = url_of(call, &queue);
@@ -626,9 +627,7 @@ pub fn parse_attributes(v: Option<&Value>, system: bool) -> Result<BTreeMap<Stri
     for (name, attr) in obj {
         if system {
             if name != "AWSTraceHeader" {
-                return Err(invalid_parameter(format!(
-                    "Message system attribute name '{name}' is invalid."
-                )));
+                return Err(invalid_parameter(format!("Message system attribute name '{name}' is invalid.")));
             }
         } else {
             if name.len() > 256 {
@@ -640,7 +639,8 @@ pub fn parse_attributes(v: Option<&Value>, system: bool) -> Result<BTreeMap<Stri
                     "Message (user) attribute name '{name}' can only contain upper and lower case characters, digits, periods, hyphens and underscores."
                 )));
             }
-            if lower.starts_with("aws.") || lower.starts_with("amazon.") || name.starts_with('.') || name.ends_with('.') {
+            if lower.starts_with("aws.") || lower.starts_with("amazon.") || name.starts_with('.') || name.ends_with('.')
+            {
                 return Err(invalid_parameter(format!(
                     "You can't use message attribute names beginning with 'AWS.' or 'Amazon.'. These strings are reserved for internal use. Additionally, they cannot start or end with '.'. Invalid name: '{name}'"
                 )));
@@ -839,7 +839,8 @@ pub fn send_one(store: &mut Store, call: &mut Call, loc: &Loc, out: Outgoing) ->
         }
     }
     let seq = queue.alloc_seq(call.now);
-    let delay = if fifo { queue.attr("DelaySeconds", 0) } else { out.delay.unwrap_or_else(|| queue.attr("DelaySeconds", 0)) };
+    let delay =
+        if fifo { queue.attr("DelaySeconds", 0) } else { out.delay.unwrap_or_else(|| queue.attr("DelaySeconds", 0)) };
     let id = uuid::Uuid::new_v4().to_string();
     let sequence = fifo.then(|| sequence_number(seq));
     let message = Message {
@@ -971,7 +972,10 @@ impl Selection {
 
     fn wants_user(&self, name: &str) -> bool {
         self.user.iter().any(|n| {
-            n == "All" || n == ".*" || n == name || n.strip_suffix(".*").is_some_and(|p| name.starts_with(&format!("{p}.")))
+            n == "All"
+                || n == ".*"
+                || n == name
+                || n.strip_suffix(".*").is_some_and(|p| name.starts_with(&format!("{p}.")))
         })
     }
 }
@@ -1092,7 +1096,11 @@ pub fn try_receive(store: &mut Store, call: &mut Call, loc: &Loc, p: &ReceivePar
             let again: Option<Vec<Message>> = handles
                 .iter()
                 .map(|(seq, rh)| {
-                    queue.messages.get(seq).filter(|m| m.receipt.as_deref() == Some(rh) && m.in_flight(call.now)).cloned()
+                    queue
+                        .messages
+                        .get(seq)
+                        .filter(|m| m.receipt.as_deref() == Some(rh) && m.in_flight(call.now))
+                        .cloned()
                 })
                 .collect();
             if let Some(again) = again {
@@ -1258,7 +1266,11 @@ fn list_dead_letter_sources(store: &mut Store, call: &mut Call, input: &Value) -
     let names: Vec<String> = store
         .region(&loc.account, &loc.region)
         .map(|r| {
-            r.queues.values().filter(|q| q.redrive().is_some_and(|(t, _)| t == arn)).map(|q| q.name().to_string()).collect()
+            r.queues
+                .values()
+                .filter(|q| q.redrive().is_some_and(|(t, _)| t == arn))
+                .map(|q| q.name().to_string())
+                .collect()
         })
         .unwrap_or_default();
     let (names, token) = page(names, input)?;
@@ -1295,11 +1307,7 @@ fn start_move_task(store: &mut Store, call: &mut Call, input: &Value) -> Result<
     let rate = int_of(input, "MaxNumberOfMessagesPerSecond");
     if let Some(r) = rate {
         if !(1..=500).contains(&r) {
-            return Err(invalid_value(
-                "MaxNumberOfMessagesPerSecond",
-                r,
-                "Must be between 1 and 500, if provided.",
-            ));
+            return Err(invalid_value("MaxNumberOfMessagesPerSecond", r, "Must be between 1 and 500, if provided."));
         }
     }
     let region_state = store.region_mut(&account, &region);
@@ -1353,10 +1361,8 @@ pub fn step_move_task(store: &mut Store, call: &mut Call, account: &str, region:
             done = true;
             break;
         };
-        let target = task
-            .destination_arn
-            .clone()
-            .or_else(|| source.messages.get(&seq).and_then(|m| m.dlq_source.clone()));
+        let target =
+            task.destination_arn.clone().or_else(|| source.messages.get(&seq).and_then(|m| m.dlq_source.clone()));
         let Some(target) = target.filter(|t| store.queue_by_arn(t).is_some()) else {
             failure = Some("AWS.SimpleQueueService.NonExistentQueue".to_string());
             break;
@@ -1431,11 +1437,10 @@ fn list_move_tasks(store: &mut Store, _call: &mut Call, input: &Value) -> Result
 
 fn cancel_move_task(store: &mut Store, call: &mut Call, input: &Value) -> Result<Value> {
     let handle = required(input, "TaskHandle")?;
-    let decoded: Option<Value> = base64::engine::general_purpose::STANDARD
-        .decode(handle)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let Some((id, source)) = decoded.as_ref().and_then(|v| Some((v["taskId"].as_str()?, v["sourceArn"].as_str()?))) else {
+    let decoded: Option<Value> =
+        base64::engine::general_purpose::STANDARD.decode(handle).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let Some((id, source)) = decoded.as_ref().and_then(|v| Some((v["taskId"].as_str()?, v["sourceArn"].as_str()?)))
+    else {
         return Err(invalid_parameter("Value for parameter TaskHandle is invalid."));
     };
     let Some((account, region, _)) = parse_arn(source) else {
@@ -1488,12 +1493,10 @@ fn add_permission(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
         }
     }
     let queue = qm(store, &loc);
-    let mut policy: Value = queue
-        .meta
-        .attributes
-        .get("Policy")
-        .and_then(|p| serde_json::from_str(p).ok())
-        .unwrap_or_else(|| json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn), "Statement": []}));
+    let mut policy: Value =
+        queue.meta.attributes.get("Policy").and_then(|p| serde_json::from_str(p).ok()).unwrap_or_else(
+            || json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn), "Statement": []}),
+        );
     if !policy["Statement"].is_array() {
         policy["Statement"] = json!([]);
     }

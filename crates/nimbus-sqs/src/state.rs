@@ -285,8 +285,7 @@ impl Queue {
     /// Drop messages past the retention period and expired deduplication entries.
     pub fn tidy(&mut self, now: i64, changes: &mut Vec<Change>) {
         let retention = self.attr("MessageRetentionPeriod", 345_600) * 1000;
-        let expired: Vec<u64> =
-            self.messages.values().filter(|m| m.sent + retention <= now).map(|m| m.seq).collect();
+        let expired: Vec<u64> = self.messages.values().filter(|m| m.sent + retention <= now).map(|m| m.seq).collect();
         for seq in expired {
             self.remove(seq);
             changes.push(self.message_delete(seq));
@@ -398,7 +397,14 @@ impl Store {
 
     /// Put a message into another queue (dead-letter moves, redrives), as a fresh, visible
     /// message that keeps its id, body, attributes and sent time.
-    pub fn transfer(&mut self, target_arn: &str, mut m: Message, source_arn: Option<&str>, now: i64, changes: &mut Vec<Change>) -> bool {
+    pub fn transfer(
+        &mut self,
+        target_arn: &str,
+        mut m: Message,
+        source_arn: Option<&str>,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> bool {
         let Some(target) = self.queue_by_arn_mut(target_arn) else { return false };
         m.seq = target.alloc_seq(now);
         m.receive_count = 0;
@@ -423,10 +429,8 @@ impl Store {
     /// Rebuild from journal records.
     pub fn load(records: &Records) -> Store {
         let mut store = Store::default();
-        let parsed: Vec<(Vec<Value>, &Value)> = records
-            .iter()
-            .filter_map(|(k, v)| Some((serde_json::from_str::<Vec<Value>>(k).ok()?, v)))
-            .collect();
+        let parsed: Vec<(Vec<Value>, &Value)> =
+            records.iter().filter_map(|(k, v)| Some((serde_json::from_str::<Vec<Value>>(k).ok()?, v))).collect();
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         for kind in ["q", "m", "d", "t"] {
             for (key, value) in parsed.iter().filter(|(k, _)| k.first().and_then(Value::as_str) == Some(kind)) {
@@ -444,7 +448,9 @@ impl Store {
                         }
                     }
                     "d" => {
-                        let Ok(d) = serde_json::from_value::<BTreeMap<String, Dedup>>((*value).clone()) else { continue };
+                        let Ok(d) = serde_json::from_value::<BTreeMap<String, Dedup>>((*value).clone()) else {
+                            continue;
+                        };
                         if let Some(q) = store.queue_mut(&account, &region, &s(&key[3])) {
                             q.dedup = d;
                         }

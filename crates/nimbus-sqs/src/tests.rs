@@ -16,7 +16,10 @@ fn call(sqs: &Sqs, op: &str, input: Value) -> Result<Value, nimbus_core::AwsErro
 }
 
 fn create(sqs: &Sqs, name: &str, attrs: Value) -> String {
-    call(sqs, "CreateQueue", json!({"QueueName": name, "Attributes": attrs})).unwrap()["QueueUrl"].as_str().unwrap().to_string()
+    call(sqs, "CreateQueue", json!({"QueueName": name, "Attributes": attrs})).unwrap()["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn receive(sqs: &Sqs, url: &str, input: Value) -> Vec<Value> {
@@ -76,20 +79,31 @@ async fn fifo_orders_groups_and_deduplicates() {
     let sqs = Sqs::open(None, Clock::new()).unwrap();
     let url = create(&sqs, "f.fifo", json!({"FifoQueue": "true"}));
     let send = |b: &str, g: &str, d: &str| {
-        call(&sqs, "SendMessage", json!({"QueueUrl": url, "MessageBody": b, "MessageGroupId": g, "MessageDeduplicationId": d})).unwrap()
+        call(
+            &sqs,
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": b, "MessageGroupId": g, "MessageDeduplicationId": d}),
+        )
+        .unwrap()
     };
     let a1 = send("a1", "A", "1");
     let dup = send("other body", "A", "1");
     assert_eq!(a1["MessageId"], dup["MessageId"]);
     send("a2", "A", "2");
     send("b1", "B", "3");
-    let err = call(&sqs, "SendMessage", json!({"QueueUrl": url, "MessageBody": "x", "MessageGroupId": "A"})).unwrap_err();
+    let err =
+        call(&sqs, "SendMessage", json!({"QueueUrl": url, "MessageBody": "x", "MessageGroupId": "A"})).unwrap_err();
     assert_eq!(err.code, "InvalidParameterValueException");
     let got = receive(&sqs, &url, json!({"MaxNumberOfMessages": 10})).await;
     assert_eq!(got.iter().map(body).collect::<Vec<_>>(), ["a1", "a2", "b1"]);
     // Everything in flight: both groups blocked.
     assert!(receive(&sqs, &url, json!({})).await.is_empty());
-    call(&sqs, "ChangeMessageVisibility", json!({"QueueUrl": url, "ReceiptHandle": got[2]["ReceiptHandle"], "VisibilityTimeout": 0})).unwrap();
+    call(
+        &sqs,
+        "ChangeMessageVisibility",
+        json!({"QueueUrl": url, "ReceiptHandle": got[2]["ReceiptHandle"], "VisibilityTimeout": 0}),
+    )
+    .unwrap();
     assert_eq!(body(&receive(&sqs, &url, json!({})).await[0]), "b1");
     // After the dedup window the same id is a new message.
     sqs.clock.advance(5 * 60 * 1000 + 1);
@@ -101,7 +115,8 @@ async fn fifo_orders_groups_and_deduplicates() {
 async fn redrive_moves_to_dead_letter_queue() {
     let sqs = Sqs::open(None, Clock::new()).unwrap();
     let dlq = create(&sqs, "dlq", json!({}));
-    let policy = json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq", "maxReceiveCount": 1}).to_string();
+    let policy =
+        json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq", "maxReceiveCount": 1}).to_string();
     let src = create(&sqs, "src", json!({"RedrivePolicy": policy, "VisibilityTimeout": "1"}));
     call(&sqs, "SendMessage", json!({"QueueUrl": src, "MessageBody": "poison"})).unwrap();
     assert_eq!(receive(&sqs, &src, json!({})).await.len(), 1);
@@ -110,8 +125,10 @@ async fn redrive_moves_to_dead_letter_queue() {
     let moved = receive(&sqs, &dlq, json!({"MessageSystemAttributeNames": ["All"]})).await;
     assert_eq!(body(&moved[0]), "poison");
     assert_eq!(moved[0]["Attributes"]["DeadLetterQueueSourceArn"], "arn:aws:sqs:us-east-1:000000000000:src");
-    let bad = json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq", "maxReceiveCount": 0}).to_string();
-    let err = call(&sqs, "SetQueueAttributes", json!({"QueueUrl": src, "Attributes": {"RedrivePolicy": bad}})).unwrap_err();
+    let bad =
+        json!({"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq", "maxReceiveCount": 0}).to_string();
+    let err =
+        call(&sqs, "SetQueueAttributes", json!({"QueueUrl": src, "Attributes": {"RedrivePolicy": bad}})).unwrap_err();
     assert!(err.message.contains("valid values are from 1 to 1000 both inclusive"), "{}", err.message);
 }
 
@@ -162,7 +179,8 @@ fn validation_messages() {
     assert_eq!(crate::errors::query_code(&err.code).0, "InvalidParameterValue");
     let err = call(&sqs, "CreateQueue", json!({"QueueName": "x", "Attributes": {"Bogus": "1"}})).unwrap_err();
     assert_eq!(err.message, "Unknown Attribute Bogus.");
-    let err = call(&sqs, "CreateQueue", json!({"QueueName": "x", "Attributes": {"MaximumMessageSize": "1048577"}})).unwrap_err();
+    let err = call(&sqs, "CreateQueue", json!({"QueueName": "x", "Attributes": {"MaximumMessageSize": "1048577"}}))
+        .unwrap_err();
     assert_eq!(err.message, "Invalid value for the parameter MaximumMessageSize.");
     let url = create(&sqs, "v", json!({}));
     let err = call(&sqs, "SendMessage", json!({"QueueUrl": url, "MessageBody": "bad \u{1}"})).unwrap_err();

@@ -32,20 +32,14 @@ const LISTS: &[(&str, &str)] = &[
     ("Actions", "ActionName"),
 ];
 
-const STRING_MAPS: &[(&str, &str, &str, &str)] = &[
-    ("Attributes", "Attribute", "Name", "Value"),
-    ("tags", "Tag", "Key", "Value"),
-    ("Tags", "Tag", "Key", "Value"),
-];
+const STRING_MAPS: &[(&str, &str, &str, &str)] =
+    &[("Attributes", "Attribute", "Name", "Value"), ("tags", "Tag", "Key", "Value"), ("Tags", "Tag", "Key", "Value")];
 
 const ATTRIBUTE_MAPS: &[(&str, &str)] =
     &[("MessageAttributes", "MessageAttribute"), ("MessageSystemAttributes", "MessageSystemAttribute")];
 
-const ENTRY_PREFIXES: &[&str] = &[
-    "SendMessageBatchRequestEntry",
-    "DeleteMessageBatchRequestEntry",
-    "ChangeMessageVisibilityBatchRequestEntry",
-];
+const ENTRY_PREFIXES: &[&str] =
+    &["SendMessageBatchRequestEntry", "DeleteMessageBatchRequestEntry", "ChangeMessageVisibilityBatchRequestEntry"];
 
 /// Decode query parameters into the operation's JSON input.
 pub fn decode(params: &Params, op: &str, path: &[&str]) -> Value {
@@ -74,7 +68,8 @@ pub fn decode(params: &Params, op: &str, path: &[&str]) -> Value {
     }
     for (json_name, prefix) in LISTS {
         if has(json_name).is_some() {
-            let items: Vec<Value> = indexed(params, prefix).into_values().filter_map(|e| e.get("").map(|v| json!(v))).collect();
+            let items: Vec<Value> =
+                indexed(params, prefix).into_values().filter_map(|e| e.get("").map(|v| json!(v))).collect();
             if !items.is_empty() {
                 obj.insert(json_name.to_string(), Value::Array(items));
             }
@@ -150,8 +145,14 @@ fn name_values(w: &mut XmlWriter, tag: &str, key: &str, value: &str, map: Option
     }
 }
 
-const SEND_FIELDS: &[&str] =
-    &["Id", "MessageId", "MD5OfMessageBody", "MD5OfMessageAttributes", "MD5OfMessageSystemAttributes", "SequenceNumber"];
+const SEND_FIELDS: &[&str] = &[
+    "Id",
+    "MessageId",
+    "MD5OfMessageBody",
+    "MD5OfMessageAttributes",
+    "MD5OfMessageSystemAttributes",
+    "SequenceNumber",
+];
 
 /// The inner XML of `<{Op}Result>`; `None` for operations without output.
 pub fn encode(op: &str, out: &Value) -> Option<String> {

@@ -13,7 +13,8 @@ pub fn register(
     lambda_settings: nimbus_lambda::invoke::Settings,
 ) -> std::io::Result<()> {
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
-    let lambda = nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
+    let lambda =
+        nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
     let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
     *lambda.lambda().deliverer.write() = Some(sqs.handle());
     *lambda.lambda().queues.write() = Some(sqs.handle());

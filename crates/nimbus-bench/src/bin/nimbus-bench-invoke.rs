@@ -118,7 +118,8 @@ async fn run(nimbus: &str, runtimes: &[Runtime]) -> Res<()> {
         for run in 0..COLD_RUNS {
             let name = format!("cold-{i}-{run}");
             let started = Instant::now();
-            let (status, body) = conn.request("POST", "/2015-03-31/functions", create_body(&name, rt).as_bytes()).await?;
+            let (status, body) =
+                conn.request("POST", "/2015-03-31/functions", create_body(&name, rt).as_bytes()).await?;
             if status != 201 {
                 return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
             }
@@ -145,7 +146,10 @@ async fn run(nimbus: &str, runtimes: &[Runtime]) -> Res<()> {
             } else {
                 format!("[target >= {TARGET_RPS_4} invokes/s: {}]", verdict(rps >= TARGET_RPS_4))
             };
-            println!("{}: warm, {clients} client(s): {rps:.0} invokes/s, p50 {p50} us, p99 {p99} us   {target}", rt.label);
+            println!(
+                "{}: warm, {clients} client(s): {rps:.0} invokes/s, p50 {p50} us, p99 {p99} us   {target}",
+                rt.label
+            );
         }
     }
     function_url(server.port, &mut conn, &runtimes[0]).await
@@ -158,13 +162,22 @@ async fn function_url(port: u16, conn: &mut Conn, rt: &Runtime) -> Res<()> {
     if status != 201 {
         return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
     }
-    let (status, body) = conn.request("POST", &format!("/2021-10-31/functions/{name}/url"), br#"{"AuthType":"NONE"}"#).await?;
+    let (status, body) =
+        conn.request("POST", &format!("/2021-10-31/functions/{name}/url"), br#"{"AuthType":"NONE"}"#).await?;
     if status != 201 {
         return Err(format!("CreateFunctionUrlConfig answered {status}: {}", String::from_utf8_lossy(&body)));
     }
     let url: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    let url_id = url["FunctionUrl"].as_str().unwrap_or_default().trim_start_matches("http://").split('.').next().unwrap_or_default().to_string();
-    let permission = br#"{"StatementId":"public","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}"#;
+    let url_id = url["FunctionUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("http://")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let permission =
+        br#"{"StatementId":"public","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}"#;
     conn.request("POST", &format!("/2015-03-31/functions/{name}/policy"), permission).await?;
     let path = format!("/_nimbus/lambda/url/{url_id}/hello");
     let mut tasks = Vec::new();

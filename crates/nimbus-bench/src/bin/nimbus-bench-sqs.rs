@@ -47,7 +47,10 @@ async fn sqs(conn: &mut Conn, op: &str, body: Value) -> Res<Value> {
 }
 
 async fn create_queue(conn: &mut Conn, name: &str) -> Res<(String, String)> {
-    let url = sqs(conn, "CreateQueue", json!({"QueueName": name})).await?["QueueUrl"].as_str().unwrap_or_default().to_string();
+    let url = sqs(conn, "CreateQueue", json!({"QueueName": name})).await?["QueueUrl"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let attrs = sqs(conn, "GetQueueAttributes", json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]})).await?;
     Ok((url, attrs["Attributes"]["QueueArn"].as_str().unwrap_or_default().to_string()))
 }
@@ -65,12 +68,16 @@ async fn round_trips(port: u16, url: &str, total: usize, batch: bool) -> Res<f64
             let mut done = 0;
             while done < share {
                 if batch {
-                    let entries: Vec<Value> = (0..10).map(|i| json!({"Id": format!("e{i}"), "MessageBody": format!("c{client}-{done}-{i}")})).collect();
+                    let entries: Vec<Value> = (0..10)
+                        .map(|i| json!({"Id": format!("e{i}"), "MessageBody": format!("c{client}-{done}-{i}")}))
+                        .collect();
                     sqs(&mut conn, "SendMessageBatch", json!({"QueueUrl": url, "Entries": entries})).await?;
                 } else {
-                    sqs(&mut conn, "SendMessage", json!({"QueueUrl": url, "MessageBody": format!("c{client}-{done}")})).await?;
+                    sqs(&mut conn, "SendMessage", json!({"QueueUrl": url, "MessageBody": format!("c{client}-{done}")}))
+                        .await?;
                 }
-                let received = sqs(&mut conn, "ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": per_call})).await?;
+                let received =
+                    sqs(&mut conn, "ReceiveMessage", json!({"QueueUrl": url, "MaxNumberOfMessages": per_call})).await?;
                 let handles: Vec<String> = received["Messages"]
                     .as_array()
                     .into_iter()
@@ -78,7 +85,11 @@ async fn round_trips(port: u16, url: &str, total: usize, batch: bool) -> Res<f64
                     .filter_map(|m| m["ReceiptHandle"].as_str().map(str::to_string))
                     .collect();
                 if batch {
-                    let entries: Vec<Value> = handles.iter().enumerate().map(|(i, h)| json!({"Id": format!("d{i}"), "ReceiptHandle": h})).collect();
+                    let entries: Vec<Value> = handles
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| json!({"Id": format!("d{i}"), "ReceiptHandle": h}))
+                        .collect();
                     if !entries.is_empty() {
                         sqs(&mut conn, "DeleteMessageBatch", json!({"QueueUrl": url, "Entries": entries})).await?;
                     }
@@ -151,7 +162,8 @@ async fn run(nimbus: &str) -> Res<()> {
     }
     let (url, arn) = create_queue(&mut conn, "bench-esm").await?;
     let mapping = json!({"FunctionName": "drain", "EventSourceArn": arn, "BatchSize": 10});
-    let (status, body) = conn.request("POST", "/2015-03-31/event-source-mappings", mapping.to_string().as_bytes()).await?;
+    let (status, body) =
+        conn.request("POST", "/2015-03-31/event-source-mappings", mapping.to_string().as_bytes()).await?;
     if status != 202 {
         return Err(format!("CreateEventSourceMapping answered {status}: {}", String::from_utf8_lossy(&body)));
     }
@@ -184,7 +196,8 @@ async fn run(nimbus: &str) -> Res<()> {
     let _ = std::fs::remove_file(&out);
     let started = Instant::now();
     for chunk in 0..MESSAGES / 10 {
-        let entries: Vec<Value> = (0..10).map(|i| json!({"Id": format!("e{i}"), "MessageBody": format!("m{}", chunk * 10 + i)})).collect();
+        let entries: Vec<Value> =
+            (0..10).map(|i| json!({"Id": format!("e{i}"), "MessageBody": format!("m{}", chunk * 10 + i)})).collect();
         sqs(&mut conn, "SendMessageBatch", json!({"QueueUrl": url, "Entries": entries})).await?;
     }
     let seen = wait_for_lines(&out, MESSAGES, Duration::from_secs(300)).await;

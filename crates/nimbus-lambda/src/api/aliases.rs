@@ -42,8 +42,15 @@ fn check_alias_name(name: &str) -> Result<()> {
 }
 
 /// Check that the alias's target and routing weights name existing, compatible versions.
-fn check_target(ctx: &RequestContext, function: &Function, version: &str, weights: &BTreeMap<String, f64>) -> Result<()> {
-    let exists = |v: &str| v == "$LATEST" || (ident::is_version(v) && v.parse().is_ok_and(|n: u64| function.versions.contains_key(&n)));
+fn check_target(
+    ctx: &RequestContext,
+    function: &Function,
+    version: &str,
+    weights: &BTreeMap<String, f64>,
+) -> Result<()> {
+    let exists = |v: &str| {
+        v == "$LATEST" || (ident::is_version(v) && v.parse().is_ok_and(|n: u64| function.versions.contains_key(&n)))
+    };
     if !exists(version) {
         return Err(error::not_found(format!(
             "Function not found: {}",
@@ -189,11 +196,8 @@ pub fn list_aliases(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     let store = lambda.store.read();
     let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = member_str(input, "FunctionVersion");
-    let aliases: Vec<&Alias> = function
-        .aliases
-        .values()
-        .filter(|a| version.is_none_or(|v| a.function_version == v))
-        .collect();
+    let aliases: Vec<&Alias> =
+        function.aliases.values().filter(|a| version.is_none_or(|v| a.function_version == v)).collect();
     let (page, next) = paginate(&aliases, input, 50)?;
     let rendered: Vec<Value> = page.iter().map(|a| render(ctx, &id.name, a)).collect();
     let mut out = json!({"Aliases": rendered});

@@ -68,7 +68,9 @@ pub fn create_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: 
         code_signing_config_arn: arn_of(ctx, &id),
         code_signing_config_id: id.clone(),
         description: member_str(input, "Description").unwrap_or_default().to_string(),
-        allowed_publishers: member(input, "AllowedPublishers").cloned().unwrap_or(json!({"SigningProfileVersionArns": []})),
+        allowed_publishers: member(input, "AllowedPublishers")
+            .cloned()
+            .unwrap_or(json!({"SigningProfileVersionArns": []})),
         code_signing_policies: policies(input),
         last_modified: timestamp(ctx),
         tags: member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default(),
@@ -85,7 +87,10 @@ pub fn create_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: 
 pub fn get_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let arn = member_str(input, "CodeSigningConfigArn").unwrap_or_default();
     let store = lambda.store.read();
-    let config = store.region(&ctx.account, &ctx.region).and_then(|r| r.code_signing_configs.get(arn)).ok_or_else(|| config_missing(arn))?;
+    let config = store
+        .region(&ctx.account, &ctx.region)
+        .and_then(|r| r.code_signing_configs.get(arn))
+        .ok_or_else(|| config_missing(arn))?;
     Ok(render(config))
 }
 
@@ -114,7 +119,9 @@ pub fn delete_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: 
     let region = store.region_mut(&ctx.account, &ctx.region);
     let config = region.code_signing_configs.get(&arn).ok_or_else(|| config_missing(&arn))?;
     if region.functions.values().any(|f| f.code_signing_config_arn.as_deref() == Some(arn.as_str())) {
-        return Err(error::conflict("The code signing configuration cannot be deleted because it is used by one or more functions."));
+        return Err(error::conflict(
+            "The code signing configuration cannot be deleted because it is used by one or more functions.",
+        ));
     }
     lambda.save_code_signing_config(ctx, &config.code_signing_config_id.clone(), None)?;
     region.code_signing_configs.remove(&arn);
@@ -143,7 +150,10 @@ pub fn put_function_code_signing_config(lambda: &Lambda, ctx: &RequestContext, i
     if !region.code_signing_configs.contains_key(&arn) {
         return Err(attach_missing(&arn));
     }
-    let function = region.functions.get_mut(&id.name).ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     function.code_signing_config_arn = Some(arn.clone());
     lambda.save_function(ctx, &id.name, Some(function))?;
     Ok(json!({"CodeSigningConfigArn": arn, "FunctionName": id.name}))
@@ -156,14 +166,19 @@ pub fn get_function_code_signing_config(lambda: &Lambda, ctx: &RequestContext, i
         .region(&ctx.account, &ctx.region)
         .and_then(|r| r.functions.get(&id.name))
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
-    Ok(json!({"CodeSigningConfigArn": function.code_signing_config_arn.clone().unwrap_or_default(), "FunctionName": id.name}))
+    Ok(
+        json!({"CodeSigningConfigArn": function.code_signing_config_arn.clone().unwrap_or_default(), "FunctionName": id.name}),
+    )
 }
 
 pub fn delete_function_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     let mut store = lambda.store.write();
     let region = store.region_mut(&ctx.account, &ctx.region);
-    let function = region.functions.get_mut(&id.name).ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     function.code_signing_config_arn = None;
     lambda.save_function(ctx, &id.name, Some(function))?;
     Ok(Value::Null)
@@ -172,7 +187,10 @@ pub fn delete_function_code_signing_config(lambda: &Lambda, ctx: &RequestContext
 pub fn list_functions_by_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let arn = member_str(input, "CodeSigningConfigArn").unwrap_or_default();
     let store = lambda.store.read();
-    let region = store.region(&ctx.account, &ctx.region).filter(|r| r.code_signing_configs.contains_key(arn)).ok_or_else(|| config_missing(arn))?;
+    let region = store
+        .region(&ctx.account, &ctx.region)
+        .filter(|r| r.code_signing_configs.contains_key(arn))
+        .ok_or_else(|| config_missing(arn))?;
     let arns: Vec<String> = region
         .functions
         .values()

@@ -30,12 +30,8 @@ pub fn put_function_concurrency(lambda: &Lambda, ctx: &RequestContext, input: &V
     if !region.functions.contains_key(&id.name) {
         return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some("$LATEST"))));
     }
-    let reserved_elsewhere: u32 = region
-        .functions
-        .iter()
-        .filter(|(name, _)| **name != id.name)
-        .filter_map(|(_, f)| f.reserved_concurrency)
-        .sum();
+    let reserved_elsewhere: u32 =
+        region.functions.iter().filter(|(name, _)| **name != id.name).filter_map(|(_, f)| f.reserved_concurrency).sum();
     if reserved_elsewhere + wanted > ACCOUNT_CONCURRENCY - MIN_UNRESERVED {
         return Err(nimbus_core::AwsError::new(
             400,

@@ -111,8 +111,9 @@ pub fn get_function_event_invoke_config(lambda: &Lambda, ctx: &RequestContext, i
     let id = function_id(ctx, input)?;
     let q = qualifier(&id);
     let store = lambda.store.read();
-    let function = find(store.region(&ctx.account, &ctx.region), ctx, &FunctionId { name: id.name.clone(), qualifier: None })
-        .map_err(|_| missing(ctx, &id.name, &q))?;
+    let function =
+        find(store.region(&ctx.account, &ctx.region), ctx, &FunctionId { name: id.name.clone(), qualifier: None })
+            .map_err(|_| missing(ctx, &id.name, &q))?;
     let config = function.event_invoke_configs.get(&q).ok_or_else(|| missing(ctx, &id.name, &q))?;
     Ok(render(ctx, &id.name, &q, config))
 }

@@ -15,10 +15,24 @@ use crate::{member, member_bool, member_str, Lambda};
 
 /// Members that are kept as given and returned as given.
 const STORED_MEMBERS: &[&str] = &[
-    "StartingPosition", "StartingPositionTimestamp", "ParallelizationFactor", "DestinationConfig",
-    "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "MaximumRetryAttempts", "TumblingWindowInSeconds",
-    "Topics", "Queues", "SourceAccessConfigurations", "SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig",
-    "SelfManagedKafkaEventSourceConfig", "DocumentDBEventSourceConfig", "KMSKeyArn", "MetricsConfig", "LoggingConfig",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+    "ParallelizationFactor",
+    "DestinationConfig",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "TumblingWindowInSeconds",
+    "Topics",
+    "Queues",
+    "SourceAccessConfigurations",
+    "SelfManagedEventSource",
+    "AmazonManagedKafkaEventSourceConfig",
+    "SelfManagedKafkaEventSourceConfig",
+    "DocumentDBEventSourceConfig",
+    "KMSKeyArn",
+    "MetricsConfig",
+    "LoggingConfig",
     "ProvisionedPollerConfig",
 ];
 
@@ -90,7 +104,9 @@ fn check(kind: SourceKind, mapping: &EventSourceMapping) -> Result<()> {
         return Err(error::invalid_parameter("Topics must be specified for Kafka event sources."));
     }
     if kind == SourceKind::SelfManagedKafka && !settings.contains_key("SelfManagedEventSource") {
-        return Err(error::invalid_parameter("Unrecognized event source, must be kinesis, dynamodb stream, sqs, msk, mq or documentdb."));
+        return Err(error::invalid_parameter(
+            "Unrecognized event source, must be kinesis, dynamodb stream, sqs, msk, mq or documentdb.",
+        ));
     }
     if kind == SourceKind::Mq && !settings.contains_key("Queues") {
         return Err(error::invalid_parameter("Queues must be specified for Amazon MQ event sources."));
@@ -130,8 +146,11 @@ fn apply(mapping: &mut EventSourceMapping, input: &Value) -> Result<()> {
 
 pub fn create_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let source_arn = member_str(input, "EventSourceArn").map(str::to_string);
-    let kind = SourceKind::of(source_arn.as_deref())
-        .ok_or_else(|| error::invalid_parameter("Unrecognized event source, must be kinesis, dynamodb stream, sqs, msk, mq or documentdb."))?;
+    let kind = SourceKind::of(source_arn.as_deref()).ok_or_else(|| {
+        error::invalid_parameter(
+            "Unrecognized event source, must be kinesis, dynamodb stream, sqs, msk, mq or documentdb.",
+        )
+    })?;
     let function_arn = function_arn(lambda, ctx, member_str(input, "FunctionName").unwrap_or_default())?;
     let mut mapping = EventSourceMapping {
         uuid: uuid::Uuid::new_v4().to_string(),
@@ -188,7 +207,10 @@ pub fn create_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input:
 pub fn get_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let uuid = member_str(input, "UUID").unwrap_or_default();
     let store = lambda.store.read();
-    let mapping = store.region(&ctx.account, &ctx.region).and_then(|r| r.event_source_mappings.get(uuid)).ok_or_else(not_found)?;
+    let mapping = store
+        .region(&ctx.account, &ctx.region)
+        .and_then(|r| r.event_source_mappings.get(uuid))
+        .ok_or_else(not_found)?;
     Ok(mapping.render(&ctx.region, &ctx.account, mapping.state()))
 }
 
@@ -207,7 +229,8 @@ pub fn list_event_source_mappings(lambda: &Lambda, ctx: &RequestContext, input: 
                 .filter(|m| source.is_none_or(|s| m.event_source_arn.as_deref() == Some(s)))
                 .filter(|m| {
                     function.as_ref().is_none_or(|f| {
-                        ident::parse_function(ctx, &m.function_arn, None).is_ok_and(|mf| mf.name == f.name && (f.qualifier.is_none() || mf.qualifier == f.qualifier))
+                        ident::parse_function(ctx, &m.function_arn, None)
+                            .is_ok_and(|mf| mf.name == f.name && (f.qualifier.is_none() || mf.qualifier == f.qualifier))
                     })
                 })
                 .map(|m| m.render(&ctx.region, &ctx.account, m.state()))

@@ -14,25 +14,70 @@ use crate::{member, member_bool, member_str, Lambda};
 
 /// Runtimes AWS no longer lets anyone create or update functions with.
 const BLOCKED_RUNTIMES: &[&str] = &[
-    "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "python2.7",
-    "python3.6", "python3.7", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "ruby2.5",
-    "ruby2.7", "go1.x",
+    "nodejs",
+    "nodejs4.3",
+    "nodejs4.3-edge",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "ruby2.5",
+    "ruby2.7",
+    "go1.x",
 ];
 
 /// Environment variables the Lambda runtime sets itself.
 const RESERVED_ENV_KEYS: &[&str] = &[
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
 ];
 
 /// Runtimes AWS accepts for new functions, in the order its error message lists them.
 const SUPPORTED_RUNTIMES: &[&str] = &[
-    "nodejs24.x", "nodejs22.x", "nodejs20.x", "python3.14", "python3.13", "python3.12", "python3.11", "python3.10",
-    "java25", "java21", "java17", "java11", "java8.al2", "dotnet10", "dotnet8", "ruby4.0", "ruby3.4", "ruby3.3",
-    "ruby3.2", "provided.al2023", "provided.al2",
+    "nodejs24.x",
+    "nodejs22.x",
+    "nodejs20.x",
+    "python3.14",
+    "python3.13",
+    "python3.12",
+    "python3.11",
+    "python3.10",
+    "java25",
+    "java21",
+    "java17",
+    "java11",
+    "java8.al2",
+    "dotnet10",
+    "dotnet8",
+    "ruby4.0",
+    "ruby3.4",
+    "ruby3.3",
+    "ruby3.2",
+    "provided.al2023",
+    "provided.al2",
 ];
 
 const MAX_ENV_BYTES: usize = 4096;
@@ -74,7 +119,11 @@ pub fn render(config: &FunctionConfig, view: View) -> Value {
 }
 
 /// Look up the function an identifier names, or AWS's not-found error.
-pub fn find<'a>(lambda_region: Option<&'a crate::state::Region>, ctx: &RequestContext, id: &FunctionId) -> Result<&'a Function> {
+pub fn find<'a>(
+    lambda_region: Option<&'a crate::state::Region>,
+    ctx: &RequestContext,
+    id: &FunctionId,
+) -> Result<&'a Function> {
     lambda_region
         .and_then(|r| r.functions.get(&id.name))
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))
@@ -95,7 +144,9 @@ pub fn function_id(ctx: &RequestContext, input: &Value) -> Result<FunctionId> {
 pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     if id.qualifier.is_some() {
-        return Err(error::invalid_parameter("Unsupported: qualified function ARNs cannot be used to create a function."));
+        return Err(error::invalid_parameter(
+            "Unsupported: qualified function ARNs cannot be used to create a function.",
+        ));
     }
     let name = id.name;
     if name.len() > 64 {
@@ -114,8 +165,9 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
                 "Runtime and Handler are not supported for functions created with container images.",
             ));
         }
-        let uri = member_str(&code_input, "ImageUri")
-            .ok_or_else(|| error::invalid_parameter("Please provide ImageUri when creating a function with PackageType Image."))?;
+        let uri = member_str(&code_input, "ImageUri").ok_or_else(|| {
+            error::invalid_parameter("Please provide ImageUri when creating a function with PackageType Image.")
+        })?;
         (None, Some(uri.to_string()))
     } else {
         if runtime.is_none() || handler.is_none() {
@@ -124,7 +176,9 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             ));
         }
         if member(&code_input, "ImageUri").is_some() {
-            return Err(error::invalid_parameter("Please don't provide ImageUri when creating a function with PackageType Zip."));
+            return Err(error::invalid_parameter(
+                "Please don't provide ImageUri when creating a function with PackageType Zip.",
+            ));
         }
         (Some(code_source(lambda, &code_input)?), None)
     };
@@ -372,10 +426,14 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
     check_revision(input, &function.latest.config.revision_id)?;
     let is_image = function.latest.config.package_type == "Image";
     if is_image && new_code.is_some() {
-        return Err(error::invalid_parameter("Please provide ImageUri when updating a function with packageType Image."));
+        return Err(error::invalid_parameter(
+            "Please provide ImageUri when updating a function with packageType Image.",
+        ));
     }
     if !is_image && new_image.is_some() {
-        return Err(error::invalid_parameter("Please don't provide ImageUri when updating a function with packageType Zip."));
+        return Err(error::invalid_parameter(
+            "Please don't provide ImageUri when updating a function with packageType Zip.",
+        ));
     }
     if let Some(Source::Zip(code)) = &new_code {
         let layer_sizes: Vec<(LayerReference, CodeRef)> = function
@@ -437,7 +495,9 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     let is_image = config.package_type == "Image";
     if let Some(rt) = member_str(input, "Runtime") {
         if is_image {
-            return Err(error::invalid_parameter("Please don't provide Runtime when updating a function with packageType Image."));
+            return Err(error::invalid_parameter(
+                "Please don't provide Runtime when updating a function with packageType Image.",
+            ));
         }
         check_runtime(rt)?;
         config.runtime = Some(rt.to_string());
@@ -445,7 +505,9 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     }
     if let Some(handler) = member_str(input, "Handler") {
         if is_image {
-            return Err(error::invalid_parameter("Please don't provide Handler when updating a function with packageType Image."));
+            return Err(error::invalid_parameter(
+                "Please don't provide Handler when updating a function with packageType Image.",
+            ));
         }
         config.handler = Some(handler.to_string());
     }
@@ -468,7 +530,8 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         config.vpc_config = Some(vpc_config_response(vpc));
     }
     if let Some(dlc) = member(input, "DeadLetterConfig") {
-        config.dead_letter_config = dlc.get("TargetArn").and_then(Value::as_str).filter(|a| !a.is_empty()).map(|_| dlc.clone());
+        config.dead_letter_config =
+            dlc.get("TargetArn").and_then(Value::as_str).filter(|a| !a.is_empty()).map(|_| dlc.clone());
     }
     if let Some(kms) = member_str(input, "KMSKeyArn") {
         config.kms_key_arn = (!kms.is_empty()).then(|| kms.to_string());
@@ -525,7 +588,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             return Err(error::invalid_parameter("$LATEST version cannot be deleted without deleting the function."));
         }
         Some(q) if ident::is_version(q) => {
-            let number: u64 = q.parse().map_err(|_| error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))))?;
+            let number: u64 =
+                q.parse().map_err(|_| error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))))?;
             if !function.versions.contains_key(&number) {
                 return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))));
             }
@@ -673,7 +737,8 @@ fn snap_start_response(input: Option<&Value>) -> Value {
 }
 
 fn logging_config(name: &str, current: Option<&Value>, input: Option<&Value>) -> Result<Value> {
-    let mut config = current.cloned().unwrap_or_else(|| json!({"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{name}")}));
+    let mut config =
+        current.cloned().unwrap_or_else(|| json!({"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{name}")}));
     if let Some(input) = input.and_then(Value::as_object) {
         for (k, v) in input {
             if !v.is_null() {
@@ -784,7 +849,9 @@ pub fn precheck(operation: &str, input: &Value) -> Result<()> {
         )));
     }
     let on_capacity_provider = member(input, "CapacityProviderConfig").is_some();
-    if let Some(memory) = member(input, "MemorySize").and_then(Value::as_u64).filter(|m| *m > MAX_MEMORY_MB && !on_capacity_provider) {
+    if let Some(memory) =
+        member(input, "MemorySize").and_then(Value::as_u64).filter(|m| *m > MAX_MEMORY_MB && !on_capacity_provider)
+    {
         return Err(error::validation(format!(
             "1 validation error detected: Value '{memory}' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to {MAX_MEMORY_MB}"
         )));

@@ -36,7 +36,11 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
         return Err(AwsError::new(
             413,
             "RequestTooLargeException",
-            format!("{} byte payload is too large for the {} invocation type (limit {limit} bytes)", payload.len(), invocation_type),
+            format!(
+                "{} byte payload is too large for the {} invocation type (limit {limit} bytes)",
+                payload.len(),
+                invocation_type
+            ),
         ));
     }
     if !payload.is_empty() {
@@ -52,7 +56,9 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
                 .decode(b64)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| error::invalid_parameter("Client context must be a valid Base64-encoded JSON object."))?,
+                .ok_or_else(|| {
+                    error::invalid_parameter("Client context must be a valid Base64-encoded JSON object.")
+                })?,
         ),
         None => None,
     };
@@ -85,7 +91,11 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
 /// `InvokeWithResponseStream`: the response as an event stream of `PayloadChunk`s closed by
 /// `InvokeComplete`. (Chunks are sent once the function has finished writing; nimbus does not
 /// yet forward them while the function runs.)
-pub async fn invoke_with_response_stream(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<nimbus_core::HttpResponse> {
+pub async fn invoke_with_response_stream(
+    lambda: &Arc<Lambda>,
+    ctx: &RequestContext,
+    input: &Value,
+) -> Result<nimbus_core::HttpResponse> {
     let out = invoke(lambda, ctx, input).await?;
     if out["StatusCode"] == 204 {
         return Ok(nimbus_core::HttpResponse { status: 204, headers: Vec::new(), body: Default::default() });
@@ -108,7 +118,8 @@ pub async fn invoke_with_response_stream(lambda: &Arc<Lambda>, ctx: &RequestCont
     }
     body.extend(nimbus_core::eventstream::event("InvokeComplete", "application/json", complete.to_string().as_bytes()));
     let version = out["ExecutedVersion"].as_str().unwrap_or("$LATEST").to_string();
-    Ok(nimbus_core::HttpResponse::new(200, "application/vnd.amazon.eventstream", body).with_header("X-Amz-Executed-Version", version))
+    Ok(nimbus_core::HttpResponse::new(200, "application/vnd.amazon.eventstream", body)
+        .with_header("X-Amz-Executed-Version", version))
 }
 
 /// `InvokeAsync` (deprecated): an event invocation with the body as the payload; 202 `{Status: 202}`.
@@ -140,8 +151,9 @@ pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::Function
         }
         qualifier = Some(pick);
     }
-    let version = find_version(function, ctx, &ident::FunctionId { name: id.name.clone(), qualifier: qualifier.clone() })
-        .or_else(|_| find_version(function, ctx, id))?;
+    let version =
+        find_version(function, ctx, &ident::FunctionId { name: id.name.clone(), qualifier: qualifier.clone() })
+            .or_else(|_| find_version(function, ctx, id))?;
     Ok(Target {
         account: ctx.account.clone(),
         region: ctx.region.clone(),
@@ -182,7 +194,13 @@ fn run_event(
 
 /// Queue an event invocation: journaled (with `--data-dir`) before it is acknowledged, so a
 /// restart resumes it.
-fn enqueue(lambda: &Arc<Lambda>, ctx: &RequestContext, id: &ident::FunctionId, target: Target, payload: Vec<u8>) -> Result<()> {
+fn enqueue(
+    lambda: &Arc<Lambda>,
+    ctx: &RequestContext,
+    id: &ident::FunctionId,
+    target: Target,
+    payload: Vec<u8>,
+) -> Result<()> {
     let event_id = uuid::Uuid::new_v4().to_string();
     let record = json!({
         "function": id.name,
@@ -212,7 +230,10 @@ pub fn resume_events(lambda: &Arc<Lambda>) {
             name: record["function"].as_str().unwrap_or_default().to_string(),
             qualifier: record["qualifier"].as_str().map(str::to_string),
         };
-        let payload = record["payload"].as_str().and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok()).unwrap_or_default();
+        let payload = record["payload"]
+            .as_str()
+            .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+            .unwrap_or_default();
         match target(lambda, &ctx, &id) {
             Ok(target) => {
                 let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
@@ -226,7 +247,13 @@ pub fn resume_events(lambda: &Arc<Lambda>) {
     }
 }
 
-async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Target, qualifier: String, payload: Vec<u8>) {
+async fn run_event_inner(
+    lambda: &Arc<Lambda>,
+    ctx: &RequestContext,
+    target: Target,
+    qualifier: String,
+    payload: Vec<u8>,
+) {
     let config = {
         let store = lambda.store.read();
         store
@@ -267,8 +294,18 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
     };
     let destination = if condition == "Success" { config.on_success.clone() } else { config.on_failure.clone() };
     let (status, response_payload, function_error, request_id) = match &outcome {
-        Ok(o) => (200, serde_json::from_slice::<Value>(&o.payload).unwrap_or(Value::Null), o.function_error.clone(), o.request_id.clone()),
-        Err(e) => (e.status, json!({"errorType": e.code, "errorMessage": e.message}), Some("Unhandled".to_string()), uuid::Uuid::new_v4().to_string()),
+        Ok(o) => (
+            200,
+            serde_json::from_slice::<Value>(&o.payload).unwrap_or(Value::Null),
+            o.function_error.clone(),
+            o.request_id.clone(),
+        ),
+        Err(e) => (
+            e.status,
+            json!({"errorType": e.code, "errorMessage": e.message}),
+            Some("Unhandled".to_string()),
+            uuid::Uuid::new_v4().to_string(),
+        ),
     };
     let request_payload = serde_json::from_slice::<Value>(&payload).unwrap_or(json!({}));
     if let Some(arn) = destination {
@@ -291,11 +328,16 @@ async fn run_event_inner(lambda: &Arc<Lambda>, ctx: &RequestContext, target: Tar
         });
         deliver(lambda, ctx, &arn, record.to_string(), Vec::new());
     } else if condition != "Success" {
-        if let Some(dlq) = target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str) {
+        if let Some(dlq) =
+            target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str)
+        {
             let attributes = vec![
                 ("RequestID".to_string(), request_id.clone()),
                 ("ErrorCode".to_string(), "200".to_string()),
-                ("ErrorMessage".to_string(), response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string()),
+                (
+                    "ErrorMessage".to_string(),
+                    response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string(),
+                ),
             ];
             deliver(lambda, ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
         }

@@ -148,10 +148,11 @@ pub fn publish_layer_version(lambda: &Lambda, ctx: &RequestContext, input: &Valu
     };
     let mut store = lambda.store.write();
     let region = store.region_mut(&ctx.account, &ctx.region);
-    let layer = region
-        .layers
-        .entry(loc.name.clone())
-        .or_insert_with(|| Layer { name: loc.name.clone(), versions: Default::default(), next_version: 1 });
+    let layer = region.layers.entry(loc.name.clone()).or_insert_with(|| Layer {
+        name: loc.name.clone(),
+        versions: Default::default(),
+        next_version: 1,
+    });
     let version = LayerVersion {
         version: layer.next_version,
         description: member_str(input, "Description").unwrap_or_default().to_string(),
@@ -227,7 +228,8 @@ pub fn list_layers(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Resu
                 .values()
                 .filter_map(|layer| {
                     let latest = layer.versions.values().rev().find(|v| matches(v, input))?;
-                    let loc = LayerLoc { account: ctx.account.clone(), region: ctx.region.clone(), name: layer.name.clone() };
+                    let loc =
+                        LayerLoc { account: ctx.account.clone(), region: ctx.region.clone(), name: layer.name.clone() };
                     Some(json!({
                         "LayerName": layer.name,
                         "LayerArn": loc.arn(),
@@ -251,7 +253,13 @@ pub fn list_layer_versions(lambda: &Lambda, ctx: &RequestContext, input: &Value)
         .filter(|_| loc.region == ctx.region)
         .and_then(|r| r.layers.get(&loc.name))
         .map(|layer| {
-            layer.versions.values().rev().filter(|v| matches(v, input)).map(|v| Value::Object(summary(&loc, v))).collect()
+            layer
+                .versions
+                .values()
+                .rev()
+                .filter(|v| matches(v, input))
+                .map(|v| Value::Object(summary(&loc, v)))
+                .collect()
         })
         .unwrap_or_default();
     page("LayerVersions", &items, input)
@@ -405,7 +413,8 @@ mod tests {
     #[test]
     fn publish_renders_the_version_and_numbers_are_never_reused() {
         let (l, c) = (lambda(), ctx());
-        let v1 = publish(&l, &c, "lib", json!({"CompatibleRuntimes": ["python3.12", "nodejs20.x"], "LicenseInfo": "MIT"}));
+        let v1 =
+            publish(&l, &c, "lib", json!({"CompatibleRuntimes": ["python3.12", "nodejs20.x"], "LicenseInfo": "MIT"}));
         assert_eq!(v1["Version"], 1);
         assert_eq!(v1["LayerArn"], "arn:aws:lambda:us-east-1:123456789012:layer:lib");
         assert_eq!(v1["LayerVersionArn"], "arn:aws:lambda:us-east-1:123456789012:layer:lib:1");
@@ -447,13 +456,18 @@ mod tests {
         assert_eq!(by_arn, v1);
 
         let err = get_layer_version(&l, &c, &json!({"LayerName": "lib", "VersionNumber": 0})).unwrap_err();
-        assert_eq!((err.code.as_str(), err.message.as_str()), ("InvalidParameterValueException", "Layer Version Cannot be less than 1"));
-        for input in [json!({"LayerName": "lib", "VersionNumber": 9}), json!({"LayerName": "nope", "VersionNumber": 1})] {
+        assert_eq!(
+            (err.code.as_str(), err.message.as_str()),
+            ("InvalidParameterValueException", "Layer Version Cannot be less than 1")
+        );
+        for input in [json!({"LayerName": "lib", "VersionNumber": 9}), json!({"LayerName": "nope", "VersionNumber": 1})]
+        {
             let err = get_layer_version(&l, &c, &input).unwrap_err();
             assert_eq!((err.status, err.message.as_str()), (404, "The resource you requested does not exist."));
         }
         let err =
-            get_layer_version_by_arn(&l, &c, &json!({"Arn": "arn:aws:lambda:us-east-1:123456789012:layer:lib:7"})).unwrap_err();
+            get_layer_version_by_arn(&l, &c, &json!({"Arn": "arn:aws:lambda:us-east-1:123456789012:layer:lib:7"}))
+                .unwrap_err();
         assert_eq!(err.message, "The resource you requested does not exist.");
     }
 
@@ -477,14 +491,19 @@ mod tests {
         assert!(item["LatestMatchingVersion"].get("Content").is_none());
 
         let py = list_layers(&l, &c, &json!({"CompatibleRuntime": "python3.12"})).unwrap();
-        let versions: Vec<u64> =
-            py["Layers"].as_array().unwrap().iter().map(|x| x["LatestMatchingVersion"]["Version"].as_u64().unwrap()).collect();
+        let versions: Vec<u64> = py["Layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["LatestMatchingVersion"]["Version"].as_u64().unwrap())
+            .collect();
         assert_eq!(versions, [1, 1]);
         let arm = list_layers(&l, &c, &json!({"CompatibleArchitecture": "arm64"})).unwrap();
         assert_eq!(arm["Layers"].as_array().unwrap().len(), 1);
 
         let versions = list_layer_versions(&l, &c, &json!({"LayerName": "a"})).unwrap();
-        let numbers: Vec<u64> = versions["LayerVersions"].as_array().unwrap().iter().map(|v| v["Version"].as_u64().unwrap()).collect();
+        let numbers: Vec<u64> =
+            versions["LayerVersions"].as_array().unwrap().iter().map(|v| v["Version"].as_u64().unwrap()).collect();
         assert_eq!(numbers, [2, 1]);
         assert!(versions["LayerVersions"][0].get("LayerArn").is_none());
         assert!(versions["LayerVersions"][0].get("Content").is_none());
@@ -492,7 +511,8 @@ mod tests {
         let first = list_layer_versions(&l, &c, &json!({"LayerName": "a", "MaxItems": 1})).unwrap();
         assert_eq!(first["LayerVersions"][0]["Version"], 2);
         let rest =
-            list_layer_versions(&l, &c, &json!({"LayerName": "a", "MaxItems": 1, "Marker": first["NextMarker"]})).unwrap();
+            list_layer_versions(&l, &c, &json!({"LayerName": "a", "MaxItems": 1, "Marker": first["NextMarker"]}))
+                .unwrap();
         assert_eq!(rest["LayerVersions"][0]["Version"], 1);
         assert!(rest.get("NextMarker").is_none());
         assert_eq!(list_layer_versions(&l, &c, &json!({"LayerName": "zzz"})).unwrap(), json!({"LayerVersions": []}));
@@ -502,13 +522,12 @@ mod tests {
     fn layer_policies() {
         let (l, c) = (lambda(), ctx());
         publish(&l, &c, "lib", json!({}));
-        let input = |sid: &str, principal: &str| {
-            json!({"LayerName": "lib", "VersionNumber": 1, "StatementId": sid, "Action": "lambda:GetLayerVersion", "Principal": principal})
-        };
+        let input = |sid: &str, principal: &str| json!({"LayerName": "lib", "VersionNumber": 1, "StatementId": sid, "Action": "lambda:GetLayerVersion", "Principal": principal});
         let err = get_layer_version_policy(&l, &c, &json!({"LayerName": "lib", "VersionNumber": 1})).unwrap_err();
         assert_eq!(err.message, "No policy is associated with the given resource.");
-        let err = add_layer_version_permission(&l, &c, &json!({"LayerName": "lib", "VersionNumber": 5, "StatementId": "s"}))
-            .unwrap_err();
+        let err =
+            add_layer_version_permission(&l, &c, &json!({"LayerName": "lib", "VersionNumber": 5, "StatementId": "s"}))
+                .unwrap_err();
         assert_eq!(err.message, "Layer version arn:aws:lambda:us-east-1:123456789012:layer:lib:5 does not exist.");
 
         let added = add_layer_version_permission(&l, &c, &input("s1", "*")).unwrap();
@@ -544,9 +563,16 @@ mod tests {
         assert!(err.message.ends_with("Call the GetLayerPolicy API to retrieve the latest Revision Id"));
 
         let remove = |sid: &str| {
-            remove_layer_version_permission(&l, &c, &json!({"LayerName": "lib", "VersionNumber": 1, "StatementId": sid}))
+            remove_layer_version_permission(
+                &l,
+                &c,
+                &json!({"LayerName": "lib", "VersionNumber": 1, "StatementId": sid}),
+            )
         };
-        assert_eq!(remove("doesnotexist").unwrap_err().message, "Statement doesnotexist is not found in resource policy.");
+        assert_eq!(
+            remove("doesnotexist").unwrap_err().message,
+            "Statement doesnotexist is not found in resource policy."
+        );
         for sid in ["s1", "s2", "s3"] {
             remove(sid).unwrap();
         }
@@ -570,7 +596,8 @@ mod tests {
         .unwrap();
         let seen = get_layer_version_by_arn(&l, &other, &json!({"Arn": arn})).unwrap();
         assert_eq!(seen["LayerVersionArn"], arn);
-        let err = delete_layer_version(&l, &other, &json!({"LayerName": v1["LayerArn"], "VersionNumber": 1})).unwrap_err();
+        let err =
+            delete_layer_version(&l, &other, &json!({"LayerName": v1["LayerArn"], "VersionNumber": 1})).unwrap_err();
         assert_eq!(err.status, 403);
         assert!(get_layer_version(&l, &owner, &json!({"LayerName": "shared", "VersionNumber": 1})).is_ok());
     }
@@ -578,7 +605,8 @@ mod tests {
     #[test]
     fn s3_content_is_refused_clearly() {
         let (l, c) = (lambda(), ctx());
-        let err = publish_layer_version(&l, &c, &json!({"LayerName": "x", "Content": {"S3Bucket": "b", "S3Key": "k"}})).unwrap_err();
+        let err = publish_layer_version(&l, &c, &json!({"LayerName": "x", "Content": {"S3Bucket": "b", "S3Key": "k"}}))
+            .unwrap_err();
         assert_eq!(err.code, "InvalidParameterValueException");
         assert!(err.message.contains("S3"));
     }

@@ -97,7 +97,11 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
 
 fn not_implemented(operation: &str) -> AwsError {
     tracing::warn!(operation, "Lambda operation not implemented yet");
-    AwsError::new(501, "NotImplementedException", format!("nimbus does not implement the Lambda operation {operation} yet"))
+    AwsError::new(
+        501,
+        "NotImplementedException",
+        format!("nimbus does not implement the Lambda operation {operation} yet"),
+    )
 }
 
 /// Pagination over an ordered list: `Marker` is the position to resume from, as AWS's markers

@@ -352,8 +352,12 @@ pub(crate) mod tests {
         let missing = get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap_err();
         assert_eq!((missing.status, missing.message.as_str()), (404, "The resource you requested does not exist."));
         for (sid, p) in [("s3", "s3.amazonaws.com"), ("sqs", "sqs.amazonaws.com")] {
-            add(&l, &c, json!({"FunctionName": "f", "StatementId": sid, "Action": "lambda:InvokeFunction", "Principal": p}))
-                .unwrap();
+            add(
+                &l,
+                &c,
+                json!({"FunctionName": "f", "StatementId": sid, "Action": "lambda:InvokeFunction", "Principal": p}),
+            )
+            .unwrap();
         }
         let got = get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap();
         let doc: Value = serde_json::from_str(got["Policy"].as_str().unwrap()).unwrap();
@@ -366,8 +370,12 @@ pub(crate) mod tests {
         // $LATEST names the same policy.
         assert!(get_policy(&l, &c, &json!({"FunctionName": "f", "Qualifier": "$LATEST"})).is_ok());
 
-        let dup = add(&l, &c, json!({"FunctionName": "f", "StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "*"}))
-            .unwrap_err();
+        let dup = add(
+            &l,
+            &c,
+            json!({"FunctionName": "f", "StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "*"}),
+        )
+        .unwrap_err();
         assert_eq!(dup.status, 409);
         assert_eq!(
             dup.message,
@@ -375,7 +383,10 @@ pub(crate) mod tests {
         );
 
         let gone = remove_permission(&l, &c, &json!({"FunctionName": "f", "StatementId": "non-existent"})).unwrap_err();
-        assert_eq!((gone.status, gone.message.as_str()), (404, "Statement non-existent is not found in resource policy."));
+        assert_eq!(
+            (gone.status, gone.message.as_str()),
+            (404, "Statement non-existent is not found in resource policy.")
+        );
         remove_permission(&l, &c, &json!({"FunctionName": "f", "StatementId": "sqs"})).unwrap();
         remove_permission(&l, &c, &json!({"FunctionName": "f", "StatementId": "s3"})).unwrap();
         assert_eq!(get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap_err().status, 404);
@@ -410,10 +421,18 @@ pub(crate) mod tests {
         let (l, c) = (lambda(), ctx());
         create(&l, &c, "f");
         crate::api::versions::publish_version(&l, &c, &json!({"FunctionName": "f"})).unwrap();
-        crate::api::aliases::create_alias(&l, &c, &json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "1"}))
-            .unwrap();
-        add(&l, &c, json!({"FunctionName": "f", "StatementId": "fn", "Action": "lambda:InvokeFunction", "Principal": "*"}))
-            .unwrap();
+        crate::api::aliases::create_alias(
+            &l,
+            &c,
+            &json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "1"}),
+        )
+        .unwrap();
+        add(
+            &l,
+            &c,
+            json!({"FunctionName": "f", "StatementId": "fn", "Action": "lambda:InvokeFunction", "Principal": "*"}),
+        )
+        .unwrap();
         // The unqualified policy is not the version's.
         assert_eq!(get_policy(&l, &c, &json!({"FunctionName": "f", "Qualifier": "1"})).unwrap_err().status, 404);
         let v = add(
@@ -431,7 +450,8 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(parsed_statement(&a)["Resource"], "arn:aws:lambda:us-east-1:123456789012:function:f:live");
         let alias_policy = get_policy(&l, &c, &json!({"FunctionName": "f", "Qualifier": "live"})).unwrap();
-        let alias_rev = l.store.read().region(&c.account, &c.region).unwrap().functions["f"].aliases["live"].revision_id.clone();
+        let alias_rev =
+            l.store.read().region(&c.account, &c.region).unwrap().functions["f"].aliases["live"].revision_id.clone();
         assert_eq!(alias_policy["RevisionId"], alias_rev);
     }
 
@@ -457,15 +477,26 @@ pub(crate) mod tests {
         let err = add(&l, &c, with(json!({"FunctionName": "f", "Qualifier": "42"}))).unwrap_err();
         assert_eq!(err.message, "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f:42");
         let err = add(&l, &c, with(json!({"FunctionName": "f", "Qualifier": "alias-doesnotexist"}))).unwrap_err();
-        assert_eq!(err.message, "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:f:alias-doesnotexist");
-        let err = add(&l, &c, with(json!({"FunctionName": "f", "Qualifier": "valid-with-$-but-doesnotexist"}))).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:f:alias-doesnotexist"
+        );
+        let err =
+            add(&l, &c, with(json!({"FunctionName": "f", "Qualifier": "valid-with-$-but-doesnotexist"}))).unwrap_err();
         assert_eq!(
             err.message,
             "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f:valid-with-$-but-doesnotexist"
         );
-        let err = remove_permission(&l, &c, &json!({"FunctionName": "f", "Qualifier": "alias-doesnotexist", "StatementId": "s"}))
-            .unwrap_err();
-        assert_eq!(err.message, "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:f:alias-doesnotexist");
+        let err = remove_permission(
+            &l,
+            &c,
+            &json!({"FunctionName": "f", "Qualifier": "alias-doesnotexist", "StatementId": "s"}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:f:alias-doesnotexist"
+        );
         let err = add(&l, &c, with(json!({"FunctionName": "f", "Principal": "nobody"}))).unwrap_err();
         assert_eq!(err.code, "InvalidParameterValueException");
     }

@@ -28,7 +28,9 @@ fn render(p: &Provisioned) -> Value {
 
 fn qualified(id: &FunctionId) -> Result<String> {
     match id.qualifier.as_deref() {
-        None | Some("$LATEST") => Err(error::invalid_parameter("The function resource provided must be an alias or a published version.")),
+        None | Some("$LATEST") => {
+            Err(error::invalid_parameter("The function resource provided must be an alias or a published version."))
+        }
         Some(q) => Ok(q.to_string()),
     }
 }
@@ -39,7 +41,10 @@ fn existing<'a>(function: &'a Function, ctx: &RequestContext, id: &FunctionId, q
             return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))));
         }
     } else if !function.aliases.contains_key(q) {
-        return Err(error::not_found(format!("Cannot find alias arn: {}", ident::qualified_arn(ctx, &id.name, Some(q)))));
+        return Err(error::not_found(format!(
+            "Cannot find alias arn: {}",
+            ident::qualified_arn(ctx, &id.name, Some(q))
+        )));
     }
     Ok(function)
 }
@@ -47,13 +52,18 @@ fn existing<'a>(function: &'a Function, ctx: &RequestContext, id: &FunctionId, q
 pub fn put_provisioned_concurrency_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     if id.qualifier.as_deref().is_none_or(|q| q == "$LATEST") {
-        return Err(error::invalid_parameter("Provisioned Concurrency Configs cannot be applied to unpublished function versions."));
+        return Err(error::invalid_parameter(
+            "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+        ));
     }
     let q = qualified(&id)?;
     let requested = member(input, "ProvisionedConcurrentExecutions").and_then(Value::as_u64).unwrap_or(1) as u32;
     let mut store = lambda.store.write();
     let region = store.region_mut(&ctx.account, &ctx.region);
-    let function = region.functions.get_mut(&id.name).ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     existing(function, ctx, &id, &q)?;
     if let Some(reserved) = function.reserved_concurrency {
         if requested > reserved {
@@ -85,7 +95,11 @@ pub fn get_provisioned_concurrency_config(lambda: &Lambda, ctx: &RequestContext,
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     existing(function, ctx, &id, &q)?;
     let config = function.provisioned.get(&q).ok_or_else(|| {
-        nimbus_core::AwsError::new(404, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
+        nimbus_core::AwsError::new(
+            404,
+            "ProvisionedConcurrencyConfigNotFoundException",
+            "No Provisioned Concurrency Config found for this function",
+        )
     })?;
     Ok(render(config))
 }
@@ -95,7 +109,10 @@ pub fn delete_provisioned_concurrency_config(lambda: &Lambda, ctx: &RequestConte
     let q = qualified(&id)?;
     let mut store = lambda.store.write();
     let region = store.region_mut(&ctx.account, &ctx.region);
-    let function = region.functions.get_mut(&id.name).ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     existing(function, ctx, &id, &q)?;
     if function.provisioned.remove(&q).is_some() {
         let version = function.resolve(Some(&q)).map(|v| v.config.version.clone()).unwrap_or_default();

@@ -18,7 +18,8 @@ pub fn get_runtime_management_config(lambda: &Lambda, ctx: &RequestContext, inpu
     let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     find_version(function, ctx, &id)?;
     let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-    let mut out = json!({"UpdateRuntimeOn": "Auto", "FunctionArn": ident::qualified_arn(ctx, &id.name, Some(&qualifier))});
+    let mut out =
+        json!({"UpdateRuntimeOn": "Auto", "FunctionArn": ident::qualified_arn(ctx, &id.name, Some(&qualifier))});
     if let Some(config) = function.runtime_management.get(&qualifier) {
         out["UpdateRuntimeOn"] = json!(config.update_runtime_on);
         if let Some(arn) = &config.runtime_version_arn {
@@ -33,9 +34,13 @@ pub fn put_runtime_management_config(lambda: &Lambda, ctx: &RequestContext, inpu
     let update_on = member_str(input, "UpdateRuntimeOn").unwrap_or("Auto").to_string();
     let version_arn = member_str(input, "RuntimeVersionArn").map(str::to_string);
     match (update_on.as_str(), &version_arn) {
-        ("Manual", None) => return Err(error::invalid_parameter("RuntimeVersionArn must be specified when UpdateRuntimeOn is Manual.")),
+        ("Manual", None) => {
+            return Err(error::invalid_parameter("RuntimeVersionArn must be specified when UpdateRuntimeOn is Manual."))
+        }
         ("Auto" | "FunctionUpdate", Some(_)) => {
-            return Err(error::invalid_parameter(format!("RuntimeVersionArn can only be specified when UpdateRuntimeOn is Manual, not {update_on}.")))
+            return Err(error::invalid_parameter(format!(
+                "RuntimeVersionArn can only be specified when UpdateRuntimeOn is Manual, not {update_on}."
+            )))
         }
         _ => {}
     }
@@ -49,9 +54,13 @@ pub fn put_runtime_management_config(lambda: &Lambda, ctx: &RequestContext, inpu
         return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref())));
     }
     let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-    function.runtime_management.insert(qualifier.clone(), RuntimeManagement { update_runtime_on: update_on.clone(), runtime_version_arn: version_arn.clone() });
+    function.runtime_management.insert(
+        qualifier.clone(),
+        RuntimeManagement { update_runtime_on: update_on.clone(), runtime_version_arn: version_arn.clone() },
+    );
     lambda.save_function(ctx, &id.name, Some(function))?;
-    let mut out = json!({"UpdateRuntimeOn": update_on, "FunctionArn": ident::qualified_arn(ctx, &id.name, Some(&qualifier))});
+    let mut out =
+        json!({"UpdateRuntimeOn": update_on, "FunctionArn": ident::qualified_arn(ctx, &id.name, Some(&qualifier))});
     if let Some(arn) = version_arn {
         out["RuntimeVersionArn"] = json!(arn);
     }

@@ -25,13 +25,19 @@ pub fn check_tags(tags: &BTreeMap<String, String>) -> Result<()> {
     }
     for (key, value) in tags {
         if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
-            return Err(error::invalid_parameter(format!("Tag key must be between 1 and {MAX_KEY_CHARS} characters: {key}")));
+            return Err(error::invalid_parameter(format!(
+                "Tag key must be between 1 and {MAX_KEY_CHARS} characters: {key}"
+            )));
         }
         if value.chars().count() > MAX_VALUE_CHARS {
-            return Err(error::invalid_parameter(format!("Tag value must be no longer than {MAX_VALUE_CHARS} characters: {key}")));
+            return Err(error::invalid_parameter(format!(
+                "Tag value must be no longer than {MAX_VALUE_CHARS} characters: {key}"
+            )));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(error::invalid_parameter(format!("Tag keys starting with 'aws:' are reserved for AWS use: {key}")));
+            return Err(error::invalid_parameter(format!(
+                "Tag keys starting with 'aws:' are reserved for AWS use: {key}"
+            )));
         }
     }
     Ok(())
@@ -91,8 +97,10 @@ fn with_tags<T>(
     let region = store.region_mut(&ctx.account, &ctx.region);
     match resource {
         Taggable::Function(name) => {
-            let function =
-                region.functions.get_mut(&name).ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &name)))?;
+            let function = region
+                .functions
+                .get_mut(&name)
+                .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &name)))?;
             let out = change(&mut function.tags)?;
             if mutate {
                 // Tagging and untagging give the function a new revision, as on AWS.
@@ -110,10 +118,9 @@ fn with_tags<T>(
             Ok(out)
         }
         Taggable::CodeSigningConfig(arn) => {
-            let config = region
-                .code_signing_configs
-                .get_mut(&arn)
-                .ok_or_else(|| error::not_found(format!("The Lambda code signing configuration {arn} can not be found.")))?;
+            let config = region.code_signing_configs.get_mut(&arn).ok_or_else(|| {
+                error::not_found(format!("The Lambda code signing configuration {arn} can not be found."))
+            })?;
             let out = change(&mut config.tags)?;
             if mutate {
                 lambda.save_code_signing_config(ctx, &config.code_signing_config_id.clone(), Some(config))?;
@@ -127,7 +134,8 @@ fn with_tags<T>(
 
 pub fn tag_resource(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let arn = member_str(input, "Resource").unwrap_or_default();
-    let new: BTreeMap<String, String> = member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+    let new: BTreeMap<String, String> =
+        member(input, "Tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
     if new.is_empty() {
         return Err(error::invalid_parameter("An error occurred and the request cannot be processed."));
     }
@@ -142,7 +150,8 @@ pub fn tag_resource(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
 
 pub fn untag_resource(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let arn = member_str(input, "Resource").unwrap_or_default();
-    let keys: Vec<String> = member(input, "TagKeys").and_then(|k| serde_json::from_value(k.clone()).ok()).unwrap_or_default();
+    let keys: Vec<String> =
+        member(input, "TagKeys").and_then(|k| serde_json::from_value(k.clone()).ok()).unwrap_or_default();
     if member(input, "TagKeys").is_none() {
         return Err(error::validation(
             "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
@@ -177,9 +186,11 @@ mod tests {
         let (l, c) = (lambda(), ctx());
         create(&l, &c, "f");
         assert_eq!(tags_of(&l, &c), json!({"Tags": {}}));
-        let before = l.store.read().region(&c.account, &c.region).unwrap().functions["f"].latest.config.revision_id.clone();
+        let before =
+            l.store.read().region(&c.account, &c.region).unwrap().functions["f"].latest.config.revision_id.clone();
         assert_eq!(tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": {"A": "a", "C": "c"}})).unwrap(), Value::Null);
-        let after = l.store.read().region(&c.account, &c.region).unwrap().functions["f"].latest.config.revision_id.clone();
+        let after =
+            l.store.read().region(&c.account, &c.region).unwrap().functions["f"].latest.config.revision_id.clone();
         assert_ne!(before, after);
         tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": {"C": "c2", "D": "d"}})).unwrap();
         assert_eq!(tags_of(&l, &c), json!({"Tags": {"A": "a", "C": "c2", "D": "d"}}));
@@ -192,7 +203,10 @@ mod tests {
     fn errors_follow_aws() {
         let (l, c) = (lambda(), ctx());
         let err = tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": {"A": "a"}})).unwrap_err();
-        assert_eq!((err.status, err.message.as_str()), (404, "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f"));
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (404, "Function not found: arn:aws:lambda:us-east-1:123456789012:function:f")
+        );
         assert_eq!(list_tags(&l, &c, &json!({"Resource": ARN})).unwrap_err().status, 404);
         assert_eq!(untag_resource(&l, &c, &json!({"Resource": ARN, "TagKeys": ["A"]})).unwrap_err().status, 404);
 
@@ -202,15 +216,22 @@ mod tests {
         for qualified in [format!("{ARN}:1"), format!("{ARN}:live"), format!("{ARN}:$LATEST")] {
             let err = tag_resource(&l, &c, &json!({"Resource": qualified, "Tags": {"A": "a"}})).unwrap_err();
             assert_eq!(err.code, "InvalidParameterValueException");
-            assert_eq!(err.message, "Tags on function aliases and versions are not supported. Please specify a function ARN.");
+            assert_eq!(
+                err.message,
+                "Tags on function aliases and versions are not supported. Please specify a function ARN."
+            );
         }
-        let err = list_tags(&l, &c, &json!({"Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f"})).unwrap_err();
+        let err =
+            list_tags(&l, &c, &json!({"Resource": "arn:aws:lambda:eu-west-1:123456789012:function:f"})).unwrap_err();
         assert_eq!(err.message, "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')");
 
         let many: BTreeMap<String, String> = (0..50).map(|i| (format!("k{i}"), "v".to_string())).collect();
         tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": many})).unwrap();
         let err = tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": {"one-more": "v"}})).unwrap_err();
-        assert_eq!((err.code.as_str(), err.message.as_str()), ("InvalidParameterValueException", "Number of tags exceeds resource tag limit."));
+        assert_eq!(
+            (err.code.as_str(), err.message.as_str()),
+            ("InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+        );
         // Replacing an existing key stays within the limit.
         tag_resource(&l, &c, &json!({"Resource": ARN, "Tags": {"k0": "w"}})).unwrap();
     }

@@ -44,7 +44,11 @@ fn missing() -> nimbus_core::AwsError {
 }
 
 /// The function a URL call names; only aliases (or nothing) may qualify a URL.
-fn target<'a>(region: &'a mut crate::state::Region, id: &FunctionId, not_found: nimbus_core::AwsError) -> Result<&'a mut Function> {
+fn target<'a>(
+    region: &'a mut crate::state::Region,
+    id: &FunctionId,
+    not_found: nimbus_core::AwsError,
+) -> Result<&'a mut Function> {
     let function = region.functions.get_mut(&id.name).ok_or(not_found)?;
     if let Some(q) = id.qualifier.as_deref() {
         if !function.aliases.contains_key(q) {
@@ -84,7 +88,8 @@ pub fn create_function_url_config(lambda: &Lambda, ctx: &RequestContext, input: 
 pub fn get_function_url_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     let store = lambda.store.read();
-    let function = store.region(&ctx.account, &ctx.region).and_then(|r| r.functions.get(&id.name)).ok_or_else(missing)?;
+    let function =
+        store.region(&ctx.account, &ctx.region).and_then(|r| r.functions.get(&id.name)).ok_or_else(missing)?;
     let config = function.url_configs.get(id.qualifier.as_deref().unwrap_or_default()).ok_or_else(missing)?;
     Ok(render(ctx, &id, config, true))
 }

@@ -357,7 +357,13 @@ fn parse_cidr(text: &str) -> Option<(bool, u128, u128)> {
         return None;
     }
     let host_bits = width - bits;
-    let host_mask = if host_bits == 0 { 0 } else if host_bits == 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
+    let host_mask = if host_bits == 0 {
+        0
+    } else if host_bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << host_bits) - 1
+    };
     Some((v6, base, base | host_mask))
 }
 
@@ -450,9 +456,7 @@ fn event_number(value: &Value) -> Option<f64> {
 
 fn anything_but_excludes(excluded: &AnythingBut, value: &Value) -> bool {
     match (excluded, value) {
-        (AnythingBut::Numbers(list), Value::Number(_)) => {
-            event_number(value).is_some_and(|n| list.contains(&n))
-        }
+        (AnythingBut::Numbers(list), Value::Number(_)) => event_number(value).is_some_and(|n| list.contains(&n)),
         (AnythingBut::Strings(list), Value::String(t)) => list.iter().any(|s| s == t),
         (AnythingBut::Prefixes(list), Value::String(t)) => list.iter().any(|p| t.starts_with(p.as_str())),
         (AnythingBut::Suffixes(list), Value::String(t)) => list.iter().any(|s| t.ends_with(s.as_str())),
@@ -813,10 +817,7 @@ mod tests {
 
     #[test]
     fn any_matches_ors_filters() {
-        let filters = [
-            Pattern::parse(r#"{"a": ["x"]}"#).unwrap(),
-            Pattern::parse(r#"{"b": ["y"]}"#).unwrap(),
-        ];
+        let filters = [Pattern::parse(r#"{"a": ["x"]}"#).unwrap(), Pattern::parse(r#"{"b": ["y"]}"#).unwrap()];
         assert!(any_matches(&filters, &json!({"b": "y"})));
         assert!(!any_matches(&filters, &json!({"a": "y"})));
         assert!(any_matches(&[], &json!({"anything": 1})));
@@ -844,8 +845,9 @@ mod tests {
 
     #[test]
     fn sqs_metadata_and_body() {
-        let p = Pattern::parse(r#"{"attributes": {"ApproximateReceiveCount": ["1"]}, "body": {"RequestCode": ["BBBB"]}}"#)
-            .unwrap();
+        let p =
+            Pattern::parse(r#"{"attributes": {"ApproximateReceiveCount": ["1"]}, "body": {"RequestCode": ["BBBB"]}}"#)
+                .unwrap();
         let record = json!({"attributes": {"ApproximateReceiveCount": "1"}, "body": "{\"RequestCode\": \"BBBB\"}"});
         assert!(p.matches(&sqs_record_view(&record)));
         let record = json!({"attributes": {"ApproximateReceiveCount": "2"}, "body": "{\"RequestCode\": \"BBBB\"}"});
@@ -875,8 +877,20 @@ mod tests {
 
     #[test]
     fn invalid_json_and_shapes() {
-        for bad in ["not json", "", "[]", "null", "\"x\"", "{}", r#"{"a": "x"}"#, r#"{"a": 1}"#, r#"{"a": []}"#,
-            r#"{"a": {}}"#, r#"{"a": [[1]]}"#, r#"{"a": ["x"],}"#] {
+        for bad in [
+            "not json",
+            "",
+            "[]",
+            "null",
+            "\"x\"",
+            "{}",
+            r#"{"a": "x"}"#,
+            r#"{"a": 1}"#,
+            r#"{"a": []}"#,
+            r#"{"a": {}}"#,
+            r#"{"a": [[1]]}"#,
+            r#"{"a": ["x"],}"#,
+        ] {
             assert!(is_invalid(bad), "{bad}");
         }
     }

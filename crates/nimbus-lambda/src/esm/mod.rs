@@ -37,11 +37,22 @@ impl SourceKind {
     }
 
     pub fn is_stream(self) -> bool {
-        matches!(self, SourceKind::Kinesis | SourceKind::DynamoDbStreams | SourceKind::Msk | SourceKind::SelfManagedKafka | SourceKind::DocumentDb)
+        matches!(
+            self,
+            SourceKind::Kinesis
+                | SourceKind::DynamoDbStreams
+                | SourceKind::Msk
+                | SourceKind::SelfManagedKafka
+                | SourceKind::DocumentDb
+        )
     }
 
     pub fn default_batch_size(self) -> u32 {
-        if self == SourceKind::Sqs { 10 } else { 100 }
+        if self == SourceKind::Sqs {
+            10
+        } else {
+            100
+        }
     }
 
     /// Whether nimbus runs a poller for this kind (the others are stored and validated only).
@@ -106,7 +117,11 @@ impl EventSourceMapping {
     }
 
     pub fn state(&self) -> &'static str {
-        if self.enabled { "Enabled" } else { "Disabled" }
+        if self.enabled {
+            "Enabled"
+        } else {
+            "Disabled"
+        }
     }
 }
 

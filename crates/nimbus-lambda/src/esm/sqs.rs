@@ -43,7 +43,13 @@ fn current(lambda: &Lambda, account: &str, region: &str, uuid: &str) -> Option<E
 
 /// Gather a batch: up to `BatchSize` messages, waiting at most the batching window once the
 /// first message is in (with no window, whatever one receive returns).
-async fn collect(source: &dyn QueueSource, account: &str, region: &str, queue: &str, mapping: &EventSourceMapping) -> Vec<QueueMessage> {
+async fn collect(
+    source: &dyn QueueSource,
+    account: &str,
+    region: &str,
+    queue: &str,
+    mapping: &EventSourceMapping,
+) -> Vec<QueueMessage> {
     let size = mapping.batch_size.max(1) as usize;
     let window = Duration::from_secs(u64::from(mapping.batching_window));
     let mut batch: Vec<QueueMessage> = Vec::new();
@@ -91,7 +97,14 @@ pub fn record(message: &QueueMessage, queue_arn: &str, region: &str) -> Value {
     })
 }
 
-async fn process(lambda: &Arc<Lambda>, source: &dyn QueueSource, account: &str, region: &str, mapping: &EventSourceMapping, batch: Vec<QueueMessage>) {
+async fn process(
+    lambda: &Arc<Lambda>,
+    source: &dyn QueueSource,
+    account: &str,
+    region: &str,
+    mapping: &EventSourceMapping,
+    batch: Vec<QueueMessage>,
+) {
     let queue = mapping.event_source_arn.clone().unwrap_or_default();
     let patterns: Vec<Pattern> = mapping.filters.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
     let mut records = Vec::with_capacity(batch.len());

@@ -159,7 +159,12 @@ impl Environment {
     }
 
     /// Run one invocation to its end: the runtime's reply, or why there is none.
-    pub async fn invoke(&mut self, invocation: Invocation, reply: oneshot::Receiver<RuntimeReply>, timeout: Option<Duration>) -> Result<RuntimeReply, Failure> {
+    pub async fn invoke(
+        &mut self,
+        invocation: Invocation,
+        reply: oneshot::Receiver<RuntimeReply>,
+        timeout: Option<Duration>,
+    ) -> Result<RuntimeReply, Failure> {
         let started = Instant::now();
         self.invocations += 1;
         self.last_used = Instant::now();

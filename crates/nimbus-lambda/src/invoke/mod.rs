@@ -184,7 +184,11 @@ impl Invoker {
             payload: environment::payload(payload),
             deadline_ms,
             invoked_function_arn: target.invoked_arn.clone(),
-            trace_id: format!("Root=1-{:08x}-{};Sampled=0", chrono::Utc::now().timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]),
+            trace_id: format!(
+                "Root=1-{:08x}-{};Sampled=0",
+                chrono::Utc::now().timestamp(),
+                &uuid::Uuid::new_v4().simple().to_string()[..24]
+            ),
             client_context,
             reply: reply_tx,
         };
@@ -218,7 +222,17 @@ impl Invoker {
         };
         let memory_used = env.max_memory_mb();
         let init_duration = if cold { env.init_duration } else { None };
-        let log_tail = self.write_logs(ctx, &target, &env, &request_id, &output, duration, memory_used, init_duration, function_error.is_some() && !healthy);
+        let log_tail = self.write_logs(
+            ctx,
+            &target,
+            &env,
+            &request_id,
+            &output,
+            duration,
+            memory_used,
+            init_duration,
+            function_error.is_some() && !healthy,
+        );
         self.busy_info.lock().remove(&env.id);
         if healthy {
             self.put_idle(key, env);
@@ -239,11 +253,24 @@ impl Invoker {
             },
             cold_start: cold,
         });
-        Ok(Outcome { request_id, payload, function_error, log_tail, executed_version: target.config.version.clone(), duration })
+        Ok(Outcome {
+            request_id,
+            payload,
+            function_error,
+            log_tail,
+            executed_version: target.config.version.clone(),
+            duration,
+        })
     }
 
     /// Start (but do not initialise) a new environment for a version.
-    async fn start_environment(&self, blobs: &nimbus_core::blob::BlobStore, ctx: &RequestContext, target: &Target, key: &PoolKey) -> Result<Environment, AwsError> {
+    async fn start_environment(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        ctx: &RequestContext,
+        target: &Target,
+        key: &PoolKey,
+    ) -> Result<Environment, AwsError> {
         let runtime = target.config.runtime.clone().unwrap_or_default();
         let task = match &target.hot_reload_dir {
             Some(dir) => dir.clone(),
@@ -254,14 +281,20 @@ impl Invoker {
         let spec = self.spec(target, key, launch, task, opt, family_of(&runtime));
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = log_stream_name(ctx, &target.config.version, &id);
-        Environment::start(id, stream, &spec)
-            .await
-            .map_err(|e| AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}")))
+        Environment::start(id, stream, &spec).await.map_err(|e| {
+            AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
+        })
     }
 
     /// Provisioned concurrency: start and initialise `count` environments for a version ahead of
     /// traffic; they wait in the pool and are never reaped for idleness. Returns how many are up.
-    pub async fn provision(&self, blobs: &nimbus_core::blob::BlobStore, ctx: &RequestContext, target: &Target, count: usize) -> Result<usize, AwsError> {
+    pub async fn provision(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        ctx: &RequestContext,
+        target: &Target,
+        count: usize,
+    ) -> Result<usize, AwsError> {
         let key = pool_key(target);
         let mut ready = 0;
         for _ in 0..count {
@@ -277,7 +310,9 @@ impl Invoker {
 
     /// Drop the environments of one version of a function (provisioned concurrency removed).
     pub fn drop_version(&self, account: &str, region: &str, function: &str, version: &str) {
-        self.idle.lock().retain(|k, _| !(k.account == account && k.region == region && k.function == function && k.version == version));
+        self.idle.lock().retain(|k, _| {
+            !(k.account == account && k.region == region && k.function == function && k.version == version)
+        });
     }
 
     /// Count an invocation against the function's reserved concurrency and the account limit.
@@ -303,7 +338,13 @@ impl Invoker {
         // Environments of an older revision of this version will never be used again.
         let stale: Vec<PoolKey> = idle
             .keys()
-            .filter(|k| k.account == key.account && k.region == key.region && k.function == key.function && k.version == key.version && k.revision != key.revision)
+            .filter(|k| {
+                k.account == key.account
+                    && k.region == key.region
+                    && k.function == key.function
+                    && k.version == key.version
+                    && k.revision != key.revision
+            })
             .cloned()
             .collect();
         for k in stale {
@@ -359,7 +400,11 @@ impl Invoker {
     }
 
     /// The unpacked code of a version, shared read-only by its environments.
-    async fn code_dir(&self, blobs: &nimbus_core::blob::BlobStore, code: Option<&CodeRef>) -> Result<PathBuf, AwsError> {
+    async fn code_dir(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        code: Option<&CodeRef>,
+    ) -> Result<PathBuf, AwsError> {
         let Some(code) = code else { return Err(AwsError::internal("function has no code")) };
         self.unpacked(blobs, &format!("code/{}", code.blob), std::slice::from_ref(code)).await
     }
@@ -370,7 +415,12 @@ impl Invoker {
         self.unpacked(blobs, &format!("opt/{id}"), layers).await
     }
 
-    async fn unpacked(&self, blobs: &nimbus_core::blob::BlobStore, name: &str, archives: &[CodeRef]) -> Result<PathBuf, AwsError> {
+    async fn unpacked(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        name: &str,
+        archives: &[CodeRef],
+    ) -> Result<PathBuf, AwsError> {
         let dir = self.work_dir.join(name);
         if dir.exists() {
             return Ok(dir);
@@ -391,18 +441,42 @@ impl Invoker {
         })();
         result.map_err(|e| {
             let _ = std::fs::remove_dir_all(&tmp);
-            AwsError::new(502, "InvalidZipFileException", format!("Lambda was unable to unzip the function's code: {e}"))
+            AwsError::new(
+                502,
+                "InvalidZipFileException",
+                format!("Lambda was unable to unzip the function's code: {e}"),
+            )
         })?;
         Ok(dir)
     }
 
-    fn spec(&self, target: &Target, key: &PoolKey, launch: runtimes::Launch, task: PathBuf, opt: PathBuf, family: Option<Family>) -> Spec {
+    fn spec(
+        &self,
+        target: &Target,
+        key: &PoolKey,
+        launch: runtimes::Launch,
+        task: PathBuf,
+        opt: PathBuf,
+        family: Option<Family>,
+    ) -> Spec {
         let config = &target.config;
         let runtime = config.runtime.clone().unwrap_or_default();
         let env_dir = self.work_dir.join("envs").join(uuid::Uuid::new_v4().simple().to_string());
-        let log_group = config.logging_config.get("LogGroup").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+        let log_group = config
+            .logging_config
+            .get("LogGroup")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
         let mut vars: Vec<(String, String)> = vec![
-            ("PATH".into(), format!("{}:{}", opt.join("bin").display(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()))),
+            (
+                "PATH".into(),
+                format!(
+                    "{}:{}",
+                    opt.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())
+                ),
+            ),
             ("LANG".into(), "en_US.UTF-8".into()),
             ("TZ".into(), ":UTC".into()),
             ("LD_LIBRARY_PATH".into(), format!("{}:{}", opt.join("lib").display(), task.join("lib").display())),
@@ -423,7 +497,10 @@ impl Invoker {
             ("AWS_SECRET_ACCESS_KEY".into(), "nimbus".into()),
             ("AWS_SESSION_TOKEN".into(), "nimbus".into()),
             ("AWS_ENDPOINT_URL".into(), target.endpoint.clone()),
-            ("AWS_LAMBDA_LOG_FORMAT".into(), config.logging_config.get("LogFormat").and_then(|v| v.as_str()).unwrap_or("Text").to_string()),
+            (
+                "AWS_LAMBDA_LOG_FORMAT".into(),
+                config.logging_config.get("LogFormat").and_then(|v| v.as_str()).unwrap_or("Text").to_string(),
+            ),
         ];
         if let Some(level) = config.logging_config.get("ApplicationLogLevel").and_then(|v| v.as_str()) {
             vars.push(("AWS_LAMBDA_LOG_LEVEL".into(), level.to_string()));
@@ -446,7 +523,10 @@ impl Invoker {
                     task.join("node_modules"),
                     task.clone(),
                 ];
-                vars.push(("NODE_PATH".into(), paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
+                vars.push((
+                    "NODE_PATH".into(),
+                    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+                ));
             }
             _ => {}
         }
@@ -513,7 +593,12 @@ impl Invoker {
             text.push('\n');
         }
         if let Some(sink) = &self.sink {
-            let group = config.logging_config.get("LogGroup").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+            let group = config
+                .logging_config
+                .get("LogGroup")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
             let ts = now.timestamp_millis();
             let events = lines.into_iter().map(|message| LogEvent { timestamp: ts, message }).collect();
             sink.put(&target.account, &target.region, &group, &env.log_stream, events);

@@ -35,7 +35,10 @@ pub struct Invocation {
 pub enum RuntimeReply {
     Success(Bytes),
     /// `/error`: the error type header and the error document.
-    FunctionError { error_type: String, body: Bytes },
+    FunctionError {
+        error_type: String,
+        body: Bytes,
+    },
     /// The response was larger than Lambda allows.
     ResponseTooLarge,
 }
@@ -134,14 +137,17 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
     match (method.as_str(), rest) {
         ("GET", "invocation/next") => next(api).await,
         ("POST", "init/error") => {
-            let error_type = header(&req, "lambda-runtime-function-error-type").unwrap_or_else(|| "Runtime.Unknown".into());
+            let error_type =
+                header(&req, "lambda-runtime-function-error-type").unwrap_or_else(|| "Runtime.Unknown".into());
             let body = read_body(req, MAX_RESPONSE_BYTES).await.unwrap_or_default();
             *api.init_error.lock() = Some(InitError { error_type, body });
             accepted()
         }
         ("POST", tail) => {
             let mut parts = tail.split('/');
-            let (Some("invocation"), Some(id), Some(kind), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            let (Some("invocation"), Some(id), Some(kind), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
                 return error_reply(StatusCode::NOT_FOUND, "InvalidRequest", "Unknown Runtime API path");
             };
             let id = id.to_string();

@@ -31,7 +31,8 @@ pub fn family(runtime: &str) -> Option<Family> {
 /// The environment variable that overrides the interpreter for a runtime:
 /// `python3.12` → `NIMBUS_RUNTIME_PYTHON3_12`.
 pub fn override_variable(runtime: &str) -> String {
-    let id: String = runtime.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    let id: String =
+        runtime.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("NIMBUS_RUNTIME_{id}")
 }
 

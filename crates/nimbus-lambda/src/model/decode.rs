@@ -41,9 +41,7 @@ impl ServiceModel {
                     ShapeType::String => {
                         if !body.is_empty() {
                             let s = std::str::from_utf8(body).map_err(|_| {
-                                ModelError::InvalidContent(
-                                    "Could not parse request body: invalid UTF-8".into(),
-                                )
+                                ModelError::InvalidContent("Could not parse request body: invalid UTF-8".into())
                             })?;
                             out.insert(pm.name.clone(), Value::String(s.to_string()));
                         }
@@ -56,11 +54,7 @@ impl ServiceModel {
                 }
             }
             None => {
-                let parsed = if is_blank(body) {
-                    Value::Object(Map::new())
-                } else {
-                    parse_json(body)?
-                };
+                let parsed = if is_blank(body) { Value::Object(Map::new()) } else { parse_json(body)? };
                 let Value::Object(obj) = parsed else {
                     return Err(ModelError::InvalidContent(format!(
                         "Could not parse request body into json: Cannot deserialize instance of `{}` out of {} token",
@@ -100,8 +94,7 @@ impl ServiceModel {
                         continue;
                     }
                     let v = if target.ty == ShapeType::List {
-                        let member =
-                            self.shape_of(&target.member.as_ref().expect("list member").shape);
+                        let member = self.shape_of(&target.member.as_ref().expect("list member").shape);
                         let items = values
                             .iter()
                             .flat_map(|v| v.split(','))
@@ -114,11 +107,7 @@ impl ServiceModel {
                     out.insert(m.name.clone(), v);
                 }
                 Location::Headers => {
-                    let prefix = m
-                        .location_name
-                        .as_deref()
-                        .unwrap_or("")
-                        .to_ascii_lowercase();
+                    let prefix = m.location_name.as_deref().unwrap_or("").to_ascii_lowercase();
                     let mut map = Map::new();
                     for (name, value) in headers {
                         if let Some(rest) = name.as_str().strip_prefix(&prefix) {
@@ -167,9 +156,7 @@ impl ServiceModel {
                 let mut map = Map::new();
                 for (k, v) in query.iter().filter(|(k, _)| !bound.contains(&k.as_str())) {
                     if value_shape.ty == ShapeType::List {
-                        let entry = map
-                            .entry(k.clone())
-                            .or_insert_with(|| Value::Array(Vec::new()));
+                        let entry = map.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
                         if let Value::Array(a) = entry {
                             a.push(Value::String(v.clone()));
                         }
@@ -187,13 +174,7 @@ impl ServiceModel {
     }
 
     /// Type a textual (uri/query/header) value per its shape.
-    fn parse_text(
-        &self,
-        m: &Member,
-        shape: &Shape,
-        text: &str,
-        place: &str,
-    ) -> Result<Value, ModelError> {
+    fn parse_text(&self, m: &Member, shape: &Shape, text: &str, place: &str) -> Result<Value, ModelError> {
         let bad = |what: &str| {
             ModelError::InvalidContent(format!(
                 "Could not parse {place} parameter '{}': '{text}' is not a valid {what}",
@@ -206,9 +187,7 @@ impl ServiceModel {
             }
             ShapeType::Float | ShapeType::Double => {
                 let f = text.trim().parse::<f64>().map_err(|_| bad("number"))?;
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or_else(|| bad("number"))?
+                serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| bad("number"))?
             }
             ShapeType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
                 "true" => Value::Bool(true),
@@ -216,9 +195,7 @@ impl ServiceModel {
                 _ => return Err(bad("boolean")),
             },
             ShapeType::String if m.jsonvalue || shape.jsonvalue => {
-                let raw = B64
-                    .decode(text.trim())
-                    .map_err(|_| bad("base64-encoded JSON value"))?;
+                let raw = B64.decode(text.trim()).map_err(|_| bad("base64-encoded JSON value"))?;
                 serde_json::from_slice(&raw).map_err(|_| bad("base64-encoded JSON value"))?
             }
             // Strings, timestamps (kept as given) and blobs (base64 text).
@@ -232,9 +209,8 @@ fn is_blank(body: &[u8]) -> bool {
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ModelError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ModelError::InvalidContent(format!("Could not parse request body into json: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ModelError::InvalidContent(format!("Could not parse request body into json: {e}")))
 }
 
 /// Jackson's name for the token a JSON value starts with.

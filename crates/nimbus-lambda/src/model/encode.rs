@@ -13,11 +13,7 @@ impl ServiceModel {
     /// decoded; string: as is; structure: JSON; absent: empty body), everything
     /// else goes into the JSON body object. Status defaults to
     /// `op.response_code`. Operations without an output shape answer an empty body.
-    pub fn encode_output(
-        &self,
-        op: &Operation,
-        output: Value,
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub fn encode_output(&self, op: &Operation, output: Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut status = op.response_code;
         let mut headers = Vec::new();
         let Some(shape) = self.output_shape(op) else {
@@ -41,9 +37,7 @@ impl ServiceModel {
             let target = self.shape_of(&m.shape);
             if Some(m.name.as_str()) == payload {
                 payload_body = Some(match (target.ty, v) {
-                    (ShapeType::Blob, Value::String(s)) => {
-                        B64.decode(s.as_bytes()).unwrap_or_else(|_| s.into_bytes())
-                    }
+                    (ShapeType::Blob, Value::String(s)) => B64.decode(s.as_bytes()).unwrap_or_else(|_| s.into_bytes()),
                     (_, Value::String(s)) => s.into_bytes(),
                     (_, other) => serde_json::to_vec(&other).unwrap_or_default(),
                 });

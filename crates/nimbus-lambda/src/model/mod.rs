@@ -201,10 +201,7 @@ impl Shape {
     }
 
     pub fn is_numeric(&self) -> bool {
-        matches!(
-            self.ty,
-            ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double
-        )
+        matches!(self.ty, ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double)
     }
 }
 
@@ -262,9 +259,7 @@ pub struct ServiceModel {
 /// The embedded Lambda model, parsed on first use.
 pub fn model() -> &'static ServiceModel {
     static MODEL: OnceLock<ServiceModel> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        ServiceModel::from_json(MODEL_JSON).expect("embedded lambda-model.json is valid")
-    })
+    MODEL.get_or_init(|| ServiceModel::from_json(MODEL_JSON).expect("embedded lambda-model.json is valid"))
 }
 
 impl ServiceModel {
@@ -286,17 +281,8 @@ impl ServiceModel {
                 route,
             });
         }
-        let by_name = operations
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.name.clone(), i))
-            .collect();
-        let model = ServiceModel {
-            metadata: raw.metadata,
-            operations,
-            shapes: raw.shapes,
-            by_name,
-        };
+        let by_name = operations.iter().enumerate().map(|(i, o)| (o.name.clone(), i)).collect();
+        let model = ServiceModel { metadata: raw.metadata, operations, shapes: raw.shapes, by_name };
         // Every referenced shape must exist, so lookups below can't fail on a good file.
         for (name, shape) in &model.shapes {
             let refs = shape
@@ -313,12 +299,7 @@ impl ServiceModel {
             }
         }
         for op in &model.operations {
-            for s in op
-                .input
-                .iter()
-                .chain(op.output.iter())
-                .chain(op.errors.iter())
-            {
+            for s in op.input.iter().chain(op.output.iter()).chain(op.errors.iter()) {
                 if !model.shapes.contains_key(s) {
                     return Err(format!("operation {} refers to unknown shape {s}", op.name));
                 }
@@ -353,18 +334,13 @@ impl ServiceModel {
     pub fn error_message_key(&self, code: &str) -> &str {
         self.shape(code)
             .filter(|s| s.exception)
-            .and_then(|s| {
-                s.members
-                    .iter()
-                    .find(|m| m.name.eq_ignore_ascii_case("message"))
-            })
+            .and_then(|s| s.members.iter().find(|m| m.name.eq_ignore_ascii_case("message")))
             .map_or("message", |m| m.name.as_str())
     }
 
     /// Whether the modeled exception carries `Type` (`"User"`/`"Service"`) in its body.
     pub fn error_has_type(&self, code: &str) -> bool {
-        self.shape(code)
-            .is_some_and(|s| s.exception && s.member("Type").is_some())
+        self.shape(code).is_some_and(|s| s.exception && s.member("Type").is_some())
     }
 
     fn shape_of(&self, name: &str) -> &Shape {

@@ -35,27 +35,17 @@ impl Pattern {
             side.push((re, kind.positive));
             rest = format!("{before}{after}");
         }
-        Ok(Pattern {
-            main: build(&format!(r"\A(?:{rest})\z"))?,
-            side,
-        })
+        Ok(Pattern { main: build(&format!(r"\A(?:{rest})\z"))?, side })
     }
 
     /// Whether the whole value matches (Java `String.matches`).
     pub fn is_match(&self, value: &str) -> bool {
-        self.main.is_match(value)
-            && self
-                .side
-                .iter()
-                .all(|(re, positive)| re.is_match(value) == *positive)
+        self.main.is_match(value) && self.side.iter().all(|(re, positive)| re.is_match(value) == *positive)
     }
 }
 
 fn build(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .size_limit(64 << 20)
-        .build()
-        .map_err(|e| e.to_string())
+    RegexBuilder::new(pattern).size_limit(64 << 20).build().map_err(|e| e.to_string())
 }
 
 struct Kind {
@@ -75,25 +65,13 @@ fn find_lookaround(p: &str) -> Option<(usize, usize, Kind)> {
             b']' if in_class => in_class = false,
             b'(' if !in_class => {
                 let kind = if p[i..].starts_with("(?!") {
-                    Some(Kind {
-                        behind: false,
-                        positive: false,
-                    })
+                    Some(Kind { behind: false, positive: false })
                 } else if p[i..].starts_with("(?=") {
-                    Some(Kind {
-                        behind: false,
-                        positive: true,
-                    })
+                    Some(Kind { behind: false, positive: true })
                 } else if p[i..].starts_with("(?<!") {
-                    Some(Kind {
-                        behind: true,
-                        positive: false,
-                    })
+                    Some(Kind { behind: true, positive: false })
                 } else if p[i..].starts_with("(?<=") {
-                    Some(Kind {
-                        behind: true,
-                        positive: true,
-                    })
+                    Some(Kind { behind: true, positive: true })
                 } else {
                     None
                 };

@@ -54,11 +54,7 @@ impl RouteTemplate {
                 }
             })
             .collect();
-        RouteTemplate {
-            segments,
-            query,
-            specificity,
-        }
+        RouteTemplate { segments, query, specificity }
     }
 
     /// The labels (`{Name}` / `{Name+}`) of the path, in order.
@@ -73,11 +69,7 @@ impl RouteTemplate {
     /// Build a raw path from label values (percent-encoding them), plus the literal query pairs.
     pub fn render(&self, labels: &[(String, String)]) -> (String, Vec<(String, String)>) {
         use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-        const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-            .remove(b'-')
-            .remove(b'_')
-            .remove(b'.')
-            .remove(b'~');
+        const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
         const GREEDY: &AsciiSet = &UNRESERVED.remove(b'/');
         let mut path = String::new();
         for seg in &self.segments {
@@ -85,16 +77,8 @@ impl RouteTemplate {
             match seg {
                 Segment::Literal(l) => path.push_str(l),
                 Segment::Label(n) | Segment::Greedy(n) => {
-                    let v = labels
-                        .iter()
-                        .find(|(k, _)| k == n)
-                        .map(|(_, v)| v.as_str())
-                        .unwrap_or("");
-                    let set = if matches!(seg, Segment::Greedy(_)) {
-                        GREEDY
-                    } else {
-                        UNRESERVED
-                    };
+                    let v = labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or("");
+                    let set = if matches!(seg, Segment::Greedy(_)) { GREEDY } else { UNRESERVED };
                     path.extend(utf8_percent_encode(v, set));
                 }
             }
@@ -102,11 +86,7 @@ impl RouteTemplate {
         if path.is_empty() {
             path.push('/');
         }
-        let query = self
-            .query
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
-            .collect();
+        let query = self.query.iter().map(|(k, v)| (k.clone(), v.clone().unwrap_or_default())).collect();
         (path, query)
     }
 
@@ -149,11 +129,7 @@ impl RouteTemplate {
                         return None;
                     }
                     let end = parts.len() - rest;
-                    let value = parts[i..end]
-                        .iter()
-                        .map(|p| decode(p))
-                        .collect::<Vec<_>>()
-                        .join("/");
+                    let value = parts[i..end].iter().map(|p| decode(p)).collect::<Vec<_>>().join("/");
                     if value.is_empty() {
                         return None;
                     }
@@ -209,8 +185,6 @@ impl ServiceModel {
 
     /// All operations whose path matches, whatever the method (to tell 405 from 404).
     pub fn path_exists(&self, path: &str, query: &[(String, String)]) -> bool {
-        self.operations
-            .iter()
-            .any(|op| op.route.matches(path, query).is_some())
+        self.operations.iter().any(|op| op.route.matches(path, query).is_some())
     }
 }

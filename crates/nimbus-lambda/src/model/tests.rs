@@ -3,16 +3,11 @@ use serde_json::{json, Value};
 use super::*;
 
 fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn op(name: &str) -> &'static Operation {
-    model()
-        .operation(name)
-        .unwrap_or_else(|| panic!("no operation {name}"))
+    model().operation(name).unwrap_or_else(|| panic!("no operation {name}"))
 }
 
 fn sample_label(name: &str, shape: Option<&Shape>) -> String {
@@ -25,10 +20,7 @@ fn sample_label(name: &str, shape: Option<&Shape>) -> String {
 fn label_shape(op: &Operation, label: &str) -> Option<&'static Shape> {
     let m = model();
     let input = m.input_shape(op)?;
-    let member = input
-        .members
-        .iter()
-        .find(|mm| mm.location == Some(Location::Uri) && mm.wire_name() == label)?;
+    let member = input.members.iter().find(|mm| mm.location == Some(Location::Uri) && mm.wire_name() == label)?;
     m.shape(&member.shape)
 }
 
@@ -56,21 +48,11 @@ fn create_function(extra: Value) -> Value {
 #[test]
 fn model_loads_all_operations() {
     let m = model();
-    assert_eq!(
-        m.metadata.get("protocol").map(String::as_str),
-        Some("rest-json")
-    );
-    assert!(
-        m.operations.len() >= 85,
-        "{} operations",
-        m.operations.len()
-    );
+    assert_eq!(m.metadata.get("protocol").map(String::as_str), Some("rest-json"));
+    assert!(m.operations.len() >= 85, "{} operations", m.operations.len());
     let invoke = op("Invoke");
     assert_eq!(invoke.method, "POST");
-    assert_eq!(
-        invoke.uri,
-        "/2015-03-31/functions/{FunctionName}/invocations"
-    );
+    assert_eq!(invoke.uri, "/2015-03-31/functions/{FunctionName}/invocations");
     assert_eq!(invoke.input.as_deref(), Some("InvocationRequest"));
     assert_eq!(op("CreateFunction").response_code, 201);
     assert_eq!(op("DeleteAlias").response_code, 204);
@@ -81,20 +63,12 @@ fn model_loads_all_operations() {
 fn every_operation_routes_back_to_itself() {
     let m = model();
     for o in &m.operations {
-        let labels: Vec<(String, String)> = o
-            .route
-            .labels()
-            .map(|(l, _)| (l.to_string(), sample_label(l, label_shape(o, l))))
-            .collect();
+        let labels: Vec<(String, String)> =
+            o.route.labels().map(|(l, _)| (l.to_string(), sample_label(l, label_shape(o, l)))).collect();
         let (path, query) = o.route.render(&labels);
-        let (found, got) = m
-            .route(&o.method, &path, &query)
-            .unwrap_or_else(|| panic!("{} {} {path} did not route", o.name, o.method));
-        assert_eq!(
-            found.name, o.name,
-            "{} {path} {query:?} routed to {}",
-            o.method, found.name
-        );
+        let (found, got) =
+            m.route(&o.method, &path, &query).unwrap_or_else(|| panic!("{} {} {path} did not route", o.name, o.method));
+        assert_eq!(found.name, o.name, "{} {path} {query:?} routed to {}", o.method, found.name);
         assert_eq!(got, labels, "{}", o.name);
 
         // ARNs as labels, percent-encoded as SDKs send them.
@@ -102,13 +76,8 @@ fn every_operation_routes_back_to_itself() {
             .route
             .labels()
             .map(|(l, _)| match label_shape(o, l).map(|s| s.ty) {
-                Some(ShapeType::Integer) | Some(ShapeType::Long) => {
-                    (l.to_string(), "12".to_string())
-                }
-                _ => (
-                    l.to_string(),
-                    format!("arn:aws:lambda:us-east-1:123456789012:function:{l}:$LATEST"),
-                ),
+                Some(ShapeType::Integer) | Some(ShapeType::Long) => (l.to_string(), "12".to_string()),
+                _ => (l.to_string(), format!("arn:aws:lambda:us-east-1:123456789012:function:{l}:$LATEST")),
             })
             .collect();
         let (path, query) = o.route.render(&arn_labels);
@@ -121,32 +90,16 @@ fn every_operation_routes_back_to_itself() {
 #[test]
 fn literal_query_parts_disambiguate() {
     let m = model();
-    let (o, labels) = m
-        .route(
-            "GET",
-            "/2019-09-30/functions/f1/provisioned-concurrency",
-            &q(&[("List", "ALL")]),
-        )
-        .unwrap();
+    let (o, labels) =
+        m.route("GET", "/2019-09-30/functions/f1/provisioned-concurrency", &q(&[("List", "ALL")])).unwrap();
     assert_eq!(o.name, "ListProvisionedConcurrencyConfigs");
     assert_eq!(labels, q(&[("FunctionName", "f1")]));
-    let (o, _) = m
-        .route(
-            "GET",
-            "/2019-09-30/functions/f1/provisioned-concurrency",
-            &q(&[("Qualifier", "live")]),
-        )
-        .unwrap();
+    let (o, _) =
+        m.route("GET", "/2019-09-30/functions/f1/provisioned-concurrency", &q(&[("Qualifier", "live")])).unwrap();
     assert_eq!(o.name, "GetProvisionedConcurrencyConfig");
 
     let arn = "arn:aws:lambda:us-east-1:123456789012:layer:l:1";
-    let (o, _) = m
-        .route(
-            "GET",
-            "/2018-10-31/layers",
-            &q(&[("find", "LayerVersion"), ("Arn", arn)]),
-        )
-        .unwrap();
+    let (o, _) = m.route("GET", "/2018-10-31/layers", &q(&[("find", "LayerVersion"), ("Arn", arn)])).unwrap();
     assert_eq!(o.name, "GetLayerVersionByArn");
     let (o, _) = m.route("GET", "/2018-10-31/layers", &[]).unwrap();
     assert_eq!(o.name, "ListLayers");
@@ -156,62 +109,30 @@ fn literal_query_parts_disambiguate() {
 fn routing_edge_cases() {
     let m = model();
     // Trailing slash (older SDKs send /functions/).
-    assert_eq!(
-        m.route("GET", "/2015-03-31/functions/", &[])
-            .unwrap()
-            .0
-            .name,
-        "ListFunctions"
-    );
-    assert_eq!(
-        m.route("POST", "/2015-03-31/functions", &[])
-            .unwrap()
-            .0
-            .name,
-        "CreateFunction"
-    );
+    assert_eq!(m.route("GET", "/2015-03-31/functions/", &[]).unwrap().0.name, "ListFunctions");
+    assert_eq!(m.route("POST", "/2015-03-31/functions", &[]).unwrap().0.name, "CreateFunction");
     // Percent-encoded ARN label is decoded.
     let (o, labels) = m
-        .route(
-            "GET",
-            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af",
-            &[],
-        )
+        .route("GET", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af", &[])
         .unwrap();
     assert_eq!(o.name, "GetFunction");
-    assert_eq!(
-        labels[0].1,
-        "arn:aws:lambda:us-east-1:123456789012:function:f"
-    );
+    assert_eq!(labels[0].1, "arn:aws:lambda:us-east-1:123456789012:function:f");
     // Unencoded colons work too.
-    let (o, _) = m
-        .route("POST", "/2015-03-31/functions/my:fn/invocations", &[])
-        .unwrap();
+    let (o, _) = m.route("POST", "/2015-03-31/functions/my:fn/invocations", &[]).unwrap();
     assert_eq!(o.name, "Invoke");
     // Empty label, wrong method, unknown path.
-    assert!(m
-        .route("GET", "/2015-03-31/functions//configuration", &[])
-        .is_none());
+    assert!(m.route("GET", "/2015-03-31/functions//configuration", &[]).is_none());
     assert!(m.route("PATCH", "/2015-03-31/functions/f", &[]).is_none());
     assert!(m.route("GET", "/2015-03-31/nothing", &[]).is_none());
     assert!(m.path_exists("/2015-03-31/functions/f", &[]));
     // Method is matched case-insensitively.
-    assert_eq!(
-        m.route("get", "/2015-03-31/functions/f", &[])
-            .unwrap()
-            .0
-            .name,
-        "GetFunction"
-    );
+    assert_eq!(m.route("get", "/2015-03-31/functions/f", &[]).unwrap().0.name, "GetFunction");
 }
 
 #[test]
 fn greedy_labels() {
     let t = RouteTemplate::parse("/objects/{Key+}/meta?x");
-    assert_eq!(
-        t.matches("/objects/a/b%20c/meta", &q(&[("x", "")])),
-        Some(q(&[("Key", "a/b c")]))
-    );
+    assert_eq!(t.matches("/objects/a/b%20c/meta", &q(&[("x", "")])), Some(q(&[("Key", "a/b c")])));
     assert_eq!(t.matches("/objects/meta", &q(&[("x", "")])), None);
     assert_eq!(t.matches("/objects/a/meta", &[]), None);
 }
@@ -225,15 +146,7 @@ fn decode_invoke_headers_query_and_raw_payload() {
     headers.insert("X-Amz-Log-Type", "Tail".parse().unwrap());
     headers.insert("X-Amz-Client-Context", "eyJhIjoxfQ==".parse().unwrap());
     let body = br#"{"not": "parsed"}"#;
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("FunctionName", "f")]),
-            &q(&[("Qualifier", "live")]),
-            &headers,
-            body,
-        )
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("FunctionName", "f")]), &q(&[("Qualifier", "live")]), &headers, body).unwrap();
     assert_eq!(
         input,
         json!({
@@ -246,26 +159,10 @@ fn decode_invoke_headers_query_and_raw_payload() {
         })
     );
     // A body that is not JSON is still taken as raw bytes (Invoke checks it itself).
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("FunctionName", "f")]),
-            &[],
-            &http::HeaderMap::new(),
-            b"\xff\x00",
-        )
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("FunctionName", "f")]), &[], &http::HeaderMap::new(), b"\xff\x00").unwrap();
     assert_eq!(input["Payload"], "/wA=");
     // Empty body: no Payload member.
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("FunctionName", "f")]),
-            &[],
-            &http::HeaderMap::new(),
-            b"",
-        )
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("FunctionName", "f")]), &[], &http::HeaderMap::new(), b"").unwrap();
     assert_eq!(input, json!({"FunctionName": "f"}));
     m.validate(o, &input).unwrap();
 }
@@ -276,75 +173,32 @@ fn decode_typed_query_members() {
     let o = op("ListFunctions");
     let none = http::HeaderMap::new();
     let input = m
-        .decode_input(
-            o,
-            &[],
-            &q(&[
-                ("MaxItems", "10"),
-                ("FunctionVersion", "ALL"),
-                ("Unknown", "x"),
-            ]),
-            &none,
-            b"",
-        )
+        .decode_input(o, &[], &q(&[("MaxItems", "10"), ("FunctionVersion", "ALL"), ("Unknown", "x")]), &none, b"")
         .unwrap();
     assert_eq!(input, json!({"MaxItems": 10, "FunctionVersion": "ALL"}));
     m.validate(o, &input).unwrap();
 
-    let err = m
-        .decode_input(o, &[], &q(&[("MaxItems", "ten")]), &none, b"")
-        .unwrap_err();
+    let err = m.decode_input(o, &[], &q(&[("MaxItems", "ten")]), &none, b"").unwrap_err();
     assert!(matches!(err, ModelError::InvalidContent(_)), "{err:?}");
 
     // List-valued query member, repeated key.
     let o = op("UntagResource");
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("Resource", "arn:x")]),
-            &q(&[("tagKeys", "a"), ("tagKeys", "b")]),
-            &none,
-            b"",
-        )
-        .unwrap();
+    let input =
+        m.decode_input(o, &q(&[("Resource", "arn:x")]), &q(&[("tagKeys", "a"), ("tagKeys", "b")]), &none, b"").unwrap();
     assert_eq!(input, json!({"Resource": "arn:x", "TagKeys": ["a", "b"]}));
 
     // Long uri label.
     let o = op("GetLayerVersion");
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("LayerName", "l"), ("VersionNumber", "3")]),
-            &[],
-            &none,
-            b"",
-        )
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("LayerName", "l"), ("VersionNumber", "3")]), &[], &none, b"").unwrap();
     assert_eq!(input, json!({"LayerName": "l", "VersionNumber": 3}));
-    let err = m
-        .decode_input(
-            o,
-            &q(&[("LayerName", "l"), ("VersionNumber", "x")]),
-            &[],
-            &none,
-            b"",
-        )
-        .unwrap_err();
+    let err = m.decode_input(o, &q(&[("LayerName", "l"), ("VersionNumber", "x")]), &[], &none, b"").unwrap_err();
     assert!(matches!(err, ModelError::InvalidContent(_)));
 
     // Boolean query member.
     let o = op("DeleteFunction");
     assert!(model().input_shape(o).is_some());
     let o = op("GetFunctionConfiguration");
-    let input = m
-        .decode_input(
-            o,
-            &q(&[("FunctionName", "f")]),
-            &q(&[("Qualifier", "1")]),
-            &none,
-            b"",
-        )
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("FunctionName", "f")]), &q(&[("Qualifier", "1")]), &none, b"").unwrap();
     assert_eq!(input, json!({"FunctionName": "f", "Qualifier": "1"}));
 }
 
@@ -365,58 +219,35 @@ fn decode_json_body() {
         .unwrap();
     assert_eq!(input, json!({"FunctionName": "f", "MemorySize": 256}));
     // Empty and whitespace bodies are {}.
-    let input = m
-        .decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"  \n")
-        .unwrap();
+    let input = m.decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"  \n").unwrap();
     assert_eq!(input, json!({"FunctionName": "f"}));
     // Malformed body.
-    let err = m
-        .decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"{nope")
-        .unwrap_err();
+    let err = m.decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"{nope").unwrap_err();
     match err {
-        ModelError::InvalidContent(msg) => assert!(
-            msg.starts_with("Could not parse request body into json: "),
-            "{msg}"
-        ),
+        ModelError::InvalidContent(msg) => {
+            assert!(msg.starts_with("Could not parse request body into json: "), "{msg}")
+        }
         other => panic!("{other:?}"),
     }
     // Non-object body.
-    let err = m
-        .decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"[1]")
-        .unwrap_err();
+    let err = m.decode_input(o, &q(&[("FunctionName", "f")]), &[], &none, b"[1]").unwrap_err();
     assert!(matches!(err, ModelError::InvalidContent(_)));
 }
 
 #[test]
 fn wrong_json_type_is_invalid_content() {
-    let err = model()
-        .validate(
-            op("CreateFunction"),
-            &create_function(json!({"MemorySize": "abc"})),
-        )
-        .unwrap_err();
+    let err = model().validate(op("CreateFunction"), &create_function(json!({"MemorySize": "abc"}))).unwrap_err();
     match err {
         ModelError::InvalidContent(msg) => {
-            assert!(
-                msg.starts_with("Could not parse request body into json: "),
-                "{msg}"
-            );
+            assert!(msg.starts_with("Could not parse request body into json: "), "{msg}");
             assert!(msg.contains("java.lang.Integer"), "{msg}");
         }
         other => panic!("{other:?}"),
     }
-    let err = model()
-        .validate(
-            op("CreateFunction"),
-            &create_function(json!({"Environment": []})),
-        )
-        .unwrap_err();
+    let err = model().validate(op("CreateFunction"), &create_function(json!({"Environment": []}))).unwrap_err();
     assert!(matches!(err, ModelError::InvalidContent(_)));
     let err = model()
-        .validate(
-            op("CreateFunction"),
-            &create_function(json!({"Code": {"ZipFile": "not base64!"}})),
-        )
+        .validate(op("CreateFunction"), &create_function(json!({"Code": {"ZipFile": "not base64!"}})))
         .unwrap_err();
     assert!(matches!(err, ModelError::InvalidContent(_)));
 }
@@ -424,8 +255,7 @@ fn wrong_json_type_is_invalid_content() {
 #[test]
 fn valid_create_function_passes() {
     let m = model();
-    m.validate(op("CreateFunction"), &create_function(json!({})))
-        .unwrap();
+    m.validate(op("CreateFunction"), &create_function(json!({}))).unwrap();
     m.validate(
         op("CreateFunction"),
         &create_function(json!({
@@ -443,16 +273,8 @@ fn valid_create_function_passes() {
 
 #[test]
 fn function_name_pattern_and_length() {
-    let pattern = model()
-        .shape("FunctionName")
-        .unwrap()
-        .pattern
-        .clone()
-        .unwrap();
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"FunctionName": "bad name"})),
-    );
+    let pattern = model().shape("FunctionName").unwrap().pattern.clone().unwrap();
+    let msg = validation_message("CreateFunction", create_function(json!({"FunctionName": "bad name"})));
     assert_eq!(
         msg,
         format!(
@@ -461,10 +283,7 @@ fn function_name_pattern_and_length() {
         )
     );
     let long = "a".repeat(141);
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"FunctionName": long})),
-    );
+    let msg = validation_message("CreateFunction", create_function(json!({"FunctionName": long})));
     assert_eq!(
         msg,
         format!(
@@ -473,10 +292,7 @@ fn function_name_pattern_and_length() {
         )
     );
     let long_bad = "a b".repeat(50);
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"FunctionName": long_bad})),
-    );
+    let msg = validation_message("CreateFunction", create_function(json!({"FunctionName": long_bad})));
     assert_eq!(
         msg,
         format!(
@@ -487,10 +303,7 @@ fn function_name_pattern_and_length() {
     );
     // Labels are validated like body members (GetFunction: NamespacedFunctionName, max 256).
     let msg = validation_message("GetFunction", json!({"FunctionName": "x".repeat(257)}));
-    assert!(
-        msg.ends_with("Member must have length less than or equal to 256"),
-        "{msg}"
-    );
+    assert!(msg.ends_with("Member must have length less than or equal to 256"), "{msg}");
 }
 
 #[test]
@@ -501,19 +314,13 @@ fn ranges() {
         "1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: \
          Member must have value greater than or equal to 128"
     );
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"MemorySize": 5555555})),
-    );
+    let msg = validation_message("CreateFunction", create_function(json!({"MemorySize": 5555555})));
     assert_eq!(
         msg,
         "1 validation error detected: Value '5555555' at 'memorySize' failed to satisfy constraint: \
          Member must have value less than or equal to 32768"
     );
-    let msg = validation_message(
-        "UpdateFunctionConfiguration",
-        json!({"FunctionName": "f", "Timeout": 0}),
-    );
+    let msg = validation_message("UpdateFunctionConfiguration", json!({"FunctionName": "f", "Timeout": 0}));
     assert_eq!(
         msg,
         "1 validation error detected: Value '0' at 'timeout' failed to satisfy constraint: \
@@ -521,9 +328,7 @@ fn ranges() {
     );
     let msg = validation_message(
         "CreateFunction",
-        create_function(
-            json!({"MemorySize": 1, "Timeout": 0, "EphemeralStorage": {"Size": 20000}}),
-        ),
+        create_function(json!({"MemorySize": 1, "Timeout": 0, "EphemeralStorage": {"Size": 20000}})),
     );
     assert!(msg.starts_with("3 validation errors detected: "), "{msg}");
     assert!(msg.contains(
@@ -539,47 +344,33 @@ fn required_members() {
         "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null"
     );
     let msg = validation_message("CreateFunction", json!({}));
-    assert!(
-        msg.starts_with("3 validation errors detected: Value null at 'functionName'"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("3 validation errors detected: Value null at 'functionName'"), "{msg}");
 }
 
 #[test]
 fn enums_lists_and_maps() {
-    let msg = validation_message(
-        "Invoke",
-        json!({"FunctionName": "f", "InvocationType": "Sometimes"}),
-    );
+    let msg = validation_message("Invoke", json!({"FunctionName": "f", "InvocationType": "Sometimes"}));
     assert_eq!(
         msg,
         "1 validation error detected: Value 'Sometimes' at 'invocationType' failed to satisfy constraint: \
          Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
     );
     // Scalar list elements are reported on the list.
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"Architectures": ["foo"]})),
-    );
+    let msg = validation_message("CreateFunction", create_function(json!({"Architectures": ["foo"]})));
     assert_eq!(
         msg,
         "1 validation error detected: Value '[foo]' at 'architectures' failed to satisfy constraint: \
          Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"
     );
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"Architectures": ["x86_64", "arm64"]})),
-    );
+    let msg = validation_message("CreateFunction", create_function(json!({"Architectures": ["x86_64", "arm64"]})));
     assert_eq!(
         msg,
         "1 validation error detected: Value '[x86_64, arm64]' at 'architectures' failed to satisfy constraint: \
          Member must have length less than or equal to 1"
     );
     // Sensitive map: value not echoed.
-    let msg = validation_message(
-        "CreateFunction",
-        create_function(json!({"Environment": {"Variables": {"_BAD": "1"}}})),
-    );
+    let msg =
+        validation_message("CreateFunction", create_function(json!({"Environment": {"Variables": {"_BAD": "1"}}})));
     assert_eq!(
         msg,
         "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: \
@@ -587,21 +378,13 @@ fn enums_lists_and_maps() {
          Member must not be null]"
     );
     // Runtime's enum is left to the service (InvalidParameterValueException there).
-    model()
-        .validate(
-            op("CreateFunction"),
-            &create_function(json!({"Runtime": "python1.0"})),
-        )
-        .unwrap();
+    model().validate(op("CreateFunction"), &create_function(json!({"Runtime": "python1.0"}))).unwrap();
     // ... but CompatibleRuntimes elements are checked by the model.
     let msg = validation_message(
         "PublishLayerVersion",
         json!({"LayerName": "l", "Content": {}, "CompatibleRuntimes": ["cobol"]}),
     );
-    assert!(
-        msg.starts_with("1 validation error detected: Value '[cobol]' at 'compatibleRuntimes'"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("1 validation error detected: Value '[cobol]' at 'compatibleRuntimes'"), "{msg}");
     // Structures in lists: path.N.member.field
     let msg = validation_message(
         "CheckpointDurableExecution",
@@ -618,10 +401,7 @@ fn qualifier_pattern() {
         let shape = &input.member("Qualifier").unwrap().shape;
         model().shape(shape).unwrap().pattern.clone().unwrap()
     };
-    let msg = validation_message(
-        "GetFunction",
-        json!({"FunctionName": "f", "Qualifier": "a b"}),
-    );
+    let msg = validation_message("GetFunction", json!({"FunctionName": "f", "Qualifier": "a b"}));
     assert_eq!(
         msg,
         format!(
@@ -640,10 +420,7 @@ fn all_patterns_compile() {
         }
     }
     bad.sort();
-    assert!(
-        bad.is_empty(),
-        "patterns that don't compile (their checks are skipped): {bad:#?}"
-    );
+    assert!(bad.is_empty(), "patterns that don't compile (their checks are skipped): {bad:#?}");
 }
 
 #[test]
@@ -674,10 +451,8 @@ fn encode_invoke_output() {
 #[test]
 fn encode_json_outputs() {
     let m = model();
-    let (status, headers, body) = m.encode_output(
-        op("CreateFunction"),
-        json!({"FunctionName": "f", "MemorySize": 128, "Extra": 1}),
-    );
+    let (status, headers, body) =
+        m.encode_output(op("CreateFunction"), json!({"FunctionName": "f", "MemorySize": 128, "Extra": 1}));
     assert_eq!(status, 201);
     assert!(headers.is_empty());
     let v: Value = serde_json::from_slice(&body).unwrap();
@@ -690,14 +465,8 @@ fn encode_json_outputs() {
 fn error_body_keys_follow_the_model() {
     let m = model();
     assert_eq!(m.error_message_key("ResourceNotFoundException"), "Message");
-    assert_eq!(
-        m.error_message_key("InvalidParameterValueException"),
-        "message"
-    );
-    assert_eq!(
-        m.error_message_key("InvalidRequestContentException"),
-        "message"
-    );
+    assert_eq!(m.error_message_key("InvalidParameterValueException"), "message");
+    assert_eq!(m.error_message_key("InvalidRequestContentException"), "message");
     assert_eq!(m.error_message_key("ValidationException"), "message");
     assert!(m.error_has_type("ResourceConflictException"));
     assert!(!m.error_has_type("ValidationException"));
@@ -705,16 +474,13 @@ fn error_body_keys_follow_the_model() {
 
 #[test]
 fn alias_names_use_lookahead_pattern() {
-    let msg = validation_message(
-        "CreateAlias",
-        json!({"FunctionName": "f", "Name": "123", "FunctionVersion": "1"}),
+    let msg = validation_message("CreateAlias", json!({"FunctionName": "f", "Name": "123", "FunctionVersion": "1"}));
+    assert!(
+        msg.starts_with(
+            "1 validation error detected: Value '123' at 'name' failed to satisfy constraint: \
+                             Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+        ),
+        "{msg}"
     );
-    assert!(msg.starts_with("1 validation error detected: Value '123' at 'name' failed to satisfy constraint: \
-                             Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"), "{msg}");
-    model()
-        .validate(
-            op("CreateAlias"),
-            &json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "1"}),
-        )
-        .unwrap();
+    model().validate(op("CreateAlias"), &json!({"FunctionName": "f", "Name": "live", "FunctionVersion": "1"})).unwrap();
 }

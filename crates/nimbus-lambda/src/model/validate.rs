@@ -28,10 +28,8 @@ use super::{ModelError, Operation, ServiceModel, Shape, ShapeType};
 /// `InvalidParameterValueException` "Value x at 'runtime' failed to satisfy
 /// constraint: Member must satisfy enum value set: [...] or be a valid ARN").
 /// Pairs of (structure shape, member name).
-pub const SERVICE_VALIDATED_ENUMS: &[(&str, &str)] = &[
-    ("CreateFunctionRequest", "Runtime"),
-    ("UpdateFunctionConfigurationRequest", "Runtime"),
-];
+pub const SERVICE_VALIDATED_ENUMS: &[(&str, &str)] =
+    &[("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")];
 
 impl ServiceModel {
     /// Validate `input` (as built by [`ServiceModel::decode_input`]) against the
@@ -99,9 +97,9 @@ impl ServiceModel {
             }
             ShapeType::String => v.is_string(),
             // Integral numbers that fit the Java type (Jackson accepts 3.0 for an int, not 1e10).
-            ShapeType::Integer => v
-                .as_f64()
-                .is_some_and(|f| f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX)),
+            ShapeType::Integer => {
+                v.as_f64().is_some_and(|f| f.fract() == 0.0 && f >= f64::from(i32::MIN) && f <= f64::from(i32::MAX))
+            }
             ShapeType::Long => v.is_i64() || v.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18),
             ShapeType::Float | ShapeType::Double => v.is_number(),
             ShapeType::Boolean => v.is_boolean(),
@@ -127,14 +125,7 @@ impl ServiceModel {
     }
 
     /// Pass 2: constraints. `skip_enum` suppresses the enum check of this value.
-    fn check(
-        &self,
-        shape_name: &str,
-        v: &Value,
-        path: &str,
-        errors: &mut Vec<String>,
-        skip_enum: bool,
-    ) {
+    fn check(&self, shape_name: &str, v: &Value, path: &str, errors: &mut Vec<String>, skip_enum: bool) {
         if v.is_null() {
             return;
         }
@@ -153,8 +144,7 @@ impl ServiceModel {
                             }
                         }
                         Some(mv) => {
-                            let skip =
-                                SERVICE_VALIDATED_ENUMS.contains(&(shape_name, m.name.as_str()));
+                            let skip = SERVICE_VALIDATED_ENUMS.contains(&(shape_name, m.name.as_str()));
                             self.check(&m.shape, mv, &mpath, errors, skip);
                         }
                     }
@@ -178,18 +168,12 @@ impl ServiceModel {
                             self.check(member_name, item, &ipath, errors, false);
                         }
                     }
-                } else if items
-                    .iter()
-                    .any(|i| i.is_null() || !scalar_failures(member, i, false).is_empty())
-                {
+                } else if items.iter().any(|i| i.is_null() || !scalar_failures(member, i, false).is_empty()) {
                     errors.push(fail(
                         shape,
                         v,
                         path,
-                        &format!(
-                            "Member must satisfy constraint: [{}]",
-                            element_constraints(member)
-                        ),
+                        &format!("Member must satisfy constraint: [{}]", element_constraints(member)),
                     ));
                 }
             }
@@ -199,18 +183,12 @@ impl ServiceModel {
                     errors.push(fail(shape, v, path, &c));
                 }
                 let key = self.shape_of(&shape.key.as_ref().expect("map key").shape);
-                if obj
-                    .keys()
-                    .any(|k| !scalar_failures(key, &Value::String(k.clone()), false).is_empty())
-                {
+                if obj.keys().any(|k| !scalar_failures(key, &Value::String(k.clone()), false).is_empty()) {
                     errors.push(fail(
                         shape,
                         v,
                         path,
-                        &format!(
-                            "Map keys must satisfy constraint: [{}]",
-                            element_constraints(key)
-                        ),
+                        &format!("Map keys must satisfy constraint: [{}]", element_constraints(key)),
                     ));
                 }
                 let value_name = &shape.value.as_ref().expect("map value").shape;
@@ -221,18 +199,12 @@ impl ServiceModel {
                             self.check(value_name, item, &format!("{path}.{k}"), errors, false);
                         }
                     }
-                } else if obj
-                    .values()
-                    .any(|i| i.is_null() || !scalar_failures(value, i, false).is_empty())
-                {
+                } else if obj.values().any(|i| i.is_null() || !scalar_failures(value, i, false).is_empty()) {
                     errors.push(fail(
                         shape,
                         v,
                         path,
-                        &format!(
-                            "Map value must satisfy constraint: [{}]",
-                            element_constraints(value)
-                        ),
+                        &format!("Map value must satisfy constraint: [{}]", element_constraints(value)),
                     ));
                 }
             }
@@ -246,10 +218,7 @@ impl ServiceModel {
 }
 
 fn is_aggregate(shape: &Shape) -> bool {
-    matches!(
-        shape.ty,
-        ShapeType::Structure | ShapeType::List | ShapeType::Map
-    )
+    matches!(shape.ty, ShapeType::Structure | ShapeType::List | ShapeType::Map)
 }
 
 /// `a.b` with each member name's first letter lower-cased.
@@ -272,10 +241,7 @@ fn fail(shape: &Shape, v: &Value, path: &str, constraint: &str) -> String {
     if shape.sensitive {
         format!("Value at '{path}' failed to satisfy constraint: {constraint}")
     } else {
-        format!(
-            "Value '{}' at '{path}' failed to satisfy constraint: {constraint}",
-            java_string(v)
-        )
+        format!("Value '{}' at '{path}' failed to satisfy constraint: {constraint}", java_string(v))
     }
 }
 
@@ -286,17 +252,10 @@ pub(crate) fn java_string(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(java_string).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(obj) => format!(
-            "{{{}}}",
-            obj.iter()
-                .map(|(k, v)| format!("{k}={}", java_string(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(java_string).collect::<Vec<_>>().join(", ")),
+        Value::Object(obj) => {
+            format!("{{{}}}", obj.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -317,18 +276,12 @@ fn length_failures(shape: &Shape, len: usize) -> Vec<String> {
     let len = len as f64;
     if let Some(max) = shape.max {
         if len > max {
-            out.push(format!(
-                "Member must have length less than or equal to {}",
-                bound(shape, max)
-            ));
+            out.push(format!("Member must have length less than or equal to {}", bound(shape, max)));
         }
     }
     if let Some(min) = shape.min {
         if len < min {
-            out.push(format!(
-                "Member must have length greater than or equal to {}",
-                bound(shape, min)
-            ));
+            out.push(format!("Member must have length greater than or equal to {}", bound(shape, min)));
         }
     }
     out
@@ -345,19 +298,14 @@ fn scalar_failures(shape: &Shape, v: &Value, skip_enum: bool) -> Vec<String> {
             let Some(s) = v.as_str() else { return out };
             if let (Some(p), Some(re)) = (shape.pattern.as_deref(), shape.regex()) {
                 if !re.is_match(s) {
-                    out.push(format!(
-                        "Member must satisfy regular expression pattern: {p}"
-                    ));
+                    out.push(format!("Member must satisfy regular expression pattern: {p}"));
                 }
             }
             out.extend(length_failures(shape, s.chars().count()));
             if !skip_enum {
                 if let Some(values) = &shape.enum_values {
                     if !values.iter().any(|e| e == s) {
-                        out.push(format!(
-                            "Member must satisfy enum value set: [{}]",
-                            values.join(", ")
-                        ));
+                        out.push(format!("Member must satisfy enum value set: [{}]", values.join(", ")));
                     }
                 }
             }
@@ -371,18 +319,12 @@ fn scalar_failures(shape: &Shape, v: &Value, skip_enum: bool) -> Vec<String> {
             let Some(n) = v.as_f64() else { return out };
             if let Some(max) = shape.max {
                 if n > max {
-                    out.push(format!(
-                        "Member must have value less than or equal to {}",
-                        bound(shape, max)
-                    ));
+                    out.push(format!("Member must have value less than or equal to {}", bound(shape, max)));
                 }
             }
             if let Some(min) = shape.min {
                 if n < min {
-                    out.push(format!(
-                        "Member must have value greater than or equal to {}",
-                        bound(shape, min)
-                    ));
+                    out.push(format!("Member must have value greater than or equal to {}", bound(shape, min)));
                 }
             }
         }
@@ -397,41 +339,24 @@ fn element_constraints(shape: &Shape) -> String {
     match shape.ty {
         ShapeType::String | ShapeType::Blob => {
             if let Some(max) = shape.max {
-                out.push(format!(
-                    "Member must have length less than or equal to {}",
-                    bound(shape, max)
-                ));
+                out.push(format!("Member must have length less than or equal to {}", bound(shape, max)));
             }
             if let Some(min) = shape.min {
-                out.push(format!(
-                    "Member must have length greater than or equal to {}",
-                    bound(shape, min)
-                ));
+                out.push(format!("Member must have length greater than or equal to {}", bound(shape, min)));
             }
             if let Some(p) = &shape.pattern {
-                out.push(format!(
-                    "Member must satisfy regular expression pattern: {p}"
-                ));
+                out.push(format!("Member must satisfy regular expression pattern: {p}"));
             }
             if let Some(values) = &shape.enum_values {
-                out.push(format!(
-                    "Member must satisfy enum value set: [{}]",
-                    values.join(", ")
-                ));
+                out.push(format!("Member must satisfy enum value set: [{}]", values.join(", ")));
             }
         }
         ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double => {
             if let Some(max) = shape.max {
-                out.push(format!(
-                    "Member must have value less than or equal to {}",
-                    bound(shape, max)
-                ));
+                out.push(format!("Member must have value less than or equal to {}", bound(shape, max)));
             }
             if let Some(min) = shape.min {
-                out.push(format!(
-                    "Member must have value greater than or equal to {}",
-                    bound(shape, min)
-                ));
+                out.push(format!("Member must have value greater than or equal to {}", bound(shape, min)));
             }
         }
         _ => {}
@@ -457,11 +382,7 @@ fn java_type(shape: &Shape, shape_name: &str) -> String {
 
 /// A value of the wrong JSON type: the body can't be bound to the model.
 fn type_error(shape_name: &str, shape: &Shape, v: &Value, path: &str) -> ModelError {
-    let at = if path.is_empty() {
-        String::new()
-    } else {
-        format!(" at '{path}'")
-    };
+    let at = if path.is_empty() { String::new() } else { format!(" at '{path}'") };
     ModelError::InvalidContent(format!(
         "Could not parse request body into json: Cannot deserialize value of type `{}` from {} token{at}",
         java_type(shape, shape_name),

@@ -179,7 +179,12 @@ impl Model {
     }
 
     fn required(&self, shape: &str) -> Vec<String> {
-        self.shape(shape)["required"].as_array().into_iter().flatten().map(|v| v.as_str().unwrap().to_string()).collect()
+        self.shape(shape)["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     }
 
     /// Values of the wrong JSON type for a shape, with what AWS's deserializer surely answers.
@@ -202,11 +207,25 @@ impl Model {
                 ("-1e300", json!(-1e300), Expect::Any),
             ],
             "double" | "float" => vec![("string", json!("0.5"), Expect::Any), ("object", json!({}), content)],
-            "boolean" => vec![("string", json!("yes"), Expect::Any), ("number", json!(2), Expect::Any), ("object", json!({}), content)],
-            "blob" => vec![("number", json!(5), Expect::Any), ("object", json!({}), content), ("array", json!([1, 2]), content)],
-            "map" => vec![("array", json!([]), content), ("string", json!("k=v"), content), ("number", json!(5), content)],
-            "list" => vec![("object", json!({}), content), ("string", json!("a"), Expect::Any), ("number", json!(5), content)],
-            "structure" => vec![("string", json!("s"), content), ("array", json!([]), content), ("number", json!(5), content)],
+            "boolean" => vec![
+                ("string", json!("yes"), Expect::Any),
+                ("number", json!(2), Expect::Any),
+                ("object", json!({}), content),
+            ],
+            "blob" => vec![
+                ("number", json!(5), Expect::Any),
+                ("object", json!({}), content),
+                ("array", json!([1, 2]), content),
+            ],
+            "map" => {
+                vec![("array", json!([]), content), ("string", json!("k=v"), content), ("number", json!(5), content)]
+            }
+            "list" => {
+                vec![("object", json!({}), content), ("string", json!("a"), Expect::Any), ("number", json!(5), content)]
+            }
+            "structure" => {
+                vec![("string", json!("s"), content), ("array", json!([]), content), ("number", json!(5), content)]
+            }
             _ => Vec::new(),
         }
     }
@@ -372,13 +391,23 @@ fn corpus(model: &Model) -> Vec<Case> {
         // (`{}` cut short is an empty body, which is valid.)
         if truncated.len() > 2 {
             cases.push(
-            case(format!("{} truncated body", op.name), op.method, op.path.clone(), truncated[..truncated.len().saturating_sub(2)].to_vec())
-                    .code(INVALID_CONTENT),
+                case(
+                    format!("{} truncated body", op.name),
+                    op.method,
+                    op.path.clone(),
+                    truncated[..truncated.len().saturating_sub(2)].to_vec(),
+                )
+                .code(INVALID_CONTENT),
             );
         }
         for (member, shape) in model.body_members(op.input) {
             for (label, value, expect) in model.member_variants(&member, &shape, op.base.get(&member)) {
-                let mut c = case(format!("{} wrong type {label}", op.name), op.method, op.path.clone(), body(&with(&op.base, &member, value)));
+                let mut c = case(
+                    format!("{} wrong type {label}", op.name),
+                    op.method,
+                    op.path.clone(),
+                    body(&with(&op.base, &member, value)),
+                );
                 c.expect = expect;
                 cases.push(c);
             }
@@ -394,45 +423,83 @@ fn corpus(model: &Model) -> Vec<Case> {
         for member in model.required(op.input) {
             if op.base.get(&member).is_some() {
                 cases.push(
-                    case(format!("{} missing required {member}", op.name), op.method, op.path.clone(), body(&without(&op.base, &member)))
-                        .code(VALIDATION),
+                    case(
+                        format!("{} missing required {member}", op.name),
+                        op.method,
+                        op.path.clone(),
+                        body(&without(&op.base, &member)),
+                    )
+                    .code(VALIDATION),
                 );
                 cases.push(
-                    case(format!("{} null required {member}", op.name), op.method, op.path.clone(), body(&with(&op.base, &member, Value::Null)))
-                        .code(VALIDATION),
+                    case(
+                        format!("{} null required {member}", op.name),
+                        op.method,
+                        op.path.clone(),
+                        body(&with(&op.base, &member, Value::Null)),
+                    )
+                    .code(VALIDATION),
                 );
             }
         }
         if !model.required(op.input).iter().all(|m| op.base.get(m).is_none()) {
-            cases.push(case(format!("{} empty object", op.name), op.method, op.path.clone(), b"{}".to_vec()).code(VALIDATION));
-            cases.push(case(format!("{} empty body", op.name), op.method, op.path.clone(), Vec::new()).code(VALIDATION));
+            cases.push(
+                case(format!("{} empty object", op.name), op.method, op.path.clone(), b"{}".to_vec()).code(VALIDATION),
+            );
+            cases
+                .push(case(format!("{} empty body", op.name), op.method, op.path.clone(), Vec::new()).code(VALIDATION));
         }
     }
 
     // Archives.
     let create = body_ops().into_iter().next().unwrap().base;
     for (what, zip, code) in bad_zips() {
-        let c = case(format!("CreateFunction zip: {what}"), "POST", F, body(&with(&create, "Code", json!({"ZipFile": zip}))));
+        let c = case(
+            format!("CreateFunction zip: {what}"),
+            "POST",
+            F,
+            body(&with(&create, "Code", json!({"ZipFile": zip}))),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("UpdateFunctionCode zip: {what}"), "PUT", format!("{seed}/code"), body(&json!({"ZipFile": zip})));
+        let c = case(
+            format!("UpdateFunctionCode zip: {what}"),
+            "PUT",
+            format!("{seed}/code"),
+            body(&json!({"ZipFile": zip})),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("UpdateFunctionCode zip (dry run): {what}"), "PUT", format!("{seed}/code"), body(&json!({"ZipFile": zip, "DryRun": true})));
+        let c = case(
+            format!("UpdateFunctionCode zip (dry run): {what}"),
+            "PUT",
+            format!("{seed}/code"),
+            body(&json!({"ZipFile": zip, "DryRun": true})),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("PublishLayerVersion zip: {what}"), "POST", format!("{L}/seedlayer/versions"), body(&json!({"Content": {"ZipFile": zip}})));
+        let c = case(
+            format!("PublishLayerVersion zip: {what}"),
+            "POST",
+            format!("{L}/seedlayer/versions"),
+            body(&json!({"Content": {"ZipFile": zip}})),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("PublishLayerVersion new layer zip: {what}"), "POST", format!("{L}/newlayer/versions"), body(&json!({"Content": {"ZipFile": zip}})));
+        let c = case(
+            format!("PublishLayerVersion new layer zip: {what}"),
+            "POST",
+            format!("{L}/newlayer/versions"),
+            body(&json!({"Content": {"ZipFile": zip}})),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
@@ -450,7 +517,10 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(cf("name empty", with(&create, "FunctionName", json!(""))).code(VALIDATION));
     cases.push(cf("name 65 chars", with(&create, "FunctionName", json!("a".repeat(65)))));
     cases.push(cf("name 141 chars", with(&create, "FunctionName", json!("a".repeat(141)))).code(VALIDATION));
-    cases.push(cf("name in another region", with(&create, "FunctionName", json!("arn:aws:lambda:eu-west-1:000000000000:function:fresh"))));
+    cases.push(cf(
+        "name in another region",
+        with(&create, "FunctionName", json!("arn:aws:lambda:eu-west-1:000000000000:function:fresh")),
+    ));
     cases.push(cf("runtime unknown", with(&create, "Runtime", json!("python9.9"))).code(INVALID_PARAMETER));
     cases.push(cf("runtime deprecated", with(&create, "Runtime", json!("python2.7"))).code(INVALID_PARAMETER));
     cases.push(cf("runtime empty", with(&create, "Runtime", json!(""))));
@@ -472,36 +542,83 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(cf("description 257 chars", with(&create, "Description", json!("d".repeat(257)))).code(VALIDATION));
     cases.push(cf("code empty", with(&create, "Code", json!({}))).code(INVALID_PARAMETER));
     cases.push(cf("code from S3 without key", with(&create, "Code", json!({"S3Bucket": "bucket"}))));
-    cases.push(cf("code image on zip package", with(&create, "Code", json!({"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:latest"}))).code(INVALID_PARAMETER));
-    cases.push(cf("image package without image", with(&without(&without(&create, "Runtime"), "Handler"), "PackageType", json!("Image"))).code(INVALID_PARAMETER));
+    cases.push(
+        cf(
+            "code image on zip package",
+            with(&create, "Code", json!({"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:latest"})),
+        )
+        .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        cf(
+            "image package without image",
+            with(&without(&without(&create, "Runtime"), "Handler"), "PackageType", json!("Image")),
+        )
+        .code(INVALID_PARAMETER),
+    );
     cases.push(cf("package type unknown", with(&create, "PackageType", json!("Tarball"))).code(VALIDATION));
     cases.push(cf("architecture unknown", with(&create, "Architectures", json!(["arm"]))).code(VALIDATION));
     cases.push(cf("two architectures", with(&create, "Architectures", json!(["x86_64", "arm64"]))).code(VALIDATION));
-    cases.push(cf("env reserved key", with(&create, "Environment", json!({"Variables": {"AWS_REGION": "x"}}))).code(INVALID_PARAMETER));
+    cases.push(
+        cf("env reserved key", with(&create, "Environment", json!({"Variables": {"AWS_REGION": "x"}})))
+            .code(INVALID_PARAMETER),
+    );
     cases.push(cf("env bad key", with(&create, "Environment", json!({"Variables": {"1abc": "x"}}))).code(VALIDATION));
-    cases.push(cf("env over 4 KB", with(&create, "Environment", json!({"Variables": {"BIG": huge(5000)}}))).code(INVALID_PARAMETER));
+    cases.push(
+        cf("env over 4 KB", with(&create, "Environment", json!({"Variables": {"BIG": huge(5000)}})))
+            .code(INVALID_PARAMETER),
+    );
     cases.push(cf("env huge key", with(&create, "Environment", json!({"Variables": {huge(100_000): "x"}}))));
-    cases.push(cf("tracing mode unknown", with(&create, "TracingConfig", json!({"Mode": "Sometimes"}))).code(VALIDATION));
+    cases.push(
+        cf("tracing mode unknown", with(&create, "TracingConfig", json!({"Mode": "Sometimes"}))).code(VALIDATION),
+    );
     cases.push(cf("ephemeral storage 511", with(&create, "EphemeralStorage", json!({"Size": 511}))).code(VALIDATION));
-    cases.push(cf("ephemeral storage 10241", with(&create, "EphemeralStorage", json!({"Size": 10241}))).code(VALIDATION));
+    cases.push(
+        cf("ephemeral storage 10241", with(&create, "EphemeralStorage", json!({"Size": 10241}))).code(VALIDATION),
+    );
     cases.push(cf("log format unknown", with(&create, "LoggingConfig", json!({"LogFormat": "XML"}))).code(VALIDATION));
-    cases.push(cf("log level with text format", with(&create, "LoggingConfig", json!({"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"}))).code(INVALID_PARAMETER));
+    cases.push(
+        cf(
+            "log level with text format",
+            with(&create, "LoggingConfig", json!({"LogFormat": "Text", "ApplicationLogLevel": "DEBUG"})),
+        )
+        .code(INVALID_PARAMETER),
+    );
     cases.push(cf("layer not an ARN", with(&create, "Layers", json!(["seedlayer"]))).code(VALIDATION));
-    cases.push(cf("layer version missing", with(&create, "Layers", json!([format!("{SEED_LAYER_ARN}:99")]))).code(INVALID_PARAMETER));
-    cases.push(cf("layer twice", with(&create, "Layers", json!([format!("{SEED_LAYER_ARN}:1"), format!("{SEED_LAYER_ARN}:1")]))).code(INVALID_PARAMETER));
+    cases.push(
+        cf("layer version missing", with(&create, "Layers", json!([format!("{SEED_LAYER_ARN}:99")])))
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        cf(
+            "layer twice",
+            with(&create, "Layers", json!([format!("{SEED_LAYER_ARN}:1"), format!("{SEED_LAYER_ARN}:1")])),
+        )
+        .code(INVALID_PARAMETER),
+    );
     cases.push(cf("six layers", with(&create, "Layers", json!(vec![format!("{SEED_LAYER_ARN}:1"); 6]))));
     cases.push(cf("tag key reserved", with(&create, "Tags", json!({"aws:reserved": "x"}))));
     cases.push(cf("tag key 129 chars", with(&create, "Tags", json!({"k".repeat(129): "x"}))));
     cases.push(cf("tag value 257 chars", with(&create, "Tags", json!({"k": "v".repeat(257)}))));
-    cases.push(cf("51 tags", with(&create, "Tags", Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<Map<_, _>>()))));
+    cases.push(cf(
+        "51 tags",
+        with(&create, "Tags", Value::Object((0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<Map<_, _>>())),
+    ));
     cases.push(cf("KMS key not an ARN", with(&create, "KMSKeyArn", json!("my-key"))).code(VALIDATION));
-    cases.push(cf("dead letter target not an ARN", with(&create, "DeadLetterConfig", json!({"TargetArn": "queue"}))).code(VALIDATION));
+    cases.push(
+        cf("dead letter target not an ARN", with(&create, "DeadLetterConfig", json!({"TargetArn": "queue"})))
+            .code(VALIDATION),
+    );
 
     // Function identifiers in paths, for every function operation.
     let bad_names: Vec<(String, String, Option<&'static str>)> = vec![
         ("unknown".into(), "nope".into(), Some(NOT_FOUND)),
         ("unknown by ARN".into(), path_escape("arn:aws:lambda:us-east-1:000000000000:function:nope"), Some(NOT_FOUND)),
-        ("in another region".into(), path_escape("arn:aws:lambda:eu-west-1:000000000000:function:seed"), Some(NOT_FOUND)),
+        (
+            "in another region".into(),
+            path_escape("arn:aws:lambda:eu-west-1:000000000000:function:seed"),
+            Some(NOT_FOUND),
+        ),
         ("qualifier $$".into(), "seed:$$".into(), Some(VALIDATION)),
         ("qualifier %24%24".into(), "seed%3A%24%24".into(), Some(VALIDATION)),
         ("two qualifiers".into(), "seed:1:2".into(), Some(VALIDATION)),
@@ -539,7 +656,9 @@ fn corpus(model: &Model) -> Vec<Case> {
             "AddPermission",
             "POST",
             "/policy",
-            body(&json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"})),
+            body(
+                &json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}),
+            ),
         ),
         ("RemovePermission", "DELETE", "/policy/seed-sid", Vec::new()),
         ("GetPolicy", "GET", "/policy", Vec::new()),
@@ -564,7 +683,14 @@ fn corpus(model: &Model) -> Vec<Case> {
         ("GetFunctionConfiguration", "GET", format!("{seed}/configuration"), Vec::new()),
         ("DeleteFunction", "DELETE", seed.clone(), Vec::new()),
         ("GetPolicy", "GET", format!("{seed}/policy"), Vec::new()),
-        ("AddPermission", "POST", format!("{seed}/policy"), body(&json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}))),
+        (
+            "AddPermission",
+            "POST",
+            format!("{seed}/policy"),
+            body(
+                &json!({"StatementId": "new-sid", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}),
+            ),
+        ),
         ("RemovePermission", "DELETE", format!("{seed}/policy/seed-sid"), Vec::new()),
     ];
     let bad_qualifiers: Vec<(&str, String, Option<&'static str>)> = vec![
@@ -591,12 +717,31 @@ fn corpus(model: &Model) -> Vec<Case> {
             });
         }
         let mismatch = path.replacen("/seed", "/seed:1", 1);
-        cases.push(case(format!("{op} qualifier differs from the name's"), method, format!("{mismatch}?Qualifier=2"), op_body.clone()).code(INVALID_PARAMETER));
+        cases.push(
+            case(
+                format!("{op} qualifier differs from the name's"),
+                method,
+                format!("{mismatch}?Qualifier=2"),
+                op_body.clone(),
+            )
+            .code(INVALID_PARAMETER),
+        );
     }
-    cases.push(case("DeleteFunction $LATEST", "DELETE", format!("{seed}?Qualifier=%24LATEST"), Vec::new()).code(INVALID_PARAMETER));
-    cases.push(case("DeleteFunction alias", "DELETE", format!("{seed}?Qualifier=live"), Vec::new()).code(INVALID_PARAMETER));
-    cases.push(case("DeleteFunction version an alias uses", "DELETE", format!("{seed}?Qualifier=1"), Vec::new()).exactly(409, CONFLICT));
-    cases.push(case("DeleteFunction version an alias uses (in name)", "DELETE", format!("{F}/seed:1"), Vec::new()).exactly(409, CONFLICT));
+    cases.push(
+        case("DeleteFunction $LATEST", "DELETE", format!("{seed}?Qualifier=%24LATEST"), Vec::new())
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        case("DeleteFunction alias", "DELETE", format!("{seed}?Qualifier=live"), Vec::new()).code(INVALID_PARAMETER),
+    );
+    cases.push(
+        case("DeleteFunction version an alias uses", "DELETE", format!("{seed}?Qualifier=1"), Vec::new())
+            .exactly(409, CONFLICT),
+    );
+    cases.push(
+        case("DeleteFunction version an alias uses (in name)", "DELETE", format!("{F}/seed:1"), Vec::new())
+            .exactly(409, CONFLICT),
+    );
 
     // List operations: bad paging and filters.
     let max_items: Vec<(&str, &str, Option<&'static str>)> = vec![
@@ -625,18 +770,66 @@ fn corpus(model: &Model) -> Vec<Case> {
     }
     cases.push(case("ListFunctions MaxItems=10001", "GET", format!("{F}?MaxItems=10001"), Vec::new()).code(VALIDATION));
     cases.push(case("ListLayers MaxItems=51", "GET", format!("{L}?MaxItems=51"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListLayerVersions MaxItems=51", "GET", format!("{L}/seedlayer/versions?MaxItems=51"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListFunctions FunctionVersion=LATEST", "GET", format!("{F}?FunctionVersion=LATEST"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListFunctions FunctionVersion=all", "GET", format!("{F}?FunctionVersion=all"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListFunctions MasterRegion without ALL", "GET", format!("{F}?MasterRegion=us-east-1"), Vec::new()).code(INVALID_PARAMETER));
-    cases.push(case("ListFunctions MasterRegion bogus", "GET", format!("{F}?MasterRegion=mars&FunctionVersion=ALL"), Vec::new()).code(VALIDATION));
+    cases.push(
+        case("ListLayerVersions MaxItems=51", "GET", format!("{L}/seedlayer/versions?MaxItems=51"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case("ListFunctions FunctionVersion=LATEST", "GET", format!("{F}?FunctionVersion=LATEST"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case("ListFunctions FunctionVersion=all", "GET", format!("{F}?FunctionVersion=all"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case("ListFunctions MasterRegion without ALL", "GET", format!("{F}?MasterRegion=us-east-1"), Vec::new())
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        case(
+            "ListFunctions MasterRegion bogus",
+            "GET",
+            format!("{F}?MasterRegion=mars&FunctionVersion=ALL"),
+            Vec::new(),
+        )
+        .code(VALIDATION),
+    );
     cases.push(case("ListVersionsByFunction bad marker", "GET", format!("{seed}/versions?Marker=garbage"), Vec::new()));
-    cases.push(case("ListAliases FunctionVersion=$$", "GET", format!("{seed}/aliases?FunctionVersion=%24%24"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListAliases FunctionVersion huge", "GET", format!("{seed}/aliases?FunctionVersion={}", "9".repeat(1025)), Vec::new()).code(VALIDATION));
-    cases.push(case("ListLayers CompatibleRuntime unknown", "GET", format!("{L}?CompatibleRuntime=python9"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListLayers CompatibleArchitecture unknown", "GET", format!("{L}?CompatibleArchitecture=arm"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListLayerVersions CompatibleRuntime unknown", "GET", format!("{L}/seedlayer/versions?CompatibleRuntime=python9"), Vec::new()).code(VALIDATION));
-    cases.push(case("ListLayerVersions bad layer name", "GET", format!("{L}/bad%20name/versions"), Vec::new()).code(VALIDATION));
+    cases.push(
+        case("ListAliases FunctionVersion=$$", "GET", format!("{seed}/aliases?FunctionVersion=%24%24"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case(
+            "ListAliases FunctionVersion huge",
+            "GET",
+            format!("{seed}/aliases?FunctionVersion={}", "9".repeat(1025)),
+            Vec::new(),
+        )
+        .code(VALIDATION),
+    );
+    cases.push(
+        case("ListLayers CompatibleRuntime unknown", "GET", format!("{L}?CompatibleRuntime=python9"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case("ListLayers CompatibleArchitecture unknown", "GET", format!("{L}?CompatibleArchitecture=arm"), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case(
+            "ListLayerVersions CompatibleRuntime unknown",
+            "GET",
+            format!("{L}/seedlayer/versions?CompatibleRuntime=python9"),
+            Vec::new(),
+        )
+        .code(VALIDATION),
+    );
+    cases.push(
+        case("ListLayerVersions bad layer name", "GET", format!("{L}/bad%20name/versions"), Vec::new())
+            .code(VALIDATION),
+    );
 
     // Aliases.
     for (what, name, code) in [
@@ -663,30 +856,126 @@ fn corpus(model: &Model) -> Vec<Case> {
             });
         }
     }
-    let alias = |label: &str, method: &'static str, path: String, v: Value| case(label.to_string(), method, path, body(&v));
+    let alias =
+        |label: &str, method: &'static str, path: String, v: Value| case(label.to_string(), method, path, body(&v));
     let aliases = format!("{seed}/aliases");
     let live = format!("{seed}/aliases/live");
-    cases.push(alias("CreateAlias existing", "POST", aliases.clone(), json!({"Name": "live", "FunctionVersion": "1"})).exactly(409, CONFLICT));
-    cases.push(alias("CreateAlias missing version", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "99"})).code(NOT_FOUND));
-    cases.push(alias("CreateAlias numeric name", "POST", aliases.clone(), json!({"Name": "12", "FunctionVersion": "1"})).code(VALIDATION));
-    cases.push(alias("CreateAlias version pattern", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "v1"})).code(VALIDATION));
+    cases.push(
+        alias("CreateAlias existing", "POST", aliases.clone(), json!({"Name": "live", "FunctionVersion": "1"}))
+            .exactly(409, CONFLICT),
+    );
+    cases.push(
+        alias(
+            "CreateAlias missing version",
+            "POST",
+            aliases.clone(),
+            json!({"Name": "other", "FunctionVersion": "99"}),
+        )
+        .code(NOT_FOUND),
+    );
+    cases.push(
+        alias("CreateAlias numeric name", "POST", aliases.clone(), json!({"Name": "12", "FunctionVersion": "1"}))
+            .code(VALIDATION),
+    );
+    cases.push(
+        alias(
+            "CreateAlias version pattern",
+            "POST",
+            aliases.clone(),
+            json!({"Name": "other", "FunctionVersion": "v1"}),
+        )
+        .code(VALIDATION),
+    );
     cases.push(alias("CreateAlias weight > 1", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "$LATEST", "RoutingConfig": {"AdditionalVersionWeights": {"1": 1.5}}})).code(VALIDATION));
     cases.push(alias("CreateAlias weight < 0", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"1": -0.5}}})).code(VALIDATION));
-    cases.push(alias("CreateAlias weight on own version", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}})).code(INVALID_PARAMETER));
-    cases.push(alias("CreateAlias weight on missing version", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"7": 0.5}}})).code(INVALID_PARAMETER));
-    cases.push(alias("CreateAlias weight key not a version", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"$$": 0.5}}})));
-    cases.push(alias("CreateAlias description 257", "POST", aliases.clone(), json!({"Name": "other", "FunctionVersion": "1", "Description": "d".repeat(257)})).code(VALIDATION));
-    cases.push(alias("UpdateAlias missing version", "PUT", live.clone(), json!({"FunctionVersion": "99"})).code(NOT_FOUND));
-    cases.push(alias("UpdateAlias wrong revision", "PUT", live.clone(), json!({"Description": "x", "RevisionId": "00000000-0000-0000-0000-000000000000"})).exactly(412, PRECONDITION));
-    cases.push(alias("UpdateAlias weight > 1", "PUT", live.clone(), json!({"RoutingConfig": {"AdditionalVersionWeights": {"1": 2.0}}})).code(VALIDATION));
+    cases.push(
+        alias(
+            "CreateAlias weight on own version",
+            "POST",
+            aliases.clone(),
+            json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}}),
+        )
+        .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        alias(
+            "CreateAlias weight on missing version",
+            "POST",
+            aliases.clone(),
+            json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"7": 0.5}}}),
+        )
+        .code(INVALID_PARAMETER),
+    );
+    cases.push(alias(
+        "CreateAlias weight key not a version",
+        "POST",
+        aliases.clone(),
+        json!({"Name": "other", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"$$": 0.5}}}),
+    ));
+    cases.push(
+        alias(
+            "CreateAlias description 257",
+            "POST",
+            aliases.clone(),
+            json!({"Name": "other", "FunctionVersion": "1", "Description": "d".repeat(257)}),
+        )
+        .code(VALIDATION),
+    );
+    cases.push(
+        alias("UpdateAlias missing version", "PUT", live.clone(), json!({"FunctionVersion": "99"})).code(NOT_FOUND),
+    );
+    cases.push(
+        alias(
+            "UpdateAlias wrong revision",
+            "PUT",
+            live.clone(),
+            json!({"Description": "x", "RevisionId": "00000000-0000-0000-0000-000000000000"}),
+        )
+        .exactly(412, PRECONDITION),
+    );
+    cases.push(
+        alias(
+            "UpdateAlias weight > 1",
+            "PUT",
+            live.clone(),
+            json!({"RoutingConfig": {"AdditionalVersionWeights": {"1": 2.0}}}),
+        )
+        .code(VALIDATION),
+    );
 
     // Versions.
-    cases.push(case("PublishVersion wrong CodeSha256", "POST", format!("{seed}/versions"), body(&json!({"CodeSha256": "wrong"}))).code(INVALID_PARAMETER));
-    cases.push(case("PublishVersion wrong revision", "POST", format!("{seed}/versions"), body(&json!({"RevisionId": "wrong"}))).exactly(412, PRECONDITION));
-    cases.push(case("PublishVersion description 257", "POST", format!("{seed}/versions"), body(&json!({"Description": "d".repeat(257)}))).code(VALIDATION));
+    cases.push(
+        case(
+            "PublishVersion wrong CodeSha256",
+            "POST",
+            format!("{seed}/versions"),
+            body(&json!({"CodeSha256": "wrong"})),
+        )
+        .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        case(
+            "PublishVersion wrong revision",
+            "POST",
+            format!("{seed}/versions"),
+            body(&json!({"RevisionId": "wrong"})),
+        )
+        .exactly(412, PRECONDITION),
+    );
+    cases.push(
+        case(
+            "PublishVersion description 257",
+            "POST",
+            format!("{seed}/versions"),
+            body(&json!({"Description": "d".repeat(257)})),
+        )
+        .code(VALIDATION),
+    );
 
     // Function updates that AWS refuses.
-    let ufc = |label: &str, v: Value| case(format!("UpdateFunctionConfiguration {label}"), "PUT", format!("{seed}/configuration"), body(&v));
+    let ufc = |label: &str, v: Value| {
+        case(format!("UpdateFunctionConfiguration {label}"), "PUT", format!("{seed}/configuration"), body(&v))
+    };
     cases.push(ufc("wrong revision", json!({"Timeout": 9, "RevisionId": "wrong"})).exactly(412, PRECONDITION));
     cases.push(ufc("timeout 0", json!({"Timeout": 0})).code(VALIDATION));
     cases.push(ufc("timeout 901", json!({"Timeout": 901})).code(VALIDATION));
@@ -700,20 +989,44 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(ufc("role not an ARN", json!({"Role": "role"})).code(VALIDATION));
     cases.push(ufc("handler with space", json!({"Handler": "a b"})).code(VALIDATION));
     cases.push(ufc("description 257", json!({"Description": "d".repeat(257)})).code(VALIDATION));
-    cases.push(ufc("env reserved", json!({"Environment": {"Variables": {"AWS_LAMBDA_RUNTIME_API": "x"}}})).code(INVALID_PARAMETER));
-    cases.push(ufc("env over 4 KB", json!({"Environment": {"Variables": {"AA": huge(2100), "BB": huge(2100)}}})).code(INVALID_PARAMETER));
+    cases.push(
+        ufc("env reserved", json!({"Environment": {"Variables": {"AWS_LAMBDA_RUNTIME_API": "x"}}}))
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        ufc("env over 4 KB", json!({"Environment": {"Variables": {"AA": huge(2100), "BB": huge(2100)}}}))
+            .code(INVALID_PARAMETER),
+    );
     cases.push(ufc("env bad key", json!({"Environment": {"Variables": {"_x": "1"}}})).code(VALIDATION));
     cases.push(ufc("layer missing", json!({"Layers": [format!("{SEED_LAYER_ARN}:99")]})).code(INVALID_PARAMETER));
-    cases.push(ufc("layer of unknown layer", json!({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:nope:1"]})).code(INVALID_PARAMETER));
-    cases.push(ufc("layer in another region", json!({"Layers": ["arn:aws:lambda:eu-west-1:000000000000:layer:seedlayer:1"]})).code(INVALID_PARAMETER));
+    cases.push(
+        ufc("layer of unknown layer", json!({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:nope:1"]}))
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        ufc("layer in another region", json!({"Layers": ["arn:aws:lambda:eu-west-1:000000000000:layer:seedlayer:1"]}))
+            .code(INVALID_PARAMETER),
+    );
     cases.push(ufc("ephemeral storage 100000", json!({"EphemeralStorage": {"Size": 100000}})).code(VALIDATION));
-    cases.push(ufc("log level with text", json!({"LoggingConfig": {"ApplicationLogLevel": "TRACE"}})).code(INVALID_PARAMETER));
-    let ufcode = |label: &str, v: Value| case(format!("UpdateFunctionCode {label}"), "PUT", format!("{seed}/code"), body(&v));
+    cases.push(
+        ufc("log level with text", json!({"LoggingConfig": {"ApplicationLogLevel": "TRACE"}})).code(INVALID_PARAMETER),
+    );
+    let ufcode =
+        |label: &str, v: Value| case(format!("UpdateFunctionCode {label}"), "PUT", format!("{seed}/code"), body(&v));
     cases.push(ufcode("no source", json!({})).code(INVALID_PARAMETER));
     cases.push(ufcode("only flags", json!({"Publish": true, "DryRun": false})).code(INVALID_PARAMETER));
-    cases.push(ufcode("wrong revision", json!({"ZipFile": b64(&good_zip()), "RevisionId": "wrong"})).exactly(412, PRECONDITION));
-    cases.push(ufcode("image on zip function", json!({"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:latest"})).code(INVALID_PARAMETER));
-    cases.push(ufcode("architecture unknown", json!({"ZipFile": b64(&good_zip()), "Architectures": ["sparc"]})).code(VALIDATION));
+    cases.push(
+        ufcode("wrong revision", json!({"ZipFile": b64(&good_zip()), "RevisionId": "wrong"}))
+            .exactly(412, PRECONDITION),
+    );
+    cases.push(
+        ufcode("image on zip function", json!({"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:latest"}))
+            .code(INVALID_PARAMETER),
+    );
+    cases.push(
+        ufcode("architecture unknown", json!({"ZipFile": b64(&good_zip()), "Architectures": ["sparc"]}))
+            .code(VALIDATION),
+    );
     cases.push(ufcode("S3 bucket name invalid", json!({"S3Bucket": "B!", "S3Key": "k"})).code(VALIDATION));
 
     // Permissions.
@@ -733,11 +1046,29 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(perm("url auth type unknown", with(&p, "FunctionUrlAuthType", json!("MAYBE"))).code(VALIDATION));
     cases.push(perm("event source token bad", with(&p, "EventSourceToken", json!("a b"))).code(VALIDATION));
     cases.push(perm("wrong revision", with(&p, "RevisionId", json!("wrong"))).exactly(412, PRECONDITION));
-    cases.push(case("RemovePermission unknown statement", "DELETE", format!("{policy}/nope"), Vec::new()).code(NOT_FOUND));
-    cases.push(case("RemovePermission statement with space", "DELETE", format!("{policy}/a%20b"), Vec::new()).code(VALIDATION));
-    cases.push(case("RemovePermission statement 101 chars", "DELETE", format!("{policy}/{}", "s".repeat(101)), Vec::new()).code(VALIDATION));
-    cases.push(case("RemovePermission wrong revision", "DELETE", format!("{policy}/seed-sid?RevisionId=wrong"), Vec::new()).exactly(412, PRECONDITION));
-    cases.push(case("RemovePermission on version without policy", "DELETE", format!("{policy}/seed-sid?Qualifier=1"), Vec::new()).code(NOT_FOUND));
+    cases.push(
+        case("RemovePermission unknown statement", "DELETE", format!("{policy}/nope"), Vec::new()).code(NOT_FOUND),
+    );
+    cases.push(
+        case("RemovePermission statement with space", "DELETE", format!("{policy}/a%20b"), Vec::new()).code(VALIDATION),
+    );
+    cases.push(
+        case("RemovePermission statement 101 chars", "DELETE", format!("{policy}/{}", "s".repeat(101)), Vec::new())
+            .code(VALIDATION),
+    );
+    cases.push(
+        case("RemovePermission wrong revision", "DELETE", format!("{policy}/seed-sid?RevisionId=wrong"), Vec::new())
+            .exactly(412, PRECONDITION),
+    );
+    cases.push(
+        case(
+            "RemovePermission on version without policy",
+            "DELETE",
+            format!("{policy}/seed-sid?Qualifier=1"),
+            Vec::new(),
+        )
+        .code(NOT_FOUND),
+    );
 
     // Tags.
     let tags = |resource: &str| format!("/2017-03-31/tags/{}", path_escape(resource));
@@ -767,12 +1098,35 @@ fn corpus(model: &Model) -> Vec<Case> {
             None => c,
         });
     }
-    cases.push(case("TagResource raw garbage resource", "POST", "/2017-03-31/tags/%FF%00", body(&json!({"Tags": {"k": "v"}}))).code(VALIDATION));
-    cases.push(case("TagResource version ARN", "POST", tags(&format!("{SEED_ARN}:1")), body(&json!({"Tags": {"k": "v"}}))));
+    cases.push(
+        case("TagResource raw garbage resource", "POST", "/2017-03-31/tags/%FF%00", body(&json!({"Tags": {"k": "v"}})))
+            .code(VALIDATION),
+    );
+    cases.push(case(
+        "TagResource version ARN",
+        "POST",
+        tags(&format!("{SEED_ARN}:1")),
+        body(&json!({"Tags": {"k": "v"}})),
+    ));
     cases.push(case("TagResource reserved key", "POST", tags(SEED_ARN), body(&json!({"Tags": {"aws:x": "v"}}))));
-    cases.push(case("TagResource key 129 chars", "POST", tags(SEED_ARN), body(&json!({"Tags": {"k".repeat(129): "v"}}))));
-    cases.push(case("TagResource value 257 chars", "POST", tags(SEED_ARN), body(&json!({"Tags": {"k": "v".repeat(257)}}))));
-    cases.push(case("TagResource 51 tags", "POST", tags(SEED_ARN), body(&json!({"Tags": (0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<Map<_, _>>()}))));
+    cases.push(case(
+        "TagResource key 129 chars",
+        "POST",
+        tags(SEED_ARN),
+        body(&json!({"Tags": {"k".repeat(129): "v"}})),
+    ));
+    cases.push(case(
+        "TagResource value 257 chars",
+        "POST",
+        tags(SEED_ARN),
+        body(&json!({"Tags": {"k": "v".repeat(257)}})),
+    ));
+    cases.push(case(
+        "TagResource 51 tags",
+        "POST",
+        tags(SEED_ARN),
+        body(&json!({"Tags": (0..51).map(|i| (format!("k{i}"), json!("v"))).collect::<Map<_, _>>()})),
+    ));
     cases.push(case("UntagResource without tagKeys", "DELETE", tags(SEED_ARN), Vec::new()).code(VALIDATION));
 
     // Account settings: only GET exists.
@@ -813,7 +1167,12 @@ fn corpus(model: &Model) -> Vec<Case> {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("RemoveLayerVersionPermission version {what}"), "DELETE", format!("{}/policy/seed-layer-sid", lv(n)), Vec::new());
+        let c = case(
+            format!("RemoveLayerVersionPermission version {what}"),
+            "DELETE",
+            format!("{}/policy/seed-layer-sid", lv(n)),
+            Vec::new(),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
@@ -852,13 +1211,23 @@ fn corpus(model: &Model) -> Vec<Case> {
             Some(code) => c.code(code),
             None => c,
         });
-        let c = case(format!("RemoveLayerVersionPermission layer {what}"), "DELETE", format!("{base}/policy/seed-layer-sid"), Vec::new());
+        let c = case(
+            format!("RemoveLayerVersionPermission layer {what}"),
+            "DELETE",
+            format!("{base}/policy/seed-layer-sid"),
+            Vec::new(),
+        );
         cases.push(match code {
             Some(code) => c.code(code),
             None => c,
         });
         if what != "unknown" {
-            let c = case(format!("PublishLayerVersion layer {what}"), "POST", format!("{L}/{name}/versions"), body(&json!({"Content": {"ZipFile": b64(&good_zip())}})));
+            let c = case(
+                format!("PublishLayerVersion layer {what}"),
+                "POST",
+                format!("{L}/{name}/versions"),
+                body(&json!({"Content": {"ZipFile": b64(&good_zip())}})),
+            );
             cases.push(match code {
                 Some(code) => c.code(code),
                 None => c,
@@ -875,15 +1244,36 @@ fn corpus(model: &Model) -> Vec<Case> {
             });
         }
     }
-    let plv = |label: &str, v: Value| case(format!("PublishLayerVersion {label}"), "POST", format!("{L}/seedlayer/versions"), body(&v));
+    let plv = |label: &str, v: Value| {
+        case(format!("PublishLayerVersion {label}"), "POST", format!("{L}/seedlayer/versions"), body(&v))
+    };
     let zip = b64(&good_zip());
     cases.push(plv("no content source", json!({"Content": {}})).code(INVALID_PARAMETER));
-    cases.push(plv("runtime unknown", json!({"Content": {"ZipFile": zip}, "CompatibleRuntimes": ["python9"]})).code(VALIDATION));
-    cases.push(plv("16 runtimes", json!({"Content": {"ZipFile": zip}, "CompatibleRuntimes": vec!["python3.12"; 16]})).code(VALIDATION));
-    cases.push(plv("architecture unknown", json!({"Content": {"ZipFile": zip}, "CompatibleArchitectures": ["arm"]})).code(VALIDATION));
-    cases.push(plv("3 architectures", json!({"Content": {"ZipFile": zip}, "CompatibleArchitectures": ["x86_64", "arm64", "x86_64"]})).code(VALIDATION));
-    cases.push(plv("license 513", json!({"Content": {"ZipFile": zip}, "LicenseInfo": "l".repeat(513)})).code(VALIDATION));
-    cases.push(plv("description 257", json!({"Content": {"ZipFile": zip}, "Description": "d".repeat(257)})).code(VALIDATION));
+    cases.push(
+        plv("runtime unknown", json!({"Content": {"ZipFile": zip}, "CompatibleRuntimes": ["python9"]}))
+            .code(VALIDATION),
+    );
+    cases.push(
+        plv("16 runtimes", json!({"Content": {"ZipFile": zip}, "CompatibleRuntimes": vec!["python3.12"; 16]}))
+            .code(VALIDATION),
+    );
+    cases.push(
+        plv("architecture unknown", json!({"Content": {"ZipFile": zip}, "CompatibleArchitectures": ["arm"]}))
+            .code(VALIDATION),
+    );
+    cases.push(
+        plv(
+            "3 architectures",
+            json!({"Content": {"ZipFile": zip}, "CompatibleArchitectures": ["x86_64", "arm64", "x86_64"]}),
+        )
+        .code(VALIDATION),
+    );
+    cases.push(
+        plv("license 513", json!({"Content": {"ZipFile": zip}, "LicenseInfo": "l".repeat(513)})).code(VALIDATION),
+    );
+    cases.push(
+        plv("description 257", json!({"Content": {"ZipFile": zip}, "Description": "d".repeat(257)})).code(VALIDATION),
+    );
     cases.push(plv("S3 bucket invalid", json!({"Content": {"S3Bucket": "B!", "S3Key": "k"}})).code(VALIDATION));
     let lp = format!("{}/policy", lv("1"));
     let alvp = |label: &str, v: Value| case(format!("AddLayerVersionPermission {label}"), "POST", lp.clone(), body(&v));
@@ -893,18 +1283,59 @@ fn corpus(model: &Model) -> Vec<Case> {
     cases.push(alvp("principal a service", with(&p, "Principal", json!("s3.amazonaws.com"))).code(VALIDATION));
     cases.push(alvp("org id bad", with(&p, "OrganizationId", json!("org"))).code(VALIDATION));
     cases.push(alvp("statement id with space", with(&p, "StatementId", json!("a b"))).code(VALIDATION));
-    cases.push(case("AddLayerVersionPermission wrong revision", "POST", format!("{lp}?RevisionId=wrong"), body(&p)).exactly(412, PRECONDITION));
-    cases.push(case("RemoveLayerVersionPermission unknown statement", "DELETE", format!("{lp}/nope"), Vec::new()).code(NOT_FOUND));
-    cases.push(case("RemoveLayerVersionPermission wrong revision", "DELETE", format!("{lp}/seed-layer-sid?RevisionId=wrong"), Vec::new()).exactly(412, PRECONDITION));
+    cases.push(
+        case("AddLayerVersionPermission wrong revision", "POST", format!("{lp}?RevisionId=wrong"), body(&p))
+            .exactly(412, PRECONDITION),
+    );
+    cases.push(
+        case("RemoveLayerVersionPermission unknown statement", "DELETE", format!("{lp}/nope"), Vec::new())
+            .code(NOT_FOUND),
+    );
+    cases.push(
+        case(
+            "RemoveLayerVersionPermission wrong revision",
+            "DELETE",
+            format!("{lp}/seed-layer-sid?RevisionId=wrong"),
+            Vec::new(),
+        )
+        .exactly(412, PRECONDITION),
+    );
     let by_arn = |arn: &str| format!("{L}?find=LayerVersion&Arn={}", path_escape(arn));
-    cases.push(case("GetLayerVersionByArn no ARN", "GET", format!("{L}?find=LayerVersion"), Vec::new()).code(VALIDATION));
+    cases.push(
+        case("GetLayerVersionByArn no ARN", "GET", format!("{L}?find=LayerVersion"), Vec::new()).code(VALIDATION),
+    );
     cases.push(case("GetLayerVersionByArn garbage", "GET", by_arn("garbage"), Vec::new()).code(VALIDATION));
-    cases.push(case("GetLayerVersionByArn without version", "GET", by_arn(SEED_LAYER_ARN), Vec::new()).code(VALIDATION));
+    cases
+        .push(case("GetLayerVersionByArn without version", "GET", by_arn(SEED_LAYER_ARN), Vec::new()).code(VALIDATION));
     cases.push(case("GetLayerVersionByArn function ARN", "GET", by_arn(SEED_ARN), Vec::new()).code(VALIDATION));
-    cases.push(case("GetLayerVersionByArn missing version", "GET", by_arn(&format!("{SEED_LAYER_ARN}:99")), Vec::new()).code(NOT_FOUND));
-    cases.push(case("GetLayerVersionByArn unknown layer", "GET", by_arn("arn:aws:lambda:us-east-1:000000000000:layer:nope:1"), Vec::new()).code(NOT_FOUND));
-    cases.push(case("GetLayerVersionByArn huge version", "GET", by_arn(&format!("{SEED_LAYER_ARN}:99999999999999999999")), Vec::new()));
-    cases.push(case("GetLayerVersionByArn 141 chars", "GET", by_arn(&format!("{SEED_LAYER_ARN}{}:1", "x".repeat(100))), Vec::new()).code(VALIDATION));
+    cases.push(
+        case("GetLayerVersionByArn missing version", "GET", by_arn(&format!("{SEED_LAYER_ARN}:99")), Vec::new())
+            .code(NOT_FOUND),
+    );
+    cases.push(
+        case(
+            "GetLayerVersionByArn unknown layer",
+            "GET",
+            by_arn("arn:aws:lambda:us-east-1:000000000000:layer:nope:1"),
+            Vec::new(),
+        )
+        .code(NOT_FOUND),
+    );
+    cases.push(case(
+        "GetLayerVersionByArn huge version",
+        "GET",
+        by_arn(&format!("{SEED_LAYER_ARN}:99999999999999999999")),
+        Vec::new(),
+    ));
+    cases.push(
+        case(
+            "GetLayerVersionByArn 141 chars",
+            "GET",
+            by_arn(&format!("{SEED_LAYER_ARN}{}:1", "x".repeat(100))),
+            Vec::new(),
+        )
+        .code(VALIDATION),
+    );
 
     // Unknown paths and methods.
     for (method, path) in [
@@ -947,7 +1378,9 @@ async fn seed(server: &Server) {
         .description("seeded")
         .environment(Environment::builder().variables("SEEDED", "yes").build())
         .tags("team", "seed")
-        .code(FunctionCode::builder().zip_file(Blob::new(python_zip("def handler(e, c):\n    return 'seed'\n"))).build())
+        .code(
+            FunctionCode::builder().zip_file(Blob::new(python_zip("def handler(e, c):\n    return 'seed'\n"))).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -966,7 +1399,11 @@ async fn seed(server: &Server) {
         .publish_layer_version()
         .layer_name("seedlayer")
         .compatible_runtimes(Runtime::Python312)
-        .content(LayerVersionContentInput::builder().zip_file(Blob::new(zip_of(&[("python/seed.py", b"SEED = 1\n")]))).build())
+        .content(
+            LayerVersionContentInput::builder()
+                .zip_file(Blob::new(zip_of(&[("python/seed.py", b"SEED = 1\n")])))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -999,7 +1436,8 @@ async fn quick_snapshot(server: &Server) -> Vec<(String, u16, String)> {
         ("ListLayerVersions seedlayer", format!("{L}/seedlayer/versions")),
         ("GetLayerVersionPolicy seedlayer:1", format!("{L}/seedlayer/versions/1/policy")),
     ] {
-        let r = server.raw_with("GET", &path, &[], Vec::new(), TIMEOUT).await.unwrap_or_else(|e| panic!("{label}: {e}"));
+        let r =
+            server.raw_with("GET", &path, &[], Vec::new(), TIMEOUT).await.unwrap_or_else(|e| panic!("{label}: {e}"));
         out.push((label.to_string(), r.status, r.text()));
     }
     out
@@ -1160,7 +1598,12 @@ async fn oversize_requests_are_413() {
         failures.push(format!("oversize requests changed state:\n      {}", diff.join("\n      ")));
     }
     server.lambda().get_function().function_name("seed").send().await.expect("server still answers");
-    assert!(failures.is_empty(), "{} of {total} oversize requests were mishandled:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} oversize requests were mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// `{"Timeout": 5.0}`: AWS's deserializer takes an integral float for an integer. Either refuse
@@ -1178,7 +1621,13 @@ async fn integral_floats_are_refused_or_applied() {
         let now = server.raw_with("GET", &format!("{F}/seed/configuration"), &[], Vec::new(), TIMEOUT).await.unwrap();
         let config: Value = serde_json::from_slice(&now.body).unwrap();
         if (200..300).contains(&r.status) {
-            assert_eq!(config[read].as_f64(), value.as_f64(), "{member}={value} answered {} but {read} is {}", r.status, config[read]);
+            assert_eq!(
+                config[read].as_f64(),
+                value.as_f64(),
+                "{member}={value} answered {} but {read} is {}",
+                r.status,
+                config[read]
+            );
         } else {
             assert!((400..500).contains(&r.status), "{member}={value}: {} {}", r.status, r.text());
             let diff = snapshot_diff(&before, &full_snapshot(&server).await);

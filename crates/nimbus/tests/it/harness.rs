@@ -127,7 +127,10 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     buf.into_inner()
 }
 
-pub async fn create_python_function(lambda: &aws_sdk_lambda::Client, name: &str) -> aws_sdk_lambda::operation::create_function::CreateFunctionOutput {
+pub async fn create_python_function(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+) -> aws_sdk_lambda::operation::create_function::CreateFunctionOutput {
     use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{FunctionCode, Runtime};
     lambda
@@ -136,7 +139,11 @@ pub async fn create_python_function(lambda: &aws_sdk_lambda::Client, name: &str)
         .runtime(Runtime::Python312)
         .role(ROLE)
         .handler("index.handler")
-        .code(FunctionCode::builder().zip_file(Blob::new(python_zip("def handler(event, context):\n    return event\n"))).build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(python_zip("def handler(event, context):\n    return event\n")))
+                .build(),
+        )
         .send()
         .await
         .expect("create function")
@@ -285,14 +292,21 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
     let read = move |label: String, path: String| {
         let endpoint = endpoint.clone();
         async move {
-            let r = server.raw_with("GET", &path, &[], Vec::new(), timeout).await.unwrap_or_else(|e| panic!("{label}: {e}"));
+            let r = server
+                .raw_with("GET", &path, &[], Vec::new(), timeout)
+                .await
+                .unwrap_or_else(|e| panic!("{label}: {e}"));
             (label, r.status, r.text().replace(&endpoint, "{endpoint}"))
         }
     };
-    out.push(read("ListFunctions ALL".into(), "/2015-03-31/functions/?FunctionVersion=ALL&MaxItems=10000".into()).await);
+    out.push(
+        read("ListFunctions ALL".into(), "/2015-03-31/functions/?FunctionVersion=ALL&MaxItems=10000".into()).await,
+    );
     for f in functions {
         let fe = path_escape(f);
-        let versions = read(format!("ListVersionsByFunction {f}"), format!("/2015-03-31/functions/{fe}/versions?MaxItems=10000")).await;
+        let versions =
+            read(format!("ListVersionsByFunction {f}"), format!("/2015-03-31/functions/{fe}/versions?MaxItems=10000"))
+                .await;
         let mut qualifiers: Vec<String> = Vec::new();
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&versions.2) {
             for item in v["Versions"].as_array().into_iter().flatten() {
@@ -302,7 +316,8 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
             }
         }
         out.push(versions);
-        let aliases = read(format!("ListAliases {f}"), format!("/2015-03-31/functions/{fe}/aliases?MaxItems=10000")).await;
+        let aliases =
+            read(format!("ListAliases {f}"), format!("/2015-03-31/functions/{fe}/aliases?MaxItems=10000")).await;
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&aliases.2) {
             for item in v["Aliases"].as_array().into_iter().flatten() {
                 if let Some(q) = item["Name"].as_str() {
@@ -316,7 +331,9 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
         for q in &qualifiers {
             let qe = path_escape(q);
             out.push(read(format!("GetFunction {f}:{q}"), format!("/2015-03-31/functions/{fe}?Qualifier={qe}")).await);
-            out.push(read(format!("GetPolicy {f}:{q}"), format!("/2015-03-31/functions/{fe}/policy?Qualifier={qe}")).await);
+            out.push(
+                read(format!("GetPolicy {f}:{q}"), format!("/2015-03-31/functions/{fe}/policy?Qualifier={qe}")).await,
+            );
         }
         let arn = path_escape(&format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f}"));
         out.push(read(format!("ListTags {f}"), format!("/2017-03-31/tags/{arn}")).await);
@@ -324,7 +341,8 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
     out.push(read("ListLayers".into(), "/2018-10-31/layers?MaxItems=50".into()).await);
     for l in layers {
         let le = path_escape(l);
-        let versions = read(format!("ListLayerVersions {l}"), format!("/2018-10-31/layers/{le}/versions?MaxItems=50")).await;
+        let versions =
+            read(format!("ListLayerVersions {l}"), format!("/2018-10-31/layers/{le}/versions?MaxItems=50")).await;
         let mut numbers = Vec::new();
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&versions.2) {
             for item in v["LayerVersions"].as_array().into_iter().flatten() {
@@ -336,7 +354,10 @@ pub async fn lambda_snapshot(server: &Server, functions: &[&str], layers: &[&str
         out.push(versions);
         for n in numbers {
             out.push(read(format!("GetLayerVersion {l}:{n}"), format!("/2018-10-31/layers/{le}/versions/{n}")).await);
-            out.push(read(format!("GetLayerVersionPolicy {l}:{n}"), format!("/2018-10-31/layers/{le}/versions/{n}/policy")).await);
+            out.push(
+                read(format!("GetLayerVersionPolicy {l}:{n}"), format!("/2018-10-31/layers/{le}/versions/{n}/policy"))
+                    .await,
+            );
         }
     }
     out

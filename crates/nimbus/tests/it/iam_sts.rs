@@ -12,10 +12,23 @@ async fn roles_policies_and_assumed_credentials() {
     let role = created.role().unwrap();
     assert_eq!(role.arn(), "arn:aws:iam::000000000000:role/lambda-role");
     assert!(role.role_id().starts_with("AROA"));
-    let err = iam.create_role().role_name("lambda-role").assume_role_policy_document(TRUST).send().await.unwrap_err().into_service_error();
+    let err = iam
+        .create_role()
+        .role_name("lambda-role")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_entity_already_exists_exception());
 
-    iam.put_role_policy().role_name("lambda-role").policy_name("inline").policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#).send().await.unwrap();
+    iam.put_role_policy()
+        .role_name("lambda-role")
+        .policy_name("inline")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
     iam.attach_role_policy()
         .role_name("lambda-role")
         .policy_arn("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
@@ -23,7 +36,10 @@ async fn roles_policies_and_assumed_credentials() {
         .await
         .unwrap();
     assert_eq!(iam.list_role_policies().role_name("lambda-role").send().await.unwrap().policy_names(), ["inline"]);
-    assert_eq!(iam.list_attached_role_policies().role_name("lambda-role").send().await.unwrap().attached_policies().len(), 1);
+    assert_eq!(
+        iam.list_attached_role_policies().role_name("lambda-role").send().await.unwrap().attached_policies().len(),
+        1
+    );
     let err = iam.delete_role().role_name("lambda-role").send().await.unwrap_err().into_service_error();
     assert!(err.is_delete_conflict_exception());
 
@@ -37,7 +53,8 @@ async fn roles_policies_and_assumed_credentials() {
     let assumed = sts.assume_role().role_arn(role.arn()).role_session_name("tests").send().await.unwrap();
     let creds = assumed.credentials().unwrap();
     assert!(creds.access_key_id().starts_with("ASIA"));
-    let as_role = server.sts_as(creds.access_key_id(), creds.secret_access_key(), Some(creds.session_token().to_string()));
+    let as_role =
+        server.sts_as(creds.access_key_id(), creds.secret_access_key(), Some(creds.session_token().to_string()));
     let who = as_role.get_caller_identity().send().await.unwrap();
     assert_eq!(who.arn(), Some("arn:aws:sts::000000000000:assumed-role/lambda-role/tests"));
 

@@ -11,7 +11,13 @@ async fn stream_mappings_are_validated_stored_and_listed() {
     let lambda = server.lambda();
     create_python_function(&lambda, "consumer").await;
     let stream = "arn:aws:kinesis:us-east-1:000000000000:stream/orders";
-    let err = lambda.create_event_source_mapping().function_name("consumer").event_source_arn(stream).send().await.unwrap_err();
+    let err = lambda
+        .create_event_source_mapping()
+        .function_name("consumer")
+        .event_source_arn(stream)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValueException"));
 
     let created = lambda
@@ -28,7 +34,10 @@ async fn stream_mappings_are_validated_stored_and_listed() {
     assert_eq!(created.parallelization_factor(), Some(1));
     assert_eq!(created.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:consumer"));
     let uuid = created.uuid().unwrap().to_string();
-    assert_eq!(created.event_source_mapping_arn(), Some(format!("arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}").as_str()));
+    assert_eq!(
+        created.event_source_mapping_arn(),
+        Some(format!("arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}").as_str())
+    );
 
     let got = lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
     assert_eq!(got.state(), Some("Enabled"));
@@ -40,7 +49,14 @@ async fn stream_mappings_are_validated_stored_and_listed() {
 
     let listed = lambda.list_event_source_mappings().function_name("consumer").send().await.unwrap();
     assert_eq!(listed.event_source_mappings().len(), 1);
-    assert!(lambda.list_event_source_mappings().event_source_arn("arn:aws:kinesis:us-east-1:000000000000:stream/other").send().await.unwrap().event_source_mappings().is_empty());
+    assert!(lambda
+        .list_event_source_mappings()
+        .event_source_arn("arn:aws:kinesis:us-east-1:000000000000:stream/other")
+        .send()
+        .await
+        .unwrap()
+        .event_source_mappings()
+        .is_empty());
 
     let deleted = lambda.delete_event_source_mapping().uuid(&uuid).send().await.unwrap();
     assert_eq!(deleted.state(), Some("Deleting"));

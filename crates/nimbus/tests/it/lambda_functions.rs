@@ -45,7 +45,12 @@ async fn create_get_and_defaults_match_aws() {
     assert_eq!(bytes.as_ref(), python_zip("def handler(event, context):\n    return event\n").as_slice());
 
     // Every identifier form resolves the same function.
-    for id in ["hello", "000000000000:function:hello", "arn:aws:lambda:us-east-1:000000000000:function:hello", "hello:$LATEST"] {
+    for id in [
+        "hello",
+        "000000000000:function:hello",
+        "arn:aws:lambda:us-east-1:000000000000:function:hello",
+        "hello:$LATEST",
+    ] {
         let c = lambda.get_function_configuration().function_name(id).send().await.unwrap();
         assert_eq!(c.function_name(), Some("hello"), "{id}");
     }
@@ -103,13 +108,7 @@ async fn errors_have_aws_codes_and_messages() {
     let err = lambda.get_function().function_name("dup").qualifier("7").send().await.unwrap_err().into_service_error();
     assert_eq!(err.message(), Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:dup:7"));
 
-    let err = lambda
-        .update_function_configuration()
-        .function_name("dup")
-        .memory_size(1)
-        .send()
-        .await
-        .unwrap_err();
+    let err = lambda.update_function_configuration().function_name("dup").memory_size(1).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ValidationException"));
 
     let err = lambda
@@ -155,12 +154,7 @@ async fn update_code_and_configuration() {
     assert_eq!(updated.last_update_status().map(|s| s.as_str()), Some("InProgress"));
     assert_eq!(updated.timeout(), Some(30));
     assert_ne!(updated.revision_id(), created.revision_id());
-    lambda
-        .wait_until_function_updated_v2()
-        .function_name("f")
-        .wait(std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+    lambda.wait_until_function_updated_v2().function_name("f").wait(std::time::Duration::from_secs(10)).await.unwrap();
 
     let zip = python_zip("def handler(e, c):\n    return 2\n");
     let dry = lambda
@@ -175,17 +169,14 @@ async fn update_code_and_configuration() {
     let still = lambda.get_function_configuration().function_name("f").send().await.unwrap();
     assert_eq!(still.code_sha256(), created.code_sha256());
 
-    let published = lambda
-        .update_function_code()
-        .function_name("f")
-        .zip_file(Blob::new(zip))
-        .publish(true)
-        .send()
-        .await
-        .unwrap();
+    let published =
+        lambda.update_function_code().function_name("f").zip_file(Blob::new(zip)).publish(true).send().await.unwrap();
     assert_eq!(published.version(), Some("1"));
     assert_eq!(published.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:f:1"));
-    assert_eq!(published.environment().and_then(|e| e.variables()).and_then(|v| v.get("ANSWER")).map(String::as_str), Some("1"));
+    assert_eq!(
+        published.environment().and_then(|e| e.variables()).and_then(|v| v.get("ANSWER")).map(String::as_str),
+        Some("1")
+    );
 }
 
 #[tokio::test]
@@ -201,7 +192,8 @@ async fn versions_are_immutable_and_not_duplicated() {
     assert_eq!(again.version(), Some("1"));
 
     lambda.update_function_configuration().function_name("v").timeout(9).send().await.unwrap();
-    let err = lambda.publish_version().function_name("v").code_sha256("wrong").send().await.unwrap_err().into_service_error();
+    let err =
+        lambda.publish_version().function_name("v").code_sha256("wrong").send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
     let v2 = lambda.publish_version().function_name("v").send().await.unwrap();
     assert_eq!(v2.version(), Some("2"));
@@ -219,7 +211,8 @@ async fn versions_are_immutable_and_not_duplicated() {
     let v3 = lambda.publish_version().function_name("v").send().await.unwrap();
     assert_eq!(v3.version(), Some("3"));
 
-    let err = lambda.delete_function().function_name("v").qualifier("$LATEST").send().await.unwrap_err().into_service_error();
+    let err =
+        lambda.delete_function().function_name("v").qualifier("$LATEST").send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_value_exception());
     let all = lambda.list_functions().function_version("ALL".into()).send().await.unwrap();
     assert_eq!(all.functions().len(), 3);
@@ -250,9 +243,25 @@ async fn aliases_with_routing() {
         alias.routing_config().and_then(|r| r.additional_version_weights()).and_then(|w| w.get("2")).copied(),
         Some(0.25)
     );
-    let err = lambda.create_alias().function_name("a").name("live").function_version("1").send().await.unwrap_err().into_service_error();
+    let err = lambda
+        .create_alias()
+        .function_name("a")
+        .name("live")
+        .function_version("1")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_conflict_exception());
-    let err = lambda.create_alias().function_name("a").name("bad").function_version("9").send().await.unwrap_err().into_service_error();
+    let err = lambda
+        .create_alias()
+        .function_name("a")
+        .name("bad")
+        .function_version("9")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_not_found_exception());
     let err = lambda
         .create_alias()
@@ -273,7 +282,15 @@ async fn aliases_with_routing() {
     let err = lambda.delete_function().function_name("a").qualifier("1").send().await.unwrap_err().into_service_error();
     assert!(err.is_resource_conflict_exception());
 
-    let updated = lambda.update_alias().function_name("a").name("live").function_version("2").routing_config(AliasRoutingConfiguration::builder().build()).send().await.unwrap();
+    let updated = lambda
+        .update_alias()
+        .function_name("a")
+        .name("live")
+        .function_version("2")
+        .routing_config(AliasRoutingConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(updated.function_version(), Some("2"));
     let listed = lambda.list_aliases().function_name("a").send().await.unwrap();
     assert_eq!(listed.aliases().len(), 1);

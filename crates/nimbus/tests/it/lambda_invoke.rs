@@ -60,7 +60,8 @@ async fn provided_runtime_round_trip_with_logs() {
     assert_eq!(out.executed_version(), Some("$LATEST"));
     let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(payload, serde_json::json!({"echo": {"n": 1}}));
-    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap())
+        .unwrap();
     let lines: Vec<&str> = log.lines().collect();
     assert!(lines[0].starts_with("START RequestId: ") && lines[0].ends_with(" Version: $LATEST"), "{log}");
     assert_eq!(lines[1], r#"handling {"n":1}"#);
@@ -69,11 +70,13 @@ async fn provided_runtime_round_trip_with_logs() {
 
     // Warm: the same environment answers, without an init phase.
     let out = lambda.invoke().function_name("echo").log_type(LogType::Tail).send().await.unwrap();
-    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap())
+        .unwrap();
     assert!(!log.contains("Init Duration"), "{log}");
     let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(payload, serde_json::json!({"echo": {}}));
-    let envs: serde_json::Value = reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
+    let envs: serde_json::Value =
+        reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
     assert_eq!(envs["Environments"].as_array().unwrap().len(), 1);
 
     // The same function through InvokeWithResponseStream: chunks, then InvokeComplete.
@@ -140,7 +143,8 @@ async fn function_errors_timeouts_and_crashes() {
     let out = lambda.invoke().function_name("floods").log_type(LogType::Tail).send().await.unwrap();
     assert_eq!(out.function_error(), None);
     assert_eq!(out.payload().unwrap().as_ref(), b"\"done\"");
-    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap()).unwrap();
+    let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap())
+        .unwrap();
     assert!(log.contains("output truncated"), "{log}");
 
     // nimbus itself is fine.
@@ -148,7 +152,8 @@ async fn function_errors_timeouts_and_crashes() {
     assert_eq!(lambda.invoke().function_name("after").send().await.unwrap().function_error(), None);
 
     // A warm environment whose runtime dies while idle is replaced, not reported as an error.
-    let envs: serde_json::Value = reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
+    let envs: serde_json::Value =
+        reqwest::get(format!("{}/_nimbus/lambda/environments", server.endpoint())).await.unwrap().json().await.unwrap();
     let pid = envs["Environments"]
         .as_array()
         .unwrap()
@@ -168,7 +173,14 @@ async fn invocation_types_qualifiers_and_throttling() {
     create_provided(&lambda, "q", shell_bootstrap(ECHO), 3).await;
     let dry = lambda.invoke().function_name("q").invocation_type(InvocationType::DryRun).send().await.unwrap();
     assert_eq!(dry.status_code(), 204);
-    let event = lambda.invoke().function_name("q").invocation_type(InvocationType::Event).payload(Blob::new("{}")).send().await.unwrap();
+    let event = lambda
+        .invoke()
+        .function_name("q")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(event.status_code(), 202);
 
     lambda.publish_version().function_name("q").send().await.unwrap();
@@ -231,14 +243,23 @@ async fn async_retries_follow_the_clock_and_reach_the_failure_destination() {
         .put_function_event_invoke_config()
         .function_name("flaky")
         .maximum_retry_attempts(1)
-        .destination_config(DestinationConfig::builder().on_failure(OnFailure::builder().destination(collector_arn).build()).build())
+        .destination_config(
+            DestinationConfig::builder().on_failure(OnFailure::builder().destination(collector_arn).build()).build(),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(config.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:flaky:$LATEST"));
     assert_eq!(config.maximum_retry_attempts(), Some(1));
 
-    lambda.invoke().function_name("flaky").invocation_type(InvocationType::Event).payload(Blob::new(r#"{"k":"v"}"#)).send().await.unwrap();
+    lambda
+        .invoke()
+        .function_name("flaky")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(r#"{"k":"v"}"#))
+        .send()
+        .await
+        .unwrap();
     let count = |path: &std::path::Path| std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0);
     wait_for(|| count(&attempts) == 1).await;
     // The retry waits a minute of nimbus time; nothing happens until the clock moves.
@@ -307,7 +328,9 @@ done
         .await
         .unwrap();
     assert_eq!(created.code_sha256(), Some("hot-reloading-hash-not-available"));
-    let answer = |out: aws_sdk_lambda::operation::invoke::InvokeOutput| String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+    let answer = |out: aws_sdk_lambda::operation::invoke::InvokeOutput| {
+        String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap()
+    };
     assert_eq!(answer(lambda.invoke().function_name("hot").send().await.unwrap()), "\"first\"");
     write("second-edit");
     assert_eq!(answer(lambda.invoke().function_name("hot").send().await.unwrap()), "\"second-edit\"");
@@ -331,7 +354,9 @@ done
 #[tokio::test]
 async fn rust_lambda_runtime_crate_bootstrap() {
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_nimbus")).with_file_name("rust-echo-bootstrap");
-    let bytes = std::fs::read(&binary).unwrap_or_else(|_| panic!("{} missing: build the workspace first (cargo build --workspace --bins)", binary.display()));
+    let bytes = std::fs::read(&binary).unwrap_or_else(|_| {
+        panic!("{} missing: build the workspace first (cargo build --workspace --bins)", binary.display())
+    });
     let server = Server::start();
     let lambda = server.lambda();
     lambda

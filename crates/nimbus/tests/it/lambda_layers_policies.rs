@@ -36,7 +36,12 @@ async fn layers_publish_list_attach_and_policies() {
     assert!(lambda.list_layers().compatible_runtime(Runtime::Nodejs22x).send().await.unwrap().layers().is_empty());
     let versions = lambda.list_layer_versions().layer_name("shared").send().await.unwrap();
     assert_eq!(versions.layer_versions().iter().map(|v| v.version()).collect::<Vec<_>>(), [2, 1]);
-    let by_arn = lambda.get_layer_version_by_arn().arn("arn:aws:lambda:us-east-1:000000000000:layer:shared:1").send().await.unwrap();
+    let by_arn = lambda
+        .get_layer_version_by_arn()
+        .arn("arn:aws:lambda:us-east-1:000000000000:layer:shared:1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_arn.version(), 1);
 
     // Functions attach layers by ARN; a missing version is AWS's 400.
@@ -47,7 +52,14 @@ async fn layers_publish_list_attach_and_policies() {
         .role(ROLE)
         .handler("index.handler")
         .layers("arn:aws:lambda:us-east-1:000000000000:layer:shared:2")
-        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("index.py", b"import helper\ndef handler(e, c):\n    return helper.VALUE\n")]))).build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(zip_of(&[(
+                    "index.py",
+                    b"import helper\ndef handler(e, c):\n    return helper.VALUE\n",
+                )])))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -63,7 +75,10 @@ async fn layers_publish_list_attach_and_policies() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_invalid_parameter_value_exception());
-    assert_eq!(err.message(), Some("Layer version arn:aws:lambda:us-east-1:000000000000:layer:shared:9 does not exist."));
+    assert_eq!(
+        err.message(),
+        Some("Layer version arn:aws:lambda:us-east-1:000000000000:layer:shared:9 does not exist.")
+    );
 
     // Layer version policies.
     let added = lambda
@@ -81,15 +96,36 @@ async fn layers_publish_list_attach_and_policies() {
     assert_eq!(statement["Resource"], "arn:aws:lambda:us-east-1:000000000000:layer:shared:1");
     let policy = lambda.get_layer_version_policy().layer_name("shared").version_number(1).send().await.unwrap();
     assert_eq!(policy.revision_id(), added.revision_id());
-    lambda.remove_layer_version_permission().layer_name("shared").version_number(1).statement_id("everyone").send().await.unwrap();
-    let err = lambda.get_layer_version_policy().layer_name("shared").version_number(1).send().await.unwrap_err().into_service_error();
+    lambda
+        .remove_layer_version_permission()
+        .layer_name("shared")
+        .version_number(1)
+        .statement_id("everyone")
+        .send()
+        .await
+        .unwrap();
+    let err = lambda
+        .get_layer_version_policy()
+        .layer_name("shared")
+        .version_number(1)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_not_found_exception());
 
     // Deleted version numbers are never reused.
     lambda.delete_layer_version().layer_name("shared").version_number(2).send().await.unwrap();
     lambda.delete_layer_version().layer_name("shared").version_number(2).send().await.unwrap();
     assert_eq!(publish().await.unwrap().version(), 3);
-    let err = lambda.get_layer_version().layer_name("shared").version_number(2).send().await.unwrap_err().into_service_error();
+    let err = lambda
+        .get_layer_version()
+        .layer_name("shared")
+        .version_number(2)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_not_found_exception());
 }
 
@@ -119,14 +155,41 @@ async fn function_policies_tags_and_account_settings() {
             "Condition": {"StringEquals": {"AWS:SourceAccount": "000000000000"}, "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}}
         })
     );
-    let err = lambda.add_permission().function_name("p").statement_id("s3").action("lambda:InvokeFunction").principal("*").send().await.unwrap_err().into_service_error();
+    let err = lambda
+        .add_permission()
+        .function_name("p")
+        .statement_id("s3")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_conflict_exception());
-    lambda.add_permission().function_name("p").statement_id("acct").action("lambda:InvokeFunction").principal("111122223333").send().await.unwrap();
-    let policy: serde_json::Value = serde_json::from_str(lambda.get_policy().function_name("p").send().await.unwrap().policy().unwrap()).unwrap();
+    lambda
+        .add_permission()
+        .function_name("p")
+        .statement_id("acct")
+        .action("lambda:InvokeFunction")
+        .principal("111122223333")
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value =
+        serde_json::from_str(lambda.get_policy().function_name("p").send().await.unwrap().policy().unwrap()).unwrap();
     assert_eq!(policy["Version"], "2012-10-17");
     assert_eq!(policy["Id"], "default");
     assert_eq!(policy["Statement"][1]["Principal"], serde_json::json!({"AWS": "arn:aws:iam::111122223333:root"}));
-    let err = lambda.add_permission().function_name("p").qualifier("$LATEST").statement_id("x").action("lambda:InvokeFunction").principal("*").send().await.unwrap_err();
+    let err = lambda
+        .add_permission()
+        .function_name("p")
+        .qualifier("$LATEST")
+        .statement_id("x")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidParameterValueException"));
     lambda.remove_permission().function_name("p").statement_id("s3").send().await.unwrap();
     lambda.remove_permission().function_name("p").statement_id("acct").send().await.unwrap();

@@ -20,7 +20,11 @@ async fn create_py(lambda: &aws_sdk_lambda::Client, name: &str, files: &[(&str, 
         .expect("create function");
 }
 
-async fn invoke_json(lambda: &aws_sdk_lambda::Client, name: &str, payload: &str) -> (Option<String>, serde_json::Value) {
+async fn invoke_json(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: &str,
+) -> (Option<String>, serde_json::Value) {
     let out = lambda.invoke().function_name(name).payload(Blob::new(payload)).send().await.unwrap();
     let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     (out.function_error().map(str::to_string), body)

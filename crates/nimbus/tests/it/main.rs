@@ -1,14 +1,14 @@
 //! Integration tests: a real nimbus process on an ephemeral port, driven by aws-sdk-rust.
 //! One binary (modules per area) so the SDK crates are linked once.
 
+mod bad_input;
 mod harness;
 mod iam_sts;
-mod lambda_functions;
 mod lambda_esm;
+mod lambda_functions;
 mod lambda_invoke;
 mod lambda_layers_policies;
 mod lambda_node;
 mod lambda_python;
-mod sqs_esm;
 mod persistence;
-mod bad_input;
+mod sqs_esm;

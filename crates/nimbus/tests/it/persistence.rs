@@ -33,7 +33,10 @@ fn function_zip(writer: u64, i: u64) -> Vec<u8> {
 }
 
 fn layer_zip(writer: u64, i: u64) -> Vec<u8> {
-    zip_of(&[("python/lib.py", format!("LAYER = ({writer}, {i})\n").as_bytes()), ("python/blob.bin", &noise(1_000_000 + writer * 1_000 + i, 16 * 1024))])
+    zip_of(&[
+        ("python/lib.py", format!("LAYER = ({writer}, {i})\n").as_bytes()),
+        ("python/blob.bin", &noise(1_000_000 + writer * 1_000 + i, 16 * 1024)),
+    ])
 }
 
 #[derive(Debug)]
@@ -139,12 +142,17 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
                 .send()
         );
         let version_description = log.functions[k].version_description.clone();
-        let published =
-            step!(log.functions[k].published, lambda.publish_version().function_name(&name).description(version_description).send());
+        let published = step!(
+            log.functions[k].published,
+            lambda.publish_version().function_name(&name).description(version_description).send()
+        );
         if published.version() != Some("1") {
             log.unexpected.push(format!("{name}: first published version is {:?}", published.version()));
         }
-        step!(log.functions[k].alias, lambda.create_alias().function_name(&name).name("live").function_version("1").send());
+        step!(
+            log.functions[k].alias,
+            lambda.create_alias().function_name(&name).name("live").function_version("1").send()
+        );
         let sid = log.functions[k].statement_id.clone();
         step!(
             log.functions[k].permission,
@@ -182,12 +190,19 @@ async fn download(url: &str) -> Vec<u8> {
     response.bytes().await.unwrap().to_vec()
 }
 
-fn env_of(config: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput) -> Option<String> {
+fn env_of(
+    config: &aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+) -> Option<String> {
     config.environment().and_then(|e| e.variables()).and_then(|v| v.get("KEY")).cloned()
 }
 
 /// Check one writer's functions and layer against what it was told.
-async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed: &[String], problems: &mut Vec<String>) {
+async fn verify_writer(
+    lambda: &aws_sdk_lambda::Client,
+    log: &WriterLog,
+    listed: &[String],
+    problems: &mut Vec<String>,
+) {
     for f in &log.functions {
         let exists = listed.contains(&f.name);
         match (f.created, exists) {
@@ -210,7 +225,12 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
         }
         let config = lambda.get_function_configuration().function_name(&f.name).send().await.unwrap();
         if f.code_sha256.is_some() && config.code_sha256() != f.code_sha256.as_deref() {
-            problems.push(format!("{}: CodeSha256 {:?}, acknowledged {:?}", f.name, config.code_sha256(), f.code_sha256));
+            problems.push(format!(
+                "{}: CodeSha256 {:?}, acknowledged {:?}",
+                f.name,
+                config.code_sha256(),
+                f.code_sha256
+            ));
         }
         let created_values = (Some(3), Some("created".to_string()), None);
         let updated_values = (Some(f.timeout), Some(f.description.clone()), Some(f.env.clone()));
@@ -221,7 +241,10 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
             Ack::NotSent => now == created_values,
         };
         if !ok {
-            problems.push(format!("{}: configuration {now:?} after update {:?} (update values {updated_values:?})", f.name, f.updated));
+            problems.push(format!(
+                "{}: configuration {now:?} after update {:?} (update values {updated_values:?})",
+                f.name, f.updated
+            ));
         }
 
         let versions = lambda.list_versions_by_function().function_name(&f.name).send().await.unwrap();
@@ -241,8 +264,10 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
         }
         if has_v1 {
             let v1 = lambda.get_function_configuration().function_name(&f.name).qualifier("1").send().await.unwrap();
-            let got = (v1.timeout(), v1.description().map(str::to_string), env_of(&v1), v1.code_sha256().map(str::to_string));
-            let want = (Some(f.timeout), Some(f.version_description.clone()), Some(f.env.clone()), f.code_sha256.clone());
+            let got =
+                (v1.timeout(), v1.description().map(str::to_string), env_of(&v1), v1.code_sha256().map(str::to_string));
+            let want =
+                (Some(f.timeout), Some(f.version_description.clone()), Some(f.env.clone()), f.code_sha256.clone());
             if got != want {
                 problems.push(format!("{}: version 1 is {got:?}, published as {want:?}", f.name));
             }
@@ -254,7 +279,9 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
 
         let alias = lambda.get_alias().function_name(&f.name).name("live").send().await;
         match (f.alias, alias) {
-            (Ack::Acked, Err(e)) => problems.push(format!("{}: alias was acknowledged but reading it fails: {e:?}", f.name)),
+            (Ack::Acked, Err(e)) => {
+                problems.push(format!("{}: alias was acknowledged but reading it fails: {e:?}", f.name))
+            }
             (Ack::NotSent, Ok(_)) => problems.push(format!("{}: alias exists but was never created", f.name)),
             (_, Ok(a)) if a.function_version() != Some("1") => {
                 problems.push(format!("{}: alias points to {:?}", f.name, a.function_version()))
@@ -266,7 +293,12 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
         let sids: Vec<String> = match &policy {
             Ok(p) => {
                 let doc: Value = serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or(Value::Null);
-                doc["Statement"].as_array().into_iter().flatten().filter_map(|s| s["Sid"].as_str().map(str::to_string)).collect()
+                doc["Statement"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["Sid"].as_str().map(str::to_string))
+                    .collect()
             }
             Err(_) => Vec::new(),
         };
@@ -275,7 +307,9 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
             problems.push(format!("{}: policy statements {sids:?}", f.name));
         }
         match (f.permission, has_sid) {
-            (Ack::Acked, false) => problems.push(format!("{}: permission was acknowledged but is gone ({policy:?})", f.name)),
+            (Ack::Acked, false) => {
+                problems.push(format!("{}: permission was acknowledged but is gone ({policy:?})", f.name))
+            }
             (Ack::NotSent, true) => problems.push(format!("{}: permission exists but was never added", f.name)),
             _ => {}
         }
@@ -308,7 +342,12 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
         let got = lambda.get_layer_version().layer_name(&log.layer_name).version_number(version).send().await.unwrap();
         let content = got.content().unwrap();
         if content.code_sha256() != l.code_sha256.as_deref() {
-            problems.push(format!("{}:{version}: CodeSha256 {:?}, acknowledged {:?}", log.layer_name, content.code_sha256(), l.code_sha256));
+            problems.push(format!(
+                "{}:{version}: CodeSha256 {:?}, acknowledged {:?}",
+                log.layer_name,
+                content.code_sha256(),
+                l.code_sha256
+            ));
         }
         if download(content.location().unwrap()).await != l.zip {
             problems.push(format!("{}:{version}: downloaded content differs from the upload", log.layer_name));
@@ -321,10 +360,13 @@ async fn verify_writer(lambda: &aws_sdk_lambda::Client, log: &WriterLog, listed:
         ([v], Some(l)) if *v == acked.len() as i64 + 1 => {
             let got = lambda.get_layer_version().layer_name(&log.layer_name).version_number(*v).send().await.unwrap();
             if download(got.content().unwrap().location().unwrap()).await != l.zip {
-                problems.push(format!("{}:{v}: the in-flight version's content differs from its upload", log.layer_name));
+                problems
+                    .push(format!("{}:{v}: the in-flight version's content differs from its upload", log.layer_name));
             }
         }
-        (other, _) => problems.push(format!("{}: unexpected versions {other:?} (acknowledged {})", log.layer_name, acked.len())),
+        (other, _) => {
+            problems.push(format!("{}: unexpected versions {other:?} (acknowledged {})", log.layer_name, acked.len()))
+        }
     }
 }
 
@@ -354,7 +396,11 @@ async fn acknowledged_writes_survive_kill_9() {
     let started = Instant::now();
     // A writer that stops early met a real error: kill anyway and report it below.
     while acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS && !writers.iter().any(|w| w.is_finished()) {
-        assert!(started.elapsed() < Duration::from_secs(30), "writers made no progress: {} acks", acks.load(Ordering::SeqCst));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "writers made no progress: {} acks",
+            acks.load(Ordering::SeqCst)
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // Mid-stream: every writer has a request in flight or about to be.
@@ -435,8 +481,15 @@ async fn snapshot(server: &Server) -> Vec<(String, u16, String)> {
     let mut snap = lambda_snapshot(server, &["keep", "gone", "never"], &["keep-layer", "gone-layer"]).await;
     // GetLayerVersionByArn and GetAccountSettings are reads too.
     let arn = path_escape(&format!("arn:aws:lambda:{REGION}:{ACCOUNT}:layer:keep-layer:1"));
-    let r = server.raw_with("GET", &format!("/2018-10-31/layers?find=LayerVersion&Arn={arn}"), &[], vec![], CALL_TIMEOUT).await.unwrap();
-    snap.push(("GetLayerVersionByArn keep-layer:1".into(), r.status, r.text().replace(&server.endpoint(), "{endpoint}")));
+    let r = server
+        .raw_with("GET", &format!("/2018-10-31/layers?find=LayerVersion&Arn={arn}"), &[], vec![], CALL_TIMEOUT)
+        .await
+        .unwrap();
+    snap.push((
+        "GetLayerVersionByArn keep-layer:1".into(),
+        r.status,
+        r.text().replace(&server.endpoint(), "{endpoint}"),
+    ));
     snap
 }
 
@@ -463,7 +516,10 @@ async fn restart_keeps_values_and_numbering() {
         .await
         .unwrap();
     lambda.update_function_configuration().function_name("keep").timeout(9).send().await.unwrap();
-    assert_eq!(lambda.publish_version().function_name("keep").description("one").send().await.unwrap().version(), Some("1"));
+    assert_eq!(
+        lambda.publish_version().function_name("keep").description("one").send().await.unwrap().version(),
+        Some("1")
+    );
     lambda.update_function_configuration().function_name("keep").timeout(11).send().await.unwrap();
     assert_eq!(lambda.publish_version().function_name("keep").send().await.unwrap().version(), Some("2"));
     lambda.update_function_code().function_name("keep").zip_file(Blob::new(zip2.clone())).send().await.unwrap();

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FilterCriteria, Filter, FunctionCode, FunctionResponseType, Runtime};
+use aws_sdk_lambda::types::{Environment, Filter, FilterCriteria, FunctionCode, FunctionResponseType, Runtime};
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::harness::*;
@@ -84,7 +84,8 @@ async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
 }
 
 async fn approximate(sqs: &aws_sdk_sqs::Client, url: &str) -> (i64, i64) {
-    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await.unwrap();
+    let attrs =
+        sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await.unwrap();
     let attrs = attrs.attributes().unwrap();
     let n = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(-1);
     (n(QueueAttributeName::ApproximateNumberOfMessages), n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
@@ -111,7 +112,14 @@ async fn a_thousand_messages_through_a_mapping_each_processed_once() {
         }
         assert!(batch.send().await.unwrap().failed().is_empty());
     }
-    lambda.create_event_source_mapping().function_name("drain").event_source_arn(&arn).batch_size(10).send().await.unwrap();
+    lambda
+        .create_event_source_mapping()
+        .function_name("drain")
+        .event_source_arn(&arn)
+        .batch_size(10)
+        .send()
+        .await
+        .unwrap();
     wait_for(|| records(&out).len() >= 1000, "1000 records").await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let seen = records(&out);
@@ -131,7 +139,12 @@ async fn partial_failures_filters_and_the_dead_letter_queue() {
     consumer(&lambda, "picky", &out).await;
     let (dlq_url, dlq_arn) = queue(&sqs, "work-dlq", &[]).await;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#);
-    let (url, arn) = queue(&sqs, "work2", &[(QueueAttributeName::RedrivePolicy, &redrive), (QueueAttributeName::VisibilityTimeout, "5")]).await;
+    let (url, arn) = queue(
+        &sqs,
+        "work2",
+        &[(QueueAttributeName::RedrivePolicy, &redrive), (QueueAttributeName::VisibilityTimeout, "5")],
+    )
+    .await;
     for body in ["ok-1", "fail-1", "skip-1", "ok-2"] {
         sqs.send_message().queue_url(&url).message_body(body).send().await.unwrap();
     }
@@ -152,7 +165,12 @@ async fn partial_failures_filters_and_the_dead_letter_queue() {
     // The failed message comes back after its visibility timeout (nimbus's clock), twice, then
     // the redrive policy moves it to the dead-letter queue.
     for _ in 0..2 {
-        reqwest::Client::new().post(format!("{}/_nimbus/clock/advance", server.endpoint())).body(r#"{"seconds": 6}"#).send().await.unwrap();
+        reqwest::Client::new()
+            .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+            .body(r#"{"seconds": 6}"#)
+            .send()
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     }
     let mut moved = Vec::new();
@@ -162,7 +180,12 @@ async fn partial_failures_filters_and_the_dead_letter_queue() {
         if !moved.is_empty() {
             break;
         }
-        reqwest::Client::new().post(format!("{}/_nimbus/clock/advance", server.endpoint())).body(r#"{"seconds": 6}"#).send().await.unwrap();
+        reqwest::Client::new()
+            .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+            .body(r#"{"seconds": 6}"#)
+            .send()
+            .await
+            .unwrap();
     }
     assert_eq!(moved, ["fail-1"]);
     let seen = records(&out);
@@ -179,15 +202,37 @@ async fn fifo_order_is_kept_per_group() {
     let dir = TempDir::new("esm-fifo");
     let out = dir.path().join("seen.jsonl");
     consumer(&lambda, "ordered", &out).await;
-    let (url, arn) = queue(&sqs, "orders.fifo", &[(QueueAttributeName::FifoQueue, "true"), (QueueAttributeName::ContentBasedDeduplication, "true")]).await;
+    let (url, arn) = queue(
+        &sqs,
+        "orders.fifo",
+        &[(QueueAttributeName::FifoQueue, "true"), (QueueAttributeName::ContentBasedDeduplication, "true")],
+    )
+    .await;
     for i in 0..30 {
         let group = if i % 2 == 0 { "a" } else { "b" };
-        sqs.send_message().queue_url(&url).message_body(format!("{group}-{i:02}")).message_group_id(group).send().await.unwrap();
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(format!("{group}-{i:02}"))
+            .message_group_id(group)
+            .send()
+            .await
+            .unwrap();
     }
-    lambda.create_event_source_mapping().function_name("ordered").event_source_arn(&arn).batch_size(3).send().await.unwrap();
+    lambda
+        .create_event_source_mapping()
+        .function_name("ordered")
+        .event_source_arn(&arn)
+        .batch_size(3)
+        .send()
+        .await
+        .unwrap();
     wait_for(|| records(&out).len() >= 30, "30 fifo records").await;
     for group in ["a", "b"] {
-        let bodies: Vec<String> = records(&out).iter().filter(|r| r["group"] == group).map(|r| r["body"].as_str().unwrap().to_string()).collect();
+        let bodies: Vec<String> = records(&out)
+            .iter()
+            .filter(|r| r["group"] == group)
+            .map(|r| r["body"].as_str().unwrap().to_string())
+            .collect();
         let mut sorted = bodies.clone();
         sorted.sort();
         assert_eq!(bodies, sorted, "group {group} out of order");
@@ -240,11 +285,20 @@ async fn async_failures_reach_an_sqs_destination() {
         .put_function_event_invoke_config()
         .function_name("broken")
         .maximum_retry_attempts(0)
-        .destination_config(DestinationConfig::builder().on_failure(OnFailure::builder().destination(&arn).build()).build())
+        .destination_config(
+            DestinationConfig::builder().on_failure(OnFailure::builder().destination(&arn).build()).build(),
+        )
         .send()
         .await
         .unwrap();
-    lambda.invoke().function_name("broken").invocation_type(InvocationType::Event).payload(Blob::new(r#"{"order": 7}"#)).send().await.unwrap();
+    lambda
+        .invoke()
+        .function_name("broken")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(r#"{"order": 7}"#))
+        .send()
+        .await
+        .unwrap();
     let got = client.receive_message().queue_url(&url).wait_time_seconds(10).send().await.unwrap();
     let record: serde_json::Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
     assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
