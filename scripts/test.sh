@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cargo fmt --all --check
 python3 scripts/gen_lambda_model.py --check
 python3 crates/nimbus-iam/model/gen_model.py --check
 python3 crates/nimbus-logs/model/gen_model.py --check
