@@ -409,3 +409,50 @@ pub fn executable_zip(name: &str, data: &[u8]) -> Vec<u8> {
     }
     buf.into_inner()
 }
+
+/// Create a function from a zip, with a runtime, handler, timeout and environment variables.
+pub async fn create_function_with(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    runtime: aws_sdk_lambda::types::Runtime,
+    handler: &str,
+    zip: Vec<u8>,
+    timeout: i32,
+    variables: &[(&str, &str)],
+) {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{Environment, FunctionCode};
+    let mut environment = Environment::builder();
+    for (key, value) in variables {
+        environment = environment.variables(*key, *value);
+    }
+    let mut create = lambda
+        .create_function()
+        .function_name(name)
+        .runtime(runtime)
+        .handler(handler)
+        .role(ROLE)
+        .timeout(timeout)
+        .code(FunctionCode::builder().zip_file(Blob::new(zip)).build());
+    if !variables.is_empty() {
+        create = create.environment(environment.build());
+    }
+    create.send().await.expect("create function");
+}
+
+/// Invoke synchronously; the function error (if any) and the payload as JSON.
+pub async fn invoke_json(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: &str,
+) -> (Option<String>, serde_json::Value) {
+    let out = lambda
+        .invoke()
+        .function_name(name)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .send()
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    (out.function_error().map(str::to_string), body)
+}

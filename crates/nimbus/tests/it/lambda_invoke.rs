@@ -204,7 +204,7 @@ async fn invocation_types_qualifiers_and_throttling() {
 
 #[tokio::test]
 async fn async_retries_follow_the_clock_and_reach_the_failure_destination() {
-    use aws_sdk_lambda::types::{DestinationConfig, Environment, OnFailure};
+    use aws_sdk_lambda::types::{DestinationConfig, OnFailure};
     let server = Server::start();
     let lambda = server.lambda();
     let dir = std::env::temp_dir().join(format!("nimbus-dest-{}", std::process::id()));
@@ -214,30 +214,28 @@ async fn async_retries_follow_the_clock_and_reach_the_failure_destination() {
 
     let collect = r#"echo "$EVENT" >> "$OUT"
   curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d '{}' >/dev/null"#;
-    lambda
-        .create_function()
-        .function_name("collector")
-        .runtime(Runtime::Providedal2023)
-        .handler("unused")
-        .role(ROLE)
-        .environment(Environment::builder().variables("OUT", records.to_str().unwrap()).build())
-        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(collect))).build())
-        .send()
-        .await
-        .unwrap();
+    create_function_with(
+        &lambda,
+        "collector",
+        Runtime::Providedal2023,
+        "unused",
+        shell_bootstrap(collect),
+        3,
+        &[("OUT", records.to_str().unwrap())],
+    )
+    .await;
     let fail = r#"echo x >> "$ATTEMPTS"
   curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -d '{"errorMessage":"no","errorType":"Nope"}' >/dev/null"#;
-    lambda
-        .create_function()
-        .function_name("flaky")
-        .runtime(Runtime::Providedal2023)
-        .handler("unused")
-        .role(ROLE)
-        .environment(Environment::builder().variables("ATTEMPTS", attempts.to_str().unwrap()).build())
-        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(fail))).build())
-        .send()
-        .await
-        .unwrap();
+    create_function_with(
+        &lambda,
+        "flaky",
+        Runtime::Providedal2023,
+        "unused",
+        shell_bootstrap(fail),
+        3,
+        &[("ATTEMPTS", attempts.to_str().unwrap())],
+    )
+    .await;
     let collector_arn = "arn:aws:lambda:us-east-1:000000000000:function:collector";
     let config = lambda
         .put_function_event_invoke_config()
@@ -388,7 +386,6 @@ async fn rust_lambda_runtime_crate_bootstrap() {
 
 #[tokio::test]
 async fn queued_events_survive_a_restart() {
-    use aws_sdk_lambda::types::Environment;
     let dir = TempDir::new("events-restart");
     let data = dir.path().join("data");
     let attempts = dir.path().join("attempts");
@@ -396,17 +393,16 @@ async fn queued_events_survive_a_restart() {
     let lambda = server.lambda();
     let fail = r#"echo x >> "$ATTEMPTS"
   curl -sS -X POST "$API/invocation/$REQUEST_ID/error" -d '{"errorMessage":"no","errorType":"Nope"}' >/dev/null"#;
-    lambda
-        .create_function()
-        .function_name("retried")
-        .runtime(Runtime::Providedal2023)
-        .handler("unused")
-        .role(ROLE)
-        .environment(Environment::builder().variables("ATTEMPTS", attempts.to_str().unwrap()).build())
-        .code(FunctionCode::builder().zip_file(Blob::new(shell_bootstrap(fail))).build())
-        .send()
-        .await
-        .unwrap();
+    create_function_with(
+        &lambda,
+        "retried",
+        Runtime::Providedal2023,
+        "unused",
+        shell_bootstrap(fail),
+        3,
+        &[("ATTEMPTS", attempts.to_str().unwrap())],
+    )
+    .await;
     lambda.invoke().function_name("retried").invocation_type(InvocationType::Event).send().await.unwrap();
     let count = |path: &std::path::Path| std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0);
     wait_for(|| count(&attempts) == 1).await;

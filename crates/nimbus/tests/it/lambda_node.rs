@@ -1,32 +1,11 @@
 //! Node.js functions run by nimbus's bundled Node bootstrap.
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use aws_sdk_lambda::types::Runtime;
 
 use crate::harness::*;
 
 async fn create_node(lambda: &aws_sdk_lambda::Client, name: &str, files: &[(&str, &[u8])], handler: &str) {
-    lambda
-        .create_function()
-        .function_name(name)
-        .runtime(Runtime::Nodejs22x)
-        .handler(handler)
-        .role(ROLE)
-        .timeout(10)
-        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(files))).build())
-        .send()
-        .await
-        .expect("create function");
-}
-
-async fn invoke_json(
-    lambda: &aws_sdk_lambda::Client,
-    name: &str,
-    payload: &str,
-) -> (Option<String>, serde_json::Value) {
-    let out = lambda.invoke().function_name(name).payload(Blob::new(payload)).send().await.unwrap();
-    let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
-    (out.function_error().map(str::to_string), body)
+    create_function_with(lambda, name, Runtime::Nodejs22x, handler, zip_of(files), 10, &[]).await;
 }
 
 #[tokio::test]

@@ -1,33 +1,11 @@
 //! Python functions run by nimbus's bundled Python bootstrap, as AWS's runtime runs them.
 
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use aws_sdk_lambda::types::Runtime;
 
 use crate::harness::*;
 
 async fn create_py(lambda: &aws_sdk_lambda::Client, name: &str, files: &[(&str, &[u8])], handler: &str) {
-    lambda
-        .create_function()
-        .function_name(name)
-        .runtime(Runtime::Python312)
-        .handler(handler)
-        .role(ROLE)
-        .timeout(10)
-        .environment(Environment::builder().variables("GREETING", "hi").build())
-        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(files))).build())
-        .send()
-        .await
-        .expect("create function");
-}
-
-async fn invoke_json(
-    lambda: &aws_sdk_lambda::Client,
-    name: &str,
-    payload: &str,
-) -> (Option<String>, serde_json::Value) {
-    let out = lambda.invoke().function_name(name).payload(Blob::new(payload)).send().await.unwrap();
-    let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
-    (out.function_error().map(str::to_string), body)
+    create_function_with(lambda, name, Runtime::Python312, handler, zip_of(files), 10, &[("GREETING", "hi")]).await;
 }
 
 #[tokio::test]
