@@ -6,7 +6,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
 use super::functions::{find, function_id};
-use super::{new_revision, paginate};
+use super::{new_revision, page};
 use crate::error::{self, Result};
 use crate::ident;
 use crate::state::{Alias, Function};
@@ -198,11 +198,5 @@ pub fn list_aliases(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     let version = member_str(input, "FunctionVersion");
     let aliases: Vec<&Alias> =
         function.aliases.values().filter(|a| version.is_none_or(|v| a.function_version == v)).collect();
-    let (page, next) = paginate(&aliases, input, 50)?;
-    let rendered: Vec<Value> = page.iter().map(|a| render(ctx, &id.name, a)).collect();
-    let mut out = json!({"Aliases": rendered});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("Aliases", &aliases, input, 50, |a| render(ctx, &id.name, a))
 }

@@ -6,7 +6,7 @@ use nimbus_core::{AwsError, RequestContext};
 use serde_json::{json, Value};
 
 use super::functions::function_id;
-use super::{paginate, timestamp};
+use super::{page, timestamp};
 use crate::error::{self, Result};
 use crate::ident;
 use crate::state::{CodeSigningConfig, Region};
@@ -134,12 +134,7 @@ pub fn list_code_signing_configs(lambda: &Lambda, ctx: &RequestContext, input: &
         .region(&ctx.account, &ctx.region)
         .map(|r| r.code_signing_configs.values().map(|c| render(c)["CodeSigningConfig"].take()).collect())
         .unwrap_or_default();
-    let (page, next) = paginate(&all, input, 50)?;
-    let mut out = json!({"CodeSigningConfigs": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("CodeSigningConfigs", &all, input, 50, |item| json!(item))
 }
 
 pub fn put_function_code_signing_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
@@ -197,10 +192,5 @@ pub fn list_functions_by_code_signing_config(lambda: &Lambda, ctx: &RequestConte
         .filter(|f| f.code_signing_config_arn.as_deref() == Some(arn))
         .map(|f| ident::function_arn(ctx, f.name()))
         .collect();
-    let (page, next) = paginate(&arns, input, 50)?;
-    let mut out = json!({"FunctionArns": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("FunctionArns", &arns, input, 50, |item| json!(item))
 }

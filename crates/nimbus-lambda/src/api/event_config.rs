@@ -4,7 +4,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
 use super::functions::{find, function_id};
-use super::paginate;
+use super::page;
 use crate::error::{self, Result};
 use crate::ident::{self, FunctionId};
 use crate::state::{EventInvokeConfig, Function};
@@ -136,10 +136,5 @@ pub fn list_function_event_invoke_configs(lambda: &Lambda, ctx: &RequestContext,
     let store = lambda.store.read();
     let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let all: Vec<Value> = function.event_invoke_configs.iter().map(|(q, c)| render(ctx, &id.name, q, c)).collect();
-    let (page, next) = paginate(&all, input, 50)?;
-    let mut out = json!({"FunctionEventInvokeConfigs": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("FunctionEventInvokeConfigs", &all, input, 50, |item| json!(item))
 }

@@ -7,7 +7,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Map, Value};
 
 use super::functions::{find, find_version};
-use super::paginate;
+use super::page;
 use crate::error::{self, Result};
 use crate::esm::{filter::Pattern, EventSourceMapping, SourceKind};
 use crate::ident;
@@ -237,12 +237,7 @@ pub fn list_event_source_mappings(lambda: &Lambda, ctx: &RequestContext, input: 
                 .collect()
         })
         .unwrap_or_default();
-    let (page, next) = paginate(&items, input, 100)?;
-    let mut out = json!({"EventSourceMappings": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("EventSourceMappings", &items, input, 100, |item| json!(item))
 }
 
 pub fn update_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {

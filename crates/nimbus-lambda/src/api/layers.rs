@@ -10,7 +10,7 @@
 use nimbus_core::{AwsError, RequestContext};
 use serde_json::{json, Map, Value};
 
-use super::{new_revision, paginate, timestamp};
+use super::{new_revision, page, timestamp};
 use crate::code;
 use crate::error::{self, Result};
 use crate::state::{Layer, LayerVersion, Policy};
@@ -209,16 +209,6 @@ fn matches(v: &LayerVersion, input: &Value) -> bool {
     runtime_ok && arch_ok
 }
 
-fn page(key: &str, items: &[Value], input: &Value) -> Result<Value> {
-    let (page, next) = paginate(items, input, 50)?;
-    let mut out = Map::new();
-    if let Some(marker) = next {
-        out.insert("NextMarker".into(), json!(marker));
-    }
-    out.insert(key.into(), json!(page));
-    Ok(Value::Object(out))
-}
-
 pub fn list_layers(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let store = lambda.store.read();
     let items: Vec<Value> = store
@@ -239,7 +229,7 @@ pub fn list_layers(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Resu
                 .collect()
         })
         .unwrap_or_default();
-    page("Layers", &items, input)
+    page("Layers", &items, input, 50, Value::clone)
 }
 
 pub fn list_layer_versions(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
@@ -262,7 +252,7 @@ pub fn list_layer_versions(lambda: &Lambda, ctx: &RequestContext, input: &Value)
                 .collect()
         })
         .unwrap_or_default();
-    page("LayerVersions", &items, input)
+    page("LayerVersions", &items, input, 50, Value::clone)
 }
 
 pub fn delete_layer_version(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {

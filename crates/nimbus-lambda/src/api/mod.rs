@@ -121,6 +121,23 @@ pub fn paginate<T: Clone>(items: &[T], input: &Value, default_max: usize) -> Res
     Ok((items[start..end].to_vec(), next))
 }
 
+/// A List* answer: one page of `items` under `key`, rendered, with `NextMarker` when more remain.
+pub fn page<T: Clone>(
+    key: &str,
+    items: &[T],
+    input: &Value,
+    default_max: usize,
+    render: impl Fn(&T) -> Value,
+) -> Result<Value> {
+    let (page, next) = paginate(items, input, default_max)?;
+    let mut out = serde_json::Map::new();
+    out.insert(key.into(), Value::Array(page.iter().map(render).collect()));
+    if let Some(marker) = next {
+        out.insert("NextMarker".into(), Value::String(marker));
+    }
+    Ok(Value::Object(out))
+}
+
 /// A fresh revision id.
 pub fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()

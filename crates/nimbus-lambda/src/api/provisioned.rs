@@ -6,7 +6,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
 use super::functions::function_id;
-use super::paginate;
+use super::page;
 use crate::error::{self, Result};
 use crate::ident::{self, FunctionId};
 use crate::state::{Function, Provisioned};
@@ -138,10 +138,5 @@ pub fn list_provisioned_concurrency_configs(lambda: &Lambda, ctx: &RequestContex
             item
         })
         .collect();
-    let (page, next) = paginate(&all, input, 50)?;
-    let mut out = json!({"ProvisionedConcurrencyConfigs": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("ProvisionedConcurrencyConfigs", &all, input, 50, |item| json!(item))
 }

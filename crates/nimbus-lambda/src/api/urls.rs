@@ -5,7 +5,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
 use super::functions::function_id;
-use super::paginate;
+use super::page;
 use crate::error::{self, Result};
 use crate::ident::{self, FunctionId};
 use crate::state::{Function, UrlConfig};
@@ -142,10 +142,5 @@ pub fn list_function_url_configs(lambda: &Lambda, ctx: &RequestContext, input: &
             render(ctx, &qualified, c, true)
         })
         .collect();
-    let (page, next) = paginate(&all, input, 50)?;
-    let mut out = json!({"FunctionUrlConfigs": page});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("FunctionUrlConfigs", &all, input, 50, |item| json!(item))
 }

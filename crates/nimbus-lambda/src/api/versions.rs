@@ -4,7 +4,7 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
 use super::functions::{find, function_id, render, View};
-use super::{new_revision, paginate, timestamp};
+use super::{new_revision, page, timestamp};
 use crate::error::{self, Result};
 use crate::ident;
 use crate::state::{Function, FunctionConfig, Version};
@@ -81,13 +81,7 @@ pub fn list_versions_by_function(lambda: &Lambda, ctx: &RequestContext, input: &
     let store = lambda.store.read();
     let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let all: Vec<&Version> = std::iter::once(&function.latest).chain(function.versions.values()).collect();
-    let (page, next) = paginate(&all, input, 50)?;
-    let versions: Vec<Value> = page.iter().map(|v| render_qualified(ctx, v)).collect();
-    let mut out = json!({"Versions": versions});
-    if let Some(marker) = next {
-        out["NextMarker"] = json!(marker);
-    }
-    Ok(out)
+    page("Versions", &all, input, 50, |v| render_qualified(ctx, v))
 }
 
 /// A version in a listing: always with its qualified ARN, `$LATEST` included.
