@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod code;
+pub mod durable;
 pub mod error;
 pub mod esm;
 pub mod ident;
@@ -39,6 +40,8 @@ pub struct Lambda {
     pub blobs: BlobStore,
     journal: Option<Journal>,
     pub invoker: invoke::Invoker,
+    /// Durable executions (their own journal with `--data-dir`).
+    pub durable: durable::Durable,
     /// Where destinations and dead-letter messages for other services go (wired by the binary).
     pub deliverer: RwLock<Option<std::sync::Arc<dyn nimbus_core::delivery::Deliver>>>,
     /// The queues event source mappings poll (wired by the binary).
@@ -66,6 +69,7 @@ impl Lambda {
     ) -> std::io::Result<Lambda> {
         let work_dir = nimbus_core::scratch::path("lambda");
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
+        let durable = durable::Durable::open(data_dir.map(|d| d.join("lambda")).as_deref())?;
         let (store, blobs, journal) = match data_dir {
             None => (Store::default(), BlobStore::scratch()?, None),
             Some(dir) => {
@@ -81,6 +85,7 @@ impl Lambda {
             blobs,
             journal,
             invoker,
+            durable,
             deliverer: RwLock::new(None),
             queues: RwLock::new(None),
             clock,
@@ -313,6 +318,7 @@ impl Lambda {
             handles.iter().for_each(tokio::task::JoinHandle::abort);
         }
         self.invoker.drop_environments(|_, _, _| true);
+        self.durable.reset();
         if let Some(journal) = &self.journal {
             if let Err(err) = journal.clear() {
                 tracing::error!(error = %err, "could not clear the Lambda journal");
@@ -401,6 +407,9 @@ impl Service for LambdaService {
                         .unwrap_or_else(|err| error::render(&err));
                 }
                 "Invoke" => api::invoke::invoke(&lambda, &ctx, &input).await,
+                name if api::durable::is_durable_operation(name) => {
+                    api::durable::dispatch(&lambda, &ctx, name, &input).await
+                }
                 "InvokeAsync" => api::invoke::invoke_async(&lambda, &ctx, &input).await,
                 "ListFunctions" => {
                     return match api::functions::list_functions_body(&lambda, &ctx, &input) {
@@ -469,6 +478,7 @@ impl LambdaService {
     pub fn start_background(&self) {
         self.lambda.sync_pollers();
         api::invoke::resume_events(&self.lambda);
+        durable::run::spawn_scheduler(&self.lambda);
         let lambda = std::sync::Arc::downgrade(&self.lambda);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));

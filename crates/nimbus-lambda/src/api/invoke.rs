@@ -63,6 +63,9 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
         None => None,
     };
     let target = target(lambda, ctx, &id)?;
+    if target.config.durable_config.is_some() {
+        return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
+    }
     match invocation_type.as_str() {
         "DryRun" => Ok(json!({"StatusCode": 204})),
         "Event" => {

@@ -5,6 +5,7 @@ pub mod account;
 pub mod aliases;
 pub mod code_signing;
 pub mod concurrency;
+pub mod durable;
 pub mod event_config;
 pub mod event_source_mappings;
 pub mod functions;
