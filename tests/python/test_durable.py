@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from conftest import client
 
 SDK = "aws-durable-execution-sdk-python==3.0.0"
+JS_SDK = "@aws/durable-execution-sdk-js@2.4.0"
 HANDLERS = pathlib.Path(__file__).parent / "durable" / "handlers.py"
+JS_HANDLER = pathlib.Path(__file__).parent / "durable" / "index.mjs"
 
 
 @pytest.fixture(scope="session")
@@ -351,3 +353,81 @@ def test_stop_and_execution_timeout(endpoint, lam, package):
     with pytest.raises(ClientError) as err:
         lam.get_durable_execution(DurableExecutionArn=arn.replace("/durable-execution/", "/durable-execution/x"))
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.fixture(scope="session")
+def js_package(tmp_path_factory):
+    """index.mjs plus the JS SDK and its dependencies from npm."""
+    target = tmp_path_factory.mktemp("durable-js")
+    (target / "package.json").write_text('{"name": "durable-js-test", "private": true}')
+    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", JS_SDK], cwd=target, check=True)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for path in (target / "node_modules").rglob("*"):
+            if path.is_file():
+                z.write(path, path.relative_to(target).as_posix())
+        z.write(JS_HANDLER, "index.mjs")
+    return buf.getvalue()
+
+
+def test_a_handler_written_with_the_js_sdk(endpoint, lam, js_package):
+    name = f"durable-js-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="nodejs22.x",
+        Role="arn:aws:iam::123456789012:role/durable",
+        Handler="index.handler",
+        Code={"ZipFile": js_package},
+        Timeout=30,
+        DurableConfig={"ExecutionTimeout": 86400},
+    )
+    arn = start(lam, name, {"n": 21})
+    idle_after(lam, arn, 5)
+    assert summary(lam, arn) == [
+        ("ExecutionStarted", None),
+        ("StepStarted", "double"),
+        ("StepSucceeded", "double"),
+        ("WaitStarted", None),
+        ("InvocationCompleted", None),
+    ]
+    advance(endpoint, 7200)
+    lam.send_durable_execution_callback_success(CallbackId=callback_id_of(lam, arn), Result=b"yes")
+    done = finished(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done
+    assert json.loads(done["Result"]) == {"doubled": 42, "approval": "yes"}
+    assert summary(lam, arn)[5:8] == [("WaitSucceeded", None), ("CallbackStarted", "approval"), ("StepStarted", "publish")]
+    assert summary(lam, arn)[-1] == ("ExecutionSucceeded", None)
+
+
+def test_running_executions_survive_a_restart(package, tmp_path):
+    """With --data-dir, a waiting execution, its timer and its history resume after kill -9."""
+    binary = str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "nimbus")
+    data = tmp_path / "data"
+
+    def serve():
+        proc = subprocess.Popen(
+            [binary, "--port", "0", "--log", "warn", "--data-dir", str(data)], stdout=subprocess.PIPE, text=True
+        )
+        return proc, proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+
+    proc, url = serve()
+    try:
+        lam = client(url, "lambda", aws_access_key_id="123456789012")
+        name = create(lam, package, "steps_and_wait", timeout=7 * 86400)
+        arn = start(lam, name, {"n": 1})
+        idle_after(lam, arn, 5)
+    finally:
+        proc.kill()
+        proc.wait()
+    proc, url = serve()
+    try:
+        lam = client(url, "lambda", aws_access_key_id="123456789012")
+        assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+        assert len(events(lam, arn)) == 5
+        advance(url, 86400)
+        done = finished(lam, arn)
+        assert done["Status"] == "SUCCEEDED" and json.loads(done["Result"]) == {"sum": 13, "input": {"n": 1}}
+        assert [e["EventId"] for e in events(lam, arn)] == list(range(1, 11))
+    finally:
+        proc.kill()
+        proc.wait()

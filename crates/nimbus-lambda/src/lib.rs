@@ -47,6 +47,9 @@ pub struct Lambda {
     /// The queues event source mappings poll (wired by the binary).
     pub queues: RwLock<Option<std::sync::Arc<dyn nimbus_core::queue::QueueSource>>>,
     pub clock: nimbus_core::clock::Clock,
+    /// Where this process listens (`http://127.0.0.1:port`), once known: work resumed after a
+    /// restart calls back here rather than wherever the last process listened.
+    pub listen_endpoint: RwLock<Option<String>>,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -89,6 +92,7 @@ impl Lambda {
             deliverer: RwLock::new(None),
             queues: RwLock::new(None),
             clock,
+            listen_endpoint: RwLock::new(None),
             pollers: Default::default(),
             work_dir,
         })
@@ -309,6 +313,11 @@ impl Lambda {
             }
             _ => HttpResponse::json(404, &serde_json::json!({"message": "no such nimbus endpoint"})),
         }
+    }
+
+    /// The endpoint for work that outlives requests: this process's, else the one recorded.
+    pub fn endpoint_or(&self, recorded: &str) -> String {
+        self.listen_endpoint.read().clone().unwrap_or_else(|| recorded.to_string())
     }
 
     pub fn reset(&self) {

@@ -107,10 +107,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    services::register(&mut router, args.data_dir.as_deref(), &keys, lambda_settings)?;
-
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;
+    services::register(&mut router, args.data_dir.as_deref(), &keys, lambda_settings, addr)?;
     // Tests and scripts wait for this exact line to learn the port.
     println!("nimbus {VERSION} listening on http://{addr}");
     tracing::info!(data_dir = ?args.data_dir, "ready");

@@ -11,6 +11,7 @@ pub fn register(
     data_dir: Option<&Path>,
     keys: &KeyRegistry,
     lambda_settings: nimbus_lambda::invoke::Settings,
+    listen: std::net::SocketAddr,
 ) -> std::io::Result<()> {
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
     let lambda =
@@ -18,6 +19,7 @@ pub fn register(
     let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
     *lambda.lambda().deliverer.write() = Some(sqs.handle());
     *lambda.lambda().queues.write() = Some(sqs.handle());
+    *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);

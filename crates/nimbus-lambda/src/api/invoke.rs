@@ -226,7 +226,7 @@ pub fn resume_events(lambda: &Arc<Lambda>) {
             region,
             request_id: event_id.clone(),
             access_key_id: None,
-            endpoint: record["endpoint"].as_str().unwrap_or("http://127.0.0.1:4566").to_string(),
+            endpoint: lambda.endpoint_or(record["endpoint"].as_str().unwrap_or("http://127.0.0.1:4566")),
             clock: lambda.clock.clone(),
         };
         let id = ident::FunctionId {

@@ -203,7 +203,8 @@ pub struct Execution {
     pub index: HashMap<String, usize>,
     #[serde(skip)]
     pub events: Vec<Value>,
-    #[serde(skip)]
+    /// An invocation is running (journaled, so a restart knows to run it again).
+    #[serde(default)]
     pub invoking: bool,
     /// Operations changed since the journal last saw them, and how many events it has.
     #[serde(skip)]
@@ -533,8 +534,9 @@ fn load(records: nimbus_core::journal::Records) -> HashMap<String, Execution> {
         exec.saved_events = exec.events.len();
         exec.ops.sort_by_key(|op| op.seq);
         exec.index = exec.ops.iter().enumerate().map(|(i, op)| (op.id.clone(), i)).collect();
-        if exec.is_running() {
-            // The invocation that was running died with the last process: run again.
+        if exec.is_running() && exec.invoking {
+            // The invocation that was running died with the last process: run it again.
+            exec.invoking = false;
             exec.wake = true;
         }
     }

@@ -378,7 +378,7 @@ fn context(lambda: &Lambda, exec: &Execution) -> RequestContext {
         region: exec.region.clone(),
         request_id: uuid::Uuid::new_v4().to_string(),
         access_key_id: None,
-        endpoint: exec.endpoint.clone(),
+        endpoint: lambda.endpoint_or(&exec.endpoint),
         clock: lambda.clock.clone(),
     }
 }
