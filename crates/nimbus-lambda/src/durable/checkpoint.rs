@@ -391,3 +391,150 @@ pub fn new_state(exec: &mut Execution, changed: &[String]) -> Value {
     ops.sort_by_key(|op| op.seq);
     json!({"Operations": ops.iter().map(|op| op.render(false)).collect::<Vec<_>>()})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn execution() -> Execution {
+        let mut exec = Execution {
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST/durable-execution/n/x".into(),
+            id: "x".into(),
+            status: "RUNNING".into(),
+            timeout_s: 60,
+            ..Default::default()
+        };
+        exec.insert_op(Operation {
+            id: "x".into(),
+            seq: 0,
+            parent_id: None,
+            name: None,
+            kind: "EXECUTION".into(),
+            sub_type: None,
+            start_ms: 0,
+            end_ms: None,
+            status: "STARTED".into(),
+            details: Map::new(),
+            timeout_at: None,
+            heartbeat_at: None,
+            heartbeat_s: 0,
+        });
+        exec
+    }
+
+    fn update(id: &str, kind: &str, action: &str) -> Value {
+        json!({"Id": id, "Type": kind, "Action": action})
+    }
+
+    fn rejection(exec: &Execution, updates: &[Value]) -> String {
+        validate(exec, updates).expect_err("should be rejected").message
+    }
+
+    fn run(exec: &mut Execution, updates: &[Value], now: i64) -> Vec<String> {
+        validate(exec, updates).expect("valid");
+        apply(exec, updates, &HashMap::new(), now).0
+    }
+
+    #[test]
+    fn batch_rules() {
+        let exec = execution();
+        let succeed = json!({"Id": "x", "Type": "EXECUTION", "Action": "SUCCEED", "Payload": "1"});
+        assert_eq!(
+            rejection(&exec, &[succeed.clone(), update("s", "STEP", "START")]),
+            "EXECUTION checkpoint must be the last update."
+        );
+        assert_eq!(
+            rejection(&exec, &[succeed.clone(), succeed.clone()]),
+            "Cannot checkpoint multiple EXECUTION updates."
+        );
+        assert_eq!(
+            rejection(&exec, &[update("c", "CALLBACK", "START"), update("c", "CALLBACK", "START")]),
+            "Cannot checkpoint multiple operations with the same ID."
+        );
+        // START then a terminal action of the same STEP is one allowed pair.
+        let pair =
+            [update("s", "STEP", "START"), json!({"Id": "s", "Type": "STEP", "Action": "SUCCEED", "Payload": "1"})];
+        validate(&exec, &pair).unwrap();
+        let orphan = json!({"Id": "s", "Type": "STEP", "Action": "START", "ParentId": "nope"});
+        assert_eq!(rejection(&exec, &[orphan]), "Invalid parent operation id.");
+        let in_batch =
+            [update("c", "CONTEXT", "START"), json!({"Id": "s", "Type": "STEP", "Action": "START", "ParentId": "c"})];
+        validate(&exec, &in_batch).unwrap();
+        let step_parent =
+            [update("p", "STEP", "START"), json!({"Id": "s", "Type": "STEP", "Action": "START", "ParentId": "p"})];
+        assert_eq!(rejection(&exec, &step_parent), "Invalid parent operation id.");
+        let fail_with_payload = json!({"Id": "s", "Type": "STEP", "Action": "FAIL", "Payload": "x"});
+        assert_eq!(rejection(&exec, &[fail_with_payload]), "Cannot provide a Payload for FAIL action.");
+        assert_eq!(rejection(&exec, &[update("w", "WAIT", "SUCCEED")]), "Invalid action for the given operation type.");
+        assert_eq!(rejection(&exec, &[update("s", "STEP", "RETRY")]), "Invalid StepOptions for the given action.");
+        assert_eq!(rejection(&exec, &[update("w", "WAIT", "START")]), "Invalid WaitOptions for the given action.");
+    }
+
+    #[test]
+    fn operations_keep_their_type_name_and_state_machine() {
+        let mut exec = execution();
+        run(&mut exec, &[json!({"Id": "s", "Type": "STEP", "Action": "START", "Name": "one"})], 1_000);
+        assert_eq!(rejection(&exec, &[update("s", "WAIT", "START")]), "Inconsistent operation type.");
+        let renamed = json!({"Id": "s", "Type": "STEP", "Action": "SUCCEED", "Name": "two"});
+        assert_eq!(rejection(&exec, &[renamed]), "Inconsistent operation name.");
+        let retry = json!({"Id": "s", "Type": "STEP", "Action": "RETRY", "StepOptions": {"NextAttemptDelaySeconds": 5},
+                           "Error": {"ErrorMessage": "boom"}});
+        run(&mut exec, &[retry], 2_000);
+        let op = exec.op("s").unwrap();
+        assert_eq!(op.status, "PENDING");
+        assert_eq!(op.details["Attempt"], 1);
+        assert_eq!(op.details["NextAttemptTimestamp"], 7_000);
+        // A pending step cannot be closed until its retry is due.
+        let succeed = json!({"Id": "s", "Type": "STEP", "Action": "SUCCEED", "Payload": "1"});
+        assert_eq!(rejection(&exec, &[succeed.clone()]), "Invalid current STEP state to close.");
+        assert!(!exec.fire_due(6_999));
+        assert!(exec.fire_due(7_000));
+        assert_eq!(exec.op("s").unwrap().status, "READY");
+        assert!(exec.wake && exec.unseen.contains("s"));
+        run(&mut exec, &[update("s", "STEP", "START"), succeed], 8_000);
+        let op = exec.op("s").unwrap();
+        assert_eq!((op.status.as_str(), op.details["Attempt"].clone()), ("SUCCEEDED", json!(2)));
+        let kinds: Vec<&str> = exec.events.iter().map(|e| e["EventType"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["StepStarted", "StepFailed", "StepStarted", "StepSucceeded"]);
+        assert_eq!(
+            exec.events[1]["StepFailedDetails"]["RetryDetails"],
+            json!({"CurrentAttempt": 1, "NextAttemptDelaySeconds": 5})
+        );
+        assert_eq!(exec.events[3]["EventId"], 4);
+        assert_eq!(exec.events[3]["Name"], "one");
+    }
+
+    #[test]
+    fn callbacks_time_out_and_route_back_to_their_execution() {
+        let mut exec = execution();
+        let start = json!({"Id": "cb", "Type": "CALLBACK", "Action": "START",
+                           "CallbackOptions": {"TimeoutSeconds": 60, "HeartbeatTimeoutSeconds": 10}});
+        run(&mut exec, &[start], 0);
+        let id = exec.op("cb").unwrap().details["CallbackId"].as_str().unwrap().to_string();
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)));
+        assert_eq!(parse_callback_id(&id), Some((exec.arn.clone(), "cb".to_string())));
+        assert_eq!(exec.events[0]["CallbackStartedDetails"]["CallbackId"], json!(id));
+        assert!(exec.fire_due(10_000));
+        let op = exec.op("cb").unwrap();
+        assert_eq!(op.status, "TIMED_OUT");
+        assert_eq!(op.details["Error"]["ErrorType"], "Callback.Heartbeat");
+        assert_eq!(exec.events.last().unwrap()["EventType"], "CallbackTimedOut");
+    }
+
+    #[test]
+    fn new_state_reports_unseen_and_changed_operations_in_start_order() {
+        let mut exec = execution();
+        run(&mut exec, &[json!({"Id": "w", "Type": "WAIT", "Action": "START", "WaitOptions": {"WaitSeconds": 1}})], 0);
+        exec.fire_due(1_000);
+        let changed = run(&mut exec, &[update("s", "STEP", "START")], 1_500);
+        let state = new_state(&mut exec, &changed);
+        let ids: Vec<&str> =
+            state["Operations"].as_array().unwrap().iter().map(|o| o["Id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["w", "s"]);
+        assert_eq!(state["Operations"][0]["Status"], "SUCCEEDED");
+        // API answers use epoch seconds; the invocation event uses milliseconds.
+        assert_eq!(state["Operations"][0]["WaitDetails"]["ScheduledEndTimestamp"], json!(1));
+        assert_eq!(exec.op("w").unwrap().render(true)["WaitDetails"]["ScheduledEndTimestamp"], json!(1_000));
+        assert!(exec.unseen.is_empty());
+    }
+}

@@ -155,7 +155,7 @@ pub struct ParentLink {
 }
 
 /// One durable execution.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Execution {
     pub arn: String,
     pub name: String,

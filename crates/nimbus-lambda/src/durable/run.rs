@@ -63,26 +63,12 @@ pub fn start(lambda: &Lambda, ctx: &RequestContext, durable_config: &Value, requ
         endpoint: ctx.endpoint.clone(),
         input: request.input.clone(),
         status: "RUNNING".into(),
-        result: None,
-        error: None,
         start_ms: now,
-        end_ms: None,
         timeout_s,
         retention_days,
         parent: request.parent,
-        token_seq: 0,
-        last_checkpoint: None,
-        unseen: Default::default(),
         wake: true,
-        retry_at: None,
-        failed_invocations: 0,
-        closing: None,
-        ops: Vec::new(),
-        index: Default::default(),
-        events: Vec::new(),
-        invoking: false,
-        dirty_ops: Default::default(),
-        saved_events: 0,
+        ..Default::default()
     };
     let mut details = Map::new();
     details.insert("InputPayload".into(), json!(request.input));
