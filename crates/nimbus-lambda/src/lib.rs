@@ -44,6 +44,8 @@ pub struct Lambda {
     /// The queues event source mappings poll (wired by the binary).
     pub queues: RwLock<Option<std::sync::Arc<dyn nimbus_core::queue::QueueSource>>>,
     pub clock: nimbus_core::clock::Clock,
+    /// Access keys nimbus issued, for checking signatures on function URLs (wired by the binary).
+    pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -84,6 +86,7 @@ impl Lambda {
             deliverer: RwLock::new(None),
             queues: RwLock::new(None),
             clock,
+            keys: RwLock::default(),
             pollers: Default::default(),
             work_dir,
         })

@@ -18,6 +18,7 @@ pub fn register(
     let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
     *lambda.lambda().deliverer.write() = Some(sqs.handle());
     *lambda.lambda().queues.write() = Some(sqs.handle());
+    *lambda.lambda().keys.write() = keys.clone();
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);

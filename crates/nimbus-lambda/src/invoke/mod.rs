@@ -494,7 +494,8 @@ impl Invoker {
             ("AWS_DEFAULT_REGION".into(), target.region.clone()),
             // A 12-digit access key id is the account: the function's SDK calls land in its account.
             ("AWS_ACCESS_KEY_ID".into(), target.account.clone()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "nimbus".into()),
+            // The secret nimbus expects for keys it did not issue, so signed calls verify.
+            ("AWS_SECRET_ACCESS_KEY".into(), nimbus_core::sigv4::DEFAULT_SECRET.into()),
             ("AWS_SESSION_TOKEN".into(), "nimbus".into()),
             ("AWS_ENDPOINT_URL".into(), target.endpoint.clone()),
             (
