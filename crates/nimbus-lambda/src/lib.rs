@@ -120,6 +120,18 @@ impl Lambda {
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
+    pub fn save_capacity_provider(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        provider: Option<&state::CapacityProvider>,
+    ) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let key = state::capacity_provider_key(&ctx.account, &ctx.region, name);
+        let value = provider.map(|p| serde_json::to_value(p).expect("state serializes"));
+        journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
     /// Durably record a queued event invocation (`None`: it has finished).
     pub fn save_event(&self, ctx: &RequestContext, id: &str, record: Option<&Value>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
