@@ -18,6 +18,7 @@ pub mod esm;
 pub mod ident;
 pub mod invoke;
 pub mod model;
+pub mod recursion;
 pub mod state;
 pub mod urls;
 
