@@ -1,6 +1,7 @@
 """Durable executions: real handlers written with AWS's Python durable execution SDK (from PyPI,
 packaged into the function's code as on AWS) run through nimbus, asserted event by event."""
 import io
+import os
 import json
 import pathlib
 import subprocess
@@ -19,6 +20,21 @@ SDK = "aws-durable-execution-sdk-python==3.0.0"
 JS_SDK = "@aws/durable-execution-sdk-js@2.4.0"
 HANDLERS = pathlib.Path(__file__).parent / "durable" / "handlers.py"
 JS_HANDLER = pathlib.Path(__file__).parent / "durable" / "index.mjs"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """A server of this module's own: these tests advance its clock by days."""
+    proc, url = serve()
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def serve(*args):
+    binary = os.environ.get("NIMBUS_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "nimbus"))
+    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip().rsplit(" ", 1)[-1]
 
 
 @pytest.fixture(scope="session")
@@ -401,16 +417,8 @@ def test_a_handler_written_with_the_js_sdk(endpoint, lam, js_package):
 
 def test_running_executions_survive_a_restart(package, tmp_path):
     """With --data-dir, a waiting execution, its timer and its history resume after kill -9."""
-    binary = str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "nimbus")
-    data = tmp_path / "data"
-
-    def serve():
-        proc = subprocess.Popen(
-            [binary, "--port", "0", "--log", "warn", "--data-dir", str(data)], stdout=subprocess.PIPE, text=True
-        )
-        return proc, proc.stdout.readline().strip().rsplit(" ", 1)[-1]
-
-    proc, url = serve()
+    data = str(tmp_path / "data")
+    proc, url = serve("--data-dir", data)
     try:
         lam = client(url, "lambda", aws_access_key_id="123456789012")
         name = create(lam, package, "steps_and_wait", timeout=7 * 86400)
@@ -419,7 +427,7 @@ def test_running_executions_survive_a_restart(package, tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    proc, url = serve()
+    proc, url = serve("--data-dir", data)
     try:
         lam = client(url, "lambda", aws_access_key_id="123456789012")
         assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"

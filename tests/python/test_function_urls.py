@@ -5,7 +5,7 @@ import uuid
 import zipfile
 
 import requests
-from botocore.auth import SigV4Auth
+from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -94,4 +94,19 @@ def test_aws_iam_url_requires_a_signed_request(endpoint):
     request = AWSRequest(method="GET", url=target)
     SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
     r = requests.get(target, headers=dict(request.headers))
+    assert r.status_code == 200 and r.json() == {"just": "data"}
+
+    # A wrong secret or a body changed after signing: AWS's signature error.
+    request = AWSRequest(method="POST", url=target, data=b'{"n": 1}')
+    SigV4Auth(Credentials("test", "wrong"), "lambda", "us-east-1").add_auth(request)
+    r = requests.post(target, data=b'{"n": 1}', headers=dict(request.headers))
+    assert r.status_code == 403 and r.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    request = AWSRequest(method="POST", url=target, data=b'{"n": 1}')
+    SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+    assert requests.post(target, data=b'{"n": 2}', headers=dict(request.headers)).status_code == 403
+
+    # Presigned (query-string) form.
+    request = AWSRequest(method="GET", url=target)
+    SigV4QueryAuth(Credentials("test", "test"), "lambda", "us-east-1", expires=60).add_auth(request)
+    r = requests.get(request.url)
     assert r.status_code == 200 and r.json() == {"just": "data"}

@@ -72,18 +72,31 @@ mod tests {
     }
 }
 
-/// Temporary access keys issued by STS, mapped to the account they act for.
+/// Access keys nimbus issued (STS temporary credentials), with what a signature check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    pub account: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub expiration: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Temporary access keys issued by STS, mapped to the account they act for and their secrets.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRegistry {
-    keys: std::sync::Arc<parking_lot::RwLock<std::collections::HashMap<String, String>>>,
+    keys: std::sync::Arc<parking_lot::RwLock<std::collections::HashMap<String, IssuedKey>>>,
 }
 
 impl KeyRegistry {
-    pub fn insert(&self, access_key_id: &str, account: &str) {
-        self.keys.write().insert(access_key_id.to_string(), account.to_string());
+    pub fn insert(&self, access_key_id: &str, key: IssuedKey) {
+        self.keys.write().insert(access_key_id.to_string(), key);
     }
 
     pub fn account(&self, access_key_id: &str) -> Option<String> {
+        self.keys.read().get(access_key_id).map(|k| k.account.clone())
+    }
+
+    pub fn issued(&self, access_key_id: &str) -> Option<IssuedKey> {
         self.keys.read().get(access_key_id).cloned()
     }
 }

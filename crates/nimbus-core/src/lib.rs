@@ -24,6 +24,7 @@ pub mod queue;
 pub mod scratch;
 pub mod server;
 pub mod service;
+pub mod sigv4;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse};

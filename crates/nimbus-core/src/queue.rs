@@ -39,4 +39,6 @@ pub trait QueueSource: Send + Sync + 'static {
 pub struct QueueKind {
     pub fifo: bool,
     pub visibility_timeout: u32,
+    /// Whether the queue has a redrive policy (a dead-letter queue).
+    pub has_dead_letter_queue: bool,
 }

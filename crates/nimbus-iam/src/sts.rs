@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use nimbus_core::identity::KeyRegistry;
+use nimbus_core::identity::{IssuedKey, KeyRegistry};
 use nimbus_core::AwsError;
 use parking_lot::RwLock;
 use rand::Rng;
@@ -145,7 +145,15 @@ impl Sts {
         // Session policies and tags are packed; AWS reports the size as a percentage of the limit.
         let packed = input.policy.as_ref().map_or(0, |p| p.len()) + 100 * (input.policy_arn_count + input.tag_count);
         let packed_policy_size = (packed > 0).then(|| (packed * 100 / 2048).max(1) as u32);
-        self.keys.insert(&session.access_key_id, &session.account);
+        self.keys.insert(
+            &session.access_key_id,
+            IssuedKey {
+                account: session.account.clone(),
+                secret_access_key: credentials.secret_access_key.clone(),
+                session_token: Some(credentials.session_token.clone()),
+                expiration: Some(credentials.expiration),
+            },
+        );
         let assumed = AssumedRole {
             credentials,
             assumed_role_id: session.assumed_role_id(),

@@ -19,6 +19,7 @@ pub mod esm;
 pub mod ident;
 pub mod invoke;
 pub mod model;
+pub mod recursion;
 pub mod state;
 pub mod urls;
 
@@ -50,6 +51,8 @@ pub struct Lambda {
     /// Where this process listens (`http://127.0.0.1:port`), once known: work resumed after a
     /// restart calls back here rather than wherever the last process listened.
     pub listen_endpoint: RwLock<Option<String>>,
+    /// Access keys nimbus issued, for checking signatures on function URLs (wired by the binary).
+    pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -93,6 +96,7 @@ impl Lambda {
             queues: RwLock::new(None),
             clock,
             listen_endpoint: RwLock::new(None),
+            keys: RwLock::default(),
             pollers: Default::default(),
             work_dir,
         })
@@ -123,6 +127,18 @@ impl Lambda {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::code_signing_key(&ctx.account, &ctx.region, id);
         let value = config.map(|c| serde_json::to_value(c).expect("state serializes"));
+        journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
+    pub fn save_capacity_provider(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        provider: Option<&state::CapacityProvider>,
+    ) -> Result<()> {
+        let Some(journal) = &self.journal else { return Ok(()) };
+        let key = state::capacity_provider_key(&ctx.account, &ctx.region, name);
+        let value = provider.map(|p| serde_json::to_value(p).expect("state serializes"));
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 

@@ -158,6 +158,10 @@ pub struct Function {
     /// `PutFunctionRecursionConfig`; AWS's default is `Terminate`.
     #[serde(default)]
     pub recursive_loop: Option<String>,
+    /// `PutFunctionScalingConfig` by published qualifier (a version number): the
+    /// `FunctionScalingConfig` as given.
+    #[serde(default)]
+    pub scaling_configs: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +256,26 @@ pub struct Region {
     pub event_source_mappings: BTreeMap<String, crate::esm::EventSourceMapping>,
     /// Code signing configurations by ARN.
     pub code_signing_configs: BTreeMap<String, CodeSigningConfig>,
+    /// Capacity providers by name.
+    pub capacity_providers: BTreeMap<String, CapacityProvider>,
+}
+
+/// A capacity provider (Lambda Managed Instances), in AWS's `CapacityProvider` shape plus its
+/// name and tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CapacityProvider {
+    pub capacity_provider_arn: String,
+    pub state: String,
+    pub vpc_config: Value,
+    pub permissions_config: Value,
+    pub instance_requirements: Value,
+    pub capacity_provider_scaling_config: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    pub last_modified: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A code signing configuration, in AWS's `CodeSigningConfig` shape.
@@ -312,6 +336,10 @@ pub fn code_signing_key(account: &str, region: &str, id: &str) -> String {
     format!("csc/{account}/{region}/{id}")
 }
 
+pub fn capacity_provider_key(account: &str, region: &str, name: &str) -> String {
+    format!("cp/{account}/{region}/{name}")
+}
+
 pub fn event_key(account: &str, region: &str, id: &str) -> String {
     format!("event/{account}/{region}/{id}")
 }
@@ -344,6 +372,11 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
                 let config: CodeSigningConfig =
                     serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
                 target.code_signing_configs.insert(config.code_signing_config_arn.clone(), config);
+            }
+            "cp" => {
+                let provider: CapacityProvider =
+                    serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))?;
+                target.capacity_providers.insert(name.to_string(), provider);
             }
             "event" => {
                 store.pending_events.push((account.to_string(), region.to_string(), name.to_string(), value.clone()))

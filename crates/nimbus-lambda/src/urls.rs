@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use nimbus_core::sigv4::{Failure, Verifier};
 use nimbus_core::{HttpRequest, HttpResponse, RequestContext};
 use serde_json::{json, Map, Value};
 
@@ -28,6 +29,30 @@ pub fn address(req: &HttpRequest) -> Option<(String, String)> {
 
 fn plain(status: u16, message: &str) -> HttpResponse {
     HttpResponse::json(status, &json!({"Message": message}))
+}
+
+/// `AuthType=AWS_IAM`: the request must carry a valid SigV4 signature for `lambda` in the URL's
+/// region (see [`nimbus_core::sigv4`] for which secret each access key is checked against).
+fn verify_signature(lambda: &Lambda, region: &str, req: &HttpRequest) -> Result<(), Failure> {
+    let keys = lambda.keys.read().clone();
+    let verifier = Verifier {
+        keys: &keys,
+        service: "lambda",
+        region,
+        wall_now: chrono::Utc::now(),
+        clock_now: lambda.clock.now(),
+    };
+    verifier.verify(req).map(|_| ())
+}
+
+/// AWS's answer to a request refused by IAM auth: a bare `Forbidden` when it is not signed, the
+/// signature error (type and message) when it is signed wrongly.
+fn denied(failure: &Failure) -> HttpResponse {
+    match failure {
+        Failure::Missing => plain(403, "Forbidden"),
+        _ => HttpResponse::json(403, &json!({"message": failure.message()}))
+            .with_header("x-amzn-ErrorType", failure.error_type()),
+    }
 }
 
 struct Found {
@@ -83,16 +108,13 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
             true,
         );
     }
-    let allowed = match found.config.auth_type.as_str() {
-        "NONE" => found.public,
-        // AWS_IAM: the request must be SigV4-signed (nimbus does not check signatures).
-        _ => {
-            req.header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
-                || req.query_param("X-Amz-Signature").is_some()
-        }
-    };
-    if !allowed {
+    if found.config.auth_type == "NONE" && !found.public {
         return with_cors(plain(403, "Forbidden"), &cors, origin.as_deref(), false);
+    }
+    if found.config.auth_type == "AWS_IAM" {
+        if let Err(failure) = verify_signature(lambda, &found.region, req) {
+            return with_cors(denied(&failure), &cors, origin.as_deref(), false);
+        }
     }
     let owner = RequestContext { account: found.account.clone(), region: found.region.clone(), ..ctx.clone() };
     let target = match crate::api::invoke::target(lambda, &owner, &found.id) {

@@ -123,6 +123,10 @@ impl Sqs {
             Some(target) => (Protocol::Json, decode_json(target, req)),
             None => (Protocol::Query, decode_query(req)),
         };
+        let decoded = decoded.map(|(op, input)| {
+            let input = with_trace_header(&op, input, req.header("x-amzn-trace-id"));
+            (op, input)
+        });
         let result = match decoded {
             Ok((op, input)) => self.execute(ctx, &op, input).await.map(|out| (op, out)),
             Err(e) => Err(e),
@@ -431,6 +435,32 @@ fn received(m: &state::Message) -> ReceivedMessage {
     }
 }
 
+/// SQS keeps the X-Ray trace header a sender's request carries (`X-Amzn-Trace-Id`, which the AWS
+/// SDKs add inside Lambda functions) as the message's `AWSTraceHeader` system attribute, unless
+/// the message sets that attribute itself. Lambda's recursive-loop detection reads it back.
+fn with_trace_header(op: &str, mut input: Value, header: Option<&str>) -> Value {
+    let Some(header) = header.filter(|h| !h.is_empty()) else { return input };
+    let attribute = json!({"DataType": "String", "StringValue": header});
+    let add = |message: &mut Value| {
+        if let Some(obj) = message.as_object_mut() {
+            let system = obj.entry("MessageSystemAttributes").or_insert_with(|| json!({}));
+            if let Some(system) = system.as_object_mut() {
+                system.entry("AWSTraceHeader").or_insert_with(|| attribute.clone());
+            }
+        }
+    };
+    match op {
+        "SendMessage" => add(&mut input),
+        "SendMessageBatch" => {
+            for entry in input.get_mut("Entries").and_then(Value::as_array_mut).into_iter().flatten() {
+                add(entry);
+            }
+        }
+        _ => {}
+    }
+    input
+}
+
 fn decode_json(target: &str, req: &HttpRequest) -> Result<(String, Value)> {
     let m = model::model();
     let op = target.strip_prefix(&format!("{}.", m.target_prefix)).unwrap_or_default();
@@ -507,7 +537,11 @@ impl QueueSource for Sqs {
         let loc = self.loc_of(account, region, queue_arn).ok()?;
         let store = self.store.lock();
         let q = store.queue(&loc.account, &loc.region, &loc.name)?;
-        Some(QueueKind { fifo: q.meta.fifo, visibility_timeout: q.visibility_timeout() as u32 })
+        Some(QueueKind {
+            fifo: q.meta.fifo,
+            visibility_timeout: q.visibility_timeout() as u32,
+            has_dead_letter_queue: q.redrive().is_some(),
+        })
     }
 }
 
@@ -570,5 +604,23 @@ impl Service for SqsService {
 
     fn reset(&self) {
         self.sqs.reset();
+    }
+}
+
+#[cfg(test)]
+mod trace_header_tests {
+    use super::*;
+
+    #[test]
+    fn send_requests_keep_the_trace_header_unless_the_message_sets_one() {
+        let header = Some("Root=1-a-b;Lineage=abcd0123:2");
+        let single = with_trace_header("SendMessage", json!({"MessageBody": "x"}), header);
+        assert_eq!(single["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"], "Root=1-a-b;Lineage=abcd0123:2");
+        let own = json!({"MessageBody": "x", "MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": "mine"}}});
+        let kept = with_trace_header("SendMessage", own, header);
+        assert_eq!(kept["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"], "mine");
+        let batch = with_trace_header("SendMessageBatch", json!({"Entries": [{"Id": "1"}, {"Id": "2"}]}), header);
+        assert_eq!(batch["Entries"][1]["MessageSystemAttributes"]["AWSTraceHeader"]["DataType"], "String");
+        assert_eq!(with_trace_header("ReceiveMessage", json!({}), header), json!({}));
     }
 }

@@ -20,6 +20,7 @@ pub fn register(
     *lambda.lambda().deliverer.write() = Some(sqs.handle());
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
+    *lambda.lambda().keys.write() = keys.clone();
     lambda.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);

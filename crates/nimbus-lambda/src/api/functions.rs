@@ -241,6 +241,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
     check_total_size(zip, &layer_refs)?;
     apply_layers(&mut config, &layer_refs);
     let region = store.region_mut(&ctx.account, &ctx.region);
+    super::capacity_providers::check_reference(region, ctx, member(input, "CapacityProviderConfig"))?;
     if region.functions.contains_key(&name) {
         return Err(error::conflict(format!("Function already exist: {name}")));
     }
@@ -272,6 +273,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         runtime_management: BTreeMap::new(),
         provisioned: BTreeMap::new(),
         recursive_loop: None,
+        scaling_configs: Default::default(),
     };
     let mut shown = render(&function.latest.config, View::Created);
     shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));
@@ -485,6 +487,7 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         None => None,
     };
     let region = store.region_mut(&ctx.account, &ctx.region);
+    super::capacity_providers::check_reference(region, ctx, member(input, "CapacityProviderConfig"))?;
     let function = region
         .functions
         .get_mut(&id.name)

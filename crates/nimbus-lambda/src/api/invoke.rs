@@ -167,6 +167,7 @@ pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::Function
         invoked_arn: ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref()),
         reserved_concurrency: function.reserved_concurrency,
         endpoint: local_endpoint(ctx),
+        trace_header: None,
     })
 }
 

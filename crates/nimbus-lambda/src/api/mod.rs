@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod aliases;
+pub mod capacity_providers;
 pub mod code_signing;
 pub mod concurrency;
 pub mod durable;
@@ -92,6 +93,16 @@ pub fn dispatch(lambda: &Lambda, ctx: &RequestContext, name: &str, input: &Value
         "AddLayerVersionPermission" => layers::add_layer_version_permission(lambda, ctx, input),
         "RemoveLayerVersionPermission" => layers::remove_layer_version_permission(lambda, ctx, input),
         "GetLayerVersionPolicy" => layers::get_layer_version_policy(lambda, ctx, input),
+        "CreateCapacityProvider" => capacity_providers::create_capacity_provider(lambda, ctx, input),
+        "GetCapacityProvider" => capacity_providers::get_capacity_provider(lambda, ctx, input),
+        "UpdateCapacityProvider" => capacity_providers::update_capacity_provider(lambda, ctx, input),
+        "DeleteCapacityProvider" => capacity_providers::delete_capacity_provider(lambda, ctx, input),
+        "ListCapacityProviders" => capacity_providers::list_capacity_providers(lambda, ctx, input),
+        "ListFunctionVersionsByCapacityProvider" => {
+            capacity_providers::list_function_versions_by_capacity_provider(lambda, ctx, input)
+        }
+        "PutFunctionScalingConfig" => capacity_providers::put_function_scaling_config(lambda, ctx, input),
+        "GetFunctionScalingConfig" => capacity_providers::get_function_scaling_config(lambda, ctx, input),
         other => Err(not_implemented(other)),
     }
 }

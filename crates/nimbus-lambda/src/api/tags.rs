@@ -127,8 +127,15 @@ fn with_tags<T>(
             }
             Ok(out)
         }
-        // Not modelled yet: nothing of this kind exists, so there is nothing to tag.
-        Taggable::CapacityProvider(_) => Err(resource_not_found()),
+        Taggable::CapacityProvider(name) => {
+            let provider =
+                region.capacity_providers.get_mut(&name).ok_or_else(|| super::capacity_providers::not_found(&name))?;
+            let out = change(&mut provider.tags)?;
+            if mutate {
+                lambda.save_capacity_provider(ctx, &name, Some(provider))?;
+            }
+            Ok(out)
+        }
     }
 }
 

@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(op.details["NextAttemptTimestamp"], 7_000);
         // A pending step cannot be closed until its retry is due.
         let succeed = json!({"Id": "s", "Type": "STEP", "Action": "SUCCEED", "Payload": "1"});
-        assert_eq!(rejection(&exec, &[succeed.clone()]), "Invalid current STEP state to close.");
+        assert_eq!(rejection(&exec, std::slice::from_ref(&succeed)), "Invalid current STEP state to close.");
         assert!(!exec.fire_due(6_999));
         assert!(exec.fire_due(7_000));
         assert_eq!(exec.op("s").unwrap().status, "READY");

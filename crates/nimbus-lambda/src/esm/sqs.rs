@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::filter::{self, Pattern};
 use super::EventSourceMapping;
-use crate::Lambda;
+use crate::{recursion, Lambda};
 
 /// How long one receive waits when the batch is still empty; short enough that a disabled or
 /// deleted mapping stops promptly.
@@ -124,7 +124,6 @@ async fn process(
     if records.is_empty() {
         return;
     }
-    let event = json!({"Records": records.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()});
     let ctx = RequestContext {
         account: account.to_string(),
         region: region.to_string(),
@@ -134,13 +133,21 @@ async fn process(
         clock: lambda.clock.clone(),
     };
     let Ok(id) = crate::ident::parse_function(&ctx, &mapping.function_arn, None) else { return };
-    let target = match crate::api::invoke::target(lambda, &ctx, &id) {
+    let mut target = match crate::api::invoke::target(lambda, &ctx, &id) {
         Ok(t) => t,
         Err(err) => {
             tracing::warn!(function = %mapping.function_arn, error = %err, "event source mapping target missing");
             return;
         }
     };
+    let records = match stop_recursion(lambda, source, &ctx, &id.name, &queue, records) {
+        Some((records, trace_header)) => {
+            target.trace_header = Some(trace_header);
+            records
+        }
+        None => return,
+    };
+    let event = json!({"Records": records.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()});
     let payload = event.to_string().into_bytes();
     let outcome = lambda.invoker.invoke(&lambda.blobs, &ctx, target, &payload, None).await;
     let Ok(outcome) = outcome else { return }; // throttled or not runnable: messages reappear
@@ -165,6 +172,51 @@ async fn process(
             tracing::warn!(queue, error = %err, "could not delete processed messages");
         }
     }
+}
+
+/// Recursive-loop detection: messages whose chain has already invoked the function
+/// [`MAX_CHAIN`] times are not delivered when its recursion config is `Terminate` (the default).
+/// As on AWS, such a message goes to the queue's dead-letter queue when it has one (it is left
+/// for the redrive policy), and is dropped (deleted) otherwise. Returns the records to deliver
+/// and the trace header their invocation runs with, or `None` when nothing is left.
+fn stop_recursion<'m>(
+    lambda: &Lambda,
+    source: &dyn QueueSource,
+    ctx: &RequestContext,
+    function: &str,
+    queue: &str,
+    records: Vec<(&'m QueueMessage, Value)>,
+) -> Option<(Vec<(&'m QueueMessage, Value)>, String)> {
+    let hash = recursion::function_hash(&crate::ident::function_arn(ctx, function));
+    let terminate = {
+        let store = lambda.store.read();
+        let config = store.region(&ctx.account, &ctx.region).and_then(|r| r.functions.get(function));
+        config.and_then(|f| f.recursive_loop.as_deref()).unwrap_or("Terminate") == "Terminate"
+    };
+    let chain = |m: &QueueMessage| m.attributes.get("AWSTraceHeader").map_or(0, |h| recursion::count(h, &hash));
+    let (stopped, kept): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|(m, _)| terminate && chain(m) >= recursion::MAX_CHAIN);
+    if !stopped.is_empty() {
+        tracing::warn!(
+            function,
+            queue,
+            messages = stopped.len(),
+            "recursive loop detected: Lambda stopped invoking the function for these messages (RecursiveInvocationsDropped)"
+        );
+        let has_dlq = source.queue_kind(&ctx.account, &ctx.region, queue).is_some_and(|k| k.has_dead_letter_queue);
+        if !has_dlq {
+            let handles = stopped.iter().map(|(m, _)| m.receipt_handle.clone()).collect();
+            let _ = source.delete(&ctx.account, &ctx.region, queue, handles);
+        }
+    }
+    // The invocation continues the longest chain among its messages.
+    let longest = kept.iter().max_by_key(|(m, _)| chain(m))?;
+    let header = recursion::next_header(
+        longest.0.attributes.get("AWSTraceHeader").map(String::as_str),
+        &hash,
+        chain(longest.0) + 1,
+    );
+    Some((kept, header))
 }
 
 /// Message ids the function reported as failed (`{"batchItemFailures": [{"itemIdentifier"}]}`);

@@ -62,6 +62,8 @@ pub struct Target {
     pub reserved_concurrency: Option<u32>,
     /// Where the function's SDK calls should go.
     pub endpoint: String,
+    /// The X-Ray trace header to run with (`Lambda-Runtime-Trace-Id`); a new trace when `None`.
+    pub trace_header: Option<String>,
 }
 
 /// What the caller gets back.
@@ -184,11 +186,10 @@ impl Invoker {
             payload: environment::payload(payload),
             deadline_ms,
             invoked_function_arn: target.invoked_arn.clone(),
-            trace_id: format!(
-                "Root=1-{:08x}-{};Sampled=0",
-                chrono::Utc::now().timestamp(),
-                &uuid::Uuid::new_v4().simple().to_string()[..24]
-            ),
+            trace_id: target
+                .trace_header
+                .clone()
+                .unwrap_or_else(|| format!("Root={};Sampled=0", crate::recursion::new_root())),
             client_context,
             reply: reply_tx,
         };
@@ -494,7 +495,8 @@ impl Invoker {
             ("AWS_DEFAULT_REGION".into(), target.region.clone()),
             // A 12-digit access key id is the account: the function's SDK calls land in its account.
             ("AWS_ACCESS_KEY_ID".into(), target.account.clone()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "nimbus".into()),
+            // The secret nimbus expects for keys it did not issue, so signed calls verify.
+            ("AWS_SECRET_ACCESS_KEY".into(), nimbus_core::sigv4::DEFAULT_SECRET.into()),
             ("AWS_SESSION_TOKEN".into(), "nimbus".into()),
             ("AWS_ENDPOINT_URL".into(), target.endpoint.clone()),
             (

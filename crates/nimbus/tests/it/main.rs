@@ -4,11 +4,13 @@
 mod bad_input;
 mod harness;
 mod iam_sts;
+mod lambda_capacity_providers;
 mod lambda_esm;
 mod lambda_functions;
 mod lambda_invoke;
 mod lambda_layers_policies;
 mod lambda_node;
 mod lambda_python;
+mod lambda_urls;
 mod persistence;
 mod sqs_esm;

@@ -305,3 +305,103 @@ async fn async_failures_reach_an_sqs_destination() {
     assert_eq!(record["requestPayload"], serde_json::json!({"order": 7}));
     assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
 }
+
+/// A function that sends every message it gets back to its own trigger queue (with boto3, which
+/// passes the invocation's trace header on), recording each invocation's `_X_AMZN_TRACE_ID`.
+const LOOPER: &[u8] = br#"
+import json, os
+import boto3
+
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as out:
+        out.write(json.dumps({"trace": os.environ.get("_X_AMZN_TRACE_ID"),
+                              "header": event["Records"][0]["attributes"].get("AWSTraceHeader")}) + "\n")
+    sqs = boto3.client("sqs")
+    for record in event["Records"]:
+        n = int(record["body"])
+        if n < int(os.environ["STOP_AFTER"]):
+            sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=str(n + 1))
+"#;
+
+async fn looper(server: &Server, name: &str, out: &std::path::Path, stop_after: u32) -> (String, String) {
+    let (lambda, sqs) = (server.lambda(), sqs(server));
+    let (url, arn) = queue(&sqs, &format!("{name}-q"), &[]).await;
+    let stop_after = stop_after.to_string();
+    create_function_with(
+        &lambda,
+        name,
+        Runtime::Python312,
+        "index.handler",
+        zip_of(&[("index.py", LOOPER)]),
+        30,
+        &[("OUT", out.to_str().unwrap()), ("QUEUE_URL", url.as_str()), ("STOP_AFTER", stop_after.as_str())],
+    )
+    .await;
+    lambda.create_event_source_mapping().function_name(name).event_source_arn(&arn).batch_size(1).send().await.unwrap();
+    (url, arn)
+}
+
+/// Wait until `path` has stopped growing for a while; its records.
+async fn settled(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut last = usize::MAX;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(750)).await;
+        let now = records(path).len();
+        if now == last && now > 0 {
+            return records(path);
+        }
+        last = now;
+    }
+    panic!("{} never settled", path.display());
+}
+
+#[tokio::test]
+async fn recursive_loops_through_sqs_stop_after_16_invocations() {
+    let server = Server::start();
+    let sqs = sqs(&server);
+    let dir = TempDir::new("esm-loop");
+
+    // Terminate (the default): the 17th delivery of the chain is not made, and the message is
+    // dropped (the queue has no dead-letter queue).
+    let out = dir.path().join("loop.jsonl");
+    let (url, _) = looper(&server, "looper", &out, 100).await;
+    sqs.send_message().queue_url(&url).message_body("1").send().await.unwrap();
+    let seen = settled(&out).await;
+    assert_eq!(seen.len(), 16, "{seen:?}");
+    // Each invocation runs with the chain's trace: one root, the lineage count going up.
+    let root = seen[0]["trace"].as_str().unwrap().split(';').next().unwrap().to_string();
+    for (i, r) in seen.iter().enumerate() {
+        let trace = r["trace"].as_str().unwrap();
+        assert!(trace.starts_with(&root), "{trace}");
+        assert!(trace.ends_with(&format!(":{}", i + 1)), "{trace}");
+        if i > 0 {
+            assert!(r["header"].as_str().unwrap().ends_with(&format!(":{i}")), "{r}");
+        }
+    }
+    wait_for_empty(&sqs, &url).await;
+
+    // Allow: no limit (the function stops itself after 20).
+    let out = dir.path().join("allowed.jsonl");
+    let lambda = server.lambda();
+    let (url, _) = looper(&server, "allowed", &out, 20).await;
+    lambda
+        .put_function_recursion_config()
+        .function_name("allowed")
+        .recursive_loop(aws_sdk_lambda::types::RecursiveLoop::Allow)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message().queue_url(&url).message_body("1").send().await.unwrap();
+    let seen = settled(&out).await;
+    assert_eq!(seen.len(), 20);
+}
+
+async fn wait_for_empty(sqs: &aws_sdk_sqs::Client, url: &str) {
+    for _ in 0..100 {
+        if approximate(sqs, url).await == (0, 0) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("queue {url} still holds messages: {:?}", approximate(sqs, url).await);
+}
