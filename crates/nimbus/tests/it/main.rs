@@ -10,5 +10,6 @@ mod lambda_invoke;
 mod lambda_layers_policies;
 mod lambda_node;
 mod lambda_python;
+mod lambda_streaming;
 mod persistence;
 mod sqs_esm;
