@@ -232,3 +232,58 @@ async fn response_stream_function_urls_stream_the_body() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body, json!({"statusCode": 201, "body": "not a stream"}));
 }
+
+/// A custom runtime streams by posting its response chunked with
+/// `Lambda-Runtime-Function-Response-Mode: streaming` — here curl reading a pipe.
+#[tokio::test]
+async fn a_provided_runtime_streams_through_the_runtime_api() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let bootstrap = r#"#!/bin/sh
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS=$(mktemp)
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  SIGNAL=$(printf '%s' "$EVENT" | sed -n 's/.*"signal": *"\([^"]*\)".*/\1/p')
+  {
+    printf 'first;'
+    i=0
+    while [ ! -e "$SIGNAL" ] && [ $i -lt 600 ]; do sleep 0.01; i=$((i+1)); done
+    if [ -e "$SIGNAL" ]; then printf 'after-signal'; else printf 'no-signal'; fi
+  } | curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -H "Expect:" \
+      -H "Lambda-Runtime-Function-Response-Mode: streaming" -H "Content-Type: text/plain" -T - >/dev/null
+done
+"#;
+    create_function_with(
+        &lambda,
+        "curl-streamer",
+        Runtime::Providedal2023,
+        "unused",
+        executable_zip("bootstrap", bootstrap.as_bytes()),
+        10,
+        &[],
+    )
+    .await;
+    let dir = TempDir::new("nimbus-provided-stream");
+    let signal = dir.path().join("go");
+    let payload = json!({"signal": signal}).to_string();
+    let mut out = lambda
+        .invoke_with_response_stream()
+        .function_name("curl-streamer")
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(FIRST_BYTES_WITHIN, out.event_stream.recv())
+        .await
+        .expect("the first chunk arrives before the function finishes")
+        .unwrap()
+        .unwrap();
+    let Event::PayloadChunk(first) = first else { panic!("expected a chunk, got {first:?}") };
+    assert_eq!(first.payload().unwrap().as_ref(), b"first;");
+    std::fs::write(&signal, b"go").unwrap();
+    let (chunks, done) = rest_of(&mut out).await;
+    assert_eq!(chunks.concat(), "after-signal");
+    assert_eq!(done.error_code(), None);
+}
