@@ -182,6 +182,25 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Res<(u16, Vec<u8>)> {
+        self.exchange(method, path, headers, body).await.map(|(status, body, _)| (status, body))
+    }
+
+    /// One bodiless request, timed: status, time to the first byte of the body (for a chunked
+    /// answer, the first chunk's data), time to the whole body, and the body.
+    pub async fn request_timed(&mut self, method: &str, path: &str) -> Res<(u16, Duration, Duration, Vec<u8>)> {
+        let started = Instant::now();
+        let (status, body, first) = self.exchange(method, path, &[], b"").await?;
+        let total = started.elapsed();
+        Ok((status, first.map_or(total, |t| t.duration_since(started)), total, body))
+    }
+
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Res<(u16, Vec<u8>, Option<Instant>)> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -217,20 +236,25 @@ impl Conn {
             }
         }
         self.buf.drain(..head_end);
-        let body = if chunked {
-            self.read_chunked().await?
-        } else {
-            let length = length.unwrap_or(0);
-            while self.buf.len() < length {
-                self.fill().await?;
-            }
-            self.buf.drain(..length).collect()
-        };
-        Ok((status, body))
+        if chunked {
+            let (body, first) = self.read_chunks().await?;
+            return Ok((status, body, first));
+        }
+        let length = length.unwrap_or(0);
+        while self.buf.len() < length {
+            self.fill().await?;
+        }
+        Ok((status, self.buf.drain(..length).collect(), None))
     }
 
     pub async fn read_chunked(&mut self) -> Res<Vec<u8>> {
+        self.read_chunks().await.map(|(body, _)| body)
+    }
+
+    /// A chunked body, and when its first data arrived.
+    async fn read_chunks(&mut self) -> Res<(Vec<u8>, Option<Instant>)> {
         let mut body = Vec::new();
+        let mut first = None;
         loop {
             let line_end = loop {
                 if let Some(i) = find(&self.buf, b"\r\n") {
@@ -249,7 +273,7 @@ impl Conn {
                         let empty = i == 0;
                         self.buf.drain(..i + 2);
                         if empty {
-                            return Ok(body);
+                            return Ok((body, first));
                         }
                     } else {
                         self.fill().await?;
@@ -259,6 +283,7 @@ impl Conn {
             while self.buf.len() < size + 2 {
                 self.fill().await?;
             }
+            first.get_or_insert_with(Instant::now);
             body.extend_from_slice(&self.buf[..size]);
             self.buf.drain(..size + 2);
         }

@@ -261,13 +261,13 @@ mod tests {
         let mut w = XmlWriter::new();
         w.text("Arn", "a<b&c");
         let resp = response("GetRole", "https://iam.amazonaws.com/doc/2010-05-08/", "rid", Some(w.as_str()));
-        let body = String::from_utf8(resp.body.to_vec()).unwrap();
+        let body = String::from_utf8(resp.body.as_bytes().unwrap().to_vec()).unwrap();
         assert!(body.contains("<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Arn>a&lt;b&amp;c</Arn></GetRoleResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetRoleResponse>"));
         let err = AwsError::new(404, "NoSuchEntity", "nope");
         let resp = error_response(&err, "ns", "rid");
         assert_eq!(resp.status, 404);
         assert_eq!(resp.header("content-type"), Some("text/xml"));
-        let body = String::from_utf8(resp.body.to_vec()).unwrap();
+        let body = String::from_utf8(resp.body.as_bytes().unwrap().to_vec()).unwrap();
         assert!(body.contains("<ErrorResponse xmlns=\"ns\"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>nope</Message></Error><RequestId>rid</RequestId></ErrorResponse>"));
     }
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
-use crate::http::{parse_query, HttpRequest, HttpResponse};
+use crate::http::{parse_query, Body, HttpRequest, HttpResponse};
 use crate::identity::{self, KeyRegistry};
 use crate::service::{RequestContext, Service};
 
@@ -201,11 +201,7 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
     }
 }
 
-async fn handle_http(
-    router: &Router,
-    req: hyper::Request<Incoming>,
-    _peer: SocketAddr,
-) -> hyper::Response<Full<Bytes>> {
+async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -230,14 +226,14 @@ async fn handle_http(
     into_hyper(router.dispatch(request).await)
 }
 
-fn into_hyper(response: HttpResponse) -> hyper::Response<Full<Bytes>> {
+fn into_hyper(response: HttpResponse) -> hyper::Response<Body> {
     let mut builder = hyper::Response::builder().status(response.status);
     for (name, value) in &response.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    builder.body(Full::new(response.body)).unwrap_or_else(|err| {
+    builder.body(response.body).unwrap_or_else(|err| {
         tracing::error!(error = %err, "invalid response");
-        let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(b"{\"message\":\"invalid response\"}")));
+        let mut fallback = hyper::Response::new(Body::from(Bytes::from_static(b"{\"message\":\"invalid response\"}")));
         *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         fallback
     })

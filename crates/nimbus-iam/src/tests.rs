@@ -28,7 +28,7 @@ fn form(pairs: &[(&str, &str)]) -> HttpRequest {
 fn call(service: &dyn Service, ctx: RequestContext, pairs: &[(&str, &str)]) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let resp = rt.block_on(service.handle(ctx, form(pairs)));
-    (resp.status, String::from_utf8(resp.body.to_vec()).unwrap())
+    (resp.status, String::from_utf8(resp.body.as_bytes().unwrap().to_vec()).unwrap())
 }
 
 fn between<'a>(body: &'a str, tag: &str) -> &'a str {

@@ -5,9 +5,14 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use bytes::Bytes;
+use nimbus_core::http::Body;
 use nimbus_core::sigv4::{Failure, Verifier};
 use nimbus_core::{HttpRequest, HttpResponse, RequestContext};
 use serde_json::{json, Map, Value};
+
+use crate::api::invoke::{Progress, Running, Start};
+use crate::invoke::Target;
 
 use crate::ident::FunctionId;
 use crate::state::UrlConfig;
@@ -122,6 +127,10 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
         Err(_) => return plain(404, "Not Found"),
     };
     let event = event(req, &url_id, &path, &found.account);
+    if found.config.invoke_mode == "RESPONSE_STREAM" {
+        let response = streamed(lambda, &owner, target, event.to_string().into_bytes()).await;
+        return with_cors(response, &cors, origin.as_deref(), false);
+    }
     let outcome = lambda.invoker.invoke(&lambda.blobs, &owner, target, event.to_string().as_bytes(), None).await;
     let response = match outcome {
         Ok(o) if o.function_error.is_none() => response(&o.payload),
@@ -130,6 +139,104 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
         Err(_) => plain(502, "Internal Server Error"),
     };
     with_cors(response, &cors, origin.as_deref(), false)
+}
+
+/// The content type of a streamed HTTP response: a JSON prelude (`statusCode`, `headers`,
+/// `cookies`), eight NUL bytes, then the body.
+const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
+const PRELUDE_DELIMITER: [u8; 8] = [0; 8];
+/// Longest prelude read before the body must begin.
+const MAX_PRELUDE_BYTES: usize = 1024 * 1024;
+
+/// `InvokeMode=RESPONSE_STREAM`: the function runs as through InvokeWithResponseStream and its
+/// bytes go to the client as it writes them. A streaming handler that used
+/// `HttpResponseStream.from` sets the status and headers through its prelude; any other stream
+/// is a 200 of its content type; a handler that does not stream has its result sent as is.
+/// Once the body has begun, a failure can only cut the response short.
+async fn streamed(lambda: &Arc<Lambda>, owner: &RequestContext, target: Target, event: Vec<u8>) -> HttpResponse {
+    let mut running = Running::start(lambda, owner, target, event, None);
+    let content_type = match running.start_of_response().await {
+        Start::Streaming(content_type) => content_type,
+        Start::Finished(Ok(o)) if o.function_error.is_none() => {
+            return HttpResponse::new(200, "application/json", o.payload);
+        }
+        Start::Finished(Err(e)) if e.status == 429 => return plain(429, "Rate Exceeded."),
+        Start::Finished(_) => return plain(502, "Internal Server Error"),
+    };
+    let mut response = HttpResponse { status: 200, headers: Vec::new(), body: Default::default() };
+    let first = if content_type.eq_ignore_ascii_case(HTTP_INTEGRATION_RESPONSE) {
+        let mut head = Vec::new();
+        let split = loop {
+            if let Some(at) = head.windows(PRELUDE_DELIMITER.len()).position(|w| w == PRELUDE_DELIMITER) {
+                break at;
+            }
+            match running.next().await {
+                Progress::Chunk(chunk) if head.len() + chunk.len() <= MAX_PRELUDE_BYTES + PRELUDE_DELIMITER.len() => {
+                    head.extend_from_slice(&chunk);
+                }
+                // No prelude (or no end to it): not an HTTP response the front end can send.
+                _ => return plain(502, "Internal Server Error"),
+            }
+        };
+        let Ok(prelude) = serde_json::from_slice::<Value>(&head[..split]) else {
+            return plain(502, "Internal Server Error");
+        };
+        response.status = prelude["statusCode"].as_u64().filter(|s| (100..600).contains(s)).map_or(200, |s| s as u16);
+        for (name, value) in prelude["headers"].as_object().into_iter().flatten() {
+            let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            push_header(&mut response, name, value);
+        }
+        for cookie in prelude["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            push_header(&mut response, "Set-Cookie", cookie.to_string());
+        }
+        Bytes::copy_from_slice(&head[split + PRELUDE_DELIMITER.len()..])
+    } else {
+        push_header(&mut response, "Content-Type", content_type);
+        // The head goes out with the first bytes: a function failing before it writes gets a 502.
+        match running.next().await {
+            Progress::Chunk(chunk) => chunk,
+            Progress::Done(Ok(o)) if o.function_error.is_none() => return response,
+            Progress::Done(_) => return plain(502, "Internal Server Error"),
+        }
+    };
+    if response.header("content-type").is_none() {
+        response.headers.push(("Content-Type".into(), "application/octet-stream".into()));
+    }
+    let (tx, body) = Body::channel(16);
+    response.body = body;
+    tokio::spawn(async move {
+        if !first.is_empty() && tx.send(Ok(first)).await.is_err() {
+            return;
+        }
+        loop {
+            match running.next().await {
+                Progress::Chunk(chunk) => {
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return; // the client hung up; the function still runs to its end
+                    }
+                }
+                Progress::Done(Ok(o)) if o.function_error.is_none() => return,
+                Progress::Done(_) => {
+                    // The status is long sent: cut the body short so the client sees the failure.
+                    let _ = tx.send(Err(std::io::Error::other("the function failed mid-stream"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    response
+}
+
+/// Add a header the function chose, unless HTTP cannot carry it or it would contradict the
+/// framing nimbus writes.
+fn push_header(response: &mut HttpResponse, name: &str, value: String) {
+    let framing = name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding");
+    if framing || http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(&value).is_err()
+    {
+        tracing::debug!(header = name, "dropping a response header HTTP cannot carry");
+        return;
+    }
+    response.headers.push((name.to_string(), value));
 }
 
 /// AWS's payload format 2.0 event for a function URL request.
@@ -246,14 +353,14 @@ fn response(payload: &[u8]) -> HttpResponse {
         for (k, v) in headers {
             let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
             has_type |= k.eq_ignore_ascii_case("content-type");
-            response.headers.push((k.clone(), v));
+            push_header(&mut response, k, v);
         }
     }
     if !has_type {
         response.headers.push(("Content-Type".into(), "application/json".into()));
     }
     for cookie in obj.get("cookies").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        response.headers.push(("Set-Cookie".into(), cookie.to_string()));
+        push_header(&mut response, "Set-Cookie", cookie.to_string());
     }
     response
 }

@@ -19,6 +19,10 @@ const URL_CONNECTIONS: usize = 8;
 const TARGET_URL_RPS: f64 = 1_000.0;
 const TARGET_URL_P50_US: u64 = 3_000;
 const TARGET_RPS_4: f64 = 1_000.0;
+const STREAM_RUNS: usize = 30;
+const STREAM_WAIT_MS: u64 = 100;
+/// The first bytes of a streamed response should arrive in a few milliseconds, not after the wait.
+const TARGET_STREAM_TTFB_US: u64 = 5_000;
 
 struct Runtime {
     label: &'static str,
@@ -152,18 +156,61 @@ async fn run(nimbus: &str, runtimes: &[Runtime]) -> Res<()> {
             );
         }
     }
-    function_url(server.port, &mut conn, &runtimes[0]).await
+    function_url(server.port, &mut conn, &runtimes[0]).await?;
+    streaming_url(&mut conn).await
 }
 
-/// A function URL in front of a warm trivial handler, 8 keep-alive connections (path form).
-async fn function_url(port: u16, conn: &mut Conn, rt: &Runtime) -> Res<()> {
-    let name = "url-bench";
+/// A `RESPONSE_STREAM` function URL whose Node handler writes its first bytes, waits, then
+/// writes the rest: the first bytes must reach the client long before the function ends.
+async fn streaming_url(conn: &mut Conn) -> Res<()> {
+    let code = format!(
+        "export const handler = awslambda.streamifyResponse(async (event, stream) => {{\n\
+         const out = awslambda.HttpResponseStream.from(stream, {{ statusCode: 200, headers: {{ \"content-type\": \"text/plain\" }} }});\n\
+         out.write(\"first bytes\\n\");\n\
+         await new Promise((r) => setTimeout(r, {STREAM_WAIT_MS}));\n\
+         out.end(\"the rest\\n\");\n\
+         }});\n"
+    );
+    let rt = Runtime {
+        label: "nodejs22.x",
+        runtime: "nodejs22.x",
+        handler: "index.handler",
+        zip: zip_of("index.mjs", code.as_bytes(), 0o644),
+        cold_target_ms: 0.0,
+    };
+    let path = public_url(conn, "stream-bench", &rt, "RESPONSE_STREAM").await?;
+    let (mut first_bytes, mut wholes) = (Vec::new(), Vec::new());
+    for run in 0..=STREAM_RUNS {
+        let (status, first, whole, body) = conn.request_timed("GET", &path).await?;
+        if status != 200 || body != b"first bytes\nthe rest\n" {
+            return Err(format!("streaming URL answered {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        if run > 0 {
+            // Run 0 includes the cold start.
+            first_bytes.push(first.as_micros() as u64);
+            wholes.push(whole.as_micros() as u64);
+        }
+    }
+    first_bytes.sort_unstable();
+    wholes.sort_unstable();
+    let (p50, p99) = (percentile(&first_bytes, 50.0), percentile(&first_bytes, 99.0));
+    println!(
+        "streaming function URL ({}, writes, waits {STREAM_WAIT_MS} ms, writes; {STREAM_RUNS} warm requests): time to first byte p50 {p50} us, p99 {p99} us; whole response p50 {} us   [target: first byte p50 <= {TARGET_STREAM_TTFB_US} us: {}]",
+        rt.label,
+        percentile(&wholes, 50.0),
+        verdict(p50 <= TARGET_STREAM_TTFB_US)
+    );
+    Ok(())
+}
+
+/// Create a function with a public URL (path form); the URL's path.
+async fn public_url(conn: &mut Conn, name: &str, rt: &Runtime, invoke_mode: &str) -> Res<String> {
     let (status, body) = conn.request("POST", "/2015-03-31/functions", create_body(name, rt).as_bytes()).await?;
     if status != 201 {
         return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
     }
-    let (status, body) =
-        conn.request("POST", &format!("/2021-10-31/functions/{name}/url"), br#"{"AuthType":"NONE"}"#).await?;
+    let config = json!({"AuthType": "NONE", "InvokeMode": invoke_mode}).to_string();
+    let (status, body) = conn.request("POST", &format!("/2021-10-31/functions/{name}/url"), config.as_bytes()).await?;
     if status != 201 {
         return Err(format!("CreateFunctionUrlConfig answered {status}: {}", String::from_utf8_lossy(&body)));
     }
@@ -179,7 +226,12 @@ async fn function_url(port: u16, conn: &mut Conn, rt: &Runtime) -> Res<()> {
     let permission =
         br#"{"StatementId":"public","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}"#;
     conn.request("POST", &format!("/2015-03-31/functions/{name}/policy"), permission).await?;
-    let path = format!("/_nimbus/lambda/url/{url_id}/hello");
+    Ok(format!("/_nimbus/lambda/url/{url_id}/hello"))
+}
+
+/// A function URL in front of a warm trivial handler, 8 keep-alive connections (path form).
+async fn function_url(port: u16, conn: &mut Conn, rt: &Runtime) -> Res<()> {
+    let path = public_url(conn, "url-bench", rt, "BUFFERED").await?;
     let mut tasks = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();

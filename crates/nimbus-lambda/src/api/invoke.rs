@@ -4,14 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::Bytes;
+use nimbus_core::eventstream;
+use nimbus_core::http::Body;
 use nimbus_core::{AwsError, RequestContext};
 use rand::Rng;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::functions::{find, find_version, function_id};
 use crate::error::{self, Result};
 use crate::ident;
-use crate::invoke::Target;
+use crate::invoke::{Outcome, StreamEvent, Target};
 use crate::{member_str, Lambda};
 
 /// Largest synchronous request payload.
@@ -22,7 +26,19 @@ pub const MAX_EVENT_PAYLOAD: usize = 1_048_576;
 const DEFAULT_RETRIES: u32 = 2;
 const RETRY_DELAYS_SECONDS: [i64; 2] = [60, 120];
 
-pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+/// A validated synchronous or event invocation, ready to run.
+struct Call {
+    id: ident::FunctionId,
+    invocation_type: String,
+    payload: Vec<u8>,
+    client_context: Option<String>,
+    log_tail: bool,
+    target: Target,
+}
+
+/// Decode and check what Invoke and InvokeWithResponseStream share: payload, client context,
+/// and the version to run.
+fn call(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Call> {
     let id = function_id(ctx, input)?;
     let invocation_type = member_str(input, "InvocationType").unwrap_or("RequestResponse").to_string();
     let payload = match member_str(input, "Payload") {
@@ -63,6 +79,12 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
         None => None,
     };
     let target = target(lambda, ctx, &id)?;
+    let log_tail = member_str(input, "LogType") == Some("Tail");
+    Ok(Call { id, invocation_type, payload, client_context, log_tail, target })
+}
+
+pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let Call { id, invocation_type, payload, client_context, log_tail, target } = call(lambda, ctx, input)?;
     if target.config.durable_config.is_some() {
         return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
     }
@@ -73,7 +95,6 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
             Ok(json!({"StatusCode": 202}))
         }
         _ => {
-            let log_tail = member_str(input, "LogType") == Some("Tail");
             let outcome = lambda.invoker.invoke(&lambda.blobs, ctx, target, &payload, client_context).await?;
             let mut out = json!({
                 "StatusCode": 200,
@@ -91,38 +112,186 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     }
 }
 
-/// `InvokeWithResponseStream`: the response as an event stream of `PayloadChunk`s closed by
-/// `InvokeComplete`. (Chunks are sent once the function has finished writing; nimbus does not
-/// yet forward them while the function runs.)
+/// Chunks of a streamed response waiting for the caller; as many as the function may run ahead.
+const STREAM_BACKLOG: usize = 16;
+
+/// A synchronous invocation running in its own task, its streamed response (if the function
+/// streams) arriving while it runs.
+pub(crate) struct Running {
+    events: mpsc::Receiver<StreamEvent>,
+    outcome: tokio::task::JoinHandle<Result<Outcome>>,
+    finished: Option<Result<Outcome>>,
+}
+
+/// How an invocation's response begins.
+pub(crate) enum Start {
+    /// The function streams its response, with this content type.
+    Streaming(String),
+    /// The function finished without streaming (or never ran).
+    Finished(Result<Outcome>),
+}
+
+/// The next piece of a streamed response.
+pub(crate) enum Progress {
+    Chunk(Bytes),
+    /// The function has finished and everything it wrote has been handed out.
+    Done(Result<Outcome>),
+}
+
+impl Running {
+    pub(crate) fn start(
+        lambda: &Arc<Lambda>,
+        ctx: &RequestContext,
+        target: Target,
+        payload: Vec<u8>,
+        client_context: Option<String>,
+    ) -> Running {
+        let (tx, events) = mpsc::channel(STREAM_BACKLOG);
+        let (lambda, ctx) = (lambda.clone(), ctx.clone());
+        // Its own task: the function runs to its end even if the caller hangs up, as on AWS.
+        let outcome = tokio::spawn(async move {
+            lambda.invoker.invoke_streaming(&lambda.blobs, &ctx, target, &payload, client_context, Some(tx)).await
+        });
+        Running { events, outcome, finished: None }
+    }
+
+    /// Wait until the function starts streaming or has finished without streaming.
+    pub(crate) async fn start_of_response(&mut self) -> Start {
+        loop {
+            match self.event().await {
+                Some(StreamEvent::Start { content_type }) => return Start::Streaming(content_type),
+                Some(StreamEvent::Data(_)) => continue,
+                None => return Start::Finished(self.take_outcome()),
+            }
+        }
+    }
+
+    pub(crate) async fn next(&mut self) -> Progress {
+        loop {
+            match self.event().await {
+                Some(StreamEvent::Data(bytes)) => return Progress::Chunk(bytes),
+                Some(StreamEvent::Start { .. }) => continue,
+                None => return Progress::Done(self.take_outcome()),
+            }
+        }
+    }
+
+    /// The next event the runtime sent, or `None` once the invocation is over and every event
+    /// has been taken (the outcome is then in `finished`).
+    async fn event(&mut self) -> Option<StreamEvent> {
+        if self.finished.is_some() {
+            // Whatever the runtime wrote before finishing is already queued.
+            return self.events.try_recv().ok();
+        }
+        tokio::select! {
+            biased;
+            event = self.events.recv() => match event {
+                Some(event) => Some(event),
+                None => {
+                    self.finished = Some(joined((&mut self.outcome).await));
+                    None
+                }
+            },
+            done = &mut self.outcome => {
+                self.finished = Some(joined(done));
+                self.events.try_recv().ok()
+            }
+        }
+    }
+
+    fn take_outcome(&mut self) -> Result<Outcome> {
+        self.finished.take().unwrap_or_else(|| Err(AwsError::internal("Internal error in nimbus")))
+    }
+}
+
+fn joined(done: std::result::Result<Result<Outcome>, tokio::task::JoinError>) -> Result<Outcome> {
+    done.unwrap_or_else(|_| Err(AwsError::internal("Internal error in nimbus")))
+}
+
+/// `InvokeWithResponseStream`: an event stream of `PayloadChunk`s, sent as the function writes
+/// them, closed by `InvokeComplete` (with the error, if the function failed, and the log tail).
+/// A function that does not stream sends its whole response as one chunk.
 pub async fn invoke_with_response_stream(
     lambda: &Arc<Lambda>,
     ctx: &RequestContext,
     input: &Value,
 ) -> Result<nimbus_core::HttpResponse> {
-    let out = invoke(lambda, ctx, input).await?;
-    if out["StatusCode"] == 204 {
+    let Call { invocation_type, payload, client_context, log_tail, target, .. } = call(lambda, ctx, input)?;
+    if invocation_type == "DryRun" {
         return Ok(nimbus_core::HttpResponse { status: 204, headers: Vec::new(), body: Default::default() });
     }
-    let payload = out["Payload"]
-        .as_str()
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .unwrap_or_default();
-    let mut body = Vec::new();
+    let version = target.config.version.clone();
+    let mut running = Running::start(lambda, ctx, target, payload, client_context);
+    let body = match running.start_of_response().await {
+        // Failures before the function ran (throttling, a runtime that cannot start) are errors.
+        Start::Finished(Err(err)) => return Err(err),
+        Start::Finished(Ok(outcome)) => {
+            let mut body = Vec::new();
+            if outcome.function_error.is_none() && !outcome.payload.is_empty() {
+                body.extend(eventstream::event("PayloadChunk", "application/octet-stream", &outcome.payload));
+            }
+            body.extend(complete(&Ok(outcome), log_tail));
+            Body::from(body)
+        }
+        Start::Streaming(_) => {
+            let (tx, body) = Body::channel(STREAM_BACKLOG);
+            tokio::spawn(async move {
+                let mut caller = Some(tx);
+                let done = loop {
+                    match running.next().await {
+                        Progress::Chunk(chunk) if chunk.is_empty() => {}
+                        Progress::Chunk(chunk) => {
+                            let frame = eventstream::event("PayloadChunk", "application/octet-stream", &chunk);
+                            send(&mut caller, frame).await;
+                        }
+                        Progress::Done(done) => break done,
+                    }
+                };
+                send(&mut caller, complete(&done, log_tail)).await;
+            });
+            body
+        }
+    };
+    Ok(nimbus_core::HttpResponse {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "application/vnd.amazon.eventstream".into()),
+            ("X-Amz-Executed-Version".into(), version),
+        ],
+        body,
+    })
+}
+
+/// Pass a frame to the caller, forgetting a caller who has hung up.
+async fn send(caller: &mut Option<mpsc::Sender<nimbus_core::http::Chunk>>, frame: Vec<u8>) {
+    if let Some(tx) = caller {
+        if tx.send(Ok(Bytes::from(frame))).await.is_err() {
+            *caller = None;
+        }
+    }
+}
+
+/// The closing `InvokeComplete` event: empty on success; the error type and document when the
+/// function failed; the log tail when asked for.
+fn complete(done: &Result<Outcome>, log_tail: bool) -> Vec<u8> {
     let mut complete = json!({});
-    if let Some(tail) = out.get("LogResult") {
-        complete["LogResult"] = tail.clone();
+    match done {
+        Ok(outcome) => {
+            if outcome.function_error.is_some() {
+                let error: Value = serde_json::from_slice(&outcome.payload).unwrap_or(Value::Null);
+                complete["ErrorCode"] = json!(error.get("errorType").and_then(Value::as_str).unwrap_or("Unhandled"));
+                complete["ErrorDetails"] = json!(String::from_utf8_lossy(&outcome.payload));
+            }
+            if log_tail {
+                complete["LogResult"] = json!(outcome.log_tail);
+            }
+        }
+        Err(err) => {
+            complete["ErrorCode"] = json!(err.code);
+            complete["ErrorDetails"] = json!(err.message);
+        }
     }
-    if out.get("FunctionError").is_some() {
-        let error: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
-        complete["ErrorCode"] = json!(error.get("errorType").and_then(Value::as_str).unwrap_or("Unhandled"));
-        complete["ErrorDetails"] = json!(String::from_utf8_lossy(&payload));
-    } else if !payload.is_empty() {
-        body.extend(nimbus_core::eventstream::event("PayloadChunk", "application/octet-stream", &payload));
-    }
-    body.extend(nimbus_core::eventstream::event("InvokeComplete", "application/json", complete.to_string().as_bytes()));
-    let version = out["ExecutedVersion"].as_str().unwrap_or("$LATEST").to_string();
-    Ok(nimbus_core::HttpResponse::new(200, "application/vnd.amazon.eventstream", body)
-        .with_header("X-Amz-Executed-Version", version))
+    eventstream::event("InvokeComplete", "application/json", complete.to_string().as_bytes())
 }
 
 /// `InvokeAsync` (deprecated): an event invocation with the body as the payload; 202 `{Status: 202}`.

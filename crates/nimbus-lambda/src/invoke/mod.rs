@@ -21,6 +21,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use self::environment::{Environment, Failure, Spec};
+pub use self::runtime_api::StreamEvent;
 use self::runtime_api::{Invocation, RuntimeReply};
 use self::runtimes::{Family, Runtimes};
 use crate::state::{CodeRef, FunctionConfig};
@@ -157,6 +158,20 @@ impl Invoker {
         payload: &[u8],
         client_context: Option<String>,
     ) -> Result<Outcome, AwsError> {
+        self.invoke_streaming(blobs, ctx, target, payload, client_context, None).await
+    }
+
+    /// Run one synchronous invocation whose response, if the function streams it, goes to
+    /// `stream` as it is written (the outcome's payload is then empty, or the error).
+    pub async fn invoke_streaming(
+        &self,
+        blobs: &nimbus_core::blob::BlobStore,
+        ctx: &RequestContext,
+        target: Target,
+        payload: &[u8],
+        client_context: Option<String>,
+        stream: Option<tokio::sync::mpsc::Sender<StreamEvent>>,
+    ) -> Result<Outcome, AwsError> {
         if target.config.package_type == "Image" {
             return Err(AwsError::new(
                 502,
@@ -192,6 +207,7 @@ impl Invoker {
                 .unwrap_or_else(|| format!("Root={};Sampled=0", crate::recursion::new_root())),
             client_context,
             reply: reply_tx,
+            stream,
         };
         let result = env.invoke(invocation, reply_rx, timeout).await;
         let duration = started.elapsed();
@@ -199,8 +215,8 @@ impl Invoker {
         let (payload, function_error, healthy) = match result {
             Ok(RuntimeReply::Success(body)) => (body, None, true),
             Ok(RuntimeReply::FunctionError { body, .. }) => (error_body(body), Some("Unhandled".to_string()), true),
-            Ok(RuntimeReply::ResponseTooLarge) => (
-                Bytes::from(json!({"errorMessage": format!("Response payload size exceeded maximum allowed payload size ({} bytes).", runtime_api::MAX_RESPONSE_BYTES), "errorType": "Function.ResponseSizeTooLarge"}).to_string()),
+            Ok(RuntimeReply::ResponseTooLarge(limit)) => (
+                Bytes::from(json!({"errorMessage": format!("Response payload size exceeded maximum allowed payload size ({limit} bytes)."), "errorType": "Function.ResponseSizeTooLarge"}).to_string()),
                 Some("Unhandled".to_string()),
                 true,
             ),

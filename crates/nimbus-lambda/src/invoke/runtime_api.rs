@@ -17,6 +17,18 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Largest response a function may return (AWS: 6 MB plus a little framing).
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+/// Largest response a function may stream to a caller that reads it as a stream (AWS: 200 MB).
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
+
+/// What the caller of a streaming invocation receives while the function writes its response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The runtime opened a streamed response (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`) with this content type.
+    Start { content_type: String },
+    /// Bytes as the function wrote them.
+    Data(Bytes),
+}
 
 /// One invocation handed to the runtime.
 #[derive(Debug)]
@@ -28,6 +40,16 @@ pub struct Invocation {
     pub trace_id: String,
     pub client_context: Option<String>,
     pub reply: oneshot::Sender<RuntimeReply>,
+    /// Where a streamed response goes as it is written; without it a streamed response is
+    /// gathered and returned whole (plain `Invoke` of a streaming function).
+    pub stream: Option<mpsc::Sender<StreamEvent>>,
+}
+
+/// The invocation the runtime is working on.
+pub struct InFlight {
+    id: String,
+    reply: oneshot::Sender<RuntimeReply>,
+    stream: Option<mpsc::Sender<StreamEvent>>,
 }
 
 /// What the runtime said about an invocation (or its initialization).
@@ -39,8 +61,8 @@ pub enum RuntimeReply {
         error_type: String,
         body: Bytes,
     },
-    /// The response was larger than Lambda allows.
-    ResponseTooLarge,
+    /// The response was larger than Lambda allows (the limit, in bytes).
+    ResponseTooLarge(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +74,7 @@ pub struct InitError {
 /// The state one environment's Runtime API shares with the invoker.
 pub struct RuntimeApi {
     queue: Mutex<mpsc::Receiver<Invocation>>,
-    in_flight: parking_lot::Mutex<Option<(String, oneshot::Sender<RuntimeReply>)>>,
+    in_flight: parking_lot::Mutex<Option<InFlight>>,
     init_error: parking_lot::Mutex<Option<InitError>>,
     /// Fires once the runtime first asks for work (init finished).
     ready: parking_lot::Mutex<Option<oneshot::Sender<()>>>,
@@ -78,7 +100,7 @@ impl RuntimeApi {
     }
 
     /// The invocation currently with the runtime, if any (to fail it when the process dies).
-    pub fn take_in_flight(&self) -> Option<(String, oneshot::Sender<RuntimeReply>)> {
+    pub fn take_in_flight(&self) -> Option<InFlight> {
         self.in_flight.lock().take()
     }
 }
@@ -154,9 +176,17 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
             let kind = kind.to_string();
             let error_type = header(&req, "lambda-runtime-function-error-type");
             // Check the id before reading the body: a stray post must not consume the slot.
-            let matches = api.in_flight.lock().as_ref().is_some_and(|(current, _)| *current == id);
+            let matches = api.in_flight.lock().as_ref().is_some_and(|current| current.id == id);
             if !matches {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
+            }
+            let streaming = header(&req, "lambda-runtime-function-response-mode")
+                .is_some_and(|mode| mode.eq_ignore_ascii_case("streaming"));
+            if kind == "response" && streaming {
+                let Some(in_flight) = api.in_flight.lock().take() else {
+                    return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
+                };
+                return stream_response(req, in_flight).await;
             }
             let collected = Limited::new(req.into_body(), MAX_RESPONSE_BYTES).collect().await;
             // A streamed response reports a mid-stream failure in trailers, as AWS's runtimes do.
@@ -170,7 +200,7 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                 Some((error_type, Bytes::from(body)))
             });
             let body = collected.map(|c| c.to_bytes()).map_err(|_| ());
-            let Some((_, sender)) = api.in_flight.lock().take() else {
+            let Some(InFlight { reply: sender, stream, .. }) = api.in_flight.lock().take() else {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             };
             match (kind.as_str(), body) {
@@ -184,12 +214,8 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                     accepted()
                 }
                 ("response", Err(_)) => {
-                    let _ = sender.send(RuntimeReply::ResponseTooLarge);
-                    error_reply(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "RequestEntityTooLarge",
-                        &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
-                    )
+                    let _ = sender.send(RuntimeReply::ResponseTooLarge(MAX_RESPONSE_BYTES));
+                    too_large(MAX_RESPONSE_BYTES)
                 }
                 ("error", body) => {
                     let _ = sender.send(RuntimeReply::FunctionError {
@@ -200,7 +226,7 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                 }
                 _ => {
                     // Put the invocation back: the path was wrong, not the invocation.
-                    *api.in_flight.lock() = Some((id, sender));
+                    *api.in_flight.lock() = Some(InFlight { id, reply: sender, stream });
                     error_reply(StatusCode::NOT_FOUND, "InvalidRequest", "Unknown Runtime API path")
                 }
             }
@@ -220,7 +246,7 @@ async fn next(api: &RuntimeApi) -> Response<Full<Bytes>> {
     let Some(inv) = invocation else {
         return error_reply(StatusCode::GONE, "EnvironmentShutdown", "The environment is shutting down");
     };
-    *api.in_flight.lock() = Some((inv.request_id.clone(), inv.reply));
+    *api.in_flight.lock() = Some(InFlight { id: inv.request_id.clone(), reply: inv.reply, stream: inv.stream });
     let mut response = Response::new(Full::new(inv.payload));
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &str| {
@@ -237,6 +263,69 @@ async fn next(api: &RuntimeApi) -> Response<Full<Bytes>> {
         set("lambda-runtime-client-context", cc);
     }
     response
+}
+
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    error_reply(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+    )
+}
+
+/// A streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`, chunked): each
+/// chunk goes to the caller as soon as it arrives; a failure comes in the trailers, as AWS's
+/// runtimes send it. Without a streaming caller the chunks are gathered into one payload.
+async fn stream_response(req: Request<Incoming>, in_flight: InFlight) -> Response<Full<Bytes>> {
+    let InFlight { reply, mut stream, .. } = in_flight;
+    let content_type = header(&req, "content-type").unwrap_or_else(|| "application/octet-stream".into());
+    if let Some(sink) = &stream {
+        if sink.send(StreamEvent::Start { content_type }).await.is_err() {
+            stream = None;
+        }
+    }
+    let gather = stream.is_none();
+    let limit = if gather { MAX_RESPONSE_BYTES } else { MAX_STREAMED_RESPONSE_BYTES };
+    let mut gathered = bytes::BytesMut::new();
+    let mut written = 0usize;
+    let mut trailers = None;
+    let mut body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        // A broken connection means the runtime is going away: the environment reports how.
+        let Ok(frame) = frame else { return error_reply(StatusCode::BAD_REQUEST, "InvalidRequest", "Broken body") };
+        let frame = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                trailers = frame.into_trailers().ok();
+                continue;
+            }
+        };
+        written += frame.len();
+        if written > limit {
+            let _ = reply.send(RuntimeReply::ResponseTooLarge(limit));
+            return too_large(limit);
+        }
+        if gather {
+            gathered.extend_from_slice(&frame);
+        } else if let Some(sink) = &stream {
+            if sink.send(StreamEvent::Data(frame)).await.is_err() {
+                // The caller went away; the function still runs to its end, as on AWS.
+                stream = None;
+            }
+        }
+    }
+    drop(stream);
+    let error = trailers.as_ref().and_then(|t| {
+        let error_type = t.get("lambda-runtime-function-error-type")?.to_str().ok()?.to_string();
+        let body = t
+            .get("lambda-runtime-function-error-body")
+            .and_then(|b| b.to_str().ok())
+            .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
+            .unwrap_or_default();
+        Some(RuntimeReply::FunctionError { error_type, body: Bytes::from(body) })
+    });
+    let _ = reply.send(error.unwrap_or_else(|| RuntimeReply::Success(gathered.freeze())));
+    accepted()
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
