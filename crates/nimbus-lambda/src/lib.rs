@@ -324,6 +324,7 @@ impl Lambda {
             "/_nimbus/lambda/environments" => {
                 HttpResponse::json(200, &serde_json::json!({"Environments": self.invoker.environments()}))
             }
+            "/_nimbus/lambda/durable" => HttpResponse::json(200, &self.durable.stats()),
             "/_nimbus/lambda/invocations" => {
                 HttpResponse::json(200, &serde_json::json!({"Invocations": self.invoker.recent_invocations()}))
             }

@@ -153,6 +153,8 @@ pub fn checkpoint_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, 
             exec.last_checkpoint = Some((token.to_string(), client.to_string(), response.clone()));
         }
         lambda.durable.save(exec)?;
+        lambda.durable.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lambda.durable.updates.fetch_add(updates.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok((response, chained))
     })?;
     if !chained.is_empty() {

@@ -435,6 +435,9 @@ pub struct Durable {
     pub notify: std::sync::Arc<tokio::sync::Notify>,
     /// Announces executions that closed (their ARNs), for synchronous invokes that wait.
     pub closed: tokio::sync::broadcast::Sender<String>,
+    /// Accepted checkpoint calls and the operation updates they carried (introspection).
+    pub checkpoints: std::sync::atomic::AtomicU64,
+    pub updates: std::sync::atomic::AtomicU64,
 }
 
 impl Durable {
@@ -451,6 +454,8 @@ impl Durable {
             journal,
             notify: Default::default(),
             closed: tokio::sync::broadcast::channel(1024).0,
+            checkpoints: Default::default(),
+            updates: Default::default(),
         })
     }
 
@@ -483,6 +488,20 @@ impl Durable {
         if let Err(err) = journal.write(&changes) {
             tracing::warn!(error = %err, "could not purge a durable execution from the journal");
         }
+    }
+
+    /// `/_nimbus/lambda/durable`: executions by status and checkpoint counters.
+    pub fn stats(&self) -> Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut by_status: std::collections::BTreeMap<String, u64> = Default::default();
+        for exec in self.executions.lock().values() {
+            *by_status.entry(exec.status.clone()).or_default() += 1;
+        }
+        json!({
+            "Executions": by_status,
+            "Checkpoints": self.checkpoints.load(Relaxed),
+            "OperationUpdates": self.updates.load(Relaxed),
+        })
     }
 
     pub fn reset(&self) {
