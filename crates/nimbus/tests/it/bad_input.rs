@@ -345,8 +345,19 @@ fn body_ops() -> Vec<BodyOp> {
             input: "AddLayerVersionPermissionRequest",
             base: json!({"StatementId": "new-sid", "Action": "lambda:GetLayerVersion", "Principal": "*"}),
         },
+        BodyOp {
+            name: "CheckpointDurableExecution",
+            method: "POST",
+            path: format!("/2025-12-01/durable-executions/{DURABLE_ARN}/checkpoint"),
+            input: "CheckpointDurableExecutionRequest",
+            base: json!({"CheckpointToken": "dG9rZW4=", "Updates": [{"Id": "s", "Type": "STEP", "Action": "START"}]}),
+        },
     ]
 }
+
+/// A durable execution ARN (percent-encoded as a path label) that names no execution.
+const DURABLE_ARN: &str =
+    "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aseed%3A%24LATEST%2Fdurable-execution%2Fn%2Fx";
 
 // ------------------------------------------------------------------------------------------
 // The corpus.
