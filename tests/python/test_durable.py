@@ -251,6 +251,64 @@ def test_callbacks_completed_from_outside(lam, package):
     assert summary(lam, failing)[-1] == ("ExecutionFailed", None)
 
 
+def test_the_checkpoint_protocol_by_hand(lam, package):
+    name = create(lam, package, "protocol_probe")
+    arn = start(lam, name)
+    done = finished(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done
+    found = json.loads(done["Result"])
+    execution_id = arn.rsplit("/", 1)[1]
+    assert found == {
+        "replayed": True,
+        "new_state": ["a"],
+        "stale": found["stale"],
+        "wrong_action": "Invalid action for the given operation type.",
+        "renamed": "Inconsistent operation name.",
+        "page": [[execution_id], True],
+    }
+    assert found["stale"].startswith("Invalid checkpoint token")
+    assert summary(lam, arn) == [
+        ("ExecutionStarted", None),
+        ("StepStarted", "a"),
+        ("StepSucceeded", "a"),
+        ("InvocationCompleted", None),
+        ("ExecutionSucceeded", None),
+    ]
+
+
+def test_callback_heartbeats_and_timeouts(endpoint, lam, package):
+    name = create(lam, package, "callback_timeout")
+    arn = start(lam, name)
+    callback_id = callback_id_of(lam, arn)
+    started = [e for e in events(lam, arn) if e["EventType"] == "CallbackStarted"][0]
+    assert started["CallbackStartedDetails"]["Timeout"] == 60
+    assert started["CallbackStartedDetails"]["HeartbeatTimeout"] == 20
+    idle_after(lam, arn, 3)
+    # Heartbeats keep the callback alive past its heartbeat timeout...
+    for _ in range(3):
+        advance(endpoint, 15)
+        lam.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    # ... but not past its overall timeout.
+    advance(endpoint, 16)
+    done = finished(lam, arn)
+    assert done["Status"] == "SUCCEEDED" and json.loads(done["Result"]).startswith("gave up")
+    timed_out = [e for e in events(lam, arn) if e["EventType"] == "CallbackTimedOut"][0]
+    assert timed_out["CallbackTimedOutDetails"]["Error"]["Payload"]["ErrorType"] == "Callback.Timeout"
+    with pytest.raises(ClientError) as err:
+        lam.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
+    assert err.value.response["Error"]["Code"] == "CallbackTimeoutException"
+
+    # Without heartbeats the heartbeat timeout ends it first.
+    arn = start(lam, name)
+    callback_id_of(lam, arn)
+    idle_after(lam, arn, 3)
+    advance(endpoint, 21)
+    finished(lam, arn)
+    timed_out = [e for e in events(lam, arn) if e["EventType"] == "CallbackTimedOut"][0]
+    assert timed_out["CallbackTimedOutDetails"]["Error"]["Payload"]["ErrorType"] == "Callback.Heartbeat"
+
+
 def test_wait_for_condition_polls_on_the_clock(endpoint, lam, package):
     name = create(lam, package, "condition")
     arn = start(lam, name)
@@ -366,6 +424,12 @@ def test_stop_and_execution_timeout(endpoint, lam, package):
     done = finished(lam, arn)
     assert done["Status"] == "TIMED_OUT"
     assert summary(lam, arn)[-1] == ("ExecutionTimedOut", None)
+    # Histories are kept RetentionPeriodInDays (1 here) after the execution closes.
+    advance(endpoint, 86400 + 5)
+    wait_until(lambda: not lam.list_durable_executions_by_function(FunctionName=short)["DurableExecutions"])
+    with pytest.raises(ClientError) as err:
+        lam.get_durable_execution(DurableExecutionArn=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
     with pytest.raises(ClientError) as err:
         lam.get_durable_execution(DurableExecutionArn=arn.replace("/durable-execution/", "/durable-execution/x"))
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"

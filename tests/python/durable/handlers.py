@@ -107,3 +107,64 @@ def crash_once(event, context: DurableContext):
 def long_wait(event, context: DurableContext):
     context.wait(Duration.from_days(3), name="long")
     return "done"
+
+
+@durable_execution
+def callback_timeout(event, context: DurableContext):
+    from aws_durable_execution_sdk_python import CallbackTimeoutError
+    from aws_durable_execution_sdk_python.config import CallbackConfig
+
+    cb = context.create_callback(
+        name="approval",
+        config=CallbackConfig(timeout=Duration.from_seconds(60), heartbeat_timeout=Duration.from_seconds(20)),
+    )
+    try:
+        return cb.result()
+    except CallbackTimeoutError as e:
+        return f"gave up: {e}"
+
+
+def protocol_probe(event, context):
+    """A durable handler written against the service protocol by hand (no SDK): it probes
+    token rotation, client-token replay, batch validation and state paging, then completes the
+    execution with an EXECUTION checkpoint and returns an output the service must ignore."""
+    import json
+
+    import boto3
+
+    client = boto3.client("lambda")
+    arn = event["DurableExecutionArn"]
+    execution_id = event["InitialExecutionState"]["Operations"][0]["Id"]
+    token = event["CheckpointToken"]
+    found = {}
+
+    def checkpoint(updates, **extra):
+        return client.checkpoint_durable_execution(
+            DurableExecutionArn=arn, CheckpointToken=token, Updates=updates, **extra
+        )
+
+    def refused(updates):
+        try:
+            checkpoint(updates)
+            return "accepted"
+        except client.exceptions.InvalidParameterValueException as e:
+            return e.response["Error"]["Message"]
+
+    start = [{"Id": "a", "Type": "STEP", "Action": "START", "Name": "a"}]
+    first = checkpoint(start, ClientToken="once")
+    again = checkpoint(start, ClientToken="once")
+    found["replayed"] = first["CheckpointToken"] == again["CheckpointToken"]
+    found["new_state"] = [op["Id"] for op in first["NewExecutionState"]["Operations"]]
+    found["stale"] = refused([])
+    token = first["CheckpointToken"]
+    found["wrong_action"] = refused([{"Id": "w", "Type": "WAIT", "Action": "SUCCEED"}])
+    found["renamed"] = refused([{"Id": "a", "Type": "STEP", "Action": "SUCCEED", "Name": "b"}])
+    page = client.get_durable_execution_state(DurableExecutionArn=arn, CheckpointToken=token, MaxItems=1)
+    found["page"] = [[op["Id"] for op in page["Operations"]], bool(page.get("NextMarker"))]
+    checkpoint(
+        [
+            {"Id": "a", "Type": "STEP", "Action": "SUCCEED", "Payload": "1"},
+            {"Id": execution_id, "Type": "EXECUTION", "Action": "SUCCEED", "Payload": json.dumps(found)},
+        ]
+    )
+    return {"Status": "SUCCEEDED", "Result": json.dumps("this output is ignored")}
