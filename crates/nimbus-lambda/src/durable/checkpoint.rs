@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{Execution, Operation, Terminal};
 use crate::error::{self, Result};
@@ -206,19 +206,10 @@ pub fn apply(
         }
         if exec.op(&id).is_none() {
             exec.insert_op(Operation {
-                id: id.clone(),
-                seq: 0,
                 parent_id: update["ParentId"].as_str().map(str::to_string),
                 name: update["Name"].as_str().map(str::to_string),
-                kind: kind.to_string(),
                 sub_type: update["SubType"].as_str().map(str::to_string),
-                start_ms: now,
-                end_ms: None,
-                status: "STARTED".into(),
-                details: Map::new(),
-                timeout_at: None,
-                heartbeat_at: None,
-                heartbeat_s: 0,
+                ..Operation::started(&id, kind, now)
             });
         }
         let result_of = |p: &Option<String>| json!({"Payload": p.clone().unwrap_or_default(), "Truncated": false});
@@ -404,21 +395,7 @@ mod tests {
             timeout_s: 60,
             ..Default::default()
         };
-        exec.insert_op(Operation {
-            id: "x".into(),
-            seq: 0,
-            parent_id: None,
-            name: None,
-            kind: "EXECUTION".into(),
-            sub_type: None,
-            start_ms: 0,
-            end_ms: None,
-            status: "STARTED".into(),
-            details: Map::new(),
-            timeout_at: None,
-            heartbeat_at: None,
-            heartbeat_s: 0,
-        });
+        exec.insert_op(Operation::started("x", "EXECUTION", 0));
         exec
     }
 

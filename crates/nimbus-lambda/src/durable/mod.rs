@@ -68,6 +68,25 @@ pub struct Operation {
 const DETAIL_TIMESTAMPS: [&str; 2] = ["NextAttemptTimestamp", "ScheduledEndTimestamp"];
 
 impl Operation {
+    /// A new operation, `STARTED` at `now`.
+    pub fn started(id: &str, kind: &str, now: i64) -> Operation {
+        Operation {
+            id: id.to_string(),
+            seq: 0,
+            parent_id: None,
+            name: None,
+            kind: kind.to_string(),
+            sub_type: None,
+            start_ms: now,
+            end_ms: None,
+            status: "STARTED".into(),
+            details: Map::new(),
+            timeout_at: None,
+            heartbeat_at: None,
+            heartbeat_s: 0,
+        }
+    }
+
     pub fn details_key(&self) -> &'static str {
         match self.kind.as_str() {
             "EXECUTION" => "ExecutionDetails",

@@ -72,21 +72,7 @@ pub fn start(lambda: &Lambda, ctx: &RequestContext, durable_config: &Value, requ
     };
     let mut details = Map::new();
     details.insert("InputPayload".into(), json!(request.input));
-    exec.insert_op(Operation {
-        id,
-        seq: 0,
-        parent_id: None,
-        name: None,
-        kind: "EXECUTION".into(),
-        sub_type: None,
-        start_ms: now,
-        end_ms: None,
-        status: "STARTED".into(),
-        details,
-        timeout_at: None,
-        heartbeat_at: None,
-        heartbeat_s: 0,
-    });
+    exec.insert_op(Operation { details, ..Operation::started(&id, "EXECUTION", now) });
     let exec_op = exec.ops[0].clone();
     exec.record(
         "ExecutionStarted",
