@@ -185,6 +185,18 @@ def test_execution_names_are_idempotent_while_running(lam, package):
     assert [e["DurableExecutionArn"] for e in listed] == [first]
     assert lam.list_durable_executions_by_function(FunctionName=name, Statuses=["SUCCEEDED"])["DurableExecutions"] == []
 
+    # Through an alias the execution runs (and is named by) the alias's version.
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    response = lam.invoke(FunctionName=name, Qualifier="live", InvocationType="Event", Payload=b"{}")
+    assert f":function:{name}:{version}/durable-execution/" in response["DurableExecutionArn"]
+    listed = lam.list_durable_executions_by_function(FunctionName=name, Qualifier="live")["DurableExecutions"]
+    assert [e["DurableExecutionArn"] for e in listed] == [response["DurableExecutionArn"]]
+    assert listed[0]["FunctionArn"].endswith(f":function:{name}:{version}")
+    with pytest.raises(ClientError) as err:
+        lam.invoke_with_response_stream(FunctionName=name, Qualifier="live", Payload=b"{}")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
 
 def test_step_retries_follow_the_retry_strategy(endpoint, lam, package, tmp_path):
     name = create(lam, package, "retries")

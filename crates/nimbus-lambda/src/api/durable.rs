@@ -248,10 +248,12 @@ pub fn get_durable_execution_history(lambda: &Lambda, ctx: &RequestContext, inpu
 pub fn list_durable_executions_by_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = super::functions::function_id(ctx, input)?;
     let qualifier = member_str(input, "Qualifier").map(str::to_string).or(id.qualifier.clone());
-    {
+    // Executions record the version they run: an alias lists its version's executions.
+    let version = {
         let store = lambda.store.read();
-        super::functions::find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
-    }
+        let function = super::functions::find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
+        qualifier.map(|q| function.aliases.get(&q).map_or(q, |alias| alias.function_version.clone()))
+    };
     let statuses: Vec<&str> = member(input, "Statuses")
         .and_then(Value::as_array)
         .map(|s| s.iter().filter_map(Value::as_str).collect())
@@ -263,7 +265,7 @@ pub fn list_durable_executions_by_function(lambda: &Lambda, ctx: &RequestContext
     let mut matching: Vec<&Execution> = executions
         .values()
         .filter(|e| e.account == ctx.account && e.region == ctx.region && e.function_name == id.name)
-        .filter(|e| qualifier.as_deref().is_none_or(|q| q == e.version))
+        .filter(|e| version.as_deref().is_none_or(|v| v == e.version))
         .filter(|e| statuses.is_empty() || statuses.contains(&e.status.as_str()))
         .filter(|e| after.is_none_or(|t| e.start_ms > t) && before.is_none_or(|t| e.start_ms < t))
         .filter(|e| name.is_none_or(|n| n == e.name))

@@ -217,6 +217,12 @@ pub async fn invoke_with_response_stream(
     input: &Value,
 ) -> Result<nimbus_core::HttpResponse> {
     let Call { invocation_type, payload, client_context, log_tail, target, .. } = call(lambda, ctx, input)?;
+    if target.config.durable_config.is_some() {
+        // Durable executions answer through Invoke (RequestResponse or Event) only.
+        return Err(error::invalid_parameter(
+            "InvokeWithResponseStream does not support durable functions. Use Invoke instead.",
+        ));
+    }
     if invocation_type == "DryRun" {
         return Ok(nimbus_core::HttpResponse { status: 204, headers: Vec::new(), body: Default::default() });
     }
