@@ -3,7 +3,8 @@
 //! Each acknowledged mutation is appended as one line `<crc32-hex> <json>\n` and fsynced before
 //! the caller answers the client, so it survives `kill -9`. On open the journal is replayed; a
 //! torn or corrupt tail (a write cut short by a crash) is dropped, and the live records are
-//! rewritten into a fresh file (compaction) through an atomic rename.
+//! rewritten into a fresh file (compaction) through an atomic rename. A long-running process
+//! compacts the same way once superseded records make up most of the file.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -18,7 +19,33 @@ use crate::blob::sync_dir;
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Appender>,
+}
+
+/// The open file and what is in it: bytes written, and the size of each key's live record.
+#[derive(Debug)]
+struct Appender {
+    file: File,
+    bytes: u64,
+    live: std::collections::HashMap<String, u64>,
+    live_bytes: u64,
+}
+
+/// Compact once the file is this large and mostly superseded records.
+const COMPACT_MIN_BYTES: u64 = 8 << 20;
+const COMPACT_RATIO: u64 = 4;
+
+impl Appender {
+    fn note(&mut self, key: &str, line_len: u64, live: bool) {
+        self.bytes += line_len;
+        if let Some(old) = self.live.remove(key) {
+            self.live_bytes -= old;
+        }
+        if live {
+            self.live.insert(key.to_string(), line_len);
+            self.live_bytes += line_len;
+        }
+    }
 }
 
 /// The records a journal held when it was opened.
@@ -30,19 +57,8 @@ impl Journal {
         fs::create_dir_all(dir)?;
         let path = dir.join(format!("{name}.journal"));
         let records = if path.exists() { replay(&path)? } else { Records::new() };
-        // Compact: write the live records to a new file and swap it in atomically.
-        let tmp = dir.join(format!("{name}.journal.tmp"));
-        {
-            let mut out = io::BufWriter::new(File::create(&tmp)?);
-            for (key, value) in &records {
-                out.write_all(&encode_line(key, Some(value)))?;
-            }
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        }
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)?;
-        let file = OpenOptions::new().append(true).open(&path)?;
-        Ok((Journal { path, file: Mutex::new(file) }, records))
+        let appender = rewrite(&path, &records)?;
+        Ok((Journal { path, file: Mutex::new(appender) }, records))
     }
 
     pub fn path(&self) -> &Path {
@@ -55,12 +71,22 @@ impl Journal {
             return Ok(());
         }
         let mut buf = Vec::new();
-        for (key, value) in changes {
-            buf.extend_from_slice(&encode_line(key, value.as_ref()));
-        }
         let mut file = self.file.lock();
-        file.write_all(&buf)?;
-        file.sync_data()
+        for (key, value) in changes {
+            let line = encode_line(key, value.as_ref());
+            file.note(key, line.len() as u64, value.is_some());
+            buf.extend_from_slice(&line);
+        }
+        file.file.write_all(&buf)?;
+        file.file.sync_data()?;
+        if file.bytes >= COMPACT_MIN_BYTES && file.bytes >= COMPACT_RATIO * file.live_bytes {
+            // Everything written is durable already: a failed compaction loses nothing.
+            match replay(&self.path).and_then(|records| rewrite(&self.path, &records)) {
+                Ok(fresh) => *file = fresh,
+                Err(err) => tracing::warn!(path = %self.path.display(), error = %err, "journal compaction failed"),
+            }
+        }
+        Ok(())
     }
 
     pub fn put(&self, key: &str, value: Value) -> io::Result<()> {
@@ -73,10 +99,39 @@ impl Journal {
 
     /// Drop every record (used by `/_nimbus/reset`).
     pub fn clear(&self) -> io::Result<()> {
-        let file = self.file.lock();
-        file.set_len(0)?;
-        file.sync_all()
+        let mut file = self.file.lock();
+        file.file.set_len(0)?;
+        file.bytes = 0;
+        file.live.clear();
+        file.live_bytes = 0;
+        file.file.sync_all()
     }
+}
+
+/// Write `records` to a fresh file beside `path` and swap it in atomically; open it to append.
+fn rewrite(path: &Path, records: &Records) -> io::Result<Appender> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut appender = Appender { file: File::create(&tmp)?, bytes: 0, live: Default::default(), live_bytes: 0 };
+    {
+        let mut out = io::BufWriter::new(&appender.file);
+        for (key, value) in records {
+            let line = encode_line(key, Some(value));
+            out.write_all(&line)?;
+            appender.bytes += line.len() as u64;
+            appender.live.insert(key.clone(), line.len() as u64);
+            appender.live_bytes += line.len() as u64;
+        }
+        out.flush()?;
+    }
+    appender.file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    appender.file = OpenOptions::new().append(true).open(path)?;
+    Ok(appender)
 }
 
 fn encode_line(key: &str, value: Option<&Value>) -> Vec<u8> {
@@ -118,17 +173,30 @@ fn decode_line(line: &[u8]) -> Option<(String, Option<Value>)> {
     Some((key, value))
 }
 
-/// CRC-32 (IEEE), bitwise: the journal is not hot enough to need a table.
+/// CRC-32 (IEEE), a byte at a time from a table built at compile time.
 pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
+        crc = CRC_TABLE[((crc ^ u32::from(byte)) & 0xFF) as usize] ^ (crc >> 8);
     }
     !crc
 }
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -165,6 +233,29 @@ mod tests {
         drop(journal);
         let (_, records) = Journal::open(&dir, "t").unwrap();
         assert_eq!(records.len(), 3);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn compacts_while_running_once_superseded_records_dominate() {
+        let dir = scratch_dir();
+        let (journal, _) = Journal::open(&dir, "t").unwrap();
+        let path = dir.join("t.journal");
+        let big = "x".repeat(64 * 1024);
+        for i in 0..200 {
+            journal.put("hot", json!({"n": i, "pad": big})).unwrap();
+        }
+        journal.put("kept", json!(1)).unwrap();
+        // 200 versions of 64 KiB would be 12.8 MiB; compaction keeps the file near one version.
+        let size = fs::metadata(&path).unwrap().len();
+        assert!(size < COMPACT_MIN_BYTES, "journal is {size} bytes");
+        journal.delete("kept").unwrap();
+        journal.put("after", json!(2)).unwrap();
+        drop(journal);
+        let (_, records) = Journal::open(&dir, "t").unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records["hot"]["n"], json!(199));
+        assert_eq!(records["after"], json!(2));
         fs::remove_dir_all(dir).unwrap();
     }
 
