@@ -361,10 +361,11 @@ fn run_event(
     target: Target,
     qualifier: String,
     payload: Vec<u8>,
-    event_id: String,
+    event: QueuedEvent,
 ) -> nimbus_core::service::BoxFuture<'static, ()> {
     Box::pin(async move {
-        run_event_inner(&lambda, &ctx, target, qualifier, payload).await;
+        let event_id = event.id.clone();
+        run_event_inner(&lambda, &ctx, target, qualifier, payload, event).await;
         if let Err(err) = lambda.save_event(&ctx, &event_id, None) {
             tracing::warn!(error = %err, "could not record a finished event invocation");
         }
@@ -386,11 +387,21 @@ fn enqueue(
         "qualifier": id.qualifier,
         "payload": base64::engine::general_purpose::STANDARD.encode(&payload),
         "endpoint": ctx.endpoint,
+        "queued_at": ctx.clock.now_millis(),
+        "attempts": 0,
     });
     lambda.save_event(ctx, &event_id, Some(&record))?;
     let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-    tokio::spawn(run_event(lambda.clone(), ctx.clone(), target, qualifier, payload, event_id));
+    let event = QueuedEvent { id: event_id, record };
+    tokio::spawn(run_event(lambda.clone(), ctx.clone(), target, qualifier, payload, event));
     Ok(())
+}
+
+/// A queued event invocation and its journal record, which also keeps its progress (attempts
+/// made, when it was queued, when the next retry is due) so a restart resumes the schedule.
+struct QueuedEvent {
+    id: String,
+    record: Value,
 }
 
 /// Resume the event invocations a previous run had queued but not finished.
@@ -416,7 +427,8 @@ pub fn resume_events(lambda: &Arc<Lambda>) {
         match target(lambda, &ctx, &id) {
             Ok(target) => {
                 let qualifier = id.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-                tokio::spawn(run_event(lambda.clone(), ctx, target, qualifier, payload, event_id));
+                let event = QueuedEvent { id: event_id, record };
+                tokio::spawn(run_event(lambda.clone(), ctx, target, qualifier, payload, event));
             }
             Err(_) => {
                 // The function is gone: the event can never run.
@@ -432,6 +444,7 @@ async fn run_event_inner(
     target: Target,
     qualifier: String,
     payload: Vec<u8>,
+    mut event: QueuedEvent,
 ) {
     let config = {
         let store = lambda.store.read();
@@ -443,8 +456,13 @@ async fn run_event_inner(
     };
     let max_retries = config.maximum_retry_attempts.unwrap_or(DEFAULT_RETRIES);
     let max_age_ms = i64::from(config.maximum_event_age_seconds.unwrap_or(21_600)) * 1000;
-    let queued_at = ctx.clock.now_millis();
-    let mut attempts = 0u32;
+    let queued_at = event.record["queued_at"].as_i64().unwrap_or_else(|| ctx.clock.now_millis());
+    let mut attempts = event.record["attempts"].as_u64().unwrap_or(0) as u32;
+    if let Some(due) = event.record["due"].as_i64() {
+        while ctx.clock.now_millis() < due {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let (outcome, condition) = loop {
         let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
         let outcome = match result {
@@ -466,6 +484,12 @@ async fn run_event_inner(
         let due = ctx.clock.now_millis() + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
         if due - queued_at > max_age_ms {
             break (outcome, "EventAgeExceeded");
+        }
+        event.record["attempts"] = json!(attempts);
+        event.record["queued_at"] = json!(queued_at);
+        event.record["due"] = json!(due);
+        if let Err(err) = lambda.save_event(ctx, &event.id, Some(&event.record)) {
+            tracing::warn!(error = %err, "could not record an event invocation's retry");
         }
         while ctx.clock.now_millis() < due {
             tokio::time::sleep(Duration::from_millis(20)).await;
