@@ -5,6 +5,7 @@ mod bad_input;
 mod harness;
 mod iam_sts;
 mod lambda_capacity_providers;
+mod lambda_durable;
 mod lambda_esm;
 mod lambda_functions;
 mod lambda_invoke;
