@@ -454,11 +454,12 @@ pub fn start_chained(lambda: &Arc<Lambda>, parent_arn: &str, starts: Vec<Chained
                     Ok(child_arn) => {
                         let mut executions = lambda.durable.executions.lock();
                         if let Some(exec) = executions.get_mut(&parent_arn) {
-                            if let Some(event) = exec.events.iter_mut().rev().find(|e| {
+                            if let Some(n) = exec.events.iter().rposition(|e| {
                                 e["EventType"] == "ChainedInvokeStarted" && e["Id"] == start.operation_id.as_str()
                             }) {
-                                event["ChainedInvokeStartedDetails"]["DurableExecutionArn"] = json!(child_arn);
-                                exec.saved_events = 0;
+                                exec.events[n]["ChainedInvokeStartedDetails"]["DurableExecutionArn"] = json!(child_arn);
+                                // Journal that event again (and those after it).
+                                exec.saved_events = exec.saved_events.min(n);
                             }
                             let _ = lambda.durable.save(exec);
                         }
