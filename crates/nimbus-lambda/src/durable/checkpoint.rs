@@ -29,8 +29,6 @@ pub struct ChainedStart {
     pub qualifier: Option<String>,
     pub durable: bool,
     pub payload: String,
-    /// The child execution's name when the target is durable.
-    pub child_name: String,
 }
 
 fn invalid(message: &str) -> nimbus_core::AwsError {
@@ -312,7 +310,6 @@ pub fn apply(
                             qualifier: qualifier.clone(),
                             durable: *durable,
                             payload: payload.clone().unwrap_or_default(),
-                            child_name: String::new(),
                         });
                         events.push(("ChainedInvokeStarted", started));
                     }
@@ -343,9 +340,6 @@ pub fn apply(
                 details["CallbackId"] = json!(callback_id);
             }
         }
-        if let Some(start) = chained.iter_mut().find(|c| c.operation_id == id) {
-            start.child_name = child_name(&exec.id, &id);
-        }
         let snapshot = exec.op(&id).cloned();
         for (event_type, details) in events {
             exec.record(event_type, snapshot.as_ref(), now, details);
@@ -355,8 +349,8 @@ pub fn apply(
     (changed, chained)
 }
 
-/// A child execution's name: unique per parent operation, so a replayed START finds it again.
-fn child_name(parent_id: &str, operation_id: &str) -> String {
+/// A durable child execution's name: derived from its parent execution and operation.
+pub fn child_name(parent_id: &str, operation_id: &str) -> String {
     let digest = crate::state_hash(&format!("{parent_id}/{operation_id}"));
     digest[..32].to_string()
 }

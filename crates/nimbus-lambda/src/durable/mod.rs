@@ -332,8 +332,8 @@ impl Execution {
                 }
                 "STEP" => op.status = "READY".into(),
                 _ => {
-                    let heartbeat = op.heartbeat_at.is_some_and(|t| t <= now)
-                        && !op.timeout_at.is_some_and(|t| t <= now && t <= op.heartbeat_at.unwrap_or(i64::MAX));
+                    // Whichever deadline came first ended the callback.
+                    let heartbeat = op.heartbeat_at.is_some_and(|h| h <= now && op.timeout_at.is_none_or(|t| h < t));
                     let (error_type, message) = if heartbeat {
                         ("Callback.Heartbeat", "Callback timed out on heartbeat")
                     } else {

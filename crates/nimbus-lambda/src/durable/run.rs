@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::checkpoint::ChainedStart;
 use super::{Execution, Operation, ParentLink, Terminal};
-use crate::error::{self, Result};
+use crate::error::Result;
 use crate::ident::FunctionId;
 use crate::Lambda;
 
@@ -419,15 +419,16 @@ fn complete_chained(
 
 /// Start the chained invokes a checkpoint asked for.
 pub fn start_chained(lambda: &Arc<Lambda>, parent_arn: &str, starts: Vec<ChainedStart>) {
-    let parent_ctx = {
+    let (parent_ctx, parent_id) = {
         let executions = lambda.durable.executions.lock();
         let Some(exec) = executions.get(parent_arn) else { return };
-        context(lambda, exec)
+        (context(lambda, exec), exec.id.clone())
     };
     for start in starts {
         let lambda = lambda.clone();
         let ctx = parent_ctx.clone();
         let parent_arn = parent_arn.to_string();
+        let parent_id = parent_id.clone();
         tokio::spawn(async move {
             let id = FunctionId { name: start.function.clone(), qualifier: start.qualifier.clone() };
             let target = match crate::api::invoke::target(&lambda, &ctx, &id) {
@@ -442,7 +443,7 @@ pub fn start_chained(lambda: &Arc<Lambda>, parent_arn: &str, starts: Vec<Chained
                 let request = StartRequest {
                     function: start.function.clone(),
                     version: target.config.version.clone(),
-                    name: Some(start.child_name.clone()),
+                    name: Some(super::checkpoint::child_name(&parent_id, &start.operation_id)),
                     input: start.payload.clone(),
                     parent: Some(ParentLink {
                         execution_arn: parent_arn.clone(),
@@ -450,7 +451,7 @@ pub fn start_chained(lambda: &Arc<Lambda>, parent_arn: &str, starts: Vec<Chained
                     }),
                 };
                 let config = target.config.durable_config.clone().unwrap_or(json!({}));
-                match start_child(&lambda, &ctx, &config, request) {
+                match self::start(&lambda, &ctx, &config, request) {
                     Ok(child_arn) => {
                         let mut executions = lambda.durable.executions.lock();
                         if let Some(exec) = executions.get_mut(&parent_arn) {
@@ -488,15 +489,6 @@ pub fn start_chained(lambda: &Arc<Lambda>, parent_arn: &str, starts: Vec<Chained
                 }
             }
         });
-    }
-}
-
-/// A durable child of a chained invoke: its name is derived from the parent operation, so a
-/// replayed START finds the child it already started.
-fn start_child(lambda: &Lambda, ctx: &RequestContext, config: &Value, request: StartRequest) -> Result<String> {
-    match start(lambda, ctx, config, request) {
-        Err(err) if err.code == "DurableExecutionAlreadyStartedException" => Err(error::conflict(err.message)),
-        other => other,
     }
 }
 
