@@ -12,9 +12,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; fi
 python scripts/gen_models.py --check
-python crates/nimbus-iam/model/gen_model.py --check
-python crates/nimbus-logs/model/gen_model.py --check
-python crates/nimbus-sqs/model/gen_model.py --check
 cargo build --workspace --bins
 cargo test --workspace
 python -m pytest -q tests/python crates/nimbus-lambda/runtimes/python

@@ -48,7 +48,7 @@ pub fn dispatch(store: &mut Store, call: &mut Call, op: &str, input: &Value) -> 
         "TagResource" => tag_resource(store, call, input),
         "UntagResource" => untag_resource(store, call, input),
         "ListTagsForResource" => list_tags_for_resource(store, call, input),
-        _ => Err(AwsError::new(400, "UnknownOperationException", "")),
+        _ => Err(nimbus_core::front::unsupported(op)),
     }
 }
 

@@ -15,7 +15,8 @@ fn run(logs: &Logs, op: &str, input: Value) -> Result<Value> {
 
 fn run_at(logs: &Logs, op: &str, input: Value, now: i64) -> Result<Value> {
     precheck(op, &input)?;
-    model::model().validate(op, &input)?;
+    let operation = model().operation(op).expect("an operation of the model");
+    model().validate(operation, &input).map_err(|e| logs.model_error(e))?;
     logs.call("111111111111", "us-east-1", now, op, &input)
 }
 

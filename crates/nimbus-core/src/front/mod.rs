@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use crate::error::AwsError;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::model::{ModelError, Protocol, ServiceModel};
+use crate::model::{ModelError, Operation, Protocol, ServiceModel};
 use crate::service::{BoxFuture, RequestContext, Service};
 
 pub type OpResult = Result<Value, AwsError>;
@@ -46,6 +46,12 @@ pub trait Operations: Send + Sync + 'static {
 
     /// Drop all state (`POST /_nimbus/reset`).
     fn reset(&self) {}
+
+    /// Checks the service's front end makes before the model's generic validation, with their
+    /// own messages (e.g. CloudWatch Logs' name-length message). Runs on the decoded input.
+    fn check_first(&self, _op: &str, _input: &Value) -> Result<(), AwsError> {
+        Ok(())
+    }
 
     /// The error for a request the model refuses. The default is each protocol's usual one;
     /// services whose front end words it otherwise (SQS, SNS) override it.
@@ -146,6 +152,20 @@ impl<O: Operations> Service for ModelService<O> {
     fn reset(&self) {
         self.ops.reset();
     }
+}
+
+/// The steps after decoding, the same for every protocol: the service's own first checks, the
+/// model's validation, then the operation.
+async fn run<O: Operations + ?Sized>(
+    ops: &O,
+    ctx: &RequestContext,
+    op: &Operation,
+    decoded: Result<Value, ModelError>,
+) -> OpResult {
+    let input = decoded.map_err(|e| ops.model_error(e))?;
+    ops.check_first(&op.name, &input)?;
+    ops.model().validate(op, &input).map_err(|e| ops.model_error(e))?;
+    ops.call(ctx, &op.name, input).await
 }
 
 /// Log server-side failures; a 5xx is a nimbus defect worth seeing.

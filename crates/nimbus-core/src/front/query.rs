@@ -33,10 +33,7 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
             AwsError::new(400, "InvalidAction", format!("The action {action} is not valid for this web service."));
         return q::error_response(&err, &xmlns, &ctx.request_id);
     };
-    let result = match decode(model, op, &params.params) {
-        Ok(input) => ops.call(ctx, &op.name, input).await,
-        Err(e) => Err(ops.model_error(e)),
-    };
+    let result = super::run(ops, ctx, op, decode(model, op, &params.params)).await;
     match result {
         Ok(output) => {
             let inner = encode(model, op, &output);
@@ -58,7 +55,7 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
     }
 }
 
-/// The form parameters as the operation's input document, validated.
+/// The form parameters as the operation's input document.
 pub(super) fn decode(
     model: &ServiceModel,
     op: &Operation,
@@ -68,7 +65,6 @@ pub(super) fn decode(
         Some(shape) => structure(model, shape, params, "")?.unwrap_or_else(|| Value::Object(Map::new())),
         None => Value::Object(Map::new()),
     };
-    model.validate(op, &input)?;
     Ok(input)
 }
 

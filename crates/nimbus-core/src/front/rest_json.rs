@@ -18,13 +18,7 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
         };
         return error(ops, &err);
     };
-    let decoded = model
-        .decode_input(op, &labels, &req.query, &req.headers, &req.body)
-        .and_then(|input| model.validate(op, &input).map(|()| input));
-    let result = match decoded {
-        Ok(input) => ops.call(ctx, &op.name, input).await,
-        Err(e) => Err(ops.model_error(e)),
-    };
+    let result = super::run(ops, ctx, op, model.decode_input(op, &labels, &req.query, &req.headers, &req.body)).await;
     match result {
         Ok(output) => {
             let (status, headers, body) = model.encode_output(op, output);

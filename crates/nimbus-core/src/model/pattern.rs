@@ -31,7 +31,8 @@ impl Pattern {
             } else if kind.behind && at_end {
                 build(&format!(r"(?:{inner})\z"))?
             } else {
-                let fancy = fancy_regex::Regex::new(&format!(r"\A(?:{java})\z")).map_err(|e| e.to_string())?;
+                let fancy =
+                    fancy_regex::Regex::new(&format!(r"\A(?:{})\z", java_to_rust(java))).map_err(|e| e.to_string())?;
                 return Ok(Pattern { main: Engine::Fancy(Box::new(fancy)), side: Vec::new() });
             };
             side.push((re, kind.positive));
@@ -59,7 +60,43 @@ enum Engine {
 }
 
 fn build(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern).size_limit(64 << 20).build().map_err(|e| e.to_string())
+    RegexBuilder::new(&java_to_rust(pattern)).size_limit(64 << 20).build().map_err(|e| e.to_string())
+}
+
+/// Translate the Java-only pieces of a model pattern: `\uXXXX` escapes, ASCII-only `\w` and
+/// `\d` (Java's are ASCII; the `regex` crate's are Unicode) and the needless `\/`.
+fn java_to_rust(java: &str) -> String {
+    let mut out = String::with_capacity(java.len());
+    let mut in_class = false;
+    let mut chars = java.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push_str(&format!("\\x{{{hex}}}"));
+                }
+                Some('w') => out.push_str(if in_class { "0-9A-Za-z_" } else { "[0-9A-Za-z_]" }),
+                Some('d') => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
+                Some('/') => out.push('/'),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 struct Kind {

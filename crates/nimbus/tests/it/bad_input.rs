@@ -585,7 +585,7 @@ fn corpus(model: &Model) -> Vec<Case> {
     );
     cases.push(cf("ephemeral storage 511", with(&create, "EphemeralStorage", json!({"Size": 511}))).code(VALIDATION));
     cases.push(
-        cf("ephemeral storage 10241", with(&create, "EphemeralStorage", json!({"Size": 10241}))).code(VALIDATION),
+        cf("ephemeral storage 32769", with(&create, "EphemeralStorage", json!({"Size": 32769}))).code(VALIDATION),
     );
     cases.push(cf("log format unknown", with(&create, "LoggingConfig", json!({"LogFormat": "XML"}))).code(VALIDATION));
     cases.push(
@@ -1090,7 +1090,9 @@ fn corpus(model: &Model) -> Vec<Case> {
         ("S3 ARN", "arn:aws:s3:::bucket", Some(VALIDATION)),
         ("layer ARN", SEED_LAYER_ARN, Some(VALIDATION)),
         ("other region", "arn:aws:lambda:eu-west-1:000000000000:function:seed", None),
-        ("257 chars", &*format!("{SEED_ARN}{}", "x".repeat(257)), Some(VALIDATION)),
+        // botocore 1.44.8 allows resource ARNs of up to 10,000 characters: not found, not invalid.
+        ("257 chars", &*format!("{SEED_ARN}{}", "x".repeat(257)), Some(NOT_FOUND)),
+        ("10001 chars", &*format!("{SEED_ARN}{}", "x".repeat(10_001)), Some(VALIDATION)),
         ("unicode", "arn:aws:lambda:us-east-1:000000000000:function:sééd", Some(VALIDATION)),
     ] {
         let c = case(format!("TagResource {what}"), "POST", tags(resource), body(&json!({"Tags": {"k": "v"}})));
@@ -1338,6 +1340,7 @@ fn corpus(model: &Model) -> Vec<Case> {
         by_arn(&format!("{SEED_LAYER_ARN}:99999999999999999999")),
         Vec::new(),
     ));
+    // Layer version ARNs may be up to 2,048 characters (botocore 1.44.8).
     cases.push(
         case(
             "GetLayerVersionByArn 141 chars",
@@ -1345,7 +1348,7 @@ fn corpus(model: &Model) -> Vec<Case> {
             by_arn(&format!("{SEED_LAYER_ARN}{}:1", "x".repeat(100))),
             Vec::new(),
         )
-        .code(VALIDATION),
+        .code(NOT_FOUND),
     );
 
     // Unknown paths and methods.

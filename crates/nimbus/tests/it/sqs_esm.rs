@@ -341,18 +341,22 @@ async fn looper(server: &Server, name: &str, out: &std::path::Path, stop_after: 
     (url, arn)
 }
 
-/// Wait until `path` has stopped growing for a while; its records.
-async fn settled(path: &std::path::Path) -> Vec<serde_json::Value> {
-    let mut last = usize::MAX;
-    for _ in 0..40 {
-        tokio::time::sleep(std::time::Duration::from_millis(750)).await;
-        let now = records(path).len();
-        if now == last && now > 0 {
-            return records(path);
-        }
-        last = now;
+/// Wait (up to two minutes, for a busy machine) until `path` holds `expected` records, then make
+/// sure no further one arrives for a few seconds; its records.
+async fn settled(path: &std::path::Path, expected: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while records(path).len() < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: only {} of {expected} records",
+            path.display(),
+            records(path).len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("{} never settled", path.display());
+    // Proving absence needs a quiet period: one more hop would have come well within it.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    records(path)
 }
 
 #[tokio::test]
@@ -366,7 +370,7 @@ async fn recursive_loops_through_sqs_stop_after_16_invocations() {
     let out = dir.path().join("loop.jsonl");
     let (url, _) = looper(&server, "looper", &out, 100).await;
     sqs.send_message().queue_url(&url).message_body("1").send().await.unwrap();
-    let seen = settled(&out).await;
+    let seen = settled(&out, 16).await;
     assert_eq!(seen.len(), 16, "{seen:?}");
     // Each invocation runs with the chain's trace: one root, the lineage count going up.
     let root = seen[0]["trace"].as_str().unwrap().split(';').next().unwrap().to_string();
@@ -392,7 +396,7 @@ async fn recursive_loops_through_sqs_stop_after_16_invocations() {
         .await
         .unwrap();
     sqs.send_message().queue_url(&url).message_body("1").send().await.unwrap();
-    let seen = settled(&out).await;
+    let seen = settled(&out, 20).await;
     assert_eq!(seen.len(), 20);
 }
 
