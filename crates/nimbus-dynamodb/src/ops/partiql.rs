@@ -1,0 +1,1 @@
+//! PartiQL: ExecuteStatement, BatchExecuteStatement and ExecuteTransaction.
