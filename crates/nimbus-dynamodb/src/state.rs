@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::codec::Packed;
 use crate::key::{PrimaryKey, Scalar};
 use crate::table::TableMeta;
-use crate::value::Item;
+use crate::value::{AttrValue, Item};
 
 /// Account and region.
 pub type Scope = (String, String);
@@ -61,6 +61,8 @@ pub struct StreamRecord {
 #[derive(Debug, Default)]
 pub struct StreamLog {
     pub records: VecDeque<StreamRecord>,
+    /// The highest sequence number retention removed (reads before it are refused).
+    pub trimmed_through: u64,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +73,17 @@ pub struct TableData {
     pub indexes: HashMap<String, IndexData>,
     /// Stream records by stream ARN.
     pub streams: HashMap<String, StreamLog>,
+    /// With TTL enabled: (expiry epoch seconds, key) of every item that has one.
+    pub expiries: BTreeSet<(i64, PrimaryKey)>,
+}
+
+/// An item's TTL expiry: its TTL attribute, when that is a number of epoch seconds.
+fn expiry_of(meta: &TableMeta, item: &Item) -> Option<i64> {
+    let (attr, true) = meta.ttl.as_ref()? else { return None };
+    match item.get(attr)? {
+        AttrValue::N(n) => n.to_string().split('.').next()?.parse().ok(),
+        _ => None,
+    }
 }
 
 impl TableData {
@@ -80,6 +93,13 @@ impl TableData {
 
     fn index_item(&mut self, key: &PrimaryKey, item: &Item, size: usize, add: bool) {
         let Some(meta) = &self.meta else { return };
+        if let Some(expiry) = expiry_of(meta, item) {
+            if add {
+                self.expiries.insert((expiry, key.clone()));
+            } else {
+                self.expiries.remove(&(expiry, key.clone()));
+            }
+        }
         for index in &meta.indexes {
             let Some(index_key) = index.key.index_key_of(item) else { continue };
             let data = self.indexes.entry(index.name.clone()).or_default();
@@ -97,6 +117,7 @@ impl TableData {
     /// Rebuilds every index from the items (after indexes are added or removed).
     pub fn rebuild_indexes(&mut self) {
         self.indexes.clear();
+        self.expiries.clear();
         let items: Vec<(PrimaryKey, Item, usize)> =
             self.items.iter().map(|(k, s)| (k.clone(), s.item(), s.size as usize)).collect();
         for (key, item, size) in items {
@@ -193,7 +214,8 @@ impl Db {
                     }
                     Some(meta) => {
                         let data = region.tables.entry(name).or_default();
-                        let rebuild = data.meta.as_ref().map(|m| index_names(m)) != Some(index_names(&meta));
+                        let rebuild = data.meta.as_ref().map(|m| (index_names(m), &m.ttl))
+                            != Some((index_names(&meta), &meta.ttl));
                         data.meta = Some(*meta);
                         if rebuild {
                             data.rebuild_indexes();
@@ -221,11 +243,11 @@ impl Db {
             }
             Change::Trim { scope, table, stream, before_sequence } => {
                 let Some(data) = self.regions.get_mut(&scope).and_then(|r| r.tables.get_mut(&table)) else { return };
-                if let Some(log) = data.streams.get_mut(&stream) {
-                    while log.records.front().is_some_and(|r| r.sequence < before_sequence) {
-                        log.records.pop_front();
-                    }
+                let log = data.streams.entry(stream).or_default();
+                while log.records.front().is_some_and(|r| r.sequence < before_sequence) {
+                    log.records.pop_front();
                 }
+                log.trimmed_through = log.trimmed_through.max(before_sequence - 1);
             }
             Change::Backup { scope, arn, backup } => {
                 let region = self.regions.entry(scope).or_default();

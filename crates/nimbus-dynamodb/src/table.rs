@@ -179,9 +179,11 @@ pub fn parse_index(v: &Value, table: &TableMeta, global: bool) -> Result<Index> 
             (false, None) => {
                 return Err(invalid_parameter(format!("ProvisionedThroughput must be specified for index: {name}")))
             }
-            (true, Some(_)) => return Err(invalid_parameter(format!(
+            (true, Some(_)) => {
+                return Err(invalid_parameter(format!(
                 "ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
-            ))),
+            )))
+            }
             _ => {}
         }
     }

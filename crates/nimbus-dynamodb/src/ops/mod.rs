@@ -8,6 +8,7 @@ pub mod partiql;
 pub mod read;
 pub mod streams;
 pub mod tables;
+pub mod ttl;
 
 #[cfg(test)]
 mod tests;
@@ -123,7 +124,6 @@ pub fn write_units(size: usize) -> f64 {
 
 /// Collects the item changes of one request and the stream records they produce.
 pub struct Writes<'a> {
-    db: &'a Db,
     ctx: &'a Ctx,
     pub changes: Vec<Change>,
     sequence: u64,
@@ -131,7 +131,7 @@ pub struct Writes<'a> {
 
 impl<'a> Writes<'a> {
     pub fn new(db: &'a Db, ctx: &'a Ctx) -> Writes<'a> {
-        Writes { db, ctx, changes: Vec::new(), sequence: db.sequence }
+        Writes { ctx, changes: Vec::new(), sequence: db.sequence }
     }
 
     /// Writes `new` (or deletes, for `None`) over `old`. A write that changes nothing is not
@@ -191,8 +191,14 @@ impl<'a> Writes<'a> {
         });
     }
 
-    pub fn db(&self) -> &'a Db {
-        self.db
+    /// Continue numbering stream records after `sequence` (several scopes in one batch).
+    pub fn starting_at(mut self, sequence: u64) -> Writes<'a> {
+        self.sequence = sequence;
+        self
+    }
+
+    pub fn sequence(&self) -> u64 {
+        self.sequence
     }
 }
 
