@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The project's test command: Rust unit and integration tests (aws-sdk-rust against a real
-# nimbus), then the boto3 / AWS CLI tests (each starts its own nimbus on an ephemeral port).
+# The project's test command, complete on a fresh machine: it sets up what the tests need (a
+# virtualenv under .venv with the pinned Python test tools), checks the generated models are
+# current, then runs the Rust unit and integration tests (each starts a real nimbus on an
+# ephemeral port and drives it with aws-sdk-rust), the boto3 / AWS CLI tests, the Python
+# bootstrap's tests and the Node bootstrap's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/setup-test-tools.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; fi
-python3 scripts/gen_lambda_model.py --check
-python3 crates/nimbus-iam/model/gen_model.py --check
-python3 crates/nimbus-logs/model/gen_model.py --check
-python3 crates/nimbus-sqs/model/gen_model.py --check
+python scripts/gen_models.py --check
+python crates/nimbus-iam/model/gen_model.py --check
+python crates/nimbus-logs/model/gen_model.py --check
+python crates/nimbus-sqs/model/gen_model.py --check
 cargo build --workspace --bins
 cargo test --workspace
-python3 -m pytest -q tests/python crates/nimbus-lambda/runtimes/python
+python -m pytest -q tests/python crates/nimbus-lambda/runtimes/python
 node --test crates/nimbus-lambda/runtimes/node/test/

@@ -84,14 +84,7 @@ impl Router {
             None => {
                 let name = credential.map(|c| c.service).unwrap_or_else(|| "unknown".into());
                 tracing::warn!(service = %name, method = %req.method, path = %req.path, "no emulated service for request");
-                HttpResponse::json(
-                    501,
-                    &json!({
-                        "__type": "NotImplemented",
-                        "message": format!("The service '{name}' is not emulated by nimbus"),
-                    }),
-                )
-                .with_header("x-amzn-ErrorType", "NotImplemented")
+                not_emulated(&name, request_id)
             }
         }
     }
@@ -159,6 +152,48 @@ impl Router {
             &json!({"now": self.clock.now().to_rfc3339(), "offsetMillis": self.clock.offset_millis()}),
         )
     }
+}
+
+/// The answer for a service nimbus does not emulate, in that service's own protocol so its
+/// clients show nimbus's message rather than a parser error.
+fn not_emulated(service: &str, request_id: &str) -> HttpResponse {
+    let err = crate::AwsError::new(501, "NotImplemented", format!("The service '{service}' is not emulated by nimbus"));
+    let known = protocols().get(service);
+    match known.map(|p| p.0.as_str()) {
+        Some("query") | Some("ec2") => {
+            crate::query::error_response(&err, known.map_or("", |p| p.1.as_str()), request_id)
+        }
+        Some("rest-xml") => {
+            let mut w = crate::query::XmlWriter::new();
+            w.open("Error").text("Code", &err.code).text("Message", &err.message).text("RequestId", request_id);
+            w.close("Error");
+            let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish());
+            HttpResponse::new(501, "application/xml", body)
+        }
+        _ => HttpResponse::json(501, &json!({"__type": err.code, "message": err.message}))
+            .with_header("x-amzn-ErrorType", "NotImplemented"),
+    }
+}
+
+/// Signing name → (protocol, XML namespace) for every AWS service botocore knows.
+fn protocols() -> &'static std::collections::HashMap<String, (String, String)> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, (String, String)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../model/protocols.json")).expect("generated protocols.json");
+        doc["services"]
+            .as_object()
+            .map(|services| {
+                services
+                    .iter()
+                    .map(|(name, p)| {
+                        let field = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+                        (name.clone(), (field("protocol"), field("xmlNamespace")))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// Run a handler in its own task so a panic answers 500 instead of killing the connection.

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod code;
+pub mod delivery;
 pub mod durable;
 pub mod error;
 pub mod esm;

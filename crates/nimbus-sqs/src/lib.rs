@@ -26,7 +26,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use nimbus_core::clock::Clock;
-use nimbus_core::delivery::Deliver;
+use nimbus_core::delivery::{Deliver, Delivery};
 use nimbus_core::journal::Journal;
 use nimbus_core::query::{self, QueryRequest};
 use nimbus_core::queue::{QueueKind, QueueMessage, QueueSource};
@@ -546,15 +546,8 @@ impl QueueSource for Sqs {
 }
 
 impl Deliver for Sqs {
-    fn deliver(
-        &self,
-        account: &str,
-        region: &str,
-        target_arn: &str,
-        message: &str,
-        attributes: &[(String, String)],
-    ) -> std::result::Result<(), String> {
-        self.send(account, region, target_arn, message, attributes).map(|_| ())
+    fn deliver(&self, d: &Delivery) -> std::result::Result<(), String> {
+        self.send(&d.account, &d.region, &d.target_arn, &d.message, &d.attributes).map(|_| ())
     }
 }
 

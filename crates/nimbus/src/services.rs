@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use nimbus_core::delivery::Targets;
 use nimbus_core::identity::KeyRegistry;
 use nimbus_core::server::Router;
 
@@ -17,7 +18,11 @@ pub fn register(
     let lambda =
         nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
     let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
-    *lambda.lambda().deliverer.write() = Some(sqs.handle());
+    // Every service that receives deliveries registers here; every service delivering holds it.
+    let targets = Targets::default();
+    targets.register("sqs", sqs.handle());
+    targets.register("lambda", Arc::new(nimbus_lambda::delivery::LambdaTarget(lambda.lambda().clone())));
+    *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
     *lambda.lambda().keys.write() = keys.clone();

@@ -374,7 +374,7 @@ fn run_event(
 
 /// Queue an event invocation: journaled (with `--data-dir`) before it is acknowledged, so a
 /// restart resumes it.
-fn enqueue(
+pub(crate) fn enqueue(
     lambda: &Arc<Lambda>,
     ctx: &RequestContext,
     id: &ident::FunctionId,
@@ -568,7 +568,9 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
     let deliverer = lambda.deliverer.read().clone();
     match deliverer {
         Some(d) => {
-            if let Err(err) = d.deliver(&ctx.account, &ctx.region, arn, &message, &attributes) {
+            let delivery = nimbus_core::delivery::Delivery::new(&ctx.account, &ctx.region, arn, message)
+                .with_attributes(attributes);
+            if let Err(err) = d.deliver(&delivery) {
                 tracing::warn!(destination = arn, error = %err, "could not deliver to destination");
             }
         }

@@ -155,7 +155,7 @@ struct Model(Value);
 
 impl Model {
     fn load() -> Model {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../nimbus-lambda/model/lambda-model.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../nimbus-lambda/model/lambda.json");
         Model(serde_json::from_str(&std::fs::read_to_string(path).expect("read the Lambda model")).unwrap())
     }
 

@@ -23,14 +23,6 @@ use serde_json::Value;
 use super::decode::{json_token, B64};
 use super::{ModelError, Operation, ServiceModel, Shape, ShapeType};
 
-/// Members whose enum AWS does not check in its front end: the service checks
-/// them itself with its own message (for `Runtime`: 400
-/// `InvalidParameterValueException` "Value x at 'runtime' failed to satisfy
-/// constraint: Member must satisfy enum value set: [...] or be a valid ARN").
-/// Pairs of (structure shape, member name).
-pub const SERVICE_VALIDATED_ENUMS: &[(&str, &str)] =
-    &[("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")];
-
 impl ServiceModel {
     /// Validate `input` (as built by [`ServiceModel::decode_input`]) against the
     /// operation's input shape. Unknown members are ignored; `null` counts as absent.
@@ -64,6 +56,8 @@ impl ServiceModel {
         }
         let shape = self.shape_of(shape_name);
         let ok = match shape.ty {
+            ShapeType::Structure if shape.document => true,
+            ShapeType::Other => true,
             ShapeType::Structure => {
                 let Some(obj) = v.as_object() else {
                     return Err(type_error(shape_name, shape, v, path));
@@ -131,6 +125,7 @@ impl ServiceModel {
         }
         let shape = self.shape_of(shape_name);
         match shape.ty {
+            ShapeType::Structure if shape.document => {}
             ShapeType::Structure => {
                 let Some(obj) = v.as_object() else { return };
                 for m in &shape.members {
@@ -144,7 +139,7 @@ impl ServiceModel {
                             }
                         }
                         Some(mv) => {
-                            let skip = SERVICE_VALIDATED_ENUMS.contains(&(shape_name, m.name.as_str()));
+                            let skip = self.service_checks_enum(shape_name, &m.name);
                             self.check(&m.shape, mv, &mpath, errors, skip);
                         }
                     }
@@ -376,7 +371,7 @@ fn java_type(shape: &Shape, shape_name: &str) -> String {
         ShapeType::Blob => "java.nio.ByteBuffer".into(),
         ShapeType::List => "java.util.List".into(),
         ShapeType::Map => "java.util.Map".into(),
-        ShapeType::Structure => shape_name.to_string(),
+        ShapeType::Structure | ShapeType::Other => shape_name.to_string(),
     }
 }
 

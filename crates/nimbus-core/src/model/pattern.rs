@@ -3,13 +3,14 @@
 //! (`(?!^[0-9]+$)[a-zA-Z0-9-_]+`: an alias name is not all digits) or the very
 //! end (`[0-9A-Za-z.\-_]*(?<!\.)`). Such a lookaround is taken out of the
 //! pattern and checked separately against a prefix/suffix of the value.
-//! Lookarounds elsewhere make the pattern unsupported (its check is skipped).
+//! Lookarounds elsewhere (`(:((?!\d+$)[0-9a-zA-Z-_]+))?`) are handed to `fancy-regex`, a
+//! backtracking engine that has them; the linear-time `regex` stays the fast path.
 
 use regex::{Regex, RegexBuilder};
 
 #[derive(Debug)]
 pub struct Pattern {
-    main: Regex,
+    main: Engine,
     /// (regex, must match): anchored at the start (lookahead) or end (lookbehind).
     side: Vec<(Regex, bool)>,
 }
@@ -30,18 +31,31 @@ impl Pattern {
             } else if kind.behind && at_end {
                 build(&format!(r"(?:{inner})\z"))?
             } else {
-                return Err(format!("lookaround in the middle of {java}"));
+                let fancy = fancy_regex::Regex::new(&format!(r"\A(?:{java})\z")).map_err(|e| e.to_string())?;
+                return Ok(Pattern { main: Engine::Fancy(Box::new(fancy)), side: Vec::new() });
             };
             side.push((re, kind.positive));
             rest = format!("{before}{after}");
         }
-        Ok(Pattern { main: build(&format!(r"\A(?:{rest})\z"))?, side })
+        Ok(Pattern { main: Engine::Linear(build(&format!(r"\A(?:{rest})\z"))?), side })
     }
 
     /// Whether the whole value matches (Java `String.matches`).
     pub fn is_match(&self, value: &str) -> bool {
-        self.main.is_match(value) && self.side.iter().all(|(re, positive)| re.is_match(value) == *positive)
+        let main = match &self.main {
+            Engine::Linear(re) => re.is_match(value),
+            // A pattern too costly to decide counts as not matching (AWS's Java engine would
+            // answer eventually; model patterns are small, so this is theoretical).
+            Engine::Fancy(re) => re.is_match(value).unwrap_or(false),
+        };
+        main && self.side.iter().all(|(re, positive)| re.is_match(value) == *positive)
     }
+}
+
+#[derive(Debug)]
+enum Engine {
+    Linear(Regex),
+    Fancy(Box<fancy_regex::Regex>),
 }
 
 fn build(pattern: &str) -> Result<Regex, String> {
@@ -143,6 +157,8 @@ mod tests {
         assert!(p.is_match("abc"));
         assert!(p.is_match("123"));
         assert!(!p.is_match("abc123"));
-        assert!(Pattern::compile("a(?!b)c(?<=c)").is_err());
+        // A lookaround in the middle goes to the backtracking engine.
+        let mid = Pattern::compile(r"(:((?!\d+$)[0-9a-z]+))?").unwrap();
+        assert!(mid.is_match(":alias") && mid.is_match("") && !mid.is_match(":123"));
     }
 }

@@ -1,11 +1,9 @@
-//! The Lambda service model (`lambda/2015-03-31`) as data: routing of REST-JSON
-//! requests to operations, decoding of a request into one JSON input object,
-//! validation of that input with AWS's messages, and encoding of an output
-//! object into status, headers and body.
-//!
-//! The facts come from `model/lambda-model.json`, generated from botocore's
-//! model by `scripts/gen_lambda_model.py`; it is embedded at compile time and
-//! parsed once.
+//! A service model as data: the compact form of botocore's model that
+//! `scripts/gen_models.py` writes for every service (`crates/<crate>/model/<name>.json`).
+//! It routes REST requests to operations, decodes a request into one JSON input
+//! document, validates that document with AWS's messages, and encodes an output
+//! document into status, headers and body. The protocol fronts in [`crate::front`]
+//! build on it; a service embeds its file and parses it once ([`ServiceModel::parse`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,13 +17,8 @@ mod pattern;
 mod routing;
 mod validate;
 
-#[cfg(test)]
-mod tests;
-
 pub use pattern::Pattern;
 pub use routing::RouteTemplate;
-
-const MODEL_JSON: &str = include_str!("../../model/lambda-model.json");
 
 /// Why a request was refused before it reached an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +61,19 @@ impl fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
+/// The wire protocol families of AWS services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// AWS JSON 1.0 / 1.1: `POST /` with `X-Amz-Target: <prefix>.<Operation>`.
+    Json,
+    /// REST-JSON: operation from method + URI template, members in URI, query, headers, body.
+    RestJson,
+    /// Query: form-encoded `Action=<Operation>&…`, answers in XML.
+    Query,
+    /// REST-XML (S3 and friends).
+    RestXml,
+}
+
 /// Shape types of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +89,10 @@ pub enum ShapeType {
     List,
     Map,
     Structure,
+    /// botocore's `bigdecimal` and friends are not used by the services nimbus serves;
+    /// anything else the model may add later still parses.
+    #[serde(other)]
+    Other,
 }
 
 /// Where a member travels in a REST-JSON request or response.
@@ -123,6 +133,15 @@ pub struct Member {
     pub idempotency_token: bool,
     #[serde(default)]
     pub eventpayload: bool,
+    #[serde(default)]
+    pub flattened: bool,
+    #[serde(default, rename = "xmlAttribute")]
+    pub xml_attribute: bool,
+    /// The query-protocol name (EC2-style services); query members otherwise use `locationName`.
+    #[serde(rename = "queryName")]
+    pub query_name: Option<String>,
+    #[serde(rename = "timestampFormat")]
+    pub timestamp_format: Option<String>,
 }
 
 impl Member {
@@ -169,6 +188,20 @@ pub struct Shape {
     #[serde(default)]
     pub eventstream: bool,
     pub error: Option<ErrorInfo>,
+    /// A union: exactly one member is set.
+    #[serde(default)]
+    pub union: bool,
+    /// A free-form JSON document (`type: structure, document: true`).
+    #[serde(default)]
+    pub document: bool,
+    /// Lists and maps serialised without a wrapping element (query and XML protocols).
+    #[serde(default)]
+    pub flattened: bool,
+    /// The XML element name of the shape itself, where the model gives one.
+    #[serde(rename = "locationName")]
+    pub location_name: Option<String>,
+    #[serde(rename = "timestampFormat")]
+    pub timestamp_format: Option<String>,
     /// Compiled `pattern` (anchored); `None` when it does not compile with the
     /// `regex` crate (the check is then skipped).
     #[serde(skip)]
@@ -217,6 +250,8 @@ pub struct Operation {
     pub output: Option<String>,
     pub errors: Vec<String>,
     pub deprecated: bool,
+    /// Query protocol: the element wrapping the output (`<CreateQueueResult>`).
+    pub result_wrapper: Option<String>,
     pub route: RouteTemplate,
 }
 
@@ -233,6 +268,8 @@ struct RawOperation {
     errors: Vec<String>,
     #[serde(default)]
     deprecated: bool,
+    #[serde(rename = "resultWrapper")]
+    result_wrapper: Option<String>,
 }
 
 fn default_code() -> u16 {
@@ -254,16 +291,18 @@ pub struct ServiceModel {
     pub operations: Vec<Operation>,
     pub shapes: HashMap<String, Shape>,
     by_name: HashMap<String, usize>,
-}
-
-/// The embedded Lambda model, parsed on first use.
-pub fn model() -> &'static ServiceModel {
-    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
-    MODEL.get_or_init(|| ServiceModel::from_json(MODEL_JSON).expect("embedded lambda-model.json is valid"))
+    /// (shape, member) enums the service checks itself, with its own message, instead of the
+    /// front's generic enum failure (Lambda's `Runtime`).
+    service_enums: Vec<(String, String)>,
 }
 
 impl ServiceModel {
-    /// Parse a model file in the format written by `scripts/gen_lambda_model.py`.
+    /// Parse a generated model embedded in the binary; a bad file is a build defect.
+    pub fn parse(text: &str) -> ServiceModel {
+        ServiceModel::from_json(text).unwrap_or_else(|e| panic!("generated model is invalid: {e}"))
+    }
+
+    /// Parse a model file in the format written by `scripts/gen_models.py`.
     pub fn from_json(text: &str) -> Result<ServiceModel, String> {
         let raw: RawModel = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut operations = Vec::with_capacity(raw.operations.len());
@@ -278,11 +317,13 @@ impl ServiceModel {
                 output: op.output,
                 errors: op.errors,
                 deprecated: op.deprecated,
+                result_wrapper: op.result_wrapper,
                 route,
             });
         }
         let by_name = operations.iter().enumerate().map(|(i, o)| (o.name.clone(), i)).collect();
-        let model = ServiceModel { metadata: raw.metadata, operations, shapes: raw.shapes, by_name };
+        let model =
+            ServiceModel { metadata: raw.metadata, operations, shapes: raw.shapes, by_name, service_enums: Vec::new() };
         // Every referenced shape must exist, so lookups below can't fail on a good file.
         for (name, shape) in &model.shapes {
             let refs = shape
@@ -343,7 +384,32 @@ impl ServiceModel {
         self.shape(code).is_some_and(|s| s.exception && s.member("Type").is_some())
     }
 
-    fn shape_of(&self, name: &str) -> &Shape {
+    /// Leave the enum check of `shape.member` to the service (it answers with its own message).
+    pub fn with_service_checked_enum(mut self, shape: &str, member: &str) -> Self {
+        self.service_enums.push((shape.to_string(), member.to_string()));
+        self
+    }
+
+    pub(crate) fn service_checks_enum(&self, shape: &str, member: &str) -> bool {
+        self.service_enums.iter().any(|(s, m)| s == shape && m == member)
+    }
+
+    /// The metadata entry `key` (`protocol`, `targetPrefix`, `jsonVersion`, `xmlNamespace`, …).
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The protocol family the service speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self.meta("protocol") {
+            Some("json") => Protocol::Json,
+            Some("query") | Some("ec2") => Protocol::Query,
+            Some("rest-xml") => Protocol::RestXml,
+            _ => Protocol::RestJson,
+        }
+    }
+
+    pub(crate) fn shape_of(&self, name: &str) -> &Shape {
         // from_json checked every reference.
         &self.shapes[name]
     }

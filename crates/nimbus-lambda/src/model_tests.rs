@@ -328,11 +328,11 @@ fn ranges() {
     );
     let msg = validation_message(
         "CreateFunction",
-        create_function(json!({"MemorySize": 1, "Timeout": 0, "EphemeralStorage": {"Size": 20000}})),
+        create_function(json!({"MemorySize": 1, "Timeout": 0, "EphemeralStorage": {"Size": 40000}})),
     );
     assert!(msg.starts_with("3 validation errors detected: "), "{msg}");
     assert!(msg.contains(
-        "Value '20000' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value less than or equal to 10240"
+        "Value '40000' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value less than or equal to 32768"
     ));
 }
 

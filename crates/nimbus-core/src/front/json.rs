@@ -1,0 +1,80 @@
+//! AWS JSON 1.0 / 1.1: `POST /` with `X-Amz-Target: <targetPrefix>.<Operation>` and a JSON
+//! body; errors as `{"__type": code, "message": …}` with `x-amzn-ErrorType`.
+
+use serde_json::{Map, Value};
+
+use super::{log_error, Operations};
+use crate::error::AwsError;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::model::{ModelError, Operation, ServiceModel};
+use crate::service::RequestContext;
+
+/// The operation named by `X-Amz-Target`, if it belongs to `model`.
+pub(super) fn target<'m>(req: &HttpRequest, model: &'m ServiceModel) -> Option<&'m Operation> {
+    let (prefix, op) = req.header("x-amz-target")?.rsplit_once('.')?;
+    (Some(prefix) == model.meta("targetPrefix")).then_some(())?;
+    model.operation(op)
+}
+
+pub(super) fn content_type(model: &ServiceModel) -> String {
+    format!("application/x-amz-json-{}", model.meta("jsonVersion").unwrap_or("1.0"))
+}
+
+pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
+    let model = ops.model();
+    let ct = content_type(model);
+    let Some(op) = target(req, model) else {
+        let target = req.header("x-amz-target").unwrap_or("");
+        let err = AwsError::new(400, "UnknownOperationException", format!("Unknown operation {target}"));
+        return error(&err, &ct);
+    };
+    let result = match decode(model, op, &req.body) {
+        Ok(input) => ops.call(ctx, &op.name, input).await,
+        Err(e) => Err(ops.model_error(e)),
+    };
+    match result {
+        Ok(output) => {
+            let body = match output {
+                Value::Null => b"{}".to_vec(),
+                other => serde_json::to_vec(&other).unwrap_or_else(|_| b"{}".to_vec()),
+            };
+            HttpResponse::new(200, &ct, body)
+        }
+        Err(err) => {
+            log_error(model.meta("endpointPrefix").unwrap_or(""), &op.name, &err);
+            error(&err, &ct)
+        }
+    }
+}
+
+/// The body as the operation's input document, validated.
+pub(super) fn decode(model: &ServiceModel, op: &Operation, body: &[u8]) -> Result<Value, ModelError> {
+    let input = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice::<Value>(body).map_err(|e| ModelError::InvalidContent(format!("{e}")))?
+    };
+    if !input.is_object() {
+        return Err(ModelError::InvalidContent("Start of structure or map found where not expected.".into()));
+    }
+    model.validate(op, &input)?;
+    Ok(input)
+}
+
+/// `{"__type": …, "message": …}` plus the error's extra members. A namespaced code
+/// (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`) is sent as-is in `__type`;
+/// the header carries the bare name.
+pub(super) fn error(err: &AwsError, content_type: &str) -> HttpResponse {
+    let mut body = Map::new();
+    body.insert("__type".into(), Value::String(err.code.clone()));
+    let has_message = err.extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("message"));
+    if !has_message {
+        body.insert("message".into(), Value::String(err.message.clone()));
+    }
+    for (k, v) in &err.extra {
+        body.insert(k.clone(), v.clone());
+    }
+    let short = err.code.rsplit('#').next().unwrap_or(&err.code).to_string();
+    HttpResponse::new(err.status, content_type, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+        .with_header("x-amzn-ErrorType", short)
+}
