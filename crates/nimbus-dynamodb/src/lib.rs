@@ -11,6 +11,10 @@ pub mod expr;
 pub mod key;
 pub mod number;
 pub mod ops;
+pub mod persist;
+pub mod service;
 pub mod state;
 pub mod table;
 pub mod value;
+
+pub use service::{Dynamo, DynamoService};
