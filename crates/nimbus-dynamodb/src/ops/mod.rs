@@ -81,6 +81,9 @@ pub fn dispatch(db: &Db, ctx: &Ctx, op: &str, input: &Value) -> Option<Result<Ou
         "BatchWriteItem" => batch::batch_write_item(db, ctx, input),
         "TransactGetItems" => batch::transact_get_items(db, ctx, input),
         "TransactWriteItems" => batch::transact_write_items(db, ctx, input),
+        "ExecuteStatement" => partiql::execute_statement(db, ctx, input),
+        "BatchExecuteStatement" => partiql::batch_execute_statement(db, ctx, input),
+        "ExecuteTransaction" => partiql::execute_transaction(db, ctx, input),
         _ => return None,
     })
 }

@@ -126,7 +126,7 @@ enum Select {
     Count,
 }
 
-fn select(input: &Value, projection: Option<Vec<Path>>, target: &Target) -> Result<Select> {
+fn choose_select(input: &Value, projection: Option<Vec<Path>>, target: &Target) -> Result<Select> {
     let given = input["Select"].as_str();
     let has_projection = projection.is_some();
     let projection_param = if input.get("AttributesToGet").is_some_and(|v| !v.is_null()) {
@@ -228,7 +228,7 @@ pub fn query(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome> {
         validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
     })?;
     let key_cond = KeyCondition::from_condition(cond, target.schema())?;
-    let select = select(input, exprs.projection, &target)?;
+    let select = choose_select(input, exprs.projection, &target)?;
     let forward = input["ScanIndexForward"].as_bool().unwrap_or(true);
     let start =
         input.get("ExclusiveStartKey").filter(|v| !v.is_null()).map(|v| target.start_position(v)).transpose()?;
@@ -324,7 +324,7 @@ pub fn scan(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome> {
         (Some(s), Some(t)) => Some((s, t)),
     };
     let target = target(db, ctx, input)?;
-    let select = select(input, exprs.projection, &target)?;
+    let select = choose_select(input, exprs.projection, &target)?;
     let start =
         input.get("ExclusiveStartKey").filter(|v| !v.is_null()).map(|v| target.start_position(v)).transpose()?;
     let positions = target
@@ -332,4 +332,17 @@ pub fn scan(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome> {
         .filter(move |p| segments.is_none_or(|(s, t)| segment_of(&target_sort(p).0, t) == s));
     let out = page(&target, positions, input, exprs.filter.as_ref(), &select);
     Ok(Outcome::read(out))
+}
+
+/// PartiQL's SELECT: a scan of the table or index (`input` carries `TableName`, `IndexName`,
+/// `Limit` and `ExclusiveStartKey`) with an already-parsed filter and projection.
+pub fn select(db: &Db, ctx: &Ctx, input: &Value, filter: Option<&crate::expr::ast::Condition>, projection: Option<Vec<Path>>) -> Result<Value> {
+    let target = target(db, ctx, input)?;
+    let select = match projection {
+        Some(paths) => Select::Projected(Some(paths)),
+        None if target.index.is_some() => Select::Projected(None),
+        None => Select::All,
+    };
+    let start = input.get("ExclusiveStartKey").filter(|v| !v.is_null()).map(|v| target.start_position(v)).transpose()?;
+    Ok(page(&target, target.positions(None, start), input, filter, &select))
 }

@@ -26,10 +26,11 @@ fn put_meta(ctx: &Ctx, meta: TableMeta) -> Change {
 
 pub fn create_table(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome> {
     let name = table_name(input);
+    // The definition is checked before the name is looked up, as DynamoDB does.
+    let meta = table::create(input, &ctx.account, &ctx.region, ctx.now_millis)?;
     if db.table(&ctx.scope(), name).is_some() {
         return Err(resource_in_use(format!("Table already exists: {name}")));
     }
-    let meta = table::create(input, &ctx.account, &ctx.region, ctx.now_millis)?;
     let output = json!({"TableDescription": meta.describe(0, 0, &|_| (0, 0))});
     Ok(Outcome { output, changes: vec![put_meta(ctx, meta)] })
 }

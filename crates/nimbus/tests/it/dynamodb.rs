@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
     Update,
 };
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::Client;
 
 use crate::harness::*;
