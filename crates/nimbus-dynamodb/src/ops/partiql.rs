@@ -69,10 +69,28 @@ fn lex(src: &str) -> Result<Vec<Tok>> {
                 i += 1;
                 Tok::Param
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit) && !matches!(out.last(), Some(Tok::Word(_) | Tok::Quoted(_) | Tok::Num(_) | Tok::Str(_) | Tok::Param | Tok::Punct(")" | "]")))) => {
+            c if c.is_ascii_digit()
+                || (c == '-'
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+                    && !matches!(
+                        out.last(),
+                        Some(
+                            Tok::Word(_)
+                                | Tok::Quoted(_)
+                                | Tok::Num(_)
+                                | Tok::Str(_)
+                                | Tok::Param
+                                | Tok::Punct(")" | "]")
+                        )
+                    )) =>
+            {
                 let start = i;
                 i += 1;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E'))) {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric()
+                        || chars[i] == '.'
+                        || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
+                {
                     i += 1;
                 }
                 Tok::Num(chars[start..i].iter().collect())
@@ -212,7 +230,8 @@ impl Parser {
                 elems.push(PathElem::Name(self.name()?.into()));
             } else if self.eat("[") {
                 match self.next() {
-                    Tok::Num(n) => elems.push(PathElem::Index(n.parse().map_err(|_| malformed(format!("Invalid list index: {n}")))?)),
+                    Tok::Num(n) => elems
+                        .push(PathElem::Index(n.parse().map_err(|_| malformed(format!("Invalid list index: {n}")))?)),
                     Tok::Str(s) => elems.push(PathElem::Name(s.into())),
                     _ => return Err(self.unexpected()),
                 }
@@ -228,7 +247,11 @@ impl Parser {
             Tok::Str(s) => AttrValue::S(s.into()),
             Tok::Num(n) => AttrValue::N(crate::value::parse_number(&n)?),
             Tok::Param => {
-                let v = self.params.get(self.next_param).cloned().ok_or_else(|| validation("Number of parameters in request and statement don't match."))?;
+                let v = self
+                    .params
+                    .get(self.next_param)
+                    .cloned()
+                    .ok_or_else(|| validation("Number of parameters in request and statement don't match."))?;
                 self.next_param += 1;
                 v
             }
@@ -371,7 +394,12 @@ impl Parser {
             return Ok(Condition::Between(left, low, high));
         }
         if self.eat_word("IN") {
-            let close = if self.eat("[") { "]" } else { self.expect("(")?; ")" };
+            let close = if self.eat("[") {
+                "]"
+            } else {
+                self.expect("(")?;
+                ")"
+            };
             let mut list = vec![self.operand()?];
             while self.eat(",") {
                 list.push(self.operand()?);
@@ -515,16 +543,35 @@ fn show(t: &Tok) -> String {
 fn set_of(elems: Vec<AttrValue>) -> Result<AttrValue> {
     let bad = || validation("Sets must contain elements of one scalar type");
     Ok(match elems.first() {
-        Some(AttrValue::S(_)) => AttrValue::Ss(elems.into_iter().map(|e| if let AttrValue::S(s) = e { Ok(s) } else { Err(bad()) }).collect::<Result<_>>()?),
-        Some(AttrValue::N(_)) => AttrValue::Ns(elems.into_iter().map(|e| if let AttrValue::N(n) = e { Ok(n) } else { Err(bad()) }).collect::<Result<_>>()?),
-        Some(AttrValue::B(_)) => AttrValue::Bs(elems.into_iter().map(|e| if let AttrValue::B(b) = e { Ok(b) } else { Err(bad()) }).collect::<Result<_>>()?),
+        Some(AttrValue::S(_)) => AttrValue::Ss(
+            elems
+                .into_iter()
+                .map(|e| if let AttrValue::S(s) = e { Ok(s) } else { Err(bad()) })
+                .collect::<Result<_>>()?,
+        ),
+        Some(AttrValue::N(_)) => AttrValue::Ns(
+            elems
+                .into_iter()
+                .map(|e| if let AttrValue::N(n) = e { Ok(n) } else { Err(bad()) })
+                .collect::<Result<_>>()?,
+        ),
+        Some(AttrValue::B(_)) => AttrValue::Bs(
+            elems
+                .into_iter()
+                .map(|e| if let AttrValue::B(b) = e { Ok(b) } else { Err(bad()) })
+                .collect::<Result<_>>()?,
+        ),
         _ => return Err(bad()),
     })
 }
 
 fn parse(input: &Value) -> Result<Statement> {
     let src = input["Statement"].as_str().unwrap_or_default();
-    let params = input["Parameters"].as_array().map(|p| p.iter().map(AttrValue::from_json).collect::<Result<Vec<_>>>()).transpose()?.unwrap_or_default();
+    let params = input["Parameters"]
+        .as_array()
+        .map(|p| p.iter().map(AttrValue::from_json).collect::<Result<Vec<_>>>())
+        .transpose()?
+        .unwrap_or_default();
     let mut p = Parser { toks: lex(src)?, pos: 0, params, next_param: 0 };
     p.statement()
 }
@@ -535,9 +582,7 @@ fn pinned_key(table: &TableData, filter: &Condition) -> Result<PrimaryKey> {
     let mut equalities = Vec::new();
     collect_equalities(filter, &mut equalities);
     let schema = &table.meta().key;
-    let find = |name: &str| {
-        equalities.iter().find(|(n, _)| n == name).and_then(|(_, v)| Scalar::from_value(v))
-    };
+    let find = |name: &str| equalities.iter().find(|(n, _)| n == name).and_then(|(_, v)| Scalar::from_value(v));
     let missing = || validation("Where clause does not contain a mandatory equality on all key attributes");
     let hash = find(&schema.hash.name).ok_or_else(missing)?;
     let range = match &schema.range {
@@ -553,7 +598,10 @@ fn collect_equalities(c: &Condition, out: &mut Vec<(String, AttrValue)>) {
             collect_equalities(a, out);
             collect_equalities(b, out);
         }
-        Condition::Compare(Operand::Path(Path(p)), Cmp::Eq, Operand::Value(v)) | Condition::Compare(Operand::Value(v), Cmp::Eq, Operand::Path(Path(p))) if p.len() == 1 => {
+        Condition::Compare(Operand::Path(Path(p)), Cmp::Eq, Operand::Value(v))
+        | Condition::Compare(Operand::Value(v), Cmp::Eq, Operand::Path(Path(p)))
+            if p.len() == 1 =>
+        {
             if let PathElem::Name(n) = &p[0] {
                 out.push((n.to_string(), v.clone()));
             }
@@ -654,7 +702,9 @@ pub fn batch_execute_statement(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outc
                 }
                 Ok((r, None))
             }
-            Statement::Select { .. } => Err(validation("Where clause does not contain a mandatory equality on all key attributes")),
+            Statement::Select { .. } => {
+                Err(validation("Where clause does not contain a mandatory equality on all key attributes"))
+            }
             stmt => {
                 let planned = plan(db, ctx, stmt, s)?;
                 if !seen.insert((planned.table.meta().name.clone(), planned.key.clone())) {
@@ -694,7 +744,9 @@ pub fn execute_transaction(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome>
             Statement::Select { table, filter, projection, .. } => {
                 any_read = true;
                 let t = data_table(db, ctx, &table)?;
-                let filter = filter.ok_or_else(|| validation("Where clause does not contain a mandatory equality on all key attributes"))?;
+                let filter = filter.ok_or_else(|| {
+                    validation("Where clause does not contain a mandatory equality on all key attributes")
+                })?;
                 let key = pinned_key(t, &filter)?;
                 let item = current(t, &key).map(|i| match &projection {
                     Some(paths) => crate::expr::eval::project(&i, paths),
@@ -708,7 +760,9 @@ pub fn execute_transaction(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome>
                 match plan(db, ctx, stmt, s) {
                     Ok(p) => {
                         if !seen.insert((p.table.meta().name.clone(), p.key.clone())) {
-                            return Err(validation("Transaction request cannot include multiple operations on one item"));
+                            return Err(validation(
+                                "Transaction request cannot include multiple operations on one item",
+                            ));
                         }
                         planned.push(p);
                         reasons.push(json!({"Code": "None"}));
@@ -728,7 +782,10 @@ pub fn execute_transaction(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome>
         let codes: Vec<String> = reasons.iter().map(|r| r["Code"].as_str().unwrap_or_default().to_string()).collect();
         return Err(service(
             "TransactionCanceledException",
-            format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+            format!(
+                "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+                codes.join(", ")
+            ),
         )
         .with_extra("CancellationReasons", Value::Array(reasons)));
     }
@@ -750,15 +807,41 @@ mod tests {
 
     #[test]
     fn statements_parse() {
-        assert!(matches!(stmt(r#"SELECT * FROM "t" WHERE pk = 'a' AND sk > 3"#, Value::Null), Ok(Statement::Select { .. })));
-        assert!(matches!(stmt(r#"SELECT a, b.c[0] FROM "t"."idx""#, Value::Null), Ok(Statement::Select { index: Some(_), .. })));
-        let Ok(Statement::Insert { item, .. }) = stmt(r#"INSERT INTO "t" VALUE {'pk': ?, 'n': 1.5, 'm': {'x': [1, 'two']}, 's': <<'a', 'b'>>, 'f': true}"#, json!([{"S": "k"}])) else { panic!() };
+        assert!(matches!(
+            stmt(r#"SELECT * FROM "t" WHERE pk = 'a' AND sk > 3"#, Value::Null),
+            Ok(Statement::Select { .. })
+        ));
+        assert!(matches!(
+            stmt(r#"SELECT a, b.c[0] FROM "t"."idx""#, Value::Null),
+            Ok(Statement::Select { index: Some(_), .. })
+        ));
+        let Ok(Statement::Insert { item, .. }) = stmt(
+            r#"INSERT INTO "t" VALUE {'pk': ?, 'n': 1.5, 'm': {'x': [1, 'two']}, 's': <<'a', 'b'>>, 'f': true}"#,
+            json!([{"S": "k"}]),
+        ) else {
+            panic!()
+        };
         assert_eq!(item_to_json(&item)["s"], json!({"SS": ["a", "b"]}));
         assert_eq!(item_to_json(&item)["pk"], json!({"S": "k"}));
-        assert!(matches!(stmt(r#"UPDATE "t" SET a = a + 1, b = 'x' REMOVE c WHERE pk = 'a'"#, Value::Null), Ok(Statement::Update { .. })));
-        assert!(matches!(stmt(r#"DELETE FROM "t" WHERE pk = ? AND attr IS NOT MISSING"#, json!([{"S": "a"}])), Ok(Statement::Delete { .. })));
-        assert_eq!(stmt(r#"SELECT * FROM "t" WHERE pk = ?"#, Value::Null).unwrap_err(), "Number of parameters in request and statement don't match.");
-        assert_eq!(stmt(r#"SELEC * FROM "t""#, Value::Null).unwrap_err(), "Statement wasn't well formed, can't be processed: Unexpected token: SELEC");
-        assert_eq!(stmt(r#"SELECT * FROM"#, Value::Null).unwrap_err(), "Statement wasn't well formed, can't be processed: Unexpected end of statement");
+        assert!(matches!(
+            stmt(r#"UPDATE "t" SET a = a + 1, b = 'x' REMOVE c WHERE pk = 'a'"#, Value::Null),
+            Ok(Statement::Update { .. })
+        ));
+        assert!(matches!(
+            stmt(r#"DELETE FROM "t" WHERE pk = ? AND attr IS NOT MISSING"#, json!([{"S": "a"}])),
+            Ok(Statement::Delete { .. })
+        ));
+        assert_eq!(
+            stmt(r#"SELECT * FROM "t" WHERE pk = ?"#, Value::Null).unwrap_err(),
+            "Number of parameters in request and statement don't match."
+        );
+        assert_eq!(
+            stmt(r#"SELEC * FROM "t""#, Value::Null).unwrap_err(),
+            "Statement wasn't well formed, can't be processed: Unexpected token: SELEC"
+        );
+        assert_eq!(
+            stmt(r#"SELECT * FROM"#, Value::Null).unwrap_err(),
+            "Statement wasn't well formed, can't be processed: Unexpected end of statement"
+        );
     }
 }

@@ -336,13 +336,20 @@ pub fn scan(db: &Db, ctx: &Ctx, input: &Value) -> Result<Outcome> {
 
 /// PartiQL's SELECT: a scan of the table or index (`input` carries `TableName`, `IndexName`,
 /// `Limit` and `ExclusiveStartKey`) with an already-parsed filter and projection.
-pub fn select(db: &Db, ctx: &Ctx, input: &Value, filter: Option<&crate::expr::ast::Condition>, projection: Option<Vec<Path>>) -> Result<Value> {
+pub fn select(
+    db: &Db,
+    ctx: &Ctx,
+    input: &Value,
+    filter: Option<&crate::expr::ast::Condition>,
+    projection: Option<Vec<Path>>,
+) -> Result<Value> {
     let target = target(db, ctx, input)?;
     let select = match projection {
         Some(paths) => Select::Projected(Some(paths)),
         None if target.index.is_some() => Select::Projected(None),
         None => Select::All,
     };
-    let start = input.get("ExclusiveStartKey").filter(|v| !v.is_null()).map(|v| target.start_position(v)).transpose()?;
+    let start =
+        input.get("ExclusiveStartKey").filter(|v| !v.is_null()).map(|v| target.start_position(v)).transpose()?;
     Ok(page(&target, target.positions(None, start), input, filter, &select))
 }
