@@ -38,6 +38,8 @@ SERVICES = {
     "sts": ("sts", "2011-06-15", "nimbus-iam", None),
     "logs": ("logs", "2014-03-28", "nimbus-logs", None),
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
+    "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
+    "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
 }
 
 # Shape-level keys copied verbatim when present.

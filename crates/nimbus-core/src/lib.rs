@@ -29,6 +29,7 @@ pub mod service;
 pub mod shapes;
 pub mod sigv4;
 pub mod state;
+pub mod streams;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse};

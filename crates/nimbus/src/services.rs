@@ -27,6 +27,8 @@ pub fn register(
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
     *lambda.lambda().keys.write() = keys.clone();
     lambda.start_background();
+    let dynamodb = nimbus_dynamodb::DynamoService::open(data_dir, router.clock().clone())?;
+    dynamodb.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     router.add(Arc::new(lambda));
@@ -34,5 +36,6 @@ pub fn register(
     router.add(Arc::new(sts));
     router.add(Arc::new(logs));
     router.add(Arc::new(sqs));
+    router.add(Arc::new(dynamodb));
     Ok(())
 }
