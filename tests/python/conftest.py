@@ -12,16 +12,22 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
+def start_nimbus(*args):
+    """A nimbus of its own on an ephemeral port: (process, endpoint URL)."""
+    binary = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
+    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True)
+    banner = proc.stdout.readline()
+    url = banner.strip().rsplit(" ", 1)[-1]
+    assert url.startswith("http://"), banner
+    return proc, url
+
+
 @pytest.fixture(scope="session")
 def endpoint():
     if os.environ.get("NIMBUS_ENDPOINT"):
         yield os.environ["NIMBUS_ENDPOINT"]
         return
-    binary = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
-    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn"], stdout=subprocess.PIPE, text=True)
-    banner = proc.stdout.readline()
-    url = banner.strip().rsplit(" ", 1)[-1]
-    assert url.startswith("http://"), banner
+    proc, url = start_nimbus()
     yield url
     proc.kill()
     proc.wait()

@@ -14,7 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import client
+from conftest import client, start_nimbus
 
 SDK = "aws-durable-execution-sdk-python==3.0.0"
 JS_SDK = "@aws/durable-execution-sdk-js@2.4.0"
@@ -31,10 +31,7 @@ def endpoint():
     proc.wait()
 
 
-def serve(*args):
-    binary = os.environ.get("NIMBUS_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "target" / "debug" / "nimbus"))
-    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True)
-    return proc, proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+serve = start_nimbus
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,18 @@ import pytest
 import requests
 from boto3.dynamodb.conditions import Attr, Key
 
-from conftest import client
+from conftest import client, start_nimbus
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    """A server of this module's own: these tests advance its clock past TTLs and retention."""
+    proc, url = start_nimbus()
+    yield url
+    proc.kill()
+    proc.wait()
 
 
 def unique(prefix):

@@ -9,6 +9,12 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::model::{ModelError, Operation, ServiceModel};
 use crate::service::RequestContext;
 
+/// Whether `X-Amz-Target` names this service (`<targetPrefix>.<anything>`).
+pub(super) fn has_prefix(req: &HttpRequest, model: &ServiceModel) -> bool {
+    let prefix = req.header("x-amz-target").and_then(|t| t.rsplit_once('.')).map(|(p, _)| p);
+    prefix.is_some() && prefix == model.meta("targetPrefix")
+}
+
 /// The operation named by `X-Amz-Target`, if it belongs to `model`.
 pub(super) fn target<'m>(req: &HttpRequest, model: &'m ServiceModel) -> Option<&'m Operation> {
     let (prefix, op) = req.header("x-amz-target")?.rsplit_once('.')?;

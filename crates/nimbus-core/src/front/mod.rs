@@ -134,12 +134,13 @@ impl<O: Operations> Service for ModelService<O> {
         self.signing_names
     }
 
-    /// Unsigned requests: JSON services by their `X-Amz-Target` prefix, query services by an
+    /// Unsigned requests: JSON services by their `X-Amz-Target` prefix (an unknown operation
+    /// under it is still theirs, to answer `UnknownOperationException`), query services by an
     /// `Action` of the model together with the model's `Version`.
     fn claims(&self, req: &HttpRequest) -> bool {
         let model = self.ops.model();
         match model.protocol() {
-            Protocol::Json => json::target(req, model).is_some(),
+            Protocol::Json => json::has_prefix(req, model),
             Protocol::Query => query::claims(req, model),
             _ => false,
         }

@@ -154,6 +154,9 @@ fn json_protocol_decodes_validates_calls_and_encodes() {
         serde_json::from_str::<Value>(&body).unwrap(),
         json!({"__type": "ThingExists", "message": "taken already"})
     );
+    let svc = service("json");
+    assert!(svc.claims(&request(&[("x-amz-target", "Demo_1.Nope")], "{}")), "its prefix, any operation");
+    assert!(!svc.claims(&request(&[("x-amz-target", "Other_1.PutThing")], "{}")));
     let (status, code, _) = json_call("Demo_1.Nope", "{}");
     assert_eq!((status, code.as_deref()), (400, Some("UnknownOperationException")));
     let (status, code, _) = json_call("Demo_1.Ping", "{}");
