@@ -193,11 +193,21 @@ impl XmlWriter {
 /// A successful query response. `result` is the inner XML of `<{action}Result>`; `None` for
 /// operations without output (their response holds only `ResponseMetadata`).
 pub fn response(action: &str, xmlns: &str, request_id: &str, result: Option<&str>) -> HttpResponse {
+    response_wrapped(action, &format!("{action}Result"), xmlns, request_id, result)
+}
+
+/// [`response`] with the result element the model names (`resultWrapper`).
+pub fn response_wrapped(
+    action: &str,
+    wrapper: &str,
+    xmlns: &str,
+    request_id: &str,
+    result: Option<&str>,
+) -> HttpResponse {
     let mut w = XmlWriter::new();
     w.raw(&format!("<{action}Response xmlns=\"{}\">", escape(xmlns)));
     if let Some(result) = result {
-        let wrapper = format!("{action}Result");
-        w.open(&wrapper).raw(result).close(&wrapper);
+        w.open(wrapper).raw(result).close(wrapper);
     }
     w.open("ResponseMetadata").text("RequestId", request_id).close("ResponseMetadata");
     w.close(&format!("{action}Response"));

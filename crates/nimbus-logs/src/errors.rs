@@ -1,23 +1,9 @@
-//! CloudWatch Logs errors with AWS's codes and texts. The JSON 1.1 protocol renders them as
-//! `{"__type": "<Code>", "message": "..."}` with status 400 and the code in `x-amzn-ErrorType`.
+//! CloudWatch Logs errors with AWS's codes and texts; the shared front renders them in the
+//! JSON 1.1 protocol (`{"__type": "<Code>", "message": "..."}`, code in `x-amzn-ErrorType`).
 
-use nimbus_core::{AwsError, HttpResponse};
-use serde_json::{json, Map, Value};
+use nimbus_core::AwsError;
 
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
-
-pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-
-pub fn render(err: &AwsError) -> HttpResponse {
-    let mut body = Map::new();
-    body.insert("__type".into(), json!(err.code));
-    body.insert("message".into(), json!(err.message));
-    for (k, v) in &err.extra {
-        body.insert(k.clone(), v.clone());
-    }
-    HttpResponse::new(err.status, CONTENT_TYPE, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
-        .with_header("x-amzn-ErrorType", err.code.clone())
-}
 
 pub fn invalid_parameter(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidParameterException", message)

@@ -36,17 +36,8 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
     let result = super::run(ops, ctx, op, decode(model, op, &params.params)).await;
     match result {
         Ok(output) => {
-            let inner = encode(model, op, &output);
-            let mut w = XmlWriter::new();
-            w.raw(&format!("<{action}Response xmlns=\"{}\">", q::escape(&xmlns)));
-            if let Some(inner) = inner {
-                let wrapper = op.result_wrapper.clone().unwrap_or_else(|| format!("{action}Result"));
-                w.open(&wrapper).raw(&inner).close(&wrapper);
-            }
-            w.open("ResponseMetadata").text("RequestId", &ctx.request_id).close("ResponseMetadata");
-            w.close(&format!("{action}Response"));
-            let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", w.finish());
-            HttpResponse::new(200, "text/xml", body)
+            let wrapper = op.result_wrapper.clone().unwrap_or_else(|| format!("{action}Result"));
+            q::response_wrapped(&action, &wrapper, &xmlns, &ctx.request_id, encode(model, op, &output).as_deref())
         }
         Err(err) => {
             log_error(model.meta("endpointPrefix").unwrap_or(""), &op.name, &err);
