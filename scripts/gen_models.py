@@ -31,16 +31,29 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOTOCORE_VERSION = "1.44.8"
 
+IAM_TYPED = [
+    "CreateRole", "GetRole", "ListRoles", "DeleteRole", "UpdateRole", "UpdateRoleDescription",
+    "UpdateAssumeRolePolicy", "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
+    "AttachRolePolicy", "DetachRolePolicy", "ListAttachedRolePolicies", "PutRolePolicy",
+    "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies", "TagRole", "UntagRole", "ListRoleTags",
+    "ListInstanceProfilesForRole", "CreatePolicy", "GetPolicy", "DeletePolicy", "ListPolicies",
+    "GetPolicyVersion", "ListPolicyVersions",
+]
+
 # name -> (botocore service, api version, crate dir, typed operations: None, "*" or a list)
+# Typed shapes go to src/shapes.rs, or src/<name>_shapes.rs for a second model in one crate
+# (SHAPES_FILE).
 SERVICES = {
     "lambda": ("lambda", "2015-03-31", "nimbus-lambda", None),
-    "iam": ("iam", "2010-05-08", "nimbus-iam", None),
-    "sts": ("sts", "2011-06-15", "nimbus-iam", None),
+    "iam": ("iam", "2010-05-08", "nimbus-iam", IAM_TYPED),
+    "sts": ("sts", "2011-06-15", "nimbus-iam", ["GetCallerIdentity", "AssumeRole"]),
     "logs": ("logs", "2014-03-28", "nimbus-logs", None),
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
 }
+
+SHAPES_FILE = {"sts": "sts_shapes.rs"}
 
 # Shape-level keys copied verbatim when present.
 SHAPE_KEYS = (
@@ -314,6 +327,7 @@ def generate_shapes(model, name, ops, source):
         "",
         "#![allow(clippy::all, dead_code, non_camel_case_types)]",
         "",
+        "#[allow(unused_imports)]",
         "use std::collections::BTreeMap;",
         "",
         "#[allow(unused_imports)]",
@@ -406,7 +420,8 @@ def outputs(data, only):
             missing = [op for op in ops if op not in model["operations"]]
             if missing:
                 sys.exit("%s: unknown operations %s" % (name, ", ".join(missing)))
-            yield os.path.join(REPO_ROOT, "crates", crate, "src", "shapes.rs"), generate_shapes(model, name, ops, source)
+            shapes_file = SHAPES_FILE.get(name, "shapes.rs")
+            yield os.path.join(REPO_ROOT, "crates", crate, "src", shapes_file), generate_shapes(model, name, ops, source)
 
 
 def main():

@@ -6,10 +6,6 @@ pub fn validation(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "ValidationError", message)
 }
 
-pub fn missing_action() -> AwsError {
-    AwsError::new(400, "MissingAction", "Missing Action")
-}
-
 pub fn unknown_action(action: &str, version: &str) -> AwsError {
     AwsError::new(400, "InvalidAction", format!("Could not find operation {action} for version {version}"))
 }

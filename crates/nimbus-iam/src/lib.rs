@@ -1,43 +1,57 @@
-//! IAM and STS over the AWS query protocol.
-//!
-//! Each request: decode the form parameters → check `Action`/`Version` → validate against the
-//! service model ([`model`]) → one plain operation function ([`iam::Iam`], [`sts::Sts`]) →
-//! render the result ([`xml`]) or the error as AWS's query XML.
+//! IAM and STS over the AWS query protocol, on the shared model-driven front
+//! (`nimbus_core::front`): the front decodes the form into the model's input document,
+//! validates it, and encodes the typed output ([`shapes`], [`sts_shapes`], generated from the
+//! models) as query XML. This crate holds only the operations ([`iam::Iam`], [`sts::Sts`]) and
+//! how their results read as AWS shapes ([`render`]).
 
 pub mod errors;
 pub mod iam;
-pub mod model;
+pub mod render;
+pub mod shapes;
 pub mod sts;
-pub mod xml;
+pub mod sts_shapes;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use nimbus_core::front::{typed, ModelService, OpResult, Operations};
 use nimbus_core::http::{HttpRequest, HttpResponse};
 use nimbus_core::identity::KeyRegistry;
 use nimbus_core::journal::{Journal, Records};
-use nimbus_core::query::{self, QueryRequest, XmlWriter};
+use nimbus_core::model::ServiceModel;
 use nimbus_core::service::BoxFuture;
 use nimbus_core::{AwsError, RequestContext, Service};
+use serde_json::Value;
 
-use crate::iam::{CreatePolicy, CreateRole, Iam, Page, Tag};
-use crate::model::Model;
+use crate::iam::{CreatePolicy, CreateRole, Iam, Listing, Page, Tag};
+use crate::render::RoleDetail;
+use crate::shapes as s;
 use crate::sts::{AssumeRole, Sts};
-use crate::xml::RoleDetail;
 
-/// What an operation answers: `None` for operations without output (only `ResponseMetadata`),
-/// otherwise the inner XML of `<{Action}Result>`.
-type Answer = Result<Option<String>, AwsError>;
+pub fn iam_model() -> &'static ServiceModel {
+    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+    MODEL.get_or_init(|| ServiceModel::parse(include_str!("../model/iam.json")))
+}
+
+pub fn sts_model() -> &'static ServiceModel {
+    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+    MODEL.get_or_init(|| ServiceModel::parse(include_str!("../model/sts.json")))
+}
+
+pub struct IamOps(Arc<Iam>);
+pub struct StsOps(Sts);
 
 pub struct IamService {
     iam: Arc<Iam>,
+    front: ModelService<IamOps>,
 }
 
 impl IamService {
     /// `journal`: with `--data-dir`, every acknowledged mutation is written through it first;
     /// `records`: what the journal held when opened, to rebuild the state from.
     pub fn new(journal: Option<Arc<Journal>>, records: Records) -> IamService {
-        IamService { iam: Arc::new(Iam::new(journal, &records)) }
+        let iam = Arc::new(Iam::new(journal, &records));
+        IamService { front: ModelService::new("iam", &["iam"], Arc::new(IamOps(iam.clone()))), iam }
     }
 
     /// In memory without a data dir; otherwise persisted in `DIR/iam.journal`.
@@ -57,336 +71,274 @@ impl IamService {
 }
 
 pub struct StsService {
-    sts: Sts,
+    front: ModelService<StsOps>,
 }
 
 impl StsService {
     pub fn new(keys: KeyRegistry) -> StsService {
-        StsService { sts: Sts::new(keys, None) }
+        StsService::from_sts(Sts::new(keys, None))
     }
 
     /// STS that knows IAM's roles: their RoleId and MaxSessionDuration apply to AssumeRole.
     pub fn with_iam(keys: KeyRegistry, iam: &IamService) -> StsService {
-        StsService { sts: Sts::new(keys, Some(iam.state())) }
+        StsService::from_sts(Sts::new(keys, Some(iam.state())))
+    }
+
+    fn from_sts(sts: Sts) -> StsService {
+        StsService { front: ModelService::new("sts", &["sts"], Arc::new(StsOps(sts))) }
     }
 }
 
-impl Service for IamService {
-    fn name(&self) -> &'static str {
-        "iam"
-    }
+/// Both services are their model-driven front.
+macro_rules! delegate_service {
+    ($service:ty) => {
+        impl Service for $service {
+            fn name(&self) -> &'static str {
+                self.front.name()
+            }
 
-    fn signing_names(&self) -> &'static [&'static str] {
-        &["iam"]
-    }
+            fn signing_names(&self) -> &'static [&'static str] {
+                self.front.signing_names()
+            }
 
-    fn claims(&self, req: &HttpRequest) -> bool {
-        claims(req, model::iam())
-    }
+            fn claims(&self, req: &HttpRequest) -> bool {
+                self.front.claims(req)
+            }
 
-    fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
-        Box::pin(
-            async move { respond(model::iam(), &ctx, &req, |action, q| iam_operation(&self.iam, &ctx, action, q)) },
-        )
-    }
+            fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
+                self.front.handle(ctx, req)
+            }
 
-    fn reset(&self) {
-        self.iam.reset();
-    }
-}
-
-impl Service for StsService {
-    fn name(&self) -> &'static str {
-        "sts"
-    }
-
-    fn signing_names(&self) -> &'static [&'static str] {
-        &["sts"]
-    }
-
-    fn claims(&self, req: &HttpRequest) -> bool {
-        claims(req, model::sts())
-    }
-
-    fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
-        Box::pin(
-            async move { respond(model::sts(), &ctx, &req, |action, q| sts_operation(&self.sts, &ctx, action, q)) },
-        )
-    }
-
-    fn reset(&self) {
-        self.sts.reset();
-    }
-}
-
-/// An unsigned query request naming one of the model's actions.
-fn claims(req: &HttpRequest, model: &Model) -> bool {
-    req.path == "/" && query::action_of(req).is_some_and(|action| model.has_operation(&action))
-}
-
-fn respond(
-    model: &Model,
-    ctx: &RequestContext,
-    req: &HttpRequest,
-    operation: impl FnOnce(&str, &QueryRequest) -> Answer,
-) -> HttpResponse {
-    let q = QueryRequest::from_http(req);
-    let action = q.action().unwrap_or_default().to_string();
-    let answer =
-        check_action(model, &q).and_then(|()| model.validate(&action, &q)).and_then(|()| operation(&action, &q));
-    match answer {
-        Ok(result) => query::response(&action, &model.xmlns, &ctx.request_id, result.as_deref()),
-        Err(err) => {
-            tracing::debug!(action, code = %err.code, message = %err.message, "query error");
-            query::error_response(&err, &model.xmlns, &ctx.request_id)
+            fn reset(&self) {
+                self.front.reset()
+            }
         }
+    };
+}
+
+delegate_service!(IamService);
+delegate_service!(StsService);
+
+impl Operations for IamOps {
+    fn model(&self) -> &'static ServiceModel {
+        iam_model()
+    }
+
+    fn unknown_action(&self, action: &str, version: Option<&str>) -> AwsError {
+        let version = version.or(self.model().meta("apiVersion")).unwrap_or_default();
+        errors::unknown_action(action, version)
+    }
+
+    fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
+        Box::pin(async move { iam_operation(&self.0, ctx, op, input) })
+    }
+
+    fn reset(&self) {
+        self.0.reset();
     }
 }
 
-fn check_action(model: &Model, q: &QueryRequest) -> Result<(), AwsError> {
-    let action = q.action().filter(|a| !a.is_empty()).ok_or_else(errors::missing_action)?;
-    match q.version() {
-        Some(version) if version != model.api_version => Err(errors::unknown_action(action, version)),
-        _ if !model.has_operation(action) => Err(errors::unknown_action(action, &model.api_version)),
-        _ => Ok(()),
+impl Operations for StsOps {
+    fn model(&self) -> &'static ServiceModel {
+        sts_model()
+    }
+
+    fn unknown_action(&self, action: &str, version: Option<&str>) -> AwsError {
+        let version = version.or(self.model().meta("apiVersion")).unwrap_or_default();
+        errors::unknown_action(action, version)
+    }
+
+    fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
+        Box::pin(async move { sts_operation(&self.0, ctx, op, input) })
+    }
+
+    fn reset(&self) {
+        self.0.reset();
     }
 }
 
-fn iam_operation(iam: &Iam, ctx: &RequestContext, action: &str, q: &QueryRequest) -> Answer {
+/// Operations without an output answer only `ResponseMetadata`.
+fn done<T>(result: Result<T, AwsError>) -> Result<Value, AwsError> {
+    result.map(|_| Value::Null)
+}
+
+fn iam_operation(iam: &Iam, ctx: &RequestContext, op: &str, input: Value) -> OpResult {
     let account = ctx.account.as_str();
     let now = ctx.clock.now();
-    let mut w = XmlWriter::new();
-    match action {
-        "CreateRole" => {
+    match op {
+        "CreateRole" => typed(input, |i: s::CreateRoleRequest| {
             let role = iam.create_role(
                 account,
                 CreateRole {
-                    name: required(q, "RoleName")?,
-                    path: optional(q, "Path"),
-                    assume_role_policy: required(q, "AssumeRolePolicyDocument")?,
-                    description: optional(q, "Description"),
-                    max_session_duration: number(q, "MaxSessionDuration").map(|n| n as u32),
-                    permissions_boundary: optional(q, "PermissionsBoundary"),
-                    tags: tags(q),
+                    name: i.role_name,
+                    path: i.path,
+                    assume_role_policy: i.assume_role_policy_document,
+                    description: i.description,
+                    max_session_duration: i.max_session_duration.map(|n| n as u32),
+                    permissions_boundary: i.permissions_boundary,
+                    tags: tags(i.tags),
                 },
                 now,
             )?;
-            w.open("Role");
-            xml::role(&mut w, &role, RoleDetail::Created);
-            w.close("Role");
-        }
-        "GetRole" => {
-            let role = iam.get_role(account, &required(q, "RoleName")?)?;
-            w.open("Role");
-            xml::role(&mut w, &role, RoleDetail::Full);
-            w.close("Role");
-        }
-        "ListRoles" => {
-            let listing = iam.list_roles(account, q.get("PathPrefix"), &page(q))?;
-            w.list("Roles", &listing.items, |w, r| xml::role(w, r, RoleDetail::Listed));
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        "DeleteRole" => {
-            iam.delete_role(account, &required(q, "RoleName")?)?;
-            return Ok(None);
-        }
-        "UpdateRole" => {
-            iam.update_role(
+            Ok(s::CreateRoleResponse { role: render::role(&role, RoleDetail::Created) })
+        }),
+        "GetRole" => typed(input, |i: s::GetRoleRequest| {
+            let role = iam.get_role(account, &i.role_name)?;
+            Ok(s::GetRoleResponse { role: render::role(&role, RoleDetail::Full) })
+        }),
+        "ListRoles" => typed(input, |i: s::ListRolesRequest| {
+            let listing = iam.list_roles(account, i.path_prefix.as_deref(), &page(i.marker, i.max_items))?;
+            let (roles, is_truncated, marker) = split(listing, |r| render::role(&r, RoleDetail::Listed));
+            Ok(s::ListRolesResponse { roles, is_truncated, marker })
+        }),
+        "DeleteRole" => typed(input, |i: s::DeleteRoleRequest| done(iam.delete_role(account, &i.role_name))),
+        "UpdateRole" => typed(input, |i: s::UpdateRoleRequest| {
+            let max = i.max_session_duration.map(|n| n as u32);
+            iam.update_role(account, &i.role_name, i.description, max)?;
+            Ok(s::UpdateRoleResponse {})
+        }),
+        "UpdateRoleDescription" => typed(input, |i: s::UpdateRoleDescriptionRequest| {
+            let role = iam.update_role(account, &i.role_name, Some(i.description), None)?;
+            Ok(s::UpdateRoleDescriptionResponse { role: Some(render::role(&role, RoleDetail::Created)) })
+        }),
+        "UpdateAssumeRolePolicy" => typed(input, |i: s::UpdateAssumeRolePolicyRequest| {
+            done(iam.update_assume_role_policy(account, &i.role_name, i.policy_document))
+        }),
+        "PutRolePermissionsBoundary" => typed(input, |i: s::PutRolePermissionsBoundaryRequest| {
+            done(iam.put_role_permissions_boundary(account, &i.role_name, &i.permissions_boundary))
+        }),
+        "DeleteRolePermissionsBoundary" => typed(input, |i: s::DeleteRolePermissionsBoundaryRequest| {
+            done(iam.delete_role_permissions_boundary(account, &i.role_name))
+        }),
+        "AttachRolePolicy" => typed(input, |i: s::AttachRolePolicyRequest| {
+            done(iam.attach_role_policy(account, &i.role_name, &i.policy_arn))
+        }),
+        "DetachRolePolicy" => typed(input, |i: s::DetachRolePolicyRequest| {
+            done(iam.detach_role_policy(account, &i.role_name, &i.policy_arn))
+        }),
+        "ListAttachedRolePolicies" => typed(input, |i: s::ListAttachedRolePoliciesRequest| {
+            let listing = iam.list_attached_role_policies(
                 account,
-                &required(q, "RoleName")?,
-                optional(q, "Description"),
-                number(q, "MaxSessionDuration").map(|n| n as u32),
+                &i.role_name,
+                i.path_prefix.as_deref(),
+                &page(i.marker, i.max_items),
             )?;
-        }
-        "UpdateRoleDescription" => {
-            let role = iam.update_role(account, &required(q, "RoleName")?, Some(required(q, "Description")?), None)?;
-            w.open("Role");
-            xml::role(&mut w, &role, RoleDetail::Created);
-            w.close("Role");
-        }
-        "UpdateAssumeRolePolicy" => {
-            iam.update_assume_role_policy(account, &required(q, "RoleName")?, required(q, "PolicyDocument")?)?;
-            return Ok(None);
-        }
-        "PutRolePermissionsBoundary" => {
-            iam.put_role_permissions_boundary(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PermissionsBoundary")?,
-            )?;
-            return Ok(None);
-        }
-        "DeleteRolePermissionsBoundary" => {
-            iam.delete_role_permissions_boundary(account, &required(q, "RoleName")?)?;
-            return Ok(None);
-        }
-        "AttachRolePolicy" => {
-            iam.attach_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyArn")?)?;
-            return Ok(None);
-        }
-        "DetachRolePolicy" => {
-            iam.detach_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyArn")?)?;
-            return Ok(None);
-        }
-        "ListAttachedRolePolicies" => {
-            let listing =
-                iam.list_attached_role_policies(account, &required(q, "RoleName")?, q.get("PathPrefix"), &page(q))?;
-            w.list("AttachedPolicies", &listing.items, |w, (name, arn)| {
-                w.text("PolicyName", name).text("PolicyArn", arn);
-            });
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        "PutRolePolicy" => {
-            iam.put_role_policy(
-                account,
-                &required(q, "RoleName")?,
-                &required(q, "PolicyName")?,
-                required(q, "PolicyDocument")?,
-            )?;
-            return Ok(None);
-        }
-        "GetRolePolicy" => {
-            let (role, policy, document) =
-                iam.get_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyName")?)?;
-            w.text("RoleName", role).text("PolicyName", policy).text("PolicyDocument", xml::encode_document(&document));
-        }
-        "DeleteRolePolicy" => {
-            iam.delete_role_policy(account, &required(q, "RoleName")?, &required(q, "PolicyName")?)?;
-            return Ok(None);
-        }
-        "ListRolePolicies" => {
-            let listing = iam.list_role_policies(account, &required(q, "RoleName")?, &page(q))?;
-            w.open("PolicyNames");
-            for name in &listing.items {
-                w.text("member", name);
-            }
-            w.close("PolicyNames");
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        "TagRole" => {
-            iam.tag_role(account, &required(q, "RoleName")?, tags(q))?;
-            return Ok(None);
-        }
-        "UntagRole" => {
-            iam.untag_role(account, &required(q, "RoleName")?, &q.string_list("TagKeys"))?;
-            return Ok(None);
-        }
-        "ListRoleTags" => {
-            let listing = iam.list_role_tags(account, &required(q, "RoleName")?, &page(q))?;
-            xml::tags(&mut w, &listing.items);
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        "ListInstanceProfilesForRole" => {
+            let (attached, is_truncated, marker) =
+                split(listing, |(name, arn)| s::AttachedPolicy { policy_name: Some(name), policy_arn: Some(arn) });
+            Ok(s::ListAttachedRolePoliciesResponse { attached_policies: Some(attached), is_truncated, marker })
+        }),
+        "PutRolePolicy" => typed(input, |i: s::PutRolePolicyRequest| {
+            done(iam.put_role_policy(account, &i.role_name, &i.policy_name, i.policy_document))
+        }),
+        "GetRolePolicy" => typed(input, |i: s::GetRolePolicyRequest| {
+            let (role_name, policy_name, document) = iam.get_role_policy(account, &i.role_name, &i.policy_name)?;
+            Ok(s::GetRolePolicyResponse { role_name, policy_name, policy_document: render::encode_document(&document) })
+        }),
+        "DeleteRolePolicy" => typed(input, |i: s::DeleteRolePolicyRequest| {
+            done(iam.delete_role_policy(account, &i.role_name, &i.policy_name))
+        }),
+        "ListRolePolicies" => typed(input, |i: s::ListRolePoliciesRequest| {
+            let listing = iam.list_role_policies(account, &i.role_name, &page(i.marker, i.max_items))?;
+            let (policy_names, is_truncated, marker) = split(listing, |name| name);
+            Ok(s::ListRolePoliciesResponse { policy_names, is_truncated, marker })
+        }),
+        "TagRole" => typed(input, |i: s::TagRoleRequest| done(iam.tag_role(account, &i.role_name, tags(Some(i.tags))))),
+        "UntagRole" => typed(input, |i: s::UntagRoleRequest| done(iam.untag_role(account, &i.role_name, &i.tag_keys))),
+        "ListRoleTags" => typed(input, |i: s::ListRoleTagsRequest| {
+            let listing = iam.list_role_tags(account, &i.role_name, &page(i.marker, i.max_items))?;
+            let (tags, is_truncated, marker) = split(listing, render::tag);
+            Ok(s::ListRoleTagsResponse { tags, is_truncated, marker })
+        }),
+        "ListInstanceProfilesForRole" => typed(input, |i: s::ListInstanceProfilesForRoleRequest| {
             // Instance profiles are not emulated: a role is in none of them.
-            iam.get_role(account, &required(q, "RoleName")?)?;
-            w.empty("InstanceProfiles");
-            xml::truncation(&mut w, None);
-        }
-        "CreatePolicy" => {
+            iam.get_role(account, &i.role_name)?;
+            Ok(s::ListInstanceProfilesForRoleResponse {
+                instance_profiles: Vec::new(),
+                is_truncated: Some(false),
+                marker: None,
+            })
+        }),
+        "CreatePolicy" => typed(input, |i: s::CreatePolicyRequest| {
             let view = iam.create_policy(
                 account,
                 CreatePolicy {
-                    name: required(q, "PolicyName")?,
-                    path: optional(q, "Path"),
-                    document: required(q, "PolicyDocument")?,
-                    description: optional(q, "Description"),
-                    tags: tags(q),
+                    name: i.policy_name,
+                    path: i.path,
+                    document: i.policy_document,
+                    description: i.description,
+                    tags: tags(i.tags),
                 },
                 now,
             )?;
-            w.open("Policy");
-            xml::policy(&mut w, &view, true);
-            w.close("Policy");
-        }
-        "GetPolicy" => {
-            let view = iam.get_policy(account, &required(q, "PolicyArn")?)?;
-            w.open("Policy");
-            xml::policy(&mut w, &view, true);
-            w.close("Policy");
-        }
-        "DeletePolicy" => {
-            iam.delete_policy(account, &required(q, "PolicyArn")?)?;
-            return Ok(None);
-        }
-        "ListPolicies" => {
-            let only_attached = q.get("OnlyAttached").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let listing = iam.list_policies(account, q.get("Scope"), only_attached, q.get("PathPrefix"), &page(q))?;
-            w.list("Policies", &listing.items, |w, v| xml::policy(w, v, false));
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        "GetPolicyVersion" => {
-            let (version, is_default) =
-                iam.get_policy_version(account, &required(q, "PolicyArn")?, &required(q, "VersionId")?)?;
-            w.open("PolicyVersion");
-            xml::policy_version(&mut w, &version, is_default);
-            w.close("PolicyVersion");
-        }
-        "ListPolicyVersions" => {
-            let listing = iam.list_policy_versions(account, &required(q, "PolicyArn")?, &page(q))?;
-            w.list("Versions", &listing.items, |w, (v, is_default)| xml::policy_version(w, v, *is_default));
-            xml::truncation(&mut w, listing.marker.as_ref());
-        }
-        other => return Err(errors::not_implemented("IAM", other)),
+            Ok(s::CreatePolicyResponse { policy: Some(render::policy(&view, true)) })
+        }),
+        "GetPolicy" => typed(input, |i: s::GetPolicyRequest| {
+            let view = iam.get_policy(account, &i.policy_arn)?;
+            Ok(s::GetPolicyResponse { policy: Some(render::policy(&view, true)) })
+        }),
+        "DeletePolicy" => typed(input, |i: s::DeletePolicyRequest| done(iam.delete_policy(account, &i.policy_arn))),
+        "ListPolicies" => typed(input, |i: s::ListPoliciesRequest| {
+            let listing = iam.list_policies(
+                account,
+                i.scope.as_deref(),
+                i.only_attached.unwrap_or(false),
+                i.path_prefix.as_deref(),
+                &page(i.marker, i.max_items),
+            )?;
+            let (policies, is_truncated, marker) = split(listing, |v| render::policy(&v, false));
+            Ok(s::ListPoliciesResponse { policies: Some(policies), is_truncated, marker })
+        }),
+        "GetPolicyVersion" => typed(input, |i: s::GetPolicyVersionRequest| {
+            let (version, is_default) = iam.get_policy_version(account, &i.policy_arn, &i.version_id)?;
+            Ok(s::GetPolicyVersionResponse { policy_version: Some(render::policy_version(&version, is_default)) })
+        }),
+        "ListPolicyVersions" => typed(input, |i: s::ListPolicyVersionsRequest| {
+            let listing = iam.list_policy_versions(account, &i.policy_arn, &page(i.marker, i.max_items))?;
+            let (versions, is_truncated, marker) = split(listing, |(v, d)| render::policy_version(&v, d));
+            Ok(s::ListPolicyVersionsResponse { versions: Some(versions), is_truncated, marker })
+        }),
+        other => Err(errors::not_implemented("IAM", other)),
     }
-    Ok(Some(w.finish()))
 }
 
-fn sts_operation(sts: &Sts, ctx: &RequestContext, action: &str, q: &QueryRequest) -> Answer {
+fn sts_operation(sts: &Sts, ctx: &RequestContext, op: &str, input: Value) -> OpResult {
+    use crate::sts_shapes as t;
     let now = ctx.clock.now();
     sts.check_not_expired(ctx.access_key_id.as_deref(), now)?;
-    let mut w = XmlWriter::new();
-    match action {
-        "GetCallerIdentity" => {
-            let who = sts.get_caller_identity(&ctx.account, ctx.access_key_id.as_deref());
-            xml::caller_identity(&mut w, &who);
-        }
-        "AssumeRole" => {
+    match op {
+        "GetCallerIdentity" => typed(input, |_: t::GetCallerIdentityRequest| {
+            Ok(render::caller_identity(sts.get_caller_identity(&ctx.account, ctx.access_key_id.as_deref())))
+        }),
+        "AssumeRole" => typed(input, |i: t::AssumeRoleRequest| {
             let assumed = sts.assume_role(
                 AssumeRole {
-                    role_arn: required(q, "RoleArn")?,
-                    session_name: required(q, "RoleSessionName")?,
-                    duration_seconds: number(q, "DurationSeconds"),
-                    policy: optional(q, "Policy"),
-                    policy_arn_count: q.list_indexes("PolicyArns").len(),
-                    tag_count: q.list_indexes("Tags").len(),
+                    role_arn: i.role_arn,
+                    session_name: i.role_session_name,
+                    duration_seconds: i.duration_seconds.map(i64::from),
+                    policy: i.policy,
+                    policy_arn_count: i.policy_arns.map_or(0, |p| p.len()),
+                    tag_count: i.tags.map_or(0, |t| t.len()),
                 },
                 now,
             )?;
-            xml::assumed_role(&mut w, &assumed);
-        }
-        other => return Err(errors::not_implemented("STS", other)),
+            Ok(render::assumed_role(assumed))
+        }),
+        other => Err(errors::not_implemented("STS", other)),
     }
-    Ok(Some(w.finish()))
 }
 
-/// Required members were checked by the model; this only guards direct callers.
-fn required(q: &QueryRequest, name: &str) -> Result<String, AwsError> {
-    q.get(name).map(str::to_string).ok_or_else(|| {
-        let mut path = name.to_string();
-        path[..1].make_ascii_lowercase();
-        errors::validation(format!(
-            "1 validation error detected: Value null at '{path}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
+fn page(marker: Option<String>, max_items: Option<i32>) -> Page {
+    Page { marker, max_items: max_items.map(|n| n.max(1) as usize) }
 }
 
-fn optional(q: &QueryRequest, name: &str) -> Option<String> {
-    q.get(name).map(str::to_string)
+/// A listing as AWS's list outputs carry it: the items, `IsTruncated`, and the next `Marker`.
+fn split<T, U>(listing: Listing<T>, f: impl FnMut(T) -> U) -> (Vec<U>, Option<bool>, Option<String>) {
+    let truncated = listing.marker.is_some();
+    (listing.items.into_iter().map(f).collect(), Some(truncated), listing.marker)
 }
 
-fn number(q: &QueryRequest, name: &str) -> Option<i64> {
-    q.get(name).and_then(|v| v.trim().parse().ok())
-}
-
-fn page(q: &QueryRequest) -> Page {
-    Page { marker: optional(q, "Marker"), max_items: number(q, "MaxItems").map(|n| n.max(1) as usize) }
-}
-
-fn tags(q: &QueryRequest) -> Vec<Tag> {
-    q.struct_list("Tags")
-        .into_iter()
-        .map(|mut t| Tag { key: t.remove("Key").unwrap_or_default(), value: t.remove("Value").unwrap_or_default() })
-        .collect()
+fn tags(tags: Option<Vec<s::Tag>>) -> Vec<Tag> {
+    tags.unwrap_or_default().into_iter().map(|t| Tag { key: t.key, value: t.value }).collect()
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ fn create_and_get_role_render_aws_xml() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<CreateRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><CreateRoleResult><Role><Path>/</Path><RoleName>fn-role</RoleName>"), "{body}");
     assert_eq!(between(&body, "Arn"), "arn:aws:iam::123456789012:role/fn-role");
-    assert_eq!(between(&body, "AssumeRolePolicyDocument"), xml::encode_document(TRUST));
+    assert_eq!(between(&body, "AssumeRolePolicyDocument"), render::encode_document(TRUST));
     assert!(body.contains("<Tags><member><Key>team</Key><Value>core</Value></member></Tags>"));
     assert!(body.ends_with("<ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></CreateRoleResponse>"));
 
@@ -94,7 +94,7 @@ fn inline_policy_round_trip_is_url_encoded() {
     );
     assert_eq!(status, 200);
     let (_, body) = call(&iam, acct.clone(), &[("Action", "GetRolePolicy"), ("RoleName", "r"), ("PolicyName", "p")]);
-    assert_eq!(between(&body, "PolicyDocument"), xml::encode_document(TRUST));
+    assert_eq!(between(&body, "PolicyDocument"), render::encode_document(TRUST));
     let (_, body) = call(&iam, acct, &[("Action", "ListRolePolicies"), ("RoleName", "r")]);
     assert!(body.contains("<PolicyNames><member>p</member></PolicyNames><IsTruncated>false</IsTruncated>"), "{body}");
 }
@@ -126,8 +126,8 @@ fn protocol_errors() {
 fn claims_only_unsigned_actions_of_its_model() {
     let iam = IamService::open(None).unwrap();
     let sts = StsService::new(KeyRegistry::default());
-    let create = form(&[("Action", "CreateRole")]);
-    let who = form(&[("Action", "GetCallerIdentity")]);
+    let create = form(&[("Action", "CreateRole"), ("Version", "2010-05-08")]);
+    let who = form(&[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]);
     assert!(iam.claims(&create) && !iam.claims(&who));
     assert!(sts.claims(&who) && !sts.claims(&create));
 }
@@ -173,4 +173,71 @@ fn assumed_role_credentials_act_in_the_role_account() {
     );
     assert_eq!(status, 400);
     assert!(body.contains("2 validation errors detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*; Value '60' at 'durationSeconds'"), "{body}");
+}
+
+/// The message of a refused request, checking it is a `ValidationError`.
+fn validation_message(service: &dyn Service, pairs: &[(&str, &str)]) -> String {
+    let (status, body) = call(service, ctx("000000000000", None), pairs);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(between(&body, "Code"), "ValidationError", "{body}");
+    between(&body, "Message").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+#[test]
+fn role_name_constraints_are_worded_as_iam_words_them() {
+    let iam = IamService::open(None).unwrap();
+    let get =
+        |name: &str| validation_message(&iam, &[("Action", "GetRole"), ("Version", "2010-05-08"), ("RoleName", name)]);
+    assert_eq!(
+        get("bad name"),
+        "1 validation error detected: Value 'bad name' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+"
+    );
+    assert!(get(&"r".repeat(65)).ends_with("Member must have length less than or equal to 64"));
+    // Java's \w is ASCII only.
+    assert!(get("rôle").contains("regular expression pattern"));
+}
+
+#[test]
+fn missing_members_and_ranges_are_reported_together() {
+    let iam = IamService::open(None).unwrap();
+    let message =
+        validation_message(&iam, &[("Action", "CreateRole"), ("Version", "2010-05-08"), ("MaxSessionDuration", "100")]);
+    assert_eq!(
+        message,
+        "3 validation errors detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null; \
+         Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null; \
+         Value '100' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"
+    );
+    let sts = StsService::new(KeyRegistry::default());
+    let message = validation_message(
+        &sts,
+        &[("Action", "AssumeRole"), ("Version", "2011-06-15"), ("RoleArn", "bogus"), ("RoleSessionName", "s")],
+    );
+    assert_eq!(
+        message,
+        "2 validation errors detected: Value 'bogus' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20; \
+         Value 's' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"
+    );
+}
+
+#[test]
+fn list_members_are_checked_element_by_element() {
+    let iam = IamService::open(None).unwrap();
+    let long_key = "k".repeat(129);
+    let message = validation_message(
+        &iam,
+        &[
+            ("Action", "TagRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "r"),
+            ("Tags.member.1.Key", &long_key),
+            ("Tags.member.1.Value", "v"),
+        ],
+    );
+    assert_eq!(
+        message,
+        format!("1 validation error detected: Value '{long_key}' at 'tags.1.member.key' failed to satisfy constraint: Member must have length less than or equal to 128")
+    );
+    let message = validation_message(&iam, &[("Action", "TagRole"), ("Version", "2010-05-08"), ("RoleName", "r")]);
+    assert!(message.contains("Value null at 'tags'"), "{message}");
 }

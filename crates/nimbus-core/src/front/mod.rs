@@ -53,6 +53,12 @@ pub trait Operations: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The error for a query request whose `Action` the model does not have. Services word it
+    /// differently (IAM and STS: `Could not find operation … for version …`).
+    fn unknown_action(&self, action: &str, _version: Option<&str>) -> AwsError {
+        AwsError::new(400, "InvalidAction", format!("The action {action} is not valid for this web service."))
+    }
+
     /// The error for a request the model refuses. The default is each protocol's usual one;
     /// services whose front end words it otherwise (SQS, SNS) override it.
     fn model_error(&self, err: ModelError) -> AwsError {

@@ -29,8 +29,7 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
         return q::error_response(&err, &xmlns, &ctx.request_id);
     };
     let Some(op) = model.operation(&action) else {
-        let err =
-            AwsError::new(400, "InvalidAction", format!("The action {action} is not valid for this web service."));
+        let err = ops.unknown_action(&action, params.version());
         return q::error_response(&err, &xmlns, &ctx.request_id);
     };
     let result = super::run(ops, ctx, op, decode(model, op, &params.params)).await;

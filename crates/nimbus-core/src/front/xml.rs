@@ -23,9 +23,13 @@ pub fn write_value(model: &ServiceModel, shape: &str, name: &str, flattened: boo
     let s = model.shape_of(shape);
     match s.ty {
         ShapeType::Structure if !s.document => {
-            w.open(name);
-            write_members(model, shape, value, w);
-            w.close(name);
+            let mut inner = XmlWriter::new();
+            write_members(model, shape, value, &mut inner);
+            if inner.as_str().is_empty() {
+                w.empty(name);
+            } else {
+                w.open(name).raw(inner.as_str()).close(name);
+            }
         }
         ShapeType::List => {
             let member = s.member.as_ref().expect("list member");
@@ -65,7 +69,7 @@ pub fn write_value(model: &ServiceModel, shape: &str, name: &str, flattened: boo
         }
         ShapeType::Timestamp => {
             let text = match value {
-                Value::Number(n) => Timestamp(n.as_f64().unwrap_or(0.0)).to_iso8601(),
+                Value::Number(n) => iso8601(Timestamp(n.as_f64().unwrap_or(0.0))),
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
@@ -80,5 +84,15 @@ pub fn write_value(model: &ServiceModel, shape: &str, name: &str, flattened: boo
             };
             w.text(name, text);
         }
+    }
+}
+
+/// ISO 8601 as AWS's XML services write it: whole seconds without a fraction
+/// (`2026-12-02T10:00:00Z`, IAM's dates), milliseconds otherwise (`…T10:00:00.359Z`, STS).
+fn iso8601(t: Timestamp) -> String {
+    let text = t.to_iso8601();
+    match text.strip_suffix(".000Z") {
+        Some(whole) => format!("{whole}Z"),
+        None => text,
     }
 }
