@@ -381,7 +381,8 @@ pub(crate) fn enqueue(
     target: Target,
     payload: Vec<u8>,
 ) -> Result<()> {
-    let event_id = uuid::Uuid::new_v4().to_string();
+    // The 202's request id names the event and is the id it later runs under.
+    let event_id = ctx.request_id.clone();
     let record = json!({
         "function": id.name,
         "qualifier": id.qualifier,
@@ -507,7 +508,7 @@ async fn run_event_inner(
             e.status,
             json!({"errorType": e.code, "errorMessage": e.message}),
             Some("Unhandled".to_string()),
-            uuid::Uuid::new_v4().to_string(),
+            ctx.request_id.clone(),
         ),
     };
     let request_payload = serde_json::from_slice::<Value>(&payload).unwrap_or(json!({}));
@@ -557,7 +558,9 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
         match target(lambda, ctx, &id) {
             Ok(destination) => {
                 let _ = qualifier;
-                if let Err(err) = enqueue(lambda, ctx, &id, destination, message.into_bytes()) {
+                // The destination's invocation is a new request with an id of its own.
+                let ctx = RequestContext { request_id: uuid::Uuid::new_v4().to_string(), ..ctx.clone() };
+                if let Err(err) = enqueue(lambda, &ctx, &id, destination, message.into_bytes()) {
                     tracing::warn!(destination = arn, error = %err, "could not queue the destination invocation");
                 }
             }
