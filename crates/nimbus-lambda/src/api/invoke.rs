@@ -465,6 +465,9 @@ async fn run_event_inner(
         }
     }
     let (outcome, condition) = loop {
+        // Retries are scheduled from when the attempt began, so the schedule does not drift
+        // with how long the attempt (and recording it) took.
+        let attempt_started = ctx.clock.now_millis();
         let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
         let outcome = match result {
             Err(err) if err.status == 429 => {
@@ -482,7 +485,7 @@ async fn run_event_inner(
         if attempts > max_retries {
             break (outcome, "RetriesExhausted");
         }
-        let due = ctx.clock.now_millis() + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
+        let due = attempt_started + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
         if due - queued_at > max_age_ms {
             break (outcome, "EventAgeExceeded");
         }
