@@ -126,7 +126,7 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
         Ok(t) => t,
         Err(_) => return plain(404, "Not Found"),
     };
-    let event = event(req, &url_id, &path, &found.account);
+    let event = event(req, &url_id, &path, &ctx.request_id);
     if found.config.invoke_mode == "RESPONSE_STREAM" {
         let response = streamed(lambda, &owner, target, event.to_string().into_bytes()).await;
         return with_cors(response, &cors, origin.as_deref(), false);
@@ -240,7 +240,7 @@ fn push_header(response: &mut HttpResponse, name: &str, value: String) {
 }
 
 /// AWS's payload format 2.0 event for a function URL request.
-fn event(req: &HttpRequest, url_id: &str, path: &str, account: &str) -> Value {
+fn event(req: &HttpRequest, url_id: &str, path: &str, request_id: &str) -> Value {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in &req.headers {
@@ -287,7 +287,7 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, account: &str) -> Value {
                 "sourceIp": "127.0.0.1",
                 "userAgent": req.header("user-agent").unwrap_or_default(),
             },
-            "requestId": uuid::Uuid::new_v4().to_string(),
+            "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
@@ -295,7 +295,6 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, account: &str) -> Value {
         },
         "isBase64Encoded": false,
     });
-    let _ = account;
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
     }

@@ -381,7 +381,8 @@ pub(crate) fn enqueue(
     target: Target,
     payload: Vec<u8>,
 ) -> Result<()> {
-    let event_id = uuid::Uuid::new_v4().to_string();
+    // The 202's request id names the event and is the id it later runs under.
+    let event_id = ctx.request_id.clone();
     let record = json!({
         "function": id.name,
         "qualifier": id.qualifier,
@@ -464,6 +465,9 @@ async fn run_event_inner(
         }
     }
     let (outcome, condition) = loop {
+        // Retries are scheduled from when the attempt began, so the schedule does not drift
+        // with how long the attempt (and recording it) took.
+        let attempt_started = ctx.clock.now_millis();
         let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
         let outcome = match result {
             Err(err) if err.status == 429 => {
@@ -481,7 +485,7 @@ async fn run_event_inner(
         if attempts > max_retries {
             break (outcome, "RetriesExhausted");
         }
-        let due = ctx.clock.now_millis() + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
+        let due = attempt_started + RETRY_DELAYS_SECONDS[(attempts - 1) as usize % 2] * 1000;
         if due - queued_at > max_age_ms {
             break (outcome, "EventAgeExceeded");
         }
@@ -507,7 +511,7 @@ async fn run_event_inner(
             e.status,
             json!({"errorType": e.code, "errorMessage": e.message}),
             Some("Unhandled".to_string()),
-            uuid::Uuid::new_v4().to_string(),
+            ctx.request_id.clone(),
         ),
     };
     let request_payload = serde_json::from_slice::<Value>(&payload).unwrap_or(json!({}));
@@ -557,7 +561,9 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
         match target(lambda, ctx, &id) {
             Ok(destination) => {
                 let _ = qualifier;
-                if let Err(err) = enqueue(lambda, ctx, &id, destination, message.into_bytes()) {
+                // The destination's invocation is a new request with an id of its own.
+                let ctx = RequestContext { request_id: uuid::Uuid::new_v4().to_string(), ..ctx.clone() };
+                if let Err(err) = enqueue(lambda, &ctx, &id, destination, message.into_bytes()) {
                     tracing::warn!(destination = arn, error = %err, "could not queue the destination invocation");
                 }
             }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use nimbus_core::clock::Clock;
+use nimbus_core::logs::{LogEvent, LogSink};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
@@ -34,6 +36,35 @@ pub struct Spec {
     pub memory_mb: u32,
     /// Node takes a heap size flag; other runtimes get an address-space limit.
     pub node: bool,
+    /// Where the function's output goes as it is written (CloudWatch Logs).
+    pub log: Option<LiveLog>,
+}
+
+/// The log stream an environment writes to: each line becomes its own event, stamped when it
+/// was written and readable at once, as Lambda's log agent does it.
+#[derive(Clone)]
+pub struct LiveLog {
+    pub sink: Arc<dyn LogSink>,
+    pub account: String,
+    pub region: String,
+    pub group: String,
+    pub stream: String,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for LiveLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LiveLog({} {})", self.group, self.stream)
+    }
+}
+
+impl LiveLog {
+    /// Store lines (without their newline) as events, each message ending in `\n` as on AWS.
+    pub fn put(&self, lines: impl IntoIterator<Item = (i64, String)>) {
+        let events: Vec<LogEvent> =
+            lines.into_iter().map(|(timestamp, line)| LogEvent { timestamp, message: line + "\n" }).collect();
+        self.sink.put(&self.account, &self.region, &self.group, &self.stream, events);
+    }
 }
 
 /// Why an invocation did not produce a runtime reply.
@@ -101,10 +132,10 @@ impl Environment {
         let pgid = child.id().map(|p| p as i32);
         let output = Arc::new(parking_lot::Mutex::new(Vec::new()));
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(capture(stdout, output.clone()));
+            tokio::spawn(capture(stdout, output.clone(), spec.log.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(capture(stderr, output.clone()));
+            tokio::spawn(capture(stderr, output.clone(), spec.log.clone()));
         }
         Ok(Environment {
             id,
@@ -256,23 +287,39 @@ fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
-/// Read a pipe to its end, line by line, keeping what the current invocation will log.
-async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Vec<String>>>) {
+/// Read a pipe to its end, line by line, keeping what the current invocation will log (for the
+/// tail) and storing each line in the log stream as soon as it is written. Lines that arrive
+/// together are stored together.
+async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Vec<String>>>, log: Option<LiveLog>) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
+    let mut written: Vec<(i64, String)> = Vec::new();
     loop {
         line.clear();
-        match (&mut reader).take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
-                let mut pending = sink.lock();
-                if pending.len() < MAX_PENDING_LINES {
-                    pending.push(text);
-                } else if pending.len() == MAX_PENDING_LINES {
-                    pending.push("[nimbus] output truncated: too many lines in one invocation".into());
+        let read = (&mut reader).take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line).await;
+        let ended = matches!(read, Ok(0) | Err(_));
+        if !ended {
+            let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+            let mut pending = sink.lock();
+            if pending.len() < MAX_PENDING_LINES {
+                pending.push(text.clone());
+                written.push((log.as_ref().map_or(0, |l| l.clock.now_millis()), text));
+            } else if pending.len() == MAX_PENDING_LINES {
+                let note = "[nimbus] output truncated: too many lines in one invocation".to_string();
+                pending.push(note.clone());
+                written.push((log.as_ref().map_or(0, |l| l.clock.now_millis()), note));
+            }
+        }
+        if ended || reader.buffer().is_empty() {
+            if let Some(log) = &log {
+                if !written.is_empty() {
+                    log.put(std::mem::take(&mut written));
                 }
             }
+            written.clear();
+        }
+        if ended {
+            return;
         }
     }
 }

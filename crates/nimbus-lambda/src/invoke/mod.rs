@@ -184,8 +184,9 @@ impl Invoker {
         let _slot = self.reserve(&function_key, &account_key, target.reserved_concurrency)?;
 
         let key = pool_key(&target);
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let started = Instant::now();
+        // The request's own id: the one its caller's answer carries (Event invokes keep the id
+        // of their 202 through every retry).
+        let request_id = ctx.request_id.clone();
         let (mut env, cold) = match self.take_idle(&key) {
             Some(env) => (env, false),
             None => (self.start_environment(blobs, ctx, &target, &key).await?, true),
@@ -209,8 +210,12 @@ impl Invoker {
             reply: reply_tx,
             stream,
         };
+        let start_line = self.write_start(ctx, &target, &env, &request_id);
+        let invoke_started = Instant::now();
         let result = env.invoke(invocation, reply_rx, timeout).await;
-        let duration = started.elapsed();
+        // REPORT's Duration is the handler's time; a cold start's init is reported apart.
+        let init_duration = if cold { env.init_duration } else { None };
+        let duration = invoke_started.elapsed().saturating_sub(init_duration.unwrap_or_default());
         let output = env.drain_output().await;
         let (payload, function_error, healthy) = match result {
             Ok(RuntimeReply::Success(body)) => (body, None, true),
@@ -238,12 +243,12 @@ impl Invoker {
             ),
         };
         let memory_used = env.max_memory_mb();
-        let init_duration = if cold { env.init_duration } else { None };
-        let log_tail = self.write_logs(
+        let log_tail = self.write_end(
             ctx,
             &target,
             &env,
             &request_id,
+            start_line,
             &output,
             duration,
             memory_used,
@@ -295,9 +300,9 @@ impl Invoker {
         };
         let launch = self.runtimes.launch(&runtime, &task)?;
         let opt = self.opt_dir(blobs, &target.layer_code).await?;
-        let spec = self.spec(target, key, launch, task, opt, family_of(&runtime));
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = log_stream_name(ctx, &target.config.version, &id);
+        let spec = self.spec(ctx, target, key, launch, task, opt, family_of(&runtime), &stream);
         Environment::start(id, stream, &spec).await.map_err(|e| {
             AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
         })
@@ -467,24 +472,30 @@ impl Invoker {
         Ok(dir)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn spec(
         &self,
+        ctx: &RequestContext,
         target: &Target,
         key: &PoolKey,
         launch: runtimes::Launch,
         task: PathBuf,
         opt: PathBuf,
         family: Option<Family>,
+        log_stream: &str,
     ) -> Spec {
         let config = &target.config;
         let runtime = config.runtime.clone().unwrap_or_default();
         let env_dir = self.work_dir.join("envs").join(uuid::Uuid::new_v4().simple().to_string());
-        let log_group = config
-            .logging_config
-            .get("LogGroup")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+        let log_group = log_group(config);
+        let log = self.sink.as_ref().map(|sink| environment::LiveLog {
+            sink: sink.clone(),
+            account: target.account.clone(),
+            region: target.region.clone(),
+            group: log_group.clone(),
+            stream: log_stream.to_string(),
+            clock: ctx.clock.clone(),
+        });
         let mut vars: Vec<(String, String)> = vec![
             (
                 "PATH".into(),
@@ -506,6 +517,7 @@ impl Invoker {
             ("AWS_LAMBDA_FUNCTION_VERSION".into(), key.version.clone()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), config.memory_size.to_string()),
             ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
+            ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.to_string()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
             ("AWS_REGION".into(), target.region.clone()),
             ("AWS_DEFAULT_REGION".into(), target.region.clone()),
@@ -552,17 +564,33 @@ impl Invoker {
             vars.extend(env.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let node = family == Some(Family::Node);
-        Spec { launch, task_dir: task, opt_dir: opt, env_dir, variables: vars, memory_mb: config.memory_size, node }
+        Spec { launch, task_dir: task, opt_dir: opt, env_dir, variables: vars, memory_mb: config.memory_size, node, log }
     }
 
-    /// Write START/END/REPORT and the function's output to CloudWatch Logs; return the tail.
+    /// Write the START line (the function's own lines follow as it writes them); return it.
+    fn write_start(&self, ctx: &RequestContext, target: &Target, env: &Environment, request_id: &str) -> String {
+        let version = &target.config.version;
+        let line = if json_logs(&target.config) {
+            let time = ctx.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            json!({"time": time, "type": "platform.start", "record": {"requestId": request_id, "version": version}})
+                .to_string()
+        } else {
+            format!("START RequestId: {request_id} Version: {version}")
+        };
+        self.put_platform(ctx, target, env, std::slice::from_ref(&line));
+        line
+    }
+
+    /// Write END and REPORT to CloudWatch Logs; return the invocation's tail (START, the
+    /// function's output, END, REPORT).
     #[allow(clippy::too_many_arguments)]
-    fn write_logs(
+    fn write_end(
         &self,
         ctx: &RequestContext,
         target: &Target,
         env: &Environment,
         request_id: &str,
+        start_line: String,
         output: &[String],
         duration: Duration,
         memory_used: u64,
@@ -570,19 +598,11 @@ impl Invoker {
         crashed: bool,
     ) -> String {
         let config = &target.config;
-        let json_format = config.logging_config.get("LogFormat").and_then(|v| v.as_str()) == Some("JSON");
-        let version = &config.version;
+        let json_format = json_logs(config);
         let ms = duration.as_secs_f64() * 1000.0;
         let billed = ms.ceil().max(1.0) as u64;
-        let mut lines: Vec<String> = Vec::with_capacity(output.len() + 3);
-        let now = ctx.clock.now();
-        let time = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        if json_format {
-            lines.push(json!({"time": time, "type": "platform.start", "record": {"requestId": request_id, "version": version}}).to_string());
-        } else {
-            lines.push(format!("START RequestId: {request_id} Version: {version}"));
-        }
-        lines.extend(output.iter().cloned());
+        let mut lines: Vec<String> = Vec::with_capacity(3);
+        let time = ctx.clock.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         if crashed && !json_format {
             lines.push(format!("RequestId: {request_id} Error: Runtime exited without providing a reason"));
         }
@@ -605,26 +625,38 @@ impl Invoker {
             report.push('\t');
             lines.push(report);
         }
-        let mut text = String::new();
-        for line in &lines {
+        self.put_platform(ctx, target, env, &lines);
+        let mut text = start_line;
+        text.push('\n');
+        for line in output.iter().chain(&lines) {
             text.push_str(line);
             text.push('\n');
-        }
-        if let Some(sink) = &self.sink {
-            let group = config
-                .logging_config
-                .get("LogGroup")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
-            let ts = now.timestamp_millis();
-            let events = lines.into_iter().map(|message| LogEvent { timestamp: ts, message }).collect();
-            sink.put(&target.account, &target.region, &group, &env.log_stream, events);
         }
         let start = text.len().saturating_sub(TAIL_BYTES);
         let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
         base64::engine::general_purpose::STANDARD.encode(&text.as_bytes()[start..])
     }
+
+    /// Store platform lines in the environment's log stream, now.
+    fn put_platform(&self, ctx: &RequestContext, target: &Target, env: &Environment, lines: &[String]) {
+        let Some(sink) = &self.sink else { return };
+        let timestamp = ctx.clock.now_millis();
+        let events = lines.iter().map(|line| LogEvent { timestamp, message: format!("{line}\n") }).collect();
+        sink.put(&target.account, &target.region, &log_group(&target.config), &env.log_stream, events);
+    }
+}
+
+/// The function's log group: its LoggingConfig's, else `/aws/lambda/<name>`.
+fn log_group(config: &FunctionConfig) -> String {
+    config
+        .logging_config
+        .get("LogGroup")
+        .and_then(|v| v.as_str())
+        .map_or_else(|| format!("/aws/lambda/{}", config.function_name), str::to_string)
+}
+
+fn json_logs(config: &FunctionConfig) -> bool {
+    config.logging_config.get("LogFormat").and_then(|v| v.as_str()) == Some("JSON")
 }
 
 fn round2(v: f64) -> f64 {

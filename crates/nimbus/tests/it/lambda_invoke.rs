@@ -2,6 +2,7 @@
 //! Runtime API with curl), errors, timeouts, crashes, throttling, logs and aliases.
 
 use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, InvocationType, LogType, Runtime};
 use base64::Engine;
@@ -63,7 +64,10 @@ async fn provided_runtime_round_trip_with_logs() {
     let log = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(out.log_result().unwrap()).unwrap())
         .unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert!(lines[0].starts_with("START RequestId: ") && lines[0].ends_with(" Version: $LATEST"), "{log}");
+    // One request id: the answer's is the one on START/END/REPORT.
+    let request_id = out.request_id().expect("x-amzn-RequestId").to_string();
+    assert_eq!(lines[0], format!("START RequestId: {request_id} Version: $LATEST"), "{log}");
+    assert_eq!(lines[2], format!("END RequestId: {request_id}"), "{log}");
     assert_eq!(lines[1], r#"handling {"n":1}"#);
     assert!(lines[2].starts_with("END RequestId: "));
     assert!(lines[3].starts_with("REPORT RequestId: ") && lines[3].contains("Init Duration: "), "{log}");
@@ -85,10 +89,12 @@ async fn provided_runtime_round_trip_with_logs() {
         .invoke_with_response_stream()
         .function_name("echo")
         .payload(Blob::new(r#"{"s":true}"#))
+        .log_type(LogType::Tail)
         .send()
         .await
         .unwrap();
     assert_eq!(stream.executed_version(), Some("$LATEST"));
+    let stream_id = stream.request_id().expect("x-amzn-RequestId").to_string();
     let mut body = Vec::new();
     let mut completed = false;
     while let Some(event) = stream.event_stream.recv().await.unwrap() {
@@ -96,6 +102,9 @@ async fn provided_runtime_round_trip_with_logs() {
             Event::PayloadChunk(chunk) => body.extend_from_slice(chunk.payload().unwrap().as_ref()),
             Event::InvokeComplete(done) => {
                 assert_eq!(done.error_code(), None);
+                let tail = base64::engine::general_purpose::STANDARD.decode(done.log_result().unwrap()).unwrap();
+                let tail = String::from_utf8(tail).unwrap();
+                assert!(tail.starts_with(&format!("START RequestId: {stream_id} Version: $LATEST\n")), "{tail}");
                 completed = true;
             }
             other => panic!("unexpected event {other:?}"),
