@@ -1,10 +1,17 @@
 //! A crash-safe key/value journal for `--data-dir` persistence.
 //!
 //! Each acknowledged mutation is appended as one line `<crc32-hex> <json>\n` and fsynced before
-//! the caller answers the client, so it survives `kill -9`. On open the journal is replayed; a
-//! torn or corrupt tail (a write cut short by a crash) is dropped, and the live records are
-//! rewritten into a fresh file (compaction) through an atomic rename. A long-running process
-//! compacts the same way once superseded records make up most of the file.
+//! the caller answers the client, so it survives `kill -9`. A write that fails (a full disk, an
+//! I/O error, a file-size limit) is undone: the file is truncated back to where it was and
+//! synced, so the next record never joins a partial line; if even that fails the journal
+//! refuses every further write until restart rather than acknowledge what it cannot keep.
+//!
+//! On open the journal is replayed record by record. A torn last line (a write cut short by a
+//! crash) was never acknowledged and is dropped; a damaged record anywhere else costs that
+//! record alone, never the ones after it, and is reported loudly (how many, which keys), with
+//! the original file kept beside the journal as `<name>.journal.damaged-<unix-seconds>` before
+//! the live records are rewritten into a fresh file (compaction) through an atomic rename. A
+//! long-running process compacts the same way once superseded records make up most of the file.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -29,6 +36,11 @@ struct Appender {
     bytes: u64,
     live: std::collections::HashMap<String, u64>,
     live_bytes: u64,
+    /// Set when a failed write could not be undone: nothing more is acknowledged.
+    poisoned: Option<String>,
+    /// Test-only fault injection: the next write stores this many bytes, then fails.
+    #[cfg(test)]
+    fail_after: Option<usize>,
 }
 
 /// Compact once the file is this large and mostly superseded records.
@@ -36,6 +48,18 @@ const COMPACT_MIN_BYTES: u64 = 8 << 20;
 const COMPACT_RATIO: u64 = 4;
 
 impl Appender {
+    fn new(file: File) -> Appender {
+        Appender {
+            file,
+            bytes: 0,
+            live: Default::default(),
+            live_bytes: 0,
+            poisoned: None,
+            #[cfg(test)]
+            fail_after: None,
+        }
+    }
+
     fn note(&mut self, key: &str, line_len: u64, live: bool) {
         self.bytes += line_len;
         if let Some(old) = self.live.remove(key) {
@@ -46,18 +70,72 @@ impl Appender {
             self.live_bytes += line_len;
         }
     }
+
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_after.take() {
+            self.file.write_all(&buf[..n.min(buf.len())])?;
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "injected fault: no space left on device"));
+        }
+        self.file.write_all(buf)?;
+        self.file.sync_data()
+    }
 }
 
 /// The records a journal held when it was opened.
 pub type Records = BTreeMap<String, Value>;
 
+/// What replaying a journal found beyond its live records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Damage {
+    pub path: String,
+    /// Damaged records skipped (not counting a torn last line).
+    pub records: usize,
+    /// The keys of the skipped records, where they could still be read.
+    pub keys: Vec<String>,
+    /// Where the original file was kept.
+    pub copy: Option<String>,
+}
+
+static DAMAGE: Mutex<Vec<Damage>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static FAILED_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a journal write failed on this thread since the last call, clearing the mark. A
+/// state lock held across a synchronous operation uses it to roll memory back to the journal
+/// when the operation's write did not become durable, whatever path the write took.
+pub fn take_thread_failure() -> bool {
+    FAILED_HERE.with(|f| f.replace(false))
+}
+
+/// Every damaged journal this process found at start-up (for `/_nimbus/health`).
+pub fn damage_reports() -> Vec<Damage> {
+    DAMAGE.lock().clone()
+}
+
+fn with_path(path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
+}
+
 impl Journal {
     /// Open (or create) `dir/name.journal`, returning the journal and its live records.
+    /// Errors name the file or folder that could not be used.
     pub fn open(dir: &Path, name: &str) -> io::Result<(Journal, Records)> {
-        fs::create_dir_all(dir)?;
+        fs::create_dir_all(dir).map_err(|e| with_path(dir, e))?;
         let path = dir.join(format!("{name}.journal"));
-        let records = if path.exists() { replay(&path)? } else { Records::new() };
-        let appender = rewrite(&path, &records)?;
+        let records = if path.exists() {
+            let (records, damage) = replay(&path).map_err(|e| with_path(&path, e))?;
+            if damage.records > 0 {
+                report(&path, damage)?;
+            }
+            records
+        } else {
+            Records::new()
+        };
+        let appender = rewrite(&path, &records).map_err(|e| with_path(&path, e))?;
         Ok((Journal { path, file: Mutex::new(appender) }, records))
     }
 
@@ -65,23 +143,51 @@ impl Journal {
         &self.path
     }
 
-    /// Durably record a batch of changes: `Some(value)` sets a key, `None` deletes it.
+    /// The live records as they are on disk now (what a restart would see).
+    pub fn records(&self) -> io::Result<Records> {
+        let _file = self.file.lock();
+        replay(&self.path).map(|(records, _)| records)
+    }
+
+    /// Durably record a batch of changes: `Some(value)` sets a key, `None` deletes it. All or
+    /// nothing: on error the file is as it was before the call.
     pub fn write(&self, changes: &[(String, Option<Value>)]) -> io::Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut buf = Vec::new();
         let mut file = self.file.lock();
-        for (key, value) in changes {
-            let line = encode_line(key, value.as_ref());
-            file.note(key, line.len() as u64, value.is_some());
-            buf.extend_from_slice(&line);
+        let result = self.write_locked(&mut file, changes);
+        if result.is_err() {
+            FAILED_HERE.with(|f| f.set(true));
         }
-        file.file.write_all(&buf)?;
-        file.file.sync_data()?;
+        result
+    }
+
+    fn write_locked(&self, file: &mut Appender, changes: &[(String, Option<Value>)]) -> io::Result<()> {
+        if let Some(reason) = &file.poisoned {
+            return Err(io::Error::other(format!(
+                "journal {} accepts no writes until restart: {reason}",
+                self.path.display()
+            )));
+        }
+        let lines: Vec<Vec<u8>> = changes.iter().map(|(key, value)| encode_line(key, value.as_ref())).collect();
+        let buf = lines.concat();
+        let before = file.bytes;
+        if let Err(err) = file.append(&buf) {
+            // Leave no partial line behind: the next record must start on a fresh one.
+            let undo = file.file.set_len(before).and_then(|()| file.file.sync_data());
+            if let Err(undo) = undo {
+                tracing::error!(path = %self.path.display(), error = %undo, "could not undo a failed journal write; refusing further writes");
+                file.poisoned = Some(format!("a failed write ({err}) could not be undone ({undo})"));
+            }
+            return Err(err);
+        }
+        for ((key, value), line) in changes.iter().zip(&lines) {
+            file.note(key, line.len() as u64, value.is_some());
+        }
         if file.bytes >= COMPACT_MIN_BYTES && file.bytes >= COMPACT_RATIO * file.live_bytes {
             // Everything written is durable already: a failed compaction loses nothing.
-            match replay(&self.path).and_then(|records| rewrite(&self.path, &records)) {
+            match replay(&self.path).and_then(|(records, _)| rewrite(&self.path, &records)) {
                 Ok(fresh) => *file = fresh,
                 Err(err) => tracing::warn!(path = %self.path.display(), error = %err, "journal compaction failed"),
             }
@@ -106,6 +212,30 @@ impl Journal {
         file.live_bytes = 0;
         file.file.sync_all()
     }
+
+    #[cfg(test)]
+    fn fail_next_write_after(&self, bytes: usize) {
+        self.file.lock().fail_after = Some(bytes);
+    }
+}
+
+/// Say loudly what was lost and keep the original file before it is compacted away.
+fn report(path: &Path, mut damage: Damage) -> io::Result<()> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut copy = path.as_os_str().to_owned();
+    copy.push(format!(".damaged-{stamp}"));
+    let copy = PathBuf::from(copy);
+    fs::copy(path, &copy).map_err(|e| with_path(&copy, e))?;
+    damage.copy = Some(copy.display().to_string());
+    tracing::error!(
+        path = %path.display(),
+        damaged_records = damage.records,
+        keys = ?damage.keys,
+        original_kept_at = %copy.display(),
+        "journal has damaged records: each was skipped alone, the records after them were kept"
+    );
+    DAMAGE.lock().push(damage);
+    Ok(())
 }
 
 /// Write `records` to a fresh file beside `path` and swap it in atomically; open it to append.
@@ -113,7 +243,7 @@ fn rewrite(path: &Path, records: &Records) -> io::Result<Appender> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut appender = Appender { file: File::create(&tmp)?, bytes: 0, live: Default::default(), live_bytes: 0 };
+    let mut appender = Appender::new(File::create(&tmp)?);
     {
         let mut out = io::BufWriter::new(&appender.file);
         for (key, value) in records {
@@ -140,22 +270,48 @@ fn encode_line(key: &str, value: Option<&Value>) -> Vec<u8> {
     format!("{:08x} {json}\n", crc32(json.as_bytes())).into_bytes()
 }
 
-fn replay(path: &Path) -> io::Result<Records> {
+/// Replay every intact record; count (and name, where possible) the damaged ones.
+fn replay(path: &Path) -> io::Result<(Records, Damage)> {
     let mut records = Records::new();
-    let reader = BufReader::new(File::open(path)?);
-    for line in reader.split(b'\n') {
-        let line = line?;
-        let Some(record) = decode_line(&line) else {
-            // A torn or corrupt record: everything after it was never acknowledged.
-            tracing::warn!(path = %path.display(), "dropping corrupt journal tail");
+    let mut damage = Damage { path: path.display().to_string(), ..Damage::default() };
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
-        };
-        match record {
-            (key, Some(value)) => records.insert(key, value),
-            (key, None) => records.remove(&key),
-        };
+        }
+        let complete = line.last() == Some(&b'\n');
+        let body = if complete { &line[..line.len() - 1] } else { &line[..] };
+        if body.is_empty() {
+            continue;
+        }
+        match decode_line(body) {
+            Some((key, Some(value))) => {
+                records.insert(key, value);
+            }
+            Some((key, None)) => {
+                records.remove(&key);
+            }
+            // A torn last line: the write was never acknowledged.
+            None if !complete => tracing::warn!(path = %path.display(), "dropping a torn record at the end of the journal"),
+            None => {
+                damage.records += 1;
+                if let Some(key) = salvage_key(body) {
+                    damage.keys.push(key);
+                }
+            }
+        }
     }
-    Ok(records)
+    Ok((records, damage))
+}
+
+/// The key of a damaged record, if its JSON still says it.
+fn salvage_key(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(line);
+    let start = text.find("{\"k\":")? + 5;
+    let mut chars = serde_json::Deserializer::from_str(&text[start..]).into_iter::<String>();
+    chars.next()?.ok()
 }
 
 fn decode_line(line: &[u8]) -> Option<(String, Option<Value>)> {
@@ -256,6 +412,51 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records["hot"]["n"], json!(199));
         assert_eq!(records["after"], json!(2));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_file_as_it_was_and_later_writes_survive() {
+        let dir = scratch_dir();
+        let path = dir.join("t.journal");
+        {
+            let (journal, _) = Journal::open(&dir, "t").unwrap();
+            journal.put("a", json!(1)).unwrap();
+            let before = fs::read(&path).unwrap();
+            // A short append: half the batch reaches the file, then the disk is full.
+            journal.fail_next_write_after(7);
+            let err = journal.write(&[("b".into(), Some(json!("x".repeat(100)))), ("c".into(), Some(json!(3)))]);
+            assert_eq!(err.unwrap_err().kind(), io::ErrorKind::StorageFull);
+            assert_eq!(fs::read(&path).unwrap(), before, "no partial bytes are left behind");
+            journal.put("d", json!(4)).unwrap();
+            journal.put("e", json!(5)).unwrap();
+        }
+        let (_, records) = Journal::open(&dir, "t").unwrap();
+        assert_eq!(records.keys().cloned().collect::<Vec<_>>(), ["a", "d", "e"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_record_costs_only_itself_and_is_reported_with_a_copy_kept() {
+        let dir = scratch_dir();
+        let path = dir.join("t.journal");
+        {
+            let (journal, _) = Journal::open(&dir, "t").unwrap();
+            for key in ["a", "b", "c", "d"] {
+                journal.put(key, json!({"key": key})).unwrap();
+            }
+        }
+        let original = fs::read(&path).unwrap();
+        let mut damaged = original.clone();
+        // Flip one byte inside the value of record "b".
+        let at = original.windows(11).position(|w| w == b"{\"key\":\"b\"}").unwrap() + 8;
+        damaged[at] = b'X';
+        fs::write(&path, &damaged).unwrap();
+        let (_, records) = Journal::open(&dir, "t").unwrap();
+        assert_eq!(records.keys().cloned().collect::<Vec<_>>(), ["a", "c", "d"]);
+        let report = damage_reports().into_iter().find(|d| d.path == path.display().to_string()).unwrap();
+        assert_eq!((report.records, report.keys.clone()), (1, vec!["b".to_string()]));
+        assert_eq!(fs::read(report.copy.unwrap()).unwrap(), damaged, "the original file is kept");
         fs::remove_dir_all(dir).unwrap();
     }
 

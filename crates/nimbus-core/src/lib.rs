@@ -24,6 +24,7 @@ pub mod model;
 pub mod query;
 pub mod queue;
 pub mod scratch;
+pub mod screen;
 pub mod server;
 pub mod service;
 pub mod shapes;

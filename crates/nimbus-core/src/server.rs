@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::http::{parse_query, Body, HttpRequest, HttpResponse};
 use crate::identity::{self, KeyRegistry};
+use crate::screen::Screening;
 use crate::service::{RequestContext, Service};
 
 /// Largest request body read at all; services enforce their own, smaller, limits.
@@ -38,11 +39,32 @@ pub struct Router {
     clock: Clock,
     keys: KeyRegistry,
     version: &'static str,
+    screening: Screening,
+    /// Facts `/_nimbus/health` reports besides the services (e.g. which isolation is in effect).
+    health_facts: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Router {
     pub fn new(defaults: Defaults, clock: Clock, keys: KeyRegistry, version: &'static str) -> Self {
-        Router { services: Vec::new(), defaults, clock, keys, version }
+        Router {
+            services: Vec::new(),
+            defaults,
+            clock,
+            keys,
+            version,
+            screening: Screening::default(),
+            health_facts: serde_json::Map::new(),
+        }
+    }
+
+    /// Which `Host` names and browser origins are answered besides local ones (see [`crate::screen`]).
+    pub fn set_screening(&mut self, screening: Screening) {
+        self.screening = screening;
+    }
+
+    /// Report a fact in `/_nimbus/health`.
+    pub fn add_health_fact(&mut self, name: &str, value: serde_json::Value) {
+        self.health_facts.insert(name.to_string(), value);
     }
 
     pub fn add(&mut self, service: Arc<dyn Service>) {
@@ -64,6 +86,9 @@ impl Router {
     }
 
     async fn route(&self, req: HttpRequest, request_id: &str) -> HttpResponse {
+        if let Some(refusal) = self.screening.check(&req) {
+            return refusal;
+        }
         if let Some(service) = self.services.iter().find(|s| s.intercepts(&req)) {
             let ctx = self.context(&req, request_id);
             return run(service.clone(), ctx, req).await;
@@ -119,7 +144,15 @@ impl Router {
             ("GET", "/_nimbus/health") => {
                 let services: serde_json::Map<String, serde_json::Value> =
                     self.services.iter().map(|s| (s.name().to_string(), json!("running"))).collect();
-                HttpResponse::json(200, &json!({"status": "running", "version": self.version, "services": services}))
+                let mut body = json!({"status": "running", "version": self.version, "services": services});
+                for (name, value) in &self.health_facts {
+                    body[name] = value.clone();
+                }
+                let damage = crate::journal::damage_reports();
+                if !damage.is_empty() {
+                    body["damagedJournals"] = json!(damage);
+                }
+                HttpResponse::json(200, &body)
             }
             ("POST", "/_nimbus/reset") => {
                 for service in &self.services {
@@ -130,7 +163,19 @@ impl Router {
             }
             ("GET", "/_nimbus/clock") => self.clock_state(),
             ("POST", "/_nimbus/clock/advance") => {
-                let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+                let body: serde_json::Value = if req.body.iter().all(u8::is_ascii_whitespace) {
+                    json!({})
+                } else {
+                    match serde_json::from_slice(&req.body) {
+                        Ok(body @ serde_json::Value::Object(_)) => body,
+                        _ => {
+                            return HttpResponse::json(
+                                400,
+                                &json!({"message": "the body must be a JSON object such as {\"seconds\": 60} or {\"milliseconds\": 500}"}),
+                            )
+                        }
+                    }
+                };
                 let millis = body["milliseconds"].as_i64().unwrap_or(0)
                     + (body["seconds"].as_f64().unwrap_or(0.0) * 1000.0) as i64;
                 if millis < 0 {

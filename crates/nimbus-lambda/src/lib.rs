@@ -38,9 +38,9 @@ use crate::state::{Function, Layer, Store};
 
 /// The Lambda service: state, code blobs and (with `--data-dir`) the journal.
 pub struct Lambda {
-    pub store: RwLock<Store>,
+    pub store: state::StateLock,
     pub blobs: BlobStore,
-    journal: Option<Journal>,
+    journal: Option<std::sync::Arc<Journal>>,
     pub invoker: invoke::Invoker,
     /// Durable executions (their own journal with `--data-dir`).
     pub durable: durable::Durable,
@@ -84,11 +84,11 @@ impl Lambda {
                 let (journal, records) = Journal::open(&dir, "state")?;
                 let store =
                     state::load(&records).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-                (store, BlobStore::open(&dir.join("blobs"))?, Some(journal))
+                (store, BlobStore::open(&dir.join("blobs"))?, Some(std::sync::Arc::new(journal)))
             }
         };
         Ok(Lambda {
-            store: RwLock::new(store),
+            store: state::StateLock::new(store, journal.clone()),
             blobs,
             journal,
             invoker,

@@ -390,3 +390,69 @@ pub fn load(records: &nimbus_core::journal::Records) -> Result<Store, String> {
     }
     Ok(store)
 }
+
+/// Lambda's state behind its lock, with the journal that makes it durable.
+///
+/// Handlers change the state under [`StateLock::write`] and journal the result before the
+/// guard is dropped. If any journal write on that thread failed meanwhile, dropping the guard
+/// rebuilds memory from the journal (which a failed write leaves as it was), so a write
+/// answered with an error changes nothing, and an idempotent retry is journaled again rather
+/// than answered from memory the disk never saw.
+pub struct StateLock {
+    lock: parking_lot::RwLock<Store>,
+    journal: Option<std::sync::Arc<nimbus_core::journal::Journal>>,
+}
+
+pub struct WriteGuard<'a> {
+    guard: parking_lot::RwLockWriteGuard<'a, Store>,
+    journal: Option<&'a nimbus_core::journal::Journal>,
+}
+
+impl StateLock {
+    pub fn new(store: Store, journal: Option<std::sync::Arc<nimbus_core::journal::Journal>>) -> StateLock {
+        StateLock { lock: parking_lot::RwLock::new(store), journal }
+    }
+
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, Store> {
+        self.lock.read()
+    }
+
+    pub fn write(&self) -> WriteGuard<'_> {
+        let guard = self.lock.write();
+        // Failures before this operation are not its own.
+        nimbus_core::journal::take_thread_failure();
+        WriteGuard { guard, journal: self.journal.as_deref() }
+    }
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.guard
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        let Some(journal) = self.journal else { return };
+        if !nimbus_core::journal::take_thread_failure() {
+            return;
+        }
+        match journal.records().map_err(|e| e.to_string()).and_then(|records| load(&records)) {
+            Ok(mut durable) => {
+                // Queued events were taken at start-up; a rebuild must not queue them again.
+                durable.pending_events.clear();
+                durable.pending_events.append(&mut self.guard.pending_events);
+                *self.guard = durable;
+                tracing::warn!("a Lambda journal write failed; state rebuilt from the journal");
+            }
+            Err(err) => tracing::error!(error = %err, "could not rebuild Lambda state after a failed journal write"),
+        }
+    }
+}

@@ -89,7 +89,9 @@ impl Sqs {
     }
 
     /// Run `f` under the lock; its changes are durable before this returns, and waiting
-    /// receivers of touched queues are woken afterwards.
+    /// receivers of touched queues are woken afterwards. Journal first in effect: if the changes
+    /// cannot be journaled, memory is rebuilt from the journal (queues, messages, deduplication
+    /// windows, move tasks), so a failed write leaves no trace.
     fn with<T>(
         &self,
         account: &str,
@@ -105,7 +107,15 @@ impl Sqs {
             let result = f(&mut store, &mut call);
             if let Some(journal) = &self.journal {
                 if !call.changes.is_empty() {
-                    journal.write(&call.changes).map_err(errors::storage_error)?;
+                    if let Err(err) = journal.write(&call.changes) {
+                        // The operation ran ahead of the journal, which is as it was: put memory
+                        // back to what is durable, so a write answered 500 changes nothing.
+                        match journal.records() {
+                            Ok(records) => *store = Store::load(&records),
+                            Err(reload) => tracing::error!(error = %reload, "could not reload SQS state after a failed write"),
+                        }
+                        return Err(errors::storage_error(err));
+                    }
                 }
             }
             (result, call.wake)

@@ -55,6 +55,19 @@ struct Args {
     #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
     lambda_debug: bool,
 
+    /// Extra `Host` names to answer besides local ones (localhost, *.localhost, IP addresses,
+    /// single-label names), comma-separated; `*.example.test` matches subdomains, `*` answers
+    /// every name (turns DNS-rebinding protection off).
+    #[arg(long, env = "NIMBUS_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+
+    /// Browser origins allowed to call nimbus's API besides local ones (http://localhost:*,
+    /// http://127.0.0.1:*), comma-separated, e.g. `https://app.test:8443` or `*.app.test`; `*`
+    /// allows every web page (turns cross-site protection off). Function URLs and API Gateway
+    /// URLs keep their own CORS rules.
+    #[arg(long, env = "NIMBUS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+
     /// Program for a runtime, e.g. `--runtime python3.12=/usr/bin/python3.12` (repeatable). The
     /// environment variable NIMBUS_RUNTIME_PYTHON3_12 does the same for one runtime.
     #[arg(long = "runtime", value_name = "RUNTIME=PATH")]
@@ -97,6 +110,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyRegistry::default();
     let defaults = Defaults { account: args.account.clone(), region: args.region.clone() };
     let mut router = Router::new(defaults, clock.clone(), keys.clone(), VERSION);
+    router.set_screening(nimbus_core::screen::Screening {
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
+    });
     let lambda_settings = nimbus_lambda::invoke::Settings {
         idle_timeout: std::time::Duration::from_secs(args.lambda_idle_timeout),
         debug: args.lambda_debug,

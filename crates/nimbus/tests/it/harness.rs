@@ -24,13 +24,15 @@ impl Server {
     }
 
     pub fn start_with(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nimbus"))
-            .args(["--port", "0", "--log", "warn"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nimbus");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nimbus"));
+        command.args(["--port", "0", "--log", "warn"]).args(args);
+        Self::start_command(command)
+    }
+
+    /// Start nimbus from a prepared command (e.g. a shell that sets limits and `exec`s it); it
+    /// must print nimbus's banner on stdout.
+    pub fn start_command(mut command: Command) -> Server {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start nimbus");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read nimbus banner");

@@ -18,4 +18,5 @@ mod lambda_python;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
+mod safety;
 mod sqs_esm;
