@@ -17,4 +17,5 @@ mod lambda_python;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
+mod s3;
 mod sqs_esm;
