@@ -196,9 +196,9 @@ fn sequencer() -> String {
     format!("{:016X}", NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
-/// S3's key encoding in event records: form-style (`+` for spaces).
+/// S3's key encoding in event records: form-style (`+` for spaces), `/` kept.
 fn event_key(key: &str) -> String {
-    form_urlencoded::byte_serialize(key.as_bytes()).collect()
+    key.split('/').map(|seg| form_urlencoded::byte_serialize(seg.as_bytes()).collect::<String>()).collect::<Vec<_>>().join("/")
 }
 
 impl S3 {

@@ -31,6 +31,7 @@ pub fn register(
     dynamodb.start_background();
     let s3 = nimbus_s3::S3Service::open(data_dir, router.clock().clone())?;
     *s3.s3().targets.write() = Some(targets.clone());
+    *lambda.lambda().objects.write() = Some(s3.s3().clone());
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     router.add(Arc::new(lambda));

@@ -18,4 +18,5 @@ mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
 mod s3;
+mod s3_lambda;
 mod sqs_esm;
