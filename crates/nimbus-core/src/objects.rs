@@ -23,7 +23,10 @@ pub enum ObjectError {
     NoSuchVersion,
     /// The bucket lives in another region (named here).
     WrongRegion(String),
-    TooLarge { size: u64, limit: u64 },
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
     Io(String),
 }
 
@@ -37,9 +40,7 @@ impl From<ObjectError> for AwsError {
         match err {
             ObjectError::NoSuchBucket => AwsError::new(404, "NoSuchBucket", "The specified bucket does not exist"),
             ObjectError::NoSuchKey => AwsError::new(404, "NoSuchKey", "The specified key does not exist."),
-            ObjectError::NoSuchVersion => {
-                AwsError::new(404, "NoSuchVersion", "The specified version does not exist.")
-            }
+            ObjectError::NoSuchVersion => AwsError::new(404, "NoSuchVersion", "The specified version does not exist."),
             ObjectError::WrongRegion(r) => {
                 AwsError::new(301, "PermanentRedirect", format!("The bucket is in this region: {r}."))
             }

@@ -48,7 +48,12 @@ pub trait Service: Send + Sync + 'static {
     }
 
     /// Handle a request whose body arrives as it is read (only called when `streams_body` said so).
-    fn handle_stream<'a>(&'a self, ctx: RequestContext, head: HttpRequest, body: RequestBody) -> BoxFuture<'a, HttpResponse> {
+    fn handle_stream<'a>(
+        &'a self,
+        ctx: RequestContext,
+        head: HttpRequest,
+        body: RequestBody,
+    ) -> BoxFuture<'a, HttpResponse> {
         Box::pin(async move {
             let mut req = head;
             match body.collect(crate::server::MAX_BODY_BYTES).await {

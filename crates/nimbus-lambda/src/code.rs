@@ -54,7 +54,8 @@ pub fn store_from_s3(lambda: &Lambda, ctx: &RequestContext, input: &serde_json::
     let Some(reader) = reader else {
         return Err(error::invalid_parameter("S3 is not available to read function code from."));
     };
-    let at = ObjectLocation { account: &ctx.account, region: &ctx.region, bucket, key, version_id: text("S3ObjectVersion") };
+    let at =
+        ObjectLocation { account: &ctx.account, region: &ctx.region, bucket, key, version_id: text("S3ObjectVersion") };
     // The unzipped limit bounds what is worth reading; the archive checks follow as for ZipFile.
     let zip = reader.read_object(&at, MAX_UNZIPPED_BYTES).map_err(|err| {
         let (code, message) = match err {
@@ -66,11 +67,15 @@ pub fn store_from_s3(lambda: &Lambda, ctx: &RequestContext, input: &serde_json::
                 format!("The bucket is in this region: {region}. Please use this region to retry the request"),
             ),
             ObjectError::TooLarge { .. } => {
-                return error::invalid_parameter(format!("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"))
+                return error::invalid_parameter(format!(
+                    "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+                ))
             }
             ObjectError::Io(m) => return error::storage_error(std::io::Error::other(m)),
         };
-        error::invalid_parameter(format!("Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"))
+        error::invalid_parameter(format!(
+            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+        ))
     })?;
     store_archive(lambda, &zip)
 }

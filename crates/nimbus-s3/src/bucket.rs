@@ -140,7 +140,11 @@ impl S3 {
         let mut w = nimbus_core::query::XmlWriter::new();
         // us-east-1 is the empty constraint, as S3 has always reported it.
         let text = if region == "us-east-1" { String::new() } else { region };
-        w.raw(&format!("<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>", wire::XMLNS, nimbus_core::query::escape(&text)));
+        w.raw(&format!(
+            "<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+            wire::XMLNS,
+            nimbus_core::query::escape(&text)
+        ));
         Ok(wire::xml_response(200, w.finish()))
     }
 

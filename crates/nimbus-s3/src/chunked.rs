@@ -108,9 +108,8 @@ impl ChunkDecoder {
                 if line.is_empty() {
                     self.state = State::Done;
                 } else {
-                    let (name, value) = line
-                        .split_once(':')
-                        .ok_or_else(|| ChunkError::Malformed(format!("bad trailer '{line}'")))?;
+                    let (name, value) =
+                        line.split_once(':').ok_or_else(|| ChunkError::Malformed(format!("bad trailer '{line}'")))?;
                     self.trailers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
                 }
             }

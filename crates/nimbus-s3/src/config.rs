@@ -16,8 +16,22 @@ use crate::{owned, S3};
 
 /// Query keys that name a bucket sub-resource handled here.
 const SUBRESOURCES: [&str; 17] = [
-    "versioning", "tagging", "cors", "policy", "lifecycle", "website", "replication", "object-lock", "encryption",
-    "ownershipControls", "publicAccessBlock", "notification", "acl", "logging", "accelerate", "requestPayment",
+    "versioning",
+    "tagging",
+    "cors",
+    "policy",
+    "lifecycle",
+    "website",
+    "replication",
+    "object-lock",
+    "encryption",
+    "ownershipControls",
+    "publicAccessBlock",
+    "notification",
+    "acl",
+    "logging",
+    "accelerate",
+    "requestPayment",
     "policyStatus",
 ];
 
@@ -29,11 +43,39 @@ pub fn subresource(r: &Req<'_>) -> Option<&'static str> {
 
 pub fn known_region(r: &str) -> bool {
     const REGIONS: [&str; 33] = [
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1", "ap-south-1", "ap-south-2",
-        "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-northeast-1", "ap-northeast-2",
-        "ap-northeast-3", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2",
-        "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1",
-        "sa-east-1", "us-gov-east-1", "us-gov-west-1", "cn-north-1", "cn-northwest-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-north-1",
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "sa-east-1",
+        "us-gov-east-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "cn-northwest-1",
     ];
     REGIONS.contains(&r) || r == "EU"
 }
@@ -130,7 +172,18 @@ fn default_for(name: &str, r: &Req<'_>, account: &str) -> Result<String> {
 }
 
 fn not_found_on_delete(name: &str) -> bool {
-    !matches!(name, "tagging" | "cors" | "policy" | "lifecycle" | "website" | "replication" | "encryption" | "ownershipControls" | "publicAccessBlock")
+    !matches!(
+        name,
+        "tagging"
+            | "cors"
+            | "policy"
+            | "lifecycle"
+            | "website"
+            | "replication"
+            | "encryption"
+            | "ownershipControls"
+            | "publicAccessBlock"
+    )
 }
 
 /// PUT/GET/DELETE of a bucket sub-resource.
@@ -169,7 +222,11 @@ pub async fn handle(s3: &S3, r: &Req<'_>, body: &mut RequestBody, name: &'static
             let stored = if name == "policy" {
                 let ok = text.trim_start().starts_with('{') && serde_json::from_str::<serde_json::Value>(&text).is_ok();
                 if !ok {
-                    return Err(AwsError::new(400, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'"));
+                    return Err(AwsError::new(
+                        400,
+                        "MalformedPolicy",
+                        "Policies must be valid JSON and the first byte must be '{'",
+                    ));
                 }
                 Some(text)
             } else if name == "acl" && text.trim().is_empty() {
@@ -245,7 +302,10 @@ fn validate(s3: &S3, r: &Req<'_>, name: &str, doc: &Element) -> Result<()> {
                 }
                 for m in rule.children("AllowedMethod") {
                     if !["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&m.text.trim()) {
-                        return Err(errors::invalid_request(format!("Found unsupported HTTP method in CORS config. Unsupported method is {}", m.text.trim())));
+                        return Err(errors::invalid_request(format!(
+                            "Found unsupported HTTP method in CORS config. Unsupported method is {}",
+                            m.text.trim()
+                        )));
                     }
                 }
             }
@@ -335,7 +395,11 @@ pub fn preflight(s3: &S3, r: &Req<'_>) -> Result<HttpResponse> {
     let (Some(origin), Some(method)) = (r.header("origin"), r.header("access-control-request-method")) else {
         return Err(errors::invalid_request("Insufficient information. Origin request header needed."));
     };
-    let cors_error = |m: &str| AwsError::new(403, "AccessForbidden", m).with_extra("Method", method).with_extra("ResourceType", if r.key().is_empty() { "BUCKET" } else { "OBJECT" });
+    let cors_error = |m: &str| {
+        AwsError::new(403, "AccessForbidden", m)
+            .with_extra("Method", method)
+            .with_extra("ResourceType", if r.key().is_empty() { "BUCKET" } else { "OBJECT" })
+    };
     let Some(rules) = cors_rules(s3, r.bucket()) else {
         return Err(cors_error("CORSResponse: CORS is not enabled for this bucket."));
     };
@@ -399,8 +463,11 @@ fn lifecycle_rules(doc: &str) -> Vec<LifecycleRule> {
                 .or_else(|| r.text_of("Prefix"))
                 .unwrap_or("")
                 .to_string();
-            let tag_of = |t: &Element| (t.text_of("Key").unwrap_or("").to_string(), t.text_of("Value").unwrap_or("").to_string());
-            let mut tags: Vec<(String, String)> = and.map(|a| a.children("Tag").map(tag_of).collect()).unwrap_or_default();
+            let tag_of = |t: &Element| {
+                (t.text_of("Key").unwrap_or("").to_string(), t.text_of("Value").unwrap_or("").to_string())
+            };
+            let mut tags: Vec<(String, String)> =
+                and.map(|a| a.children("Tag").map(tag_of).collect()).unwrap_or_default();
             if let Some(t) = filter.and_then(|f| f.child("Tag")) {
                 tags.push(tag_of(t));
             }
@@ -424,7 +491,9 @@ impl S3 {
     /// Apply the bucket's lifecycle rules as of nimbus's clock (run before reads of a bucket
     /// that has rules, so advancing the clock is all a test needs).
     pub(crate) fn enforce_lifecycle(&self, bucket: &str) {
-        let Some(doc) = self.store.read(|s| s.buckets.get(bucket).and_then(|b| b.meta.config.get("lifecycle").cloned())) else {
+        let Some(doc) =
+            self.store.read(|s| s.buckets.get(bucket).and_then(|b| b.meta.config.get("lifecycle").cloned()))
+        else {
             return;
         };
         let rules = lifecycle_rules(&doc);
@@ -468,7 +537,9 @@ impl S3 {
                     }
                 }
                 // Noncurrent versions: counted from when the next version replaced them.
-                if let Some(days) = rules.iter().filter(|r| key.starts_with(&r.prefix)).filter_map(|r| r.noncurrent_days).min() {
+                if let Some(days) =
+                    rules.iter().filter(|r| key.starts_with(&r.prefix)).filter_map(|r| r.noncurrent_days).min()
+                {
                     let n = changed.versions.len();
                     let mut keep = Vec::with_capacity(n);
                     for i in 0..n {

@@ -19,7 +19,11 @@ pub fn no_such_key(key: &str) -> AwsError {
 }
 
 pub fn no_such_version(key: &str, version: &str) -> AwsError {
-    with(with(AwsError::new(404, "NoSuchVersion", "The specified version does not exist."), "Key", key), "VersionId", version)
+    with(
+        with(AwsError::new(404, "NoSuchVersion", "The specified version does not exist."), "Key", key),
+        "VersionId",
+        version,
+    )
 }
 
 pub fn no_such_upload(id: &str) -> AwsError {
@@ -103,7 +107,11 @@ pub fn invalid_checksum(algorithm: &str) -> AwsError {
 }
 
 pub fn incomplete_body() -> AwsError {
-    AwsError::new(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header")
+    AwsError::new(
+        400,
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header",
+    )
 }
 
 pub fn precondition_failed(condition: &str) -> AwsError {
@@ -131,7 +139,11 @@ pub fn invalid_part() -> AwsError {
 }
 
 pub fn invalid_part_order() -> AwsError {
-    AwsError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
+    AwsError::new(
+        400,
+        "InvalidPartOrder",
+        "The list of parts was not in ascending order. Parts must be ordered by part number.",
+    )
 }
 
 pub fn entity_too_small(size: u64) -> AwsError {

@@ -90,14 +90,17 @@ impl S3 {
         let now = self.clock.now().timestamp();
         if let (Some(date), Some(expires)) = (r.query("X-Amz-Date"), r.query("X-Amz-Expires")) {
             let signed = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ")
-                .map_err(|_| errors::access_denied("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""))?
+                .map_err(|_| {
+                    errors::access_denied("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+                })?
                 .and_utc()
                 .timestamp();
-            let seconds: i64 = expires
-                .parse()
-                .map_err(|_| errors::access_denied("X-Amz-Expires should be a number"))?;
+            let seconds: i64 =
+                expires.parse().map_err(|_| errors::access_denied("X-Amz-Expires should be a number"))?;
             if !(1..=604_800).contains(&seconds) {
-                return Err(errors::access_denied("X-Amz-Expires must be less than a week (in seconds) that is 604800"));
+                return Err(errors::access_denied(
+                    "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+                ));
             }
             if now > signed + seconds {
                 return Err(errors::access_denied("Request has expired")
@@ -106,7 +109,8 @@ impl S3 {
                     .with_extra("ServerTime", wire::iso(now * 1000)));
             }
         } else if let (Some(expires), Some(_)) = (r.query("Expires"), r.query("Signature")) {
-            let at: i64 = expires.parse().map_err(|_| errors::access_denied("Invalid date (should be seconds since epoch)"))?;
+            let at: i64 =
+                expires.parse().map_err(|_| errors::access_denied("Invalid date (should be seconds since epoch)"))?;
             if now > at {
                 return Err(errors::access_denied("Request has expired")
                     .with_extra("Expires", wire::iso(at * 1000))
@@ -229,7 +233,12 @@ impl Service for S3Service {
         })
     }
 
-    fn handle_stream<'a>(&'a self, ctx: RequestContext, head: HttpRequest, body: RequestBody) -> BoxFuture<'a, HttpResponse> {
+    fn handle_stream<'a>(
+        &'a self,
+        ctx: RequestContext,
+        head: HttpRequest,
+        body: RequestBody,
+    ) -> BoxFuture<'a, HttpResponse> {
         Box::pin(async move { self.s3.respond(&ctx, &head, body).await })
     }
 

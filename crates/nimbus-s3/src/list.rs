@@ -19,7 +19,13 @@ fn encoder(r: &Req<'_>) -> Result<impl Fn(&str) -> String> {
     let url = match r.query("encoding-type") {
         None => false,
         Some("url") => true,
-        Some(other) => return Err(errors::invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other)),
+        Some(other) => {
+            return Err(errors::invalid_argument(
+                "Invalid Encoding Method specified in Request",
+                "encoding-type",
+                other,
+            ))
+        }
     };
     Ok(move |s: &str| if url { utf8_percent_encode(s, KEY_ENCODE).to_string() } else { s.to_string() })
 }
@@ -68,7 +74,8 @@ impl S3 {
             let mut truncated = false;
             let mut last = String::new();
             let mut last_prefix: Option<String> = None;
-            let range = b.objects.range::<str, _>((std::ops::Bound::Excluded(start.as_str()), std::ops::Bound::Unbounded));
+            let range =
+                b.objects.range::<str, _>((std::ops::Bound::Excluded(start.as_str()), std::ops::Bound::Unbounded));
             for (key, record) in range {
                 if !key.starts_with(prefix) {
                     if key.as_str() > prefix && !prefix.is_empty() {
@@ -130,7 +137,10 @@ impl S3 {
         w.text("IsTruncated", truncated.to_string());
         for e in &entries {
             if let Entry::Key(key, v) = e {
-                w.open("Contents").text("Key", enc(key)).text("LastModified", wire::iso(v.last_modified)).text("ETag", quoted(&v.etag));
+                w.open("Contents")
+                    .text("Key", enc(key))
+                    .text("LastModified", wire::iso(v.last_modified))
+                    .text("ETag", quoted(&v.etag));
                 if let Some(c) = &v.checksum {
                     w.text("ChecksumAlgorithm", &c.algorithm).text("ChecksumType", &c.kind);
                 }
@@ -171,7 +181,9 @@ impl S3 {
         let mut next: Option<(String, String)> = None;
         self.store.read(|s| {
             let b = owned(s, r)?;
-            'keys: for (key, record) in b.objects.range::<str, _>((std::ops::Bound::Included(key_marker), std::ops::Bound::Unbounded)) {
+            'keys: for (key, record) in
+                b.objects.range::<str, _>((std::ops::Bound::Included(key_marker), std::ops::Bound::Unbounded))
+            {
                 if !key.starts_with(prefix) {
                     continue;
                 }
@@ -216,7 +228,10 @@ impl S3 {
         }
         let mut w = XmlWriter::new();
         wire::open_root(&mut w, "ListVersionsResult");
-        w.text("Name", r.bucket()).text("Prefix", enc(prefix)).text("KeyMarker", enc(key_marker)).text("VersionIdMarker", version_marker.unwrap_or(""));
+        w.text("Name", r.bucket())
+            .text("Prefix", enc(prefix))
+            .text("KeyMarker", enc(key_marker))
+            .text("VersionIdMarker", version_marker.unwrap_or(""));
         if let Some((k, v)) = next.filter(|_| truncated) {
             w.text("NextKeyMarker", enc(&k)).text("NextVersionIdMarker", v);
         }
@@ -228,7 +243,11 @@ impl S3 {
             if v.delete_marker {
                 w.open("DeleteMarker");
                 wire::owner(&mut w, "Owner", &v.owner);
-                w.text("Key", enc(key)).text("VersionId", &v.version_id).text("IsLatest", latest.to_string()).text("LastModified", wire::iso(v.last_modified)).close("DeleteMarker");
+                w.text("Key", enc(key))
+                    .text("VersionId", &v.version_id)
+                    .text("IsLatest", latest.to_string())
+                    .text("LastModified", wire::iso(v.last_modified))
+                    .close("DeleteMarker");
             } else {
                 w.open("Version").text("ETag", quoted(&v.etag)).text("Size", v.size.to_string());
                 wire::owner(&mut w, "Owner", &v.owner);

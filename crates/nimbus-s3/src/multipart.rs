@@ -19,7 +19,11 @@ fn part_number(r: &Req<'_>) -> Result<u32> {
     let text = r.query("partNumber").unwrap_or("");
     match text.parse::<u32>() {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
-        _ => Err(errors::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", text)),
+        _ => Err(errors::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            text,
+        )),
     }
 }
 
@@ -42,11 +46,19 @@ impl S3 {
         };
         let kind = match r.header("x-amz-checksum-type") {
             Some(t @ ("COMPOSITE" | "FULL_OBJECT")) => Some(t.to_string()),
-            Some(t) => return Err(errors::invalid_argument("Value for x-amz-checksum-type header is invalid.", "x-amz-checksum-type", t)),
+            Some(t) => {
+                return Err(errors::invalid_argument(
+                    "Value for x-amz-checksum-type header is invalid.",
+                    "x-amz-checksum-type",
+                    t,
+                ))
+            }
             None => algorithm.map(|a| if a == "CRC64NVME" { "FULL_OBJECT" } else { "COMPOSITE" }.to_string()),
         };
         if kind.as_deref() == Some("COMPOSITE") && algorithm == Some("CRC64NVME") {
-            return Err(errors::invalid_request("The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."));
+            return Err(errors::invalid_request(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ));
         }
         if kind.as_deref() == Some("FULL_OBJECT") && matches!(algorithm, Some("SHA1" | "SHA256")) {
             return Err(errors::invalid_request(format!(
@@ -111,7 +123,10 @@ impl S3 {
         let mut response = HttpResponse::new(200, "application/xml", "")
             .with_header("ETag", quoted(&etag))
             .with_header("x-amz-server-side-encryption", "AES256");
-        if let Some((a, v)) = response_checksum.filter(|_| plan.algorithm.is_some() && (upload.checksum_algorithm.is_some() || plan.header_value.is_some() || plan.trailer)) {
+        if let Some((a, v)) = response_checksum.filter(|_| {
+            plan.algorithm.is_some()
+                && (upload.checksum_algorithm.is_some() || plan.header_value.is_some() || plan.trailer)
+        }) {
             response = response.with_header(&checksum::header_name(&a), v);
         }
         Ok(response)
@@ -225,7 +240,11 @@ impl S3 {
         }
         let etag = format!("{}-{}", hex::encode(checksum::md5(&md5s)), chosen.len());
         let checksum = match (&upload.checksum_algorithm, full) {
-            (Some(a), true) => written.checksum.as_ref().map(|(_, v)| Checksum { algorithm: a.clone(), value: v.clone(), kind: "FULL_OBJECT".into() }),
+            (Some(a), true) => written.checksum.as_ref().map(|(_, v)| Checksum {
+                algorithm: a.clone(),
+                value: v.clone(),
+                kind: "FULL_OBJECT".into(),
+            }),
             (Some(a), false) => {
                 let mut raw = Vec::new();
                 for (_, p) in &chosen {
@@ -313,7 +332,11 @@ impl S3 {
             }
             w.text("MaxParts", max.to_string()).text("IsTruncated", truncated.to_string());
             for (n, p) in shown {
-                w.open("Part").text("PartNumber", n.to_string()).text("LastModified", wire::iso(p.last_modified)).text("ETag", quoted(&p.etag)).text("Size", p.size.to_string());
+                w.open("Part")
+                    .text("PartNumber", n.to_string())
+                    .text("LastModified", wire::iso(p.last_modified))
+                    .text("ETag", quoted(&p.etag))
+                    .text("Size", p.size.to_string());
                 if let (Some(a), Some(v)) = (&upload.checksum_algorithm, &p.checksum) {
                     w.text(&format!("Checksum{a}"), v);
                 }
@@ -332,14 +355,22 @@ impl S3 {
         let max: usize = r.query("max-uploads").and_then(|m| m.parse().ok()).unwrap_or(1000).min(1000);
         let key_marker = r.query("key-marker").unwrap_or("");
         let mut uploads = self.store.read(|s| {
-            owned(s, r).map(|b| b.uploads.values().filter(|u| u.key.starts_with(prefix) && u.key.as_str() > key_marker).cloned().collect::<Vec<_>>())
+            owned(s, r).map(|b| {
+                b.uploads
+                    .values()
+                    .filter(|u| u.key.starts_with(prefix) && u.key.as_str() > key_marker)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
         })?;
         uploads.sort_by(|a, b| (&a.key, a.initiated, &a.id).cmp(&(&b.key, b.initiated, &b.id)));
         let truncated = uploads.len() > max;
         uploads.truncate(max);
         let mut w = XmlWriter::new();
         wire::open_root(&mut w, "ListMultipartUploadsResult");
-        w.text("Bucket", r.bucket()).text("KeyMarker", key_marker).text("UploadIdMarker", r.query("upload-id-marker").unwrap_or(""));
+        w.text("Bucket", r.bucket())
+            .text("KeyMarker", key_marker)
+            .text("UploadIdMarker", r.query("upload-id-marker").unwrap_or(""));
         if truncated {
             if let Some(last) = uploads.last() {
                 w.text("NextKeyMarker", &last.key).text("NextUploadIdMarker", &last.id);
@@ -353,7 +384,8 @@ impl S3 {
             w.open("Upload").text("Key", &u.key).text("UploadId", &u.id);
             wire::owner(&mut w, "Initiator", &u.owner);
             wire::owner(&mut w, "Owner", &u.owner);
-            w.text("StorageClass", u.headers.storage_class.as_deref().unwrap_or("STANDARD")).text("Initiated", wire::iso(u.initiated));
+            w.text("StorageClass", u.headers.storage_class.as_deref().unwrap_or("STANDARD"))
+                .text("Initiated", wire::iso(u.initiated));
             w.opt_text("ChecksumAlgorithm", u.checksum_algorithm.as_deref());
             w.opt_text("ChecksumType", u.checksum_type.as_deref());
             w.close("Upload");

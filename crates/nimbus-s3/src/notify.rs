@@ -16,15 +16,34 @@ use crate::xml::Element;
 use crate::S3;
 
 const EVENTS: [&str; 28] = [
-    "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy",
-    "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete",
-    "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectRestore:*", "s3:ObjectRestore:Post",
-    "s3:ObjectRestore:Completed", "s3:ObjectRestore:Delete", "s3:ReducedRedundancyLostObject", "s3:Replication:*",
-    "s3:Replication:OperationFailedReplication", "s3:Replication:OperationMissedThreshold",
-    "s3:Replication:OperationReplicatedAfterThreshold", "s3:Replication:OperationNotTracked",
-    "s3:LifecycleExpiration:*", "s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated",
-    "s3:LifecycleTransition", "s3:IntelligentTiering", "s3:ObjectTagging:*", "s3:ObjectTagging:Put",
-    "s3:ObjectTagging:Delete", "s3:ObjectAcl:Put", "s3:ObjectRestore:Delete",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+    "s3:ObjectRestore:Delete",
 ];
 
 /// One destination of a notification configuration.
@@ -65,7 +84,13 @@ impl Event {
     }
 
     pub fn plain(name: &str, key: &str, version: Option<&str>) -> Event {
-        Event { name: name.to_string(), key: key.to_string(), size: None, etag: None, version_id: version.map(str::to_string) }
+        Event {
+            name: name.to_string(),
+            key: key.to_string(),
+            size: None,
+            etag: None,
+            version_id: version.map(str::to_string),
+        }
     }
 }
 
@@ -88,21 +113,43 @@ pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
                 }
             }
             let (mut prefix, mut suffix) = (None::<String>, None::<String>);
-            for rule in c.child("Filter").and_then(|f| f.child("S3Key")).map(|k| k.children("FilterRule").collect::<Vec<_>>()).unwrap_or_default() {
+            for rule in c
+                .child("Filter")
+                .and_then(|f| f.child("S3Key"))
+                .map(|k| k.children("FilterRule").collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 let name = rule.text_of("Name").unwrap_or("").to_ascii_lowercase();
                 let value = rule.text_of("Value").unwrap_or("").to_string();
                 let slot = match name.as_str() {
                     "prefix" => &mut prefix,
                     "suffix" => &mut suffix,
-                    _ => return Err(errors::invalid_argument("filter rule name must be either prefix or suffix", "FilterRule", &name)),
+                    _ => {
+                        return Err(errors::invalid_argument(
+                            "filter rule name must be either prefix or suffix",
+                            "FilterRule",
+                            &name,
+                        ))
+                    }
                 };
                 if slot.is_some() {
-                    return Err(errors::invalid_argument(format!("Cannot specify more than one {name} rule in a filter."), "FilterRule", &name));
+                    return Err(errors::invalid_argument(
+                        format!("Cannot specify more than one {name} rule in a filter."),
+                        "FilterRule",
+                        &name,
+                    ));
                 }
                 *slot = Some(value);
             }
             let id = c.text_of("Id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            out.push(Destination { id, arn, kind, events, prefix: prefix.unwrap_or_default(), suffix: suffix.unwrap_or_default() });
+            out.push(Destination {
+                id,
+                arn,
+                kind,
+                events,
+                prefix: prefix.unwrap_or_default(),
+                suffix: suffix.unwrap_or_default(),
+            });
         }
     }
     Ok(out)
@@ -154,9 +201,16 @@ pub fn validate(s3: &S3, r: &Req<'_>, doc: &Element) -> Result<()> {
             "function" => "function",
             _ => "topic",
         };
-        return Err(AwsError::new(400, "InvalidArgument", "Unable to validate the following destination configurations")
-            .with_extra("ArgumentName1", d.arn.clone())
-            .with_extra("ArgumentValue1", format!("Permissions on the destination {what} do not allow S3 to publish notifications from this bucket")));
+        return Err(AwsError::new(
+            400,
+            "InvalidArgument",
+            "Unable to validate the following destination configurations",
+        )
+        .with_extra("ArgumentName1", d.arn.clone())
+        .with_extra(
+            "ArgumentValue1",
+            format!("Permissions on the destination {what} do not allow S3 to publish notifications from this bucket"),
+        ));
     }
     Ok(())
 }
@@ -192,20 +246,30 @@ pub fn send_test_events(_s3: &S3, _r: &Req<'_>) {}
 
 fn sequencer() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let _ = NEXT.compare_exchange(0, chrono::Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64, Ordering::SeqCst, Ordering::SeqCst);
+    let _ = NEXT.compare_exchange(
+        0,
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
     format!("{:016X}", NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
 /// S3's key encoding in event records: form-style (`+` for spaces), `/` kept.
 fn event_key(key: &str) -> String {
-    key.split('/').map(|seg| form_urlencoded::byte_serialize(seg.as_bytes()).collect::<String>()).collect::<Vec<_>>().join("/")
+    key.split('/')
+        .map(|seg| form_urlencoded::byte_serialize(seg.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 impl S3 {
     /// Send `event` to every destination of the bucket's configuration that wants it.
     pub(crate) fn notify(&self, r: &Req<'_>, event: Event) {
         let Some((doc, owner, region)) = self.store.read(|s| {
-            s.buckets.get(r.bucket()).and_then(|b| b.meta.config.get("notification").map(|d| (d.clone(), b.meta.account.clone(), b.meta.region.clone())))
+            s.buckets.get(r.bucket()).and_then(|b| {
+                b.meta.config.get("notification").map(|d| (d.clone(), b.meta.account.clone(), b.meta.region.clone()))
+            })
         }) else {
             return;
         };
@@ -214,7 +278,8 @@ impl S3 {
         let full = format!("s3:{}", event.name);
         let sequencer = sequencer();
         for d in destinations {
-            let wanted = d.events.iter().any(|e| *e == full || (e.ends_with(":*") && full.starts_with(&e[..e.len() - 1])));
+            let wanted =
+                d.events.iter().any(|e| *e == full || (e.ends_with(":*") && full.starts_with(&e[..e.len() - 1])));
             if !wanted || !event.key.starts_with(&d.prefix) || !event.key.ends_with(&d.suffix) {
                 continue;
             }

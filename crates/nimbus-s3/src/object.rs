@@ -14,7 +14,8 @@ use crate::state::{object_key, BucketState, Checksum, ObjectHeaders, ObjectRecor
 use crate::wire;
 use crate::{owned, S3};
 
-const CONTENT_HEADERS: [&str; 5] = ["content-encoding", "content-disposition", "content-language", "cache-control", "expires"];
+const CONTENT_HEADERS: [&str; 5] =
+    ["content-encoding", "content-disposition", "content-language", "cache-control", "expires"];
 
 /// A new version id, as S3's look (32 URL-safe characters).
 pub fn new_version_id() -> String {
@@ -37,7 +38,8 @@ pub fn object_headers(r: &Req<'_>) -> Result<ObjectHeaders> {
         if let Some(v) = r.header(name) {
             // aws-chunked is the transfer's encoding, not the object's.
             if name == "content-encoding" {
-                let rest: Vec<&str> = v.split(',').map(str::trim).filter(|e| *e != "aws-chunked" && !e.is_empty()).collect();
+                let rest: Vec<&str> =
+                    v.split(',').map(str::trim).filter(|e| *e != "aws-chunked" && !e.is_empty()).collect();
                 if !rest.is_empty() {
                     h.content.insert(name.to_string(), rest.join(","));
                 }
@@ -53,7 +55,15 @@ pub fn object_headers(r: &Req<'_>) -> Result<ObjectHeaders> {
     }
     if let Some(class) = r.header("x-amz-storage-class") {
         const CLASSES: [&str; 9] = [
-            "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "EXPRESS_ONEZONE",
+            "STANDARD",
+            "REDUCED_REDUNDANCY",
+            "STANDARD_IA",
+            "ONEZONE_IA",
+            "INTELLIGENT_TIERING",
+            "GLACIER",
+            "DEEP_ARCHIVE",
+            "GLACIER_IR",
+            "EXPRESS_ONEZONE",
         ];
         if !CLASSES.contains(&class) {
             return Err(AwsError::new(400, "InvalidStorageClass", "The storage class you specified is not valid")
@@ -223,10 +233,11 @@ impl S3 {
         let plan = request::checksum_plan(r, Some("CRC64NVME"))?;
         let written = request::receive(r, body, &self.storage, &plan).await?;
         let etag = hex::encode(written.md5);
-        let checksum = written
-            .checksum
-            .as_ref()
-            .map(|(a, v)| Checksum { algorithm: a.clone(), value: v.clone(), kind: "FULL_OBJECT".into() });
+        let checksum = written.checksum.as_ref().map(|(a, v)| Checksum {
+            algorithm: a.clone(),
+            value: v.clone(),
+            kind: "FULL_OBJECT".into(),
+        });
         let size = written.file.size;
         let version = ObjectVersion {
             version_id: String::new(),
@@ -358,7 +369,8 @@ impl S3 {
         let mut headers = describe(&v, versioned, checksum_mode);
         let (status, start, len) = match range {
             Some((start, len)) => {
-                headers.push(("Content-Range".into(), format!("bytes {}-{}/{}", start, start + len.max(1) - 1, v.size)));
+                headers
+                    .push(("Content-Range".into(), format!("bytes {}-{}/{}", start, start + len.max(1) - 1, v.size)));
                 (206, start, len)
             }
             None => (200, 0, v.size),
@@ -485,7 +497,9 @@ impl S3 {
         let quiet = doc.text_of("Quiet") == Some("true");
         let objects: Vec<(String, Option<String>)> = doc
             .children("Object")
-            .map(|o| (o.child("Key").map(|k| k.text.clone()).unwrap_or_default(), o.text_of("VersionId").map(str::to_string)))
+            .map(|o| {
+                (o.child("Key").map(|k| k.text.clone()).unwrap_or_default(), o.text_of("VersionId").map(str::to_string))
+            })
             .collect();
         if objects.is_empty() || objects.len() > 1000 {
             return Err(errors::malformed_xml());
@@ -538,7 +552,9 @@ impl S3 {
             let v = pick(b, &src_key, src_version.as_deref())?;
             if v.delete_marker {
                 return Err(if src_version.is_some() {
-                    errors::invalid_request("The source of a copy request may not specifically refer to a delete marker by version id.")
+                    errors::invalid_request(
+                        "The source of a copy request may not specifically refer to a delete marker by version id.",
+                    )
                 } else {
                     errors::no_such_key(&src_key)
                 });
@@ -554,11 +570,18 @@ impl S3 {
             }
         }
         match r.header("x-amz-tagging-directive") {
-            Some("REPLACE") => headers.tags = r.header("x-amz-tagging").map(parse_tag_query).transpose()?.unwrap_or_default(),
+            Some("REPLACE") => {
+                headers.tags = r.header("x-amz-tagging").map(parse_tag_query).transpose()?.unwrap_or_default()
+            }
             _ => headers.tags = src.headers.tags.clone(),
         }
         let same = src_bucket == r.bucket() && src_key == r.key() && src_version.is_none();
-        if same && !replace && r.header("x-amz-storage-class").is_none() && r.header("x-amz-server-side-encryption").is_none() && r.header("x-amz-website-redirect-location").is_none() {
+        if same
+            && !replace
+            && r.header("x-amz-storage-class").is_none()
+            && r.header("x-amz-server-side-encryption").is_none()
+            && r.header("x-amz-website-redirect-location").is_none()
+        {
             return Err(errors::invalid_request("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
         }
         let file = self.storage.link(&src.file).map_err(errors::io)?;
@@ -567,8 +590,11 @@ impl S3 {
         if let Some(algorithm) = r.header("x-amz-checksum-algorithm").and_then(crate::checksum::canonical) {
             if checksum.as_ref().is_none_or(|c| c.algorithm != algorithm || c.kind != "FULL_OBJECT") {
                 let data = self.storage.read_all(&file).map_err(errors::io)?;
-                checksum = crate::checksum::of(algorithm, &data)
-                    .map(|value| Checksum { algorithm: algorithm.to_string(), value, kind: "FULL_OBJECT".into() });
+                checksum = crate::checksum::of(algorithm, &data).map(|value| Checksum {
+                    algorithm: algorithm.to_string(),
+                    value,
+                    kind: "FULL_OBJECT".into(),
+                });
             }
         }
         let now = self.now();
@@ -637,7 +663,11 @@ impl S3 {
             let b = owned(s, r)?;
             let mut record = b.objects.get(r.key()).cloned().ok_or_else(|| errors::no_such_key(r.key()))?;
             let at = match r.query("versionId") {
-                Some(id) => record.versions.iter().position(|v| v.version_id == id).ok_or_else(|| errors::no_such_version(r.key(), id))?,
+                Some(id) => record
+                    .versions
+                    .iter()
+                    .position(|v| v.version_id == id)
+                    .ok_or_else(|| errors::no_such_version(r.key(), id))?,
                 None => record.versions.len() - 1,
             };
             if record.versions[at].delete_marker {
@@ -709,7 +739,10 @@ impl S3 {
             }
             if has("Checksum") {
                 if let Some(c) = &v.checksum {
-                    w.open("Checksum").text(&format!("Checksum{}", c.algorithm), &c.value).text("ChecksumType", &c.kind).close("Checksum");
+                    w.open("Checksum")
+                        .text(&format!("Checksum{}", c.algorithm), &c.value)
+                        .text("ChecksumType", &c.kind)
+                        .close("Checksum");
                 }
             }
             if has("ObjectParts") && !v.parts.is_empty() {
@@ -748,7 +781,11 @@ pub fn copy_source(r: &Req<'_>) -> Result<(String, String, Option<String>)> {
     let version = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "versionId").map(|(_, v)| v.into_owned());
     match path.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_string(), k.to_string(), version)),
-        _ => Err(errors::invalid_argument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey", "x-amz-copy-source", raw)),
+        _ => Err(errors::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            "x-amz-copy-source",
+            raw,
+        )),
     }
 }
 
@@ -764,7 +801,9 @@ fn part_range(v: &ObjectVersion, n: u32) -> Result<(u64, u64)> {
         }
         start += p.size;
     }
-    Err(AwsError::new(416, "InvalidPartNumber", "The requested partnumber is not satisfiable").with_extra("PartNumberRequested", n.to_string()).with_extra("ActualPartCount", v.parts.len().to_string()))
+    Err(AwsError::new(416, "InvalidPartNumber", "The requested partnumber is not satisfiable")
+        .with_extra("PartNumberRequested", n.to_string())
+        .with_extra("ActualPartCount", v.parts.len().to_string()))
 }
 
 pub fn parse_tag_set(doc: &crate::xml::Element) -> Result<BTreeMap<String, String>> {

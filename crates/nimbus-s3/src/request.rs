@@ -137,10 +137,11 @@ pub fn checksum_plan(r: &Req<'_>, default: Option<&str>) -> Result<ChecksumPlan>
     }
     if let Some(trailer) = r.header("x-amz-trailer") {
         let name = trailer.trim().to_ascii_lowercase();
-        let algorithm = name
-            .strip_prefix("x-amz-checksum-")
-            .and_then(checksum::canonical)
-            .ok_or_else(|| errors::invalid_request(format!("The value specified in the x-amz-trailer header is not supported: {trailer}")))?;
+        let algorithm = name.strip_prefix("x-amz-checksum-").and_then(checksum::canonical).ok_or_else(|| {
+            errors::invalid_request(format!(
+                "The value specified in the x-amz-trailer header is not supported: {trailer}"
+            ))
+        })?;
         return Ok(ChecksumPlan { algorithm: Some(algorithm.to_string()), header_value: None, trailer: true });
     }
     if let Some(sdk) = r.header("x-amz-sdk-checksum-algorithm") {

@@ -37,7 +37,10 @@ pub fn bucket_from_host(host: &str) -> Option<String> {
     if lower.starts_with("s3.") || lower.starts_with("s3-") {
         return None;
     }
-    lower.strip_suffix(".localhost").filter(|b| !b.is_empty()).map(|_| host[..host.len() - ".localhost".len()].to_string())
+    lower
+        .strip_suffix(".localhost")
+        .filter(|b| !b.is_empty())
+        .map(|_| host[..host.len() - ".localhost".len()].to_string())
 }
 
 pub fn address(req: &HttpRequest) -> Address {
@@ -71,9 +74,15 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
         .ok()
         .or_else(|| chrono::DateTime::parse_from_rfc3339(text).map(|d| d.timestamp_millis()).ok())
         .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(text, "%A, %d-%b-%y %H:%M:%S GMT").ok().map(|d| d.and_utc().timestamp_millis())
+            chrono::NaiveDateTime::parse_from_str(text, "%A, %d-%b-%y %H:%M:%S GMT")
+                .ok()
+                .map(|d| d.and_utc().timestamp_millis())
         })
-        .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%a %b %e %H:%M:%S %Y").ok().map(|d| d.and_utc().timestamp_millis()))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%a %b %e %H:%M:%S %Y")
+                .ok()
+                .map(|d| d.and_utc().timestamp_millis())
+        })
 }
 
 /// The canonical user id S3 shows as an account's `Owner/ID`.
@@ -121,7 +130,9 @@ pub fn error_response(err: &AwsError, request_id: &str, head: bool) -> HttpRespo
         xml_response(err.status, w.finish())
     };
     if err.status == 301 {
-        if let Some(region) = err.message.strip_prefix("The bucket is in this region: ").and_then(|r| r.strip_suffix('.')) {
+        if let Some(region) =
+            err.message.strip_prefix("The bucket is in this region: ").and_then(|r| r.strip_suffix('.'))
+        {
             response.headers.push(("x-amz-bucket-region".into(), region.to_string()));
         }
     }

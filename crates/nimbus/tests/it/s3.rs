@@ -129,8 +129,14 @@ async fn listing_with_prefixes_and_pages() {
     let mut keys = Vec::new();
     let mut token = None;
     loop {
-        let page =
-            s3.list_objects_v2().bucket("lister").max_keys(2).set_continuation_token(token.clone()).send().await.unwrap();
+        let page = s3
+            .list_objects_v2()
+            .bucket("lister")
+            .max_keys(2)
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .unwrap();
         keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
         if page.is_truncated() != Some(true) {
             break;
@@ -329,7 +335,8 @@ async fn virtual_host_addressing_and_xml_errors() {
     let server = Server::start();
     let s3 = server.s3();
     s3.create_bucket().bucket("vhost").send().await.unwrap();
-    let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+    let auth =
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
     let host = format!("vhost.s3.localhost.localstack.cloud:{}", server.port);
     let timeout = std::time::Duration::from_secs(30);
     let put = server
@@ -339,13 +346,23 @@ async fn virtual_host_addressing_and_xml_errors() {
     assert_eq!(put.status, 200, "{}", put.text());
     let got = s3.get_object().bucket("vhost").key("key.txt").send().await.unwrap();
     assert_eq!(body(got).await, b"via host");
-    let listed = server.raw_with("GET", "/?list-type=2", &[("host", &host), ("authorization", auth)], vec![], timeout).await.unwrap();
+    let listed = server
+        .raw_with("GET", "/?list-type=2", &[("host", &host), ("authorization", auth)], vec![], timeout)
+        .await
+        .unwrap();
     assert!(listed.text().contains("<Key>key.txt</Key>"), "{}", listed.text());
 
-    let missing = server.raw_with("GET", "/nope", &[("host", &host), ("authorization", auth)], vec![], timeout).await.unwrap();
+    let missing =
+        server.raw_with("GET", "/nope", &[("host", &host), ("authorization", auth)], vec![], timeout).await.unwrap();
     assert_eq!(missing.status, 404);
     let text = missing.text();
-    for part in ["<Code>NoSuchKey</Code>", "<Message>The specified key does not exist.</Message>", "<Key>nope</Key>", "<RequestId>", "<HostId>"] {
+    for part in [
+        "<Code>NoSuchKey</Code>",
+        "<Message>The specified key does not exist.</Message>",
+        "<Key>nope</Key>",
+        "<RequestId>",
+        "<HostId>",
+    ] {
         assert!(text.contains(part), "{part} missing from {text}");
     }
     assert!(missing.header("x-amz-request-id").is_some());
@@ -405,7 +422,14 @@ async fn versioning_and_tagging() {
     assert_eq!(listed.versions().len(), 2);
     assert_eq!(listed.delete_markers().len(), 1);
 
-    s3.put_object().bucket("versions").key("t").body(ByteStream::from_static(b"x")).tagging("a=1&b=2").send().await.unwrap();
+    s3.put_object()
+        .bucket("versions")
+        .key("t")
+        .body(ByteStream::from_static(b"x"))
+        .tagging("a=1&b=2")
+        .send()
+        .await
+        .unwrap();
     let tags = s3.get_object_tagging().bucket("versions").key("t").send().await.unwrap();
     assert_eq!(tags.tag_set().len(), 2);
     let err = s3.get_bucket_cors().bucket("versions").send().await.unwrap_err();

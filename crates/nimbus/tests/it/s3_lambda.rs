@@ -76,7 +76,9 @@ async fn functions_and_layers_deploy_from_s3() {
     let published = lambda
         .publish_layer_version()
         .layer_name("helpers")
-        .content(aws_sdk_lambda::types::LayerVersionContentInput::builder().s3_bucket("deploys").s3_key("layer.zip").build())
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder().s3_bucket("deploys").s3_key("layer.zip").build(),
+        )
         .send()
         .await
         .unwrap();
@@ -136,7 +138,13 @@ async fn notifications_reach_sqs_with_a_test_event_and_records() {
     assert_eq!(test["Service"], "Amazon S3");
 
     s3.put_object().bucket("notifying").key("skip.bin").body(ByteStream::from_static(b"no")).send().await.unwrap();
-    s3.put_object().bucket("notifying").key("in/a file.txt").body(ByteStream::from_static(b"hello")).send().await.unwrap();
+    s3.put_object()
+        .bucket("notifying")
+        .key("in/a file.txt")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
     let event = receive_one(&sqs, &url).await;
     let record = &event["Records"][0];
     assert_eq!(record["eventVersion"], "2.1");
@@ -202,7 +210,9 @@ async fn notifications_invoke_a_python_function_allowed_by_its_policy() {
     lambda
         .put_function_event_invoke_config()
         .function_name("on-upload")
-        .destination_config(DestinationConfig::builder().on_success(OnSuccess::builder().destination(&results).build()).build())
+        .destination_config(
+            DestinationConfig::builder().on_success(OnSuccess::builder().destination(&results).build()).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -217,7 +227,12 @@ async fn notifications_invoke_a_python_function_allowed_by_its_policy() {
                 .unwrap(),
         )
         .build();
-    s3.put_bucket_notification_configuration().bucket("triggers").notification_configuration(config).send().await.unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("triggers")
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
 
     // Without a policy statement for s3.amazonaws.com, nothing is invoked.
     s3.put_object().bucket("triggers").key("first").body(ByteStream::from_static(b"1")).send().await.unwrap();

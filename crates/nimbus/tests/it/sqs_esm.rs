@@ -19,7 +19,11 @@ pub(crate) fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
-pub(crate) async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, attributes: &[(QueueAttributeName, &str)]) -> (String, String) {
+pub(crate) async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, &str)],
+) -> (String, String) {
     let mut create = sqs.create_queue().queue_name(name);
     for (k, v) in attributes {
         create = create.attributes(k.clone(), *v);
