@@ -53,6 +53,7 @@ impl Storage {
             file: Some(file),
             size: 0,
             md5: Md5Hasher::default(),
+            pending: Vec::new(),
             checksum: checksum.and_then(|a| Hasher::new(a).map(|h| (a.to_string(), h))),
             durable: self.durable,
             kept: false,
@@ -156,10 +157,14 @@ pub struct Incoming {
     file: Option<File>,
     pub size: u64,
     md5: Md5Hasher,
+    /// Data not yet written: small pieces are gathered into writes of [`WRITE_BATCH`].
+    pending: Vec<u8>,
     checksum: Option<(String, Hasher)>,
     durable: bool,
     kept: bool,
 }
+
+const WRITE_BATCH: usize = 1024 * 1024;
 
 /// A finished upload: its file, size and digests.
 #[derive(Debug)]
@@ -180,13 +185,39 @@ impl Incoming {
         self.file.as_mut().expect("open until finished").write_all(data)
     }
 
-    /// Append data (blocking file I/O, run where the runtime allows blocking).
+    /// Append data. Pieces are hashed at once and written in batches of 1 MiB; a batch write
+    /// (which the kernel may throttle) runs where the runtime allows blocking.
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        tokio::task::block_in_place(|| self.write_plain(data))
+        self.md5.update(data);
+        if let Some((_, h)) = &mut self.checksum {
+            h.update(data);
+        }
+        self.size += data.len() as u64;
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let file = self.file.as_mut().expect("open until finished");
+        let pending = &self.pending;
+        let result = if pending.len() >= WRITE_BATCH {
+            tokio::task::block_in_place(|| file.write_all(pending))
+        } else {
+            file.write_all(pending)
+        };
+        self.pending.clear();
+        result
     }
 
     /// Flush (and fsync with `--data-dir`) and return the digests.
     pub fn finish(mut self) -> io::Result<Written> {
+        self.flush_pending()?;
         let file = self.file.take().expect("finished once");
         if self.durable {
             tokio::task::block_in_place(|| file.sync_all())?;

@@ -229,7 +229,9 @@ async fn run(nimbus: &str, moto: Option<&str>) -> Res<()> {
         }));
     }
     let mut conn = Conn::connect(port).await?;
-    call(&mut conn, "PUT", "/listing", b"").await.or_else(|e| if e.contains("409") { Ok(Vec::new()) } else { Err(e) })?;
+    call(&mut conn, "PUT", "/listing", b"")
+        .await
+        .or_else(|e| if e.contains("409") { Ok(Vec::new()) } else { Err(e) })?;
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
