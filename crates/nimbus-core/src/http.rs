@@ -30,6 +30,60 @@ impl HttpRequest {
     }
 }
 
+/// A request body as it arrives: chunks read from the connection (streamed requests), or the
+/// bytes already in hand (a buffered request handed to streaming code).
+pub struct RequestBody {
+    inner: RequestBodyInner,
+}
+
+enum RequestBodyInner {
+    Full(Option<Bytes>),
+    Incoming(hyper::body::Incoming),
+}
+
+impl RequestBody {
+    pub fn full(bytes: Bytes) -> RequestBody {
+        RequestBody { inner: RequestBodyInner::Full(Some(bytes).filter(|b| !b.is_empty())) }
+    }
+
+    pub fn incoming(body: hyper::body::Incoming) -> RequestBody {
+        RequestBody { inner: RequestBodyInner::Incoming(body) }
+    }
+
+    /// The next piece of the body; `None` at its end. An error means the client stopped sending
+    /// (connection closed mid-body).
+    pub async fn next_chunk(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        use http_body_util::BodyExt;
+        match &mut self.inner {
+            RequestBodyInner::Full(bytes) => bytes.take().map(Ok),
+            RequestBodyInner::Incoming(body) => loop {
+                match body.frame().await? {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) if data.is_empty() => continue,
+                        Ok(data) => return Some(Ok(data)),
+                        // Trailers of an HTTP chunked body: nothing a service reads.
+                        Err(_) => continue,
+                    },
+                    Err(err) => return Some(Err(std::io::Error::other(err))),
+                }
+            },
+        }
+    }
+
+    /// Read the whole body, refusing more than `limit` bytes.
+    pub async fn collect(mut self, limit: usize) -> Result<Bytes, std::io::Error> {
+        let mut out = bytes::BytesMut::new();
+        while let Some(chunk) = self.next_chunk().await {
+            let chunk = chunk?;
+            if out.len() + chunk.len() > limit {
+                return Err(std::io::Error::other(format!("Request must be smaller than {limit} bytes")));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
+    }
+}
+
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod journal;
 pub mod logs;
 pub mod model;
+pub mod objects;
 pub mod query;
 pub mod queue;
 pub mod scratch;
@@ -33,5 +34,5 @@ pub mod state;
 pub mod streams;
 
 pub use error::AwsError;
-pub use http::{HttpRequest, HttpResponse};
+pub use http::{HttpRequest, HttpResponse, RequestBody};
 pub use service::{RequestContext, Service};

@@ -3,7 +3,8 @@
 //! Pipeline per request: read the body (bounded) → `/_nimbus/` introspection or a service's
 //! own intercepted paths → identify caller (account, region, service) → route to the service →
 //! run its handler in its own task (a panic becomes a 500, never a dead server) → add the
-//! request id → write.
+//! request id → write. A service may opt in ([`Service::streams_body`]) to read a request's
+//! body itself as it arrives (S3 objects of several GiB), skipping the bounded read.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
-use crate::http::{parse_query, Body, HttpRequest, HttpResponse};
+use crate::http::{parse_query, Body, HttpRequest, HttpResponse, RequestBody};
 use crate::identity::{self, KeyRegistry};
 use crate::screen::Screening;
 use crate::service::{RequestContext, Service};
@@ -79,6 +80,36 @@ impl Router {
     pub async fn dispatch(&self, req: HttpRequest) -> HttpResponse {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut response = self.route(req, &request_id).await;
+        if response.header("x-amzn-RequestId").is_none() {
+            response.headers.push(("x-amzn-RequestId".into(), request_id));
+        }
+        response
+    }
+
+    /// The service that takes this request's body unread, if any: the one its signature names
+    /// (or that intercepts it), when that service opts in for this request head.
+    fn streaming_service(&self, head: &HttpRequest) -> Option<Arc<dyn Service>> {
+        if let Some(service) = self.services.iter().find(|s| s.intercepts(head)) {
+            return service.streams_body(head).then(|| service.clone());
+        }
+        if head.path.starts_with("/_nimbus/") {
+            return None;
+        }
+        let credential = identity::credential(&head.headers, &head.query)?;
+        let service = self.services.iter().find(|s| s.signing_names().contains(&credential.service.as_str()))?;
+        service.streams_body(head).then(|| service.clone())
+    }
+
+    /// Handle a request whose body `service` reads itself, as it arrives.
+    async fn dispatch_stream(&self, service: Arc<dyn Service>, head: HttpRequest, body: RequestBody) -> HttpResponse {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let ctx = self.context(&head, &request_id);
+        let name = service.name();
+        let task = tokio::spawn(async move { service.handle_stream(ctx, head, body).await });
+        let mut response = task.await.unwrap_or_else(|err| {
+            tracing::error!(service = name, error = %err, "handler panicked");
+            internal_error()
+        });
         if response.header("x-amzn-RequestId").is_none() {
             response.headers.push(("x-amzn-RequestId".into(), request_id));
         }
@@ -249,10 +280,14 @@ async fn run(service: Arc<dyn Service>, ctx: RequestContext, req: HttpRequest) -
         Ok(response) => response,
         Err(err) => {
             tracing::error!(service = name, error = %err, "handler panicked");
-            HttpResponse::json(500, &json!({"__type": "ServiceException", "message": "Internal error in nimbus"}))
-                .with_header("x-amzn-ErrorType", "ServiceException")
+            internal_error()
         }
     }
+}
+
+fn internal_error() -> HttpResponse {
+    HttpResponse::json(500, &json!({"__type": "ServiceException", "message": "Internal error in nimbus"}))
+        .with_header("x-amzn-ErrorType", "ServiceException")
 }
 
 /// Accept connections until the process ends.
@@ -283,6 +318,18 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
 
 async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
     let (parts, body) = req.into_parts();
+    let query = parts.uri.query().map(parse_query).unwrap_or_default();
+    let head = HttpRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        headers: parts.headers,
+        body: Bytes::new(),
+    };
+    if let Some(service) = router.streaming_service(&head) {
+        tracing::debug!(method = %head.method, path = %head.path, "streamed request");
+        return into_hyper(router.dispatch_stream(service, head, RequestBody::incoming(body)).await);
+    }
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
@@ -299,9 +346,7 @@ async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: Sock
             return into_hyper(response);
         }
     };
-    let query = parts.uri.query().map(parse_query).unwrap_or_default();
-    let request =
-        HttpRequest { method: parts.method, path: parts.uri.path().to_string(), query, headers: parts.headers, body };
+    let request = HttpRequest { body, ..head };
     tracing::debug!(method = %request.method, path = %request.path, "request");
     into_hyper(router.dispatch(request).await)
 }

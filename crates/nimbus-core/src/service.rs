@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::clock::Clock;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{HttpRequest, HttpResponse, RequestBody};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -39,6 +39,30 @@ pub trait Service: Send + Sync + 'static {
     }
 
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse>;
+
+    /// Opt-in for bodies too large to buffer (S3 objects): when this answers true for a request
+    /// head (its `body` still empty), the server hands the body over unread to [`Service::handle_stream`]
+    /// instead of buffering it. Every other service keeps the buffered [`Service::handle`].
+    fn streams_body(&self, _head: &HttpRequest) -> bool {
+        false
+    }
+
+    /// Handle a request whose body arrives as it is read (only called when `streams_body` said so).
+    fn handle_stream<'a>(
+        &'a self,
+        ctx: RequestContext,
+        head: HttpRequest,
+        body: RequestBody,
+    ) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(async move {
+            let mut req = head;
+            match body.collect(crate::server::MAX_BODY_BYTES).await {
+                Ok(bytes) => req.body = bytes,
+                Err(err) => return HttpResponse::json(400, &serde_json::json!({"message": err.to_string()})),
+            }
+            self.handle(ctx, req).await
+        })
+    }
 
     /// Drop all state (`POST /_nimbus/reset`).
     fn reset(&self);

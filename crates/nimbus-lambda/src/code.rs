@@ -38,6 +38,49 @@ pub fn store_zip(lambda: &Lambda, zip: &[u8]) -> Result<CodeRef> {
     if zip.len() > MAX_ZIPPED_BYTES {
         return Err(error::too_large(format!("Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes")));
     }
+    store_archive(lambda, zip)
+}
+
+/// Fetch an archive named by `S3Bucket`/`S3Key`/`S3ObjectVersion` through the wired
+/// [`nimbus_core::objects::ObjectReader`] and store it; S3's refusals worded as Lambda does.
+pub fn store_from_s3(lambda: &Lambda, ctx: &RequestContext, input: &serde_json::Value) -> Result<CodeRef> {
+    use nimbus_core::objects::{ObjectError, ObjectLocation};
+    let text = |k: &str| input.get(k).and_then(serde_json::Value::as_str);
+    let bucket = text("S3Bucket").unwrap_or_default();
+    let Some(key) = text("S3Key") else {
+        return Err(error::invalid_parameter("Please provide a source for function code."));
+    };
+    let reader = lambda.objects.read().clone();
+    let Some(reader) = reader else {
+        return Err(error::invalid_parameter("S3 is not available to read function code from."));
+    };
+    let at =
+        ObjectLocation { account: &ctx.account, region: &ctx.region, bucket, key, version_id: text("S3ObjectVersion") };
+    // The unzipped limit bounds what is worth reading; the archive checks follow as for ZipFile.
+    let zip = reader.read_object(&at, MAX_UNZIPPED_BYTES).map_err(|err| {
+        let (code, message) = match err {
+            ObjectError::NoSuchBucket => ("NoSuchBucket", "The specified bucket does not exist".to_string()),
+            ObjectError::NoSuchKey => ("NoSuchKey", "The specified key does not exist.".to_string()),
+            ObjectError::NoSuchVersion => ("NoSuchVersion", "The specified version does not exist.".to_string()),
+            ObjectError::WrongRegion(region) => (
+                "PermanentRedirect",
+                format!("The bucket is in this region: {region}. Please use this region to retry the request"),
+            ),
+            ObjectError::TooLarge { .. } => {
+                return error::invalid_parameter(format!(
+                    "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+                ))
+            }
+            ObjectError::Io(m) => return error::storage_error(std::io::Error::other(m)),
+        };
+        error::invalid_parameter(format!(
+            "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+        ))
+    })?;
+    store_archive(lambda, &zip)
+}
+
+fn store_archive(lambda: &Lambda, zip: &[u8]) -> Result<CodeRef> {
     let unzipped_size = inspect_zip(zip)?;
     if unzipped_size > MAX_UNZIPPED_BYTES {
         return Err(error::invalid_parameter(format!("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")));

@@ -48,6 +48,8 @@ pub struct Lambda {
     pub deliverer: RwLock<Option<std::sync::Arc<dyn nimbus_core::delivery::Deliver>>>,
     /// The queues event source mappings poll (wired by the binary).
     pub queues: RwLock<Option<std::sync::Arc<dyn nimbus_core::queue::QueueSource>>>,
+    /// Where `Code.S3Bucket`/`S3Key` archives are read from (S3, wired by the binary).
+    pub objects: RwLock<Option<std::sync::Arc<dyn nimbus_core::objects::ObjectReader>>>,
     pub clock: nimbus_core::clock::Clock,
     /// Where this process listens (`http://127.0.0.1:port`), once known: work resumed after a
     /// restart calls back here rather than wherever the last process listened.
@@ -95,6 +97,7 @@ impl Lambda {
             durable,
             deliverer: RwLock::new(None),
             queues: RwLock::new(None),
+            objects: RwLock::new(None),
             clock,
             listen_endpoint: RwLock::new(None),
             keys: RwLock::default(),

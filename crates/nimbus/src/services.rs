@@ -29,6 +29,9 @@ pub fn register(
     lambda.start_background();
     let dynamodb = nimbus_dynamodb::DynamoService::open(data_dir, router.clock().clone())?;
     dynamodb.start_background();
+    let s3 = nimbus_s3::S3Service::open(data_dir, router.clock().clone())?;
+    *s3.s3().targets.write() = Some(targets.clone());
+    *lambda.lambda().objects.write() = Some(s3.s3().clone());
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     router.add(Arc::new(lambda));
@@ -37,5 +40,7 @@ pub fn register(
     router.add(Arc::new(logs));
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
+    // Last: S3 claims unsigned requests addressed to one of its buckets.
+    router.add(Arc::new(s3));
     Ok(())
 }

@@ -180,7 +180,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
                 "Please don't provide ImageUri when creating a function with PackageType Zip.",
             ));
         }
-        (Some(code_source(lambda, &code_input)?), None)
+        (Some(code_source(lambda, ctx, &code_input)?), None)
     };
     if let Some(rt) = &runtime {
         check_runtime(rt)?;
@@ -409,7 +409,7 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
     let dry_run = member_bool(input, "DryRun");
     // Store the new archive before taking the lock: blob writes are slow and idempotent.
     let new_code = if member(input, "ZipFile").is_some() || member(input, "S3Bucket").is_some() {
-        Some(code_source(lambda, input)?)
+        Some(code_source(lambda, ctx, input)?)
     } else {
         None
     };
@@ -633,7 +633,7 @@ enum Source {
     Folder(String),
 }
 
-fn code_source(lambda: &Lambda, code_input: &Value) -> Result<Source> {
+fn code_source(lambda: &Lambda, ctx: &RequestContext, code_input: &Value) -> Result<Source> {
     if member_str(code_input, "S3Bucket") == Some(HOT_RELOAD_BUCKET) {
         let folder = member_str(code_input, "S3Key").unwrap_or_default();
         let path = std::path::Path::new(folder);
@@ -644,7 +644,7 @@ fn code_source(lambda: &Lambda, code_input: &Value) -> Result<Source> {
         }
         return Ok(Source::Folder(folder.to_string()));
     }
-    upload_code(lambda, code_input).map(Source::Zip)
+    upload_code(lambda, ctx, code_input).map(Source::Zip)
 }
 
 /// Point a version at new code.
@@ -666,15 +666,13 @@ fn set_code(version: &mut Version, source: Source) {
 }
 
 /// Store the code a `FunctionCode`-like input carries (`ZipFile`, or an S3 location).
-fn upload_code(lambda: &Lambda, code_input: &Value) -> Result<CodeRef> {
+fn upload_code(lambda: &Lambda, ctx: &RequestContext, code_input: &Value) -> Result<CodeRef> {
     if let Some(zip) = member_str(code_input, "ZipFile") {
         let bytes = code::decode_zip_member(zip)?;
         return code::store_zip(lambda, &bytes);
     }
-    if let Some(bucket) = member_str(code_input, "S3Bucket") {
-        return Err(error::invalid_parameter(format!(
-            "Code from S3 (bucket '{bucket}') is not supported by nimbus yet: upload the archive with ZipFile instead."
-        )));
+    if member_str(code_input, "S3Bucket").is_some() {
+        return code::store_from_s3(lambda, ctx, code_input);
     }
     Err(error::invalid_parameter("Please provide a source for function code."))
 }

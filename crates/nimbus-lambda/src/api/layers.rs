@@ -140,9 +140,7 @@ pub fn publish_layer_version(lambda: &Lambda, ctx: &RequestContext, input: &Valu
     let code = if let Some(zip) = member_str(&content, "ZipFile") {
         code::store_zip(lambda, &code::decode_zip_member(zip)?)?
     } else if member_str(&content, "S3Bucket").is_some() || member_str(&content, "S3Key").is_some() {
-        return Err(error::invalid_parameter(
-            "nimbus does not support layer content from S3 yet (Content.S3Bucket/S3Key): upload the archive as Content.ZipFile instead.",
-        ));
+        code::store_from_s3(lambda, ctx, &content)?
     } else {
         return Err(error::invalid_parameter("Please provide a source for layer content."));
     };

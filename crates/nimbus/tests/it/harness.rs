@@ -98,6 +98,18 @@ impl Server {
         aws_sdk_dynamodb::Client::from_conf(config)
     }
 
+    /// An aws-sdk-s3 client (path style is what the SDK picks for an IP endpoint).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     pub fn sts_as(&self, access_key: &str, secret: &str, token: Option<String>) -> aws_sdk_sts::Client {
         let config = aws_sdk_sts::Config::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())

@@ -19,4 +19,6 @@ mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
 mod safety;
+mod s3;
+mod s3_lambda;
 mod sqs_esm;

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::harness::*;
 
-fn sqs(server: &Server) -> aws_sdk_sqs::Client {
+pub(crate) fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
@@ -19,7 +19,11 @@ fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, attributes: &[(QueueAttributeName, &str)]) -> (String, String) {
+pub(crate) async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, &str)],
+) -> (String, String) {
     let mut create = sqs.create_queue().queue_name(name);
     for (k, v) in attributes {
         create = create.attributes(k.clone(), *v);

@@ -1,0 +1,326 @@
+//! Bucket notifications: the configuration's checks (known events, prefix/suffix filter rules,
+//! overlapping configurations, destinations S3 can reach, with `s3:TestEvent` sent to each
+//! queue), and event records in AWS's shape delivered through [`nimbus_core::delivery`] to
+//! SQS queues and Lambda functions (whose resource policy must allow `s3.amazonaws.com`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nimbus_core::delivery::{Delivery, Source};
+use nimbus_core::AwsError;
+use serde_json::json;
+
+use crate::errors::{self, Result};
+use crate::request::Req;
+use crate::wire;
+use crate::xml::Element;
+use crate::S3;
+
+const EVENTS: [&str; 28] = [
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+    "s3:ObjectRestore:Delete",
+];
+
+/// One destination of a notification configuration.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub id: String,
+    pub arn: String,
+    /// `queue`, `function` or `topic`.
+    pub kind: &'static str,
+    pub events: Vec<String>,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+/// Something that happened to an object, as a notification names it.
+pub struct Event {
+    /// `ObjectCreated:Put`, `ObjectRemoved:DeleteMarkerCreated`, …
+    pub name: String,
+    pub key: String,
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+impl Event {
+    pub fn created(how: &str, key: &str, size: u64, etag: &str, version: Option<&str>) -> Event {
+        Event {
+            name: format!("ObjectCreated:{how}"),
+            key: key.to_string(),
+            size: Some(size),
+            etag: Some(etag.to_string()),
+            version_id: version.map(str::to_string),
+        }
+    }
+
+    pub fn removed(how: &str, key: &str, version: Option<&str>) -> Event {
+        Event::plain(&format!("ObjectRemoved:{how}"), key, version)
+    }
+
+    pub fn plain(name: &str, key: &str, version: Option<&str>) -> Event {
+        Event {
+            name: name.to_string(),
+            key: key.to_string(),
+            size: None,
+            etag: None,
+            version_id: version.map(str::to_string),
+        }
+    }
+}
+
+pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
+    let mut out = Vec::new();
+    for (tag, arn_tag, kind) in [
+        ("QueueConfiguration", "Queue", "queue"),
+        ("CloudFunctionConfiguration", "CloudFunction", "function"),
+        ("TopicConfiguration", "Topic", "topic"),
+    ] {
+        for c in doc.children(tag) {
+            let arn = c.text_of(arn_tag).ok_or_else(errors::malformed_xml)?.to_string();
+            let events: Vec<String> = c.children("Event").map(|e| e.text.trim().to_string()).collect();
+            if events.is_empty() {
+                return Err(errors::malformed_xml());
+            }
+            for e in &events {
+                if !EVENTS.contains(&e.as_str()) {
+                    return Err(errors::invalid_argument("The event is not supported for notifications", e, ""));
+                }
+            }
+            let (mut prefix, mut suffix) = (None::<String>, None::<String>);
+            for rule in c
+                .child("Filter")
+                .and_then(|f| f.child("S3Key"))
+                .map(|k| k.children("FilterRule").collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                let name = rule.text_of("Name").unwrap_or("").to_ascii_lowercase();
+                let value = rule.text_of("Value").unwrap_or("").to_string();
+                let slot = match name.as_str() {
+                    "prefix" => &mut prefix,
+                    "suffix" => &mut suffix,
+                    _ => {
+                        return Err(errors::invalid_argument(
+                            "filter rule name must be either prefix or suffix",
+                            "FilterRule",
+                            &name,
+                        ))
+                    }
+                };
+                if slot.is_some() {
+                    return Err(errors::invalid_argument(
+                        format!("Cannot specify more than one {name} rule in a filter."),
+                        "FilterRule",
+                        &name,
+                    ));
+                }
+                *slot = Some(value);
+            }
+            let id = c.text_of("Id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            out.push(Destination {
+                id,
+                arn,
+                kind,
+                events,
+                prefix: prefix.unwrap_or_default(),
+                suffix: suffix.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn events_overlap(a: &str, b: &str) -> bool {
+    let family = |e: &str| e.rsplit_once(':').map(|(f, _)| f.to_string()).unwrap_or_default();
+    a == b || (a.ends_with(":*") && family(a) == family(b)) || (b.ends_with(":*") && family(a) == family(b))
+}
+
+/// S3's checks on PutBucketNotificationConfiguration.
+pub fn validate(s3: &S3, r: &Req<'_>, doc: &Element) -> Result<()> {
+    if doc.name != "NotificationConfiguration" {
+        return Err(errors::malformed_xml());
+    }
+    let destinations = parse(doc)?;
+    for (i, a) in destinations.iter().enumerate() {
+        for b in &destinations[i + 1..] {
+            let shared = a.events.iter().any(|x| b.events.iter().any(|y| events_overlap(x, y)));
+            let prefixes = a.prefix.starts_with(&b.prefix) || b.prefix.starts_with(&a.prefix);
+            let suffixes = a.suffix.ends_with(&b.suffix) || b.suffix.ends_with(&a.suffix);
+            if shared && prefixes && suffixes {
+                return Err(errors::invalid_argument(
+                    "Configurations overlap. Configurations on the same bucket cannot share a common event type.",
+                    "Event",
+                    "",
+                ));
+            }
+        }
+    }
+    if r.header("x-amz-skip-destination-validation") == Some("true") {
+        return Ok(());
+    }
+    let targets = s3.targets.read().clone();
+    let mut unreachable = Vec::new();
+    for d in &destinations {
+        let ok = match (&targets, d.kind) {
+            (Some(t), "queue") => t.deliver(&test_delivery(r, d)).is_ok(),
+            (Some(t), _) => t.accepts(&d.arn),
+            (None, _) => false,
+        };
+        if !ok {
+            unreachable.push(d);
+        }
+    }
+    if let Some(d) = unreachable.first() {
+        let what = match d.kind {
+            "queue" => "queue",
+            "function" => "function",
+            _ => "topic",
+        };
+        return Err(AwsError::new(
+            400,
+            "InvalidArgument",
+            "Unable to validate the following destination configurations",
+        )
+        .with_extra("ArgumentName1", d.arn.clone())
+        .with_extra(
+            "ArgumentValue1",
+            format!("Permissions on the destination {what} do not allow S3 to publish notifications from this bucket"),
+        ));
+    }
+    Ok(())
+}
+
+fn arn_account_region(arn: &str) -> (String, String) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.get(4).unwrap_or(&"").to_string(), parts.get(3).unwrap_or(&"").to_string())
+}
+
+fn source(bucket: &str, owner: &str) -> Source {
+    Source {
+        principal: "s3.amazonaws.com".into(),
+        source_arn: Some(format!("arn:aws:s3:::{bucket}")),
+        source_account: Some(owner.to_string()),
+    }
+}
+
+fn test_delivery(r: &Req<'_>, d: &Destination) -> Delivery {
+    let message = json!({
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": wire::iso(r.now_millis()),
+        "Bucket": r.bucket(),
+        "RequestId": r.ctx.request_id,
+        "HostId": wire::host_id(&r.ctx.request_id),
+    });
+    let (account, region) = arn_account_region(&d.arn);
+    Delivery::new(&account, &region, &d.arn, message.to_string()).from_source(source(r.bucket(), &r.ctx.account))
+}
+
+/// The test event already went out while validating; nothing more to send.
+pub fn send_test_events(_s3: &S3, _r: &Req<'_>) {}
+
+fn sequencer() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    format!("{:016X}", NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+/// S3's key encoding in event records: form-style (`+` for spaces), `/` kept.
+fn event_key(key: &str) -> String {
+    key.split('/')
+        .map(|seg| form_urlencoded::byte_serialize(seg.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl S3 {
+    /// Send `event` to every destination of the bucket's configuration that wants it.
+    pub(crate) fn notify(&self, r: &Req<'_>, event: Event) {
+        let Some((doc, owner, region)) = self.store.read(|s| {
+            s.buckets.get(r.bucket()).and_then(|b| {
+                b.meta.config.get("notification").map(|d| (d.clone(), b.meta.account.clone(), b.meta.region.clone()))
+            })
+        }) else {
+            return;
+        };
+        let Some(destinations) = crate::xml::parse(doc.as_bytes()).and_then(|d| parse(&d).ok()) else { return };
+        let Some(targets) = self.targets.read().clone() else { return };
+        let full = format!("s3:{}", event.name);
+        let sequencer = sequencer();
+        for d in destinations {
+            let wanted =
+                d.events.iter().any(|e| *e == full || (e.ends_with(":*") && full.starts_with(&e[..e.len() - 1])));
+            if !wanted || !event.key.starts_with(&d.prefix) || !event.key.ends_with(&d.suffix) {
+                continue;
+            }
+            let mut object = json!({"key": event_key(&event.key), "sequencer": sequencer});
+            if let Some(size) = event.size {
+                object["size"] = json!(size);
+            }
+            if let Some(etag) = &event.etag {
+                object["eTag"] = json!(etag);
+            }
+            if let Some(v) = &event.version_id {
+                object["versionId"] = json!(v);
+            }
+            let principal = format!("AWS:{}", r.ctx.access_key_id.clone().unwrap_or_else(|| r.ctx.account.clone()));
+            let record = json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": wire::iso(self.clock.now_millis()),
+                "eventName": event.name,
+                "userIdentity": {"principalId": principal},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": r.ctx.request_id, "x-amz-id-2": wire::host_id(&r.ctx.request_id)},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": d.id,
+                    "bucket": {"name": r.bucket(), "ownerIdentity": {"principalId": owner_principal(&owner)}, "arn": format!("arn:aws:s3:::{}", r.bucket())},
+                    "object": object,
+                },
+            });
+            let (account, target_region) = arn_account_region(&d.arn);
+            let delivery = Delivery::new(&account, &target_region, &d.arn, json!({"Records": [record]}).to_string())
+                .from_source(source(r.bucket(), &owner));
+            if let Err(err) = targets.deliver(&delivery) {
+                tracing::warn!(bucket = r.bucket(), target = %d.arn, error = %err, "S3 notification not delivered");
+            }
+        }
+    }
+}
+
+/// The bucket owner's principal id as event records show it.
+fn owner_principal(account: &str) -> String {
+    format!("A{}", wire::canonical_id(account)[..13].to_ascii_uppercase())
+}
