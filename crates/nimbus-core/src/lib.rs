@@ -24,6 +24,7 @@ pub mod model;
 pub mod pattern;
 pub mod query;
 pub mod queue;
+pub mod schedule;
 pub mod scratch;
 pub mod server;
 pub mod service;

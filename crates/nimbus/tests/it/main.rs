@@ -17,4 +17,5 @@ mod lambda_python;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
+mod sns;
 mod sqs_esm;
