@@ -51,6 +51,9 @@ SERVICES = {
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
+    "sns": ("sns", "2010-03-31", "nimbus-sns", None),
+    "events": ("events", "2015-10-07", "nimbus-events", None),
+    "scheduler": ("scheduler", "2021-06-30", "nimbus-scheduler", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

@@ -31,6 +31,12 @@ pub struct Delivery {
     pub attributes: Vec<(String, String)>,
     /// `None` for a service acting for the account itself (Lambda's own destinations).
     pub source: Option<Source>,
+    /// Typed message attributes (SNS raw delivery): name, `DataType`, value (Binary in base64).
+    pub typed_attributes: Vec<(String, String, String)>,
+    /// For FIFO receivers (SQS FIFO queues, SNS FIFO topics): `MessageGroupId`.
+    pub group_id: Option<String>,
+    /// For FIFO receivers: `MessageDeduplicationId`.
+    pub dedup_id: Option<String>,
 }
 
 impl Delivery {
@@ -42,6 +48,9 @@ impl Delivery {
             message: message.into(),
             attributes: Vec::new(),
             source: None,
+            typed_attributes: Vec::new(),
+            group_id: None,
+            dedup_id: None,
         }
     }
 
@@ -52,6 +61,17 @@ impl Delivery {
 
     pub fn with_attributes(mut self, attributes: Vec<(String, String)>) -> Delivery {
         self.attributes = attributes;
+        self
+    }
+
+    pub fn with_typed_attributes(mut self, attributes: Vec<(String, String, String)>) -> Delivery {
+        self.typed_attributes = attributes;
+        self
+    }
+
+    pub fn in_group(mut self, group_id: Option<String>, dedup_id: Option<String>) -> Delivery {
+        self.group_id = group_id;
+        self.dedup_id = dedup_id;
         self
     }
 }

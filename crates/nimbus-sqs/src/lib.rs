@@ -362,8 +362,16 @@ impl Sqs {
         body: &str,
         attributes: &[(String, String)],
     ) -> std::result::Result<String, String> {
-        let loc = self.loc_of(account, region, queue_arn)?;
-        let attrs: BTreeMap<String, MessageAttribute> = attributes
+        self.send_delivery(&Delivery::new(account, region, queue_arn, body).with_attributes(attributes.to_vec()))
+    }
+
+    /// Send one delivery: its string and typed attributes, and its FIFO group and dedup ids
+    /// (a FIFO queue without them gets a fresh dedup id and the group `default`).
+    pub fn send_delivery(&self, d: &Delivery) -> std::result::Result<String, String> {
+        let loc = self.loc_of(&d.account, &d.region, &d.target_arn)?;
+        let body = d.message.as_str();
+        let mut attrs: BTreeMap<String, MessageAttribute> = d
+            .attributes
             .iter()
             .map(|(k, v)| {
                 (
@@ -372,6 +380,20 @@ impl Sqs {
                 )
             })
             .collect();
+        for (name, data_type, value) in &d.typed_attributes {
+            let binary = data_type.starts_with("Binary");
+            attrs.insert(
+                name.clone(),
+                MessageAttribute {
+                    data_type: data_type.clone(),
+                    string_value: (!binary).then(|| value.clone()),
+                    binary_value: binary.then(|| {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD.decode(value).unwrap_or_default()
+                    }),
+                },
+            );
+        }
         let sender = loc.account.clone();
         let out = self
             .with(&loc.account, &loc.region, "", &sender, |store, call| {
@@ -381,8 +403,8 @@ impl Sqs {
                     delay: None,
                     attributes: attrs,
                     system_attributes: BTreeMap::new(),
-                    dedup: fifo.then(|| uuid::Uuid::new_v4().simple().to_string()),
-                    group: fifo.then(|| "default".to_string()),
+                    dedup: fifo.then(|| d.dedup_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
+                    group: fifo.then(|| d.group_id.clone().unwrap_or_else(|| "default".to_string())),
                 };
                 ops::send_one(store, call, &loc, outgoing)
             })
@@ -557,7 +579,7 @@ impl QueueSource for Sqs {
 
 impl Deliver for Sqs {
     fn deliver(&self, d: &Delivery) -> std::result::Result<(), String> {
-        self.send(&d.account, &d.region, &d.target_arn, &d.message, &d.attributes).map(|_| ())
+        self.send_delivery(d).map(|_| ())
     }
 }
 

@@ -22,6 +22,10 @@ pub fn register(
     let targets = Targets::default();
     targets.register("sqs", sqs.handle());
     targets.register("lambda", Arc::new(nimbus_lambda::delivery::LambdaTarget(lambda.lambda().clone())));
+    let sns = nimbus_sns::SnsService::open(data_dir, router.clock().clone())?;
+    targets.register("sns", sns.handle());
+    *sns.handle().targets.write() = Some(targets.clone());
+    *sns.handle().endpoint.write() = format!("http://127.0.0.1:{}", listen.port());
     *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
@@ -40,6 +44,7 @@ pub fn register(
     router.add(Arc::new(logs));
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
+    router.add(Arc::new(sns));
     // Last: S3 claims unsigned requests addressed to one of its buckets.
     router.add(Arc::new(s3));
     Ok(())

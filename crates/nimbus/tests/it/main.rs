@@ -21,4 +21,5 @@ mod persistence;
 mod safety;
 mod s3;
 mod s3_lambda;
+mod sns;
 mod sqs_esm;

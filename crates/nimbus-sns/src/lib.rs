@@ -1,0 +1,286 @@
+//! Nimbus's Amazon SNS on the shared model-driven front (query protocol, XML answers).
+//!
+//! [`ops`] holds the management operations over the journaled [`state::Topics`];
+//! [`publish`] validates, signs ([`sign`]) and fans messages out through
+//! [`nimbus_core::delivery::Targets`] to SQS queues and Lambda functions. [`Sns`] is also a
+//! delivery target itself (`sns` in `Targets`), for Lambda destinations and EventBridge targets.
+//! [`SnsService`] serves the API plus the URLs SNS hands out: the signing certificate
+//! (`SigningCertURL`), `UnsubscribeURL` and `SubscribeURL`.
+
+pub mod errors;
+pub mod ops;
+pub mod publish;
+pub mod sign;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use nimbus_core::clock::Clock;
+use nimbus_core::delivery::{Deliver, Delivery, Targets};
+use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
+use nimbus_core::model::ServiceModel;
+use nimbus_core::service::BoxFuture;
+use nimbus_core::state::Store;
+use nimbus_core::{AwsError, HttpRequest, HttpResponse, RequestContext, Service};
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Value};
+
+use crate::errors::{invalid, no_topic};
+use crate::ops::{str_of, Ctx};
+use crate::publish::{Fanout, Message, Published};
+use crate::sign::Signer;
+use crate::state::Topics;
+
+pub fn model() -> &'static ServiceModel {
+    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+    MODEL.get_or_init(|| ServiceModel::parse(include_str!("../model/sns.json")))
+}
+
+/// Deduplication windows of FIFO topics: dedup id → (expiry, what the first publish got).
+type DedupWindows = HashMap<String, HashMap<String, (i64, Published)>>;
+
+pub struct Sns {
+    store: Store<Topics>,
+    clock: Clock,
+    /// Where deliveries go (wired by the binary).
+    pub targets: RwLock<Option<Targets>>,
+    /// `http://127.0.0.1:PORT`, for URLs in messages published by other services.
+    pub endpoint: RwLock<String>,
+    signer: OnceLock<Signer>,
+    fifo: Mutex<DedupWindows>,
+    sequence: AtomicU64,
+}
+
+impl Sns {
+    /// In memory without a data dir; otherwise persisted in `DIR/sns/state.journal`.
+    pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<Sns>> {
+        Ok(Arc::new(Sns {
+            store: Store::open(data_dir, "sns")?,
+            clock,
+            targets: RwLock::new(None),
+            endpoint: RwLock::new("http://127.0.0.1:4566".into()),
+            signer: OnceLock::new(),
+            fifo: Mutex::default(),
+            sequence: AtomicU64::new(1),
+        }))
+    }
+
+    fn signer(&self) -> &Signer {
+        self.signer.get_or_init(Signer::default)
+    }
+
+    /// Publish one message to a topic: admit (FIFO dedup), then fan out.
+    pub fn publish_to(&self, endpoint: &str, topic_arn: &str, mut m: Message) -> Result<Published, AwsError> {
+        let fanout = self.store.read(|db| -> Result<Fanout, AwsError> {
+            let topic = ops::topic(db, topic_arn)?.clone();
+            let subscriptions = db.subscriptions_of(topic_arn).cloned().collect();
+            Ok(Fanout { topic, subscriptions })
+        })?;
+        let (published, fresh) = self.admit(&fanout.topic, &mut m)?;
+        if fresh {
+            self.fan_out(endpoint, &fanout, &m, &published);
+        }
+        Ok(published)
+    }
+
+    fn publish(&self, ctx: &RequestContext, input: &Value) -> OpResult {
+        let topic_arn = str_of(input, "TopicArn").or_else(|| str_of(input, "TargetArn"));
+        let Some(topic_arn) = topic_arn else {
+            if str_of(input, "PhoneNumber").is_some() {
+                // SMS is stored-only: accepted, never sent.
+                publish::parse(input)?;
+                return Ok(json!({"MessageId": uuid::Uuid::new_v4().to_string()}));
+            }
+            return Err(invalid("TopicArn or TargetArn Reason: no value for required parameter"));
+        };
+        let m = publish::parse(input)?;
+        let p = self.publish_to(&ctx.endpoint, topic_arn, m)?;
+        let mut out = json!({"MessageId": p.message_id});
+        if let Some(seq) = p.sequence_number {
+            out["SequenceNumber"] = json!(seq);
+        }
+        Ok(out)
+    }
+
+    fn publish_batch(&self, ctx: &RequestContext, input: &Value) -> OpResult {
+        let topic_arn = str_of(input, "TopicArn").unwrap_or_default();
+        let entries = input.get("PublishBatchRequestEntries").and_then(Value::as_array).cloned().unwrap_or_default();
+        if entries.is_empty() {
+            return Err(AwsError::new(400, "EmptyBatchRequest", "The batch request doesn't contain any entries."));
+        }
+        if entries.len() > 10 {
+            return Err(AwsError::new(
+                400,
+                "TooManyEntriesInBatchRequest",
+                "The batch request contains more entries than permissible.",
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for e in &entries {
+            if !ids.insert(str_of(e, "Id").unwrap_or_default()) {
+                return Err(AwsError::new(
+                    400,
+                    "BatchEntryIdsNotDistinct",
+                    "Two or more batch entries in the request have the same Id.",
+                ));
+            }
+        }
+        self.store.read(|db| ops::topic(db, topic_arn).map(|_| ()))?;
+        let total: usize = entries.iter().map(|e| str_of(e, "Message").map_or(0, str::len)).sum();
+        if total > publish::MAX_MESSAGE_BYTES {
+            return Err(AwsError::new(
+                400,
+                "BatchRequestTooLong",
+                "The length of all the messages put together is more than the limit.",
+            ));
+        }
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        for e in &entries {
+            let id = str_of(e, "Id").unwrap_or_default();
+            match publish::parse(e).and_then(|m| self.publish_to(&ctx.endpoint, topic_arn, m)) {
+                Ok(p) => {
+                    let mut entry = json!({"Id": id, "MessageId": p.message_id});
+                    if let Some(seq) = p.sequence_number {
+                        entry["SequenceNumber"] = json!(seq);
+                    }
+                    ok.push(entry);
+                }
+                Err(err) => failed.push(publish::batch_error(id, &err)),
+            }
+        }
+        Ok(json!({"Successful": ok, "Failed": failed}))
+    }
+
+    fn run(&self, ctx: &RequestContext, op: &str, input: &Value) -> OpResult {
+        let c = Ctx { account: &ctx.account, region: &ctx.region, endpoint: &ctx.endpoint };
+        let write = |f: &dyn Fn(&Topics, &mut nimbus_core::state::Changes<state::Record>) -> OpResult| {
+            self.store.write(|db, changes| f(db, changes))
+        };
+        match op {
+            "CreateTopic" => write(&|db, ch| ops::create_topic(db, &c, input, ch)),
+            "DeleteTopic" => write(&|db, ch| ops::delete_topic(db, input, ch)),
+            "GetTopicAttributes" => self.store.read(|db| ops::get_topic_attributes(db, input)),
+            "SetTopicAttributes" => write(&|db, ch| ops::set_topic_attributes(db, input, ch)),
+            "ListTopics" => self.store.read(|db| ops::list_topics(db, &c, input)),
+            "Subscribe" => write(&|db, ch| ops::subscribe(db, &c, input, ch)),
+            "ConfirmSubscription" => write(&|db, ch| ops::confirm_subscription(db, input, ch)),
+            "Unsubscribe" => write(&|db, ch| ops::unsubscribe(db, input, ch)),
+            "GetSubscriptionAttributes" => self.store.read(|db| ops::get_subscription_attributes(db, input)),
+            "SetSubscriptionAttributes" => write(&|db, ch| ops::set_subscription_attributes(db, input, ch)),
+            "ListSubscriptions" => self.store.read(|db| ops::list_subscriptions(db, &c, input)),
+            "ListSubscriptionsByTopic" => self.store.read(|db| ops::list_subscriptions_by_topic(db, input)),
+            "TagResource" => write(&|db, ch| ops::tag_resource(db, input, ch)),
+            "UntagResource" => write(&|db, ch| ops::untag_resource(db, input, ch)),
+            "ListTagsForResource" => self.store.read(|db| ops::list_tags_for_resource(db, input)),
+            "PutDataProtectionPolicy" => write(&|db, ch| ops::put_data_protection_policy(db, input, ch)),
+            "GetDataProtectionPolicy" => self.store.read(|db| ops::get_data_protection_policy(db, input)),
+            "AddPermission" => write(&|db, ch| ops::add_permission(db, input, ch)),
+            "RemovePermission" => write(&|db, ch| ops::remove_permission(db, input, ch)),
+            "Publish" => self.publish(ctx, input),
+            "PublishBatch" => self.publish_batch(ctx, input),
+            _ => Err(unsupported(op)),
+        }
+    }
+}
+
+impl Operations for Sns {
+    fn model(&self) -> &'static ServiceModel {
+        model()
+    }
+
+    fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
+        Box::pin(async move { self.run(ctx, op, &input) })
+    }
+
+    fn reset(&self) {
+        self.store.reset();
+        self.fifo.lock().clear();
+    }
+}
+
+/// SNS as a delivery target: publish the payload to the topic the ARN names (Lambda
+/// destinations, EventBridge targets, Scheduler).
+impl Deliver for Sns {
+    fn deliver(&self, d: &Delivery) -> Result<(), String> {
+        let exists = self.store.read(|db| db.topics.contains_key(&d.target_arn));
+        if !exists {
+            return Err(format!("{}: {}", no_topic().message, d.target_arn));
+        }
+        let m = Message {
+            message: d.message.clone(),
+            subject: None,
+            structure: None,
+            attributes: d
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), publish::Attribute { data_type: "String".into(), value: v.clone() }))
+                .chain(d.typed_attributes.iter().map(|(k, t, v)| {
+                    (k.clone(), publish::Attribute { data_type: t.clone(), value: v.clone() })
+                }))
+                .collect(),
+            group_id: d.group_id.clone(),
+            dedup_id: d.dedup_id.clone().or_else(|| d.group_id.as_ref().map(|_| uuid::Uuid::new_v4().to_string())),
+        };
+        let endpoint = self.endpoint.read().clone();
+        self.publish_to(&endpoint, &d.target_arn, m).map(|_| ()).map_err(|e| e.message)
+    }
+}
+
+/// The HTTP face: the model-driven API, plus the signing certificate and the
+/// unsubscribe/confirm links SNS puts in messages (plain GETs without `Version`).
+pub struct SnsService {
+    front: ModelService<Sns>,
+}
+
+impl SnsService {
+    pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<SnsService> {
+        Ok(SnsService { front: ModelService::new("sns", &["sns"], Sns::open(data_dir, clock)?) })
+    }
+
+    pub fn handle(&self) -> Arc<Sns> {
+        self.front.operations().clone()
+    }
+}
+
+fn is_link(req: &HttpRequest) -> bool {
+    req.method.as_str() == "GET"
+        && req.query_param("Version").is_none()
+        && matches!(req.query_param("Action"), Some("Unsubscribe" | "ConfirmSubscription"))
+}
+
+impl Service for SnsService {
+    fn name(&self) -> &'static str {
+        "sns"
+    }
+
+    fn signing_names(&self) -> &'static [&'static str] {
+        &["sns"]
+    }
+
+    fn intercepts(&self, req: &HttpRequest) -> bool {
+        req.path == sign::CERT_PATH || is_link(req)
+    }
+
+    fn claims(&self, req: &HttpRequest) -> bool {
+        self.front.claims(req)
+    }
+
+    fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(async move {
+            if req.path == sign::CERT_PATH {
+                return HttpResponse::new(200, "application/x-x509-ca-cert", sign::CERT_PEM.as_bytes().to_vec());
+            }
+            self.front.respond(&ctx, &req).await
+        })
+    }
+
+    fn reset(&self) {
+        self.front.reset();
+    }
+}
