@@ -40,6 +40,8 @@ SERVICES = {
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
+    "apigateway": ("apigateway", "2015-07-09", "nimbus-apigateway", None),
+    "apigatewayv2": ("apigatewayv2", "2018-11-29", "nimbus-apigateway", None),
 }
 
 # Shape-level keys copied verbatim when present.

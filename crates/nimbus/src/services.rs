@@ -31,11 +31,15 @@ pub fn register(
     dynamodb.start_background();
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
+    let lambda_handle = lambda.lambda().clone();
     router.add(Arc::new(lambda));
     router.add(Arc::new(iam));
     router.add(Arc::new(sts));
     router.add(Arc::new(logs));
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
+    let apigateway = nimbus_apigateway::ApiGatewayService::open(data_dir, router.clock().clone())?;
+    *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
+    router.add(Arc::new(apigateway));
     Ok(())
 }
