@@ -300,3 +300,205 @@ async fn mock_integrations_answer_from_their_templates() {
     assert_eq!((status, body.as_str()), (201, r#"{"mocked": true}"#));
     assert_eq!(headers["x-mocked"], "true");
 }
+
+/// A one-connection-at-a-time HTTP server answering with what it was asked (method, path,
+/// a header), for HTTP_PROXY integrations.
+async fn upstream() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                let line = head.lines().next().unwrap_or_default().to_string();
+                let thing = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-thing:").map(|v| v.trim().to_string()))
+                    .unwrap_or_default();
+                let body = json!({"line": line, "thing": thing}).to_string();
+                let response = format!(
+                    "HTTP/1.1 203 Non-Authoritative\r\nContent-Type: application/json\r\nX-Upstream: 1\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn http_api_quick_create_serves_payload_2_0_on_the_default_stage() {
+    let server = Server::start();
+    let apigw = v2(&server);
+    let arn = function(&server, "quick-fn", ECHO, None).await;
+    let api = apigw
+        .create_api()
+        .name("quick")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
+        .target(&arn)
+        .send()
+        .await
+        .unwrap();
+    let api_id = api.api_id().unwrap().to_string();
+    assert_eq!(api.route_selection_expression(), Some("$request.method $request.path"));
+    assert!(api.api_endpoint().unwrap().contains(&format!("{api_id}.execute-api.{REGION}.localhost")));
+    let routes = apigw.get_routes().api_id(&api_id).send().await.unwrap();
+    assert_eq!(routes.items()[0].route_key(), Some("$default"));
+    let stages = apigw.get_stages().api_id(&api_id).send().await.unwrap();
+    assert_eq!(stages.items()[0].stage_name(), Some("$default"));
+    assert_eq!(stages.items()[0].auto_deploy(), Some(true));
+    let integrations = apigw.get_integrations().api_id(&api_id).send().await.unwrap();
+    assert_eq!(integrations.items()[0].payload_format_version(), Some("2.0"));
+
+    // Without a permission for the API, the route cannot invoke the function.
+    let url = format!("{}/restapis/{api_id}/$default/_user_request_/hello/world?a=1&a=2", server.endpoint());
+    let (status, _, body) = get(&url, &[]).await;
+    assert_eq!((status, body.as_str()), (500, r#"{"message":"Internal Server Error"}"#));
+    server
+        .lambda()
+        .add_permission()
+        .function_name("quick-fn")
+        .statement_id("apigw")
+        .action("lambda:InvokeFunction")
+        .principal("apigateway.amazonaws.com")
+        .source_arn(format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/*/*"))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, body) = get(&url, &[("cookie", "a=1; b=2")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-custom"], "yes");
+    assert!(headers.contains_key("apigw-requestid"));
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "$default");
+    assert_eq!(event["rawPath"], "/hello/world");
+    assert_eq!(event["rawQueryString"], "a=1&a=2");
+    assert_eq!(event["queryStringParameters"], json!({"a": "1,2"}));
+    assert_eq!(event["cookies"], json!(["a=1", "b=2"]));
+    assert_eq!(event["requestContext"]["http"]["method"], "GET");
+    assert_eq!(event["requestContext"]["stage"], "$default");
+    assert_eq!(event["requestContext"]["apiId"], api_id.as_str());
+
+    // The host form: no stage segment on a `$default` stage.
+    let response = reqwest::Client::new()
+        .post(format!("{}/x", server.endpoint()))
+        .header("host", format!("{api_id}.execute-api.{REGION}.localhost:{}", server.port))
+        .header("content-type", "application/json")
+        .body(r#"{"k": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let event: Value = response.json().await.unwrap();
+    assert_eq!(event["rawPath"], "/x");
+    assert_eq!(event["body"], r#"{"k": 1}"#);
+    assert_eq!(event["isBase64Encoded"], false);
+}
+
+#[tokio::test]
+async fn http_api_routes_payload_1_0_http_proxy_and_cors() {
+    use aws_sdk_apigatewayv2::types::{Cors, IntegrationType as V2Integration, ProtocolType};
+    let server = Server::start();
+    let apigw = v2(&server);
+    let api = apigw.create_api().name("routes").protocol_type(ProtocolType::Http).send().await.unwrap();
+    let api_id = api.api_id().unwrap().to_string();
+    let arn = function(&server, "routes-fn", ECHO, Some(&api_id)).await;
+    let lambda = apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(V2Integration::AwsProxy)
+        .integration_uri(&arn)
+        .payload_format_version("1.0")
+        .send()
+        .await
+        .unwrap();
+    let route = apigw
+        .create_route()
+        .api_id(&api_id)
+        .route_key("GET /items/{id}")
+        .target(format!("integrations/{}", lambda.integration_id().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.authorization_type().map(|a| a.as_str()), Some("NONE"));
+    let dup = apigw.create_route().api_id(&api_id).route_key("GET /items/{id}").send().await.unwrap_err();
+    assert!(dup.into_service_error().is_conflict_exception());
+    let port = upstream().await;
+    let proxy = apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(V2Integration::HttpProxy)
+        .integration_method("ANY")
+        .integration_uri(format!("http://127.0.0.1:{port}/up/{{proxy}}"))
+        .payload_format_version("1.0")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_route()
+        .api_id(&api_id)
+        .route_key("ANY /proxy/{proxy+}")
+        .target(format!("integrations/{}", proxy.integration_id().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    apigw.create_stage().api_id(&api_id).stage_name("prod").auto_deploy(true).send().await.unwrap();
+    apigw
+        .update_api()
+        .api_id(&api_id)
+        .cors_configuration(
+            Cors::builder().allow_origins("https://example.com").allow_methods("GET").allow_headers("x-thing").max_age(60).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = apigw.get_api().api_id(&api_id).send().await.unwrap();
+    assert_eq!(got.cors_configuration().unwrap().allow_origins(), ["https://example.com"]);
+
+    let base = format!("{}/restapis/{api_id}/prod/_user_request_", server.endpoint());
+    let (status, headers, body) = get(&format!("{base}/items/5"), &[("origin", "https://example.com")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["access-control-allow-origin"], "https://example.com");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["version"], "1.0");
+    assert_eq!(event["resource"], "/items/{id}");
+    assert_eq!(event["pathParameters"], json!({"id": "5"}));
+    assert_eq!(event["requestContext"]["stage"], "prod");
+
+    let (status, headers, body) = get(&format!("{base}/proxy/a/b?q=1"), &[("x-thing", "t")]).await;
+    assert_eq!(status, 203, "{body}");
+    assert_eq!(headers["x-upstream"], "1");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["line"], "GET /up/a/b?q=1 HTTP/1.1");
+    assert_eq!(answer["thing"], "t");
+
+    let (status, _, body) = get(&format!("{base}/nowhere"), &[]).await;
+    assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
+
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{base}/items/5"))
+        .header("origin", "https://example.com")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-methods"], "GET");
+    assert_eq!(preflight.headers()["access-control-allow-headers"], "x-thing");
+    assert_eq!(preflight.headers()["access-control-max-age"], "60");
+
+    let missing = apigw.get_route().api_id(&api_id).route_id("nope").send().await.unwrap_err().into_service_error();
+    assert!(missing.is_not_found_exception(), "{missing:?}");
+}
