@@ -54,6 +54,8 @@ SERVICES = {
     "sns": ("sns", "2010-03-31", "nimbus-sns", None),
     "events": ("events", "2015-10-07", "nimbus-events", None),
     "scheduler": ("scheduler", "2021-06-30", "nimbus-scheduler", None),
+    "apigateway": ("apigateway", "2015-07-09", "nimbus-apigateway", None),
+    "apigatewayv2": ("apigatewayv2", "2018-11-29", "nimbus-apigateway", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

@@ -18,6 +18,7 @@ pub mod eventstream;
 pub mod front;
 pub mod http;
 pub mod identity;
+pub mod invoke;
 pub mod journal;
 pub mod logs;
 pub mod model;

@@ -27,16 +27,7 @@ impl Deliver for LambdaTarget {
         };
         let id = ident::parse_function(&ctx, &d.target_arn, None).map_err(|e| e.message)?;
         if let Some(source) = &d.source {
-            let qualifier = id.qualifier.clone().unwrap_or_default();
-            let allowed = {
-                let store = lambda.store.read();
-                store
-                    .region(&ctx.account, &ctx.region)
-                    .and_then(|r| r.functions.get(&id.name))
-                    .and_then(|f| f.policies.get(&qualifier))
-                    .is_some_and(|p| p.statements.iter().any(|s| grants(s, source)))
-            };
-            if !allowed {
+            if !allows(lambda, &ctx, &id, source) {
                 return Err(format!(
                     "the resource policy of {} does not allow {} to invoke it",
                     d.target_arn, source.principal
@@ -46,6 +37,18 @@ impl Deliver for LambdaTarget {
         let target = invoke::target(lambda, &ctx, &id).map_err(|e| e.message)?;
         invoke::enqueue(lambda, &ctx, &id, target, d.message.clone().into_bytes()).map_err(|e| e.message)
     }
+}
+
+/// Whether the resource policy of the function (or of the version/alias `id` names) lets
+/// `source` invoke it.
+pub(crate) fn allows(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId, source: &Source) -> bool {
+    let qualifier = id.qualifier.clone().unwrap_or_default();
+    let store = lambda.store.read();
+    store
+        .region(&ctx.account, &ctx.region)
+        .and_then(|r| r.functions.get(&id.name))
+        .and_then(|f| f.policies.get(&qualifier))
+        .is_some_and(|p| p.statements.iter().any(|s| grants(s, source)))
 }
 
 /// Whether one policy statement lets `source` invoke the function (`lambda:InvokeFunction`

@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod durable;
 pub mod error;
 pub mod esm;
+pub mod gateway;
 pub mod ident;
 pub mod invoke;
 pub mod model;

@@ -38,6 +38,7 @@ pub fn register(
     *lambda.lambda().objects.write() = Some(s3.s3().clone());
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
+    let lambda_handle = lambda.lambda().clone();
     router.add(Arc::new(lambda));
     router.add(Arc::new(iam));
     router.add(Arc::new(sts));
@@ -45,6 +46,9 @@ pub fn register(
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
     router.add(Arc::new(sns));
+    let apigateway = nimbus_apigateway::ApiGatewayService::open(data_dir, router.clock().clone())?;
+    *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
+    router.add(Arc::new(apigateway));
     // Last: S3 claims unsigned requests addressed to one of its buckets.
     router.add(Arc::new(s3));
     Ok(())

@@ -35,7 +35,7 @@ impl ServiceModel {
                 match target.ty {
                     ShapeType::Structure | ShapeType::Map | ShapeType::List => {
                         if !is_blank(body) {
-                            out.insert(pm.name.clone(), parse_json(body)?);
+                            out.insert(pm.name.clone(), self.rename_nested(&pm.shape, parse_json(body)?, false));
                         }
                     }
                     ShapeType::String => {
@@ -64,7 +64,7 @@ impl ServiceModel {
                 };
                 for m in shape.members.iter().filter(|m| m.location.is_none()) {
                     if let Some(v) = obj.get(m.wire_name()) {
-                        out.insert(m.name.clone(), v.clone());
+                        out.insert(m.name.clone(), self.rename_nested(&m.shape, v.clone(), false));
                     }
                 }
             }

@@ -39,7 +39,7 @@ impl ServiceModel {
                 payload_body = Some(match (target.ty, v) {
                     (ShapeType::Blob, Value::String(s)) => B64.decode(s.as_bytes()).unwrap_or_else(|_| s.into_bytes()),
                     (_, Value::String(s)) => s.into_bytes(),
-                    (_, other) => serde_json::to_vec(&other).unwrap_or_default(),
+                    (_, other) => serde_json::to_vec(&self.rename_nested(&m.shape, other, true)).unwrap_or_default(),
                 });
                 continue;
             }
@@ -67,7 +67,7 @@ impl ServiceModel {
                 }
                 Some(Location::Uri) | Some(Location::Query) => {}
                 None => {
-                    body_obj.insert(m.wire_name().to_string(), v);
+                    body_obj.insert(m.wire_name().to_string(), self.rename_nested(&m.shape, v, true));
                 }
             }
         }

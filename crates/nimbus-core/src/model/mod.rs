@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 mod decode;
 mod encode;
@@ -406,6 +407,42 @@ impl ServiceModel {
             Some("query") | Some("ec2") => Protocol::Query,
             Some("rest-xml") => Protocol::RestXml,
             _ => Protocol::RestJson,
+        }
+    }
+
+    /// Rename the members of nested structures between wire names (`locationName`, e.g.
+    /// API Gateway v2's `allowOrigins`) and member names (`AllowOrigins`); the top level is
+    /// bound by decode/encode. Values without renamed members come back unchanged.
+    pub(crate) fn rename_nested(&self, shape_name: &str, v: Value, to_wire: bool) -> Value {
+        let shape = self.shape_of(shape_name);
+        match (shape.ty, v) {
+            (ShapeType::Structure, Value::Object(obj)) if !shape.document => {
+                let mut out = serde_json::Map::new();
+                for (k, val) in obj {
+                    let member = shape.members.iter().find(|m| if to_wire { m.name == k } else { m.wire_name() == k });
+                    match member {
+                        Some(m) => {
+                            let key = if to_wire { m.wire_name() } else { m.name.as_str() };
+                            out.insert(key.to_string(), self.rename_nested(&m.shape, val, to_wire));
+                        }
+                        None => {
+                            out.insert(k, val);
+                        }
+                    }
+                }
+                Value::Object(out)
+            }
+            (ShapeType::List, Value::Array(items)) => match &shape.member {
+                Some(r) => Value::Array(items.into_iter().map(|i| self.rename_nested(&r.shape, i, to_wire)).collect()),
+                None => Value::Array(items),
+            },
+            (ShapeType::Map, Value::Object(obj)) => match &shape.value {
+                Some(r) => Value::Object(
+                    obj.into_iter().map(|(k, i)| (k, self.rename_nested(&r.shape, i, to_wire))).collect(),
+                ),
+                None => Value::Object(obj),
+            },
+            (_, v) => v,
         }
     }
 

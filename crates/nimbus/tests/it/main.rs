@@ -1,6 +1,7 @@
 //! Integration tests: a real nimbus process on an ephemeral port, driven by aws-sdk-rust.
 //! One binary (modules per area) so the SDK crates are linked once.
 
+mod apigateway;
 mod bad_input;
 mod dynamodb;
 mod every_operation;
