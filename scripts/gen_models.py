@@ -40,6 +40,7 @@ SERVICES = {
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
+    "kinesis": ("kinesis", "2013-12-02", "nimbus-kinesis", None),
 }
 
 # Shape-level keys copied verbatim when present.

@@ -29,6 +29,12 @@ pub fn register(
     lambda.start_background();
     let dynamodb = nimbus_dynamodb::DynamoService::open(data_dir, router.clock().clone())?;
     dynamodb.start_background();
+    // Stream event source mappings read Kinesis and DynamoDB Streams through StreamReader.
+    let kinesis = nimbus_kinesis::Kinesis::open(data_dir, router.clock().clone())?;
+    kinesis.start_background();
+    let streams = &lambda.lambda().streams;
+    streams.register(nimbus_lambda::esm::SourceKind::Kinesis, kinesis.clone());
+    streams.register(nimbus_lambda::esm::SourceKind::DynamoDbStreams, dynamodb.dynamo().clone());
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     router.add(Arc::new(lambda));
@@ -37,5 +43,6 @@ pub fn register(
     router.add(Arc::new(logs));
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
+    router.add(Arc::new(kinesis.service()));
     Ok(())
 }
