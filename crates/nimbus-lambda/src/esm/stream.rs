@@ -26,7 +26,6 @@ use nimbus_core::RequestContext;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tokio::task::JoinSet;
 
 use super::filter::{self, Pattern};
 use super::{EventSourceMapping, SourceKind};
@@ -69,12 +68,18 @@ impl Persist for Checkpoints {
 pub struct StreamSources {
     readers: RwLock<Vec<(SourceKind, Arc<dyn StreamReader>)>>,
     checkpoints: Store<Checkpoints>,
+    /// `<uuid>/<shard>` of the workers running now.
+    running: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl StreamSources {
     /// Checkpoints in memory, or in `DIR/lambda-esm/state.journal`.
     pub fn open(data_dir: Option<&Path>) -> std::io::Result<StreamSources> {
-        Ok(StreamSources { readers: RwLock::default(), checkpoints: Store::open(data_dir, "lambda-esm")? })
+        Ok(StreamSources {
+            readers: RwLock::default(),
+            checkpoints: Store::open(data_dir, "lambda-esm")?,
+            running: Default::default(),
+        })
     }
 
     pub fn register(&self, kind: SourceKind, reader: Arc<dyn StreamReader>) {
@@ -176,10 +181,10 @@ fn current(lambda: &Lambda, account: &str, region: &str, uuid: &str) -> Option<E
     store.region(account, region)?.event_source_mappings.get(uuid).filter(|m| m.enabled).cloned()
 }
 
-/// Run a mapping's supervisor until the mapping is disabled or deleted.
+/// Run a mapping's supervisor until the mapping is disabled or deleted. Workers run on their
+/// own and stop after their current batch once the mapping is disabled, so aborting the
+/// supervisor never cuts a batch off before its checkpoint.
 pub async fn run(lambda: Arc<Lambda>, account: String, region: String, uuid: String) {
-    let mut workers: JoinSet<()> = JoinSet::new();
-    let mut started: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
     loop {
         let Some(mapping) = current(&lambda, &account, &region, &uuid) else { return };
         let (Some(reader), Some(arn)) = (lambda.streams.reader(mapping.kind), mapping.event_source_arn.clone()) else {
@@ -188,11 +193,11 @@ pub async fn run(lambda: Arc<Lambda>, account: String, region: String, uuid: Str
         };
         match reader.shards(&account, &region, &arn) {
             Ok(shards) => {
-                started.retain(|_, handle| !handle.is_finished());
                 for shard in &shards {
-                    if started.contains_key(&shard.shard_id) || !ready(&lambda.streams, &uuid, shard, &shards) {
+                    if !ready(&lambda.streams, &uuid, shard, &shards) {
                         continue;
                     }
+                    let Some(claim) = Claim::take(&lambda, format!("{uuid}/{}", shard.shard_id)) else { continue };
                     let worker = Worker {
                         lambda: lambda.clone(),
                         account: account.clone(),
@@ -207,8 +212,10 @@ pub async fn run(lambda: Arc<Lambda>, account: String, region: String, uuid: Str
                         .into_iter()
                         .flatten()
                         .any(|p| shards.iter().any(|s| &s.shard_id == p));
-                    let handle = workers.spawn(worker.run(follows_parent));
-                    started.insert(shard.shard_id.clone(), handle);
+                    tokio::spawn(async move {
+                        worker.run(follows_parent).await;
+                        drop(claim);
+                    });
                 }
             }
             Err(err) => {
@@ -216,10 +223,25 @@ pub async fn run(lambda: Arc<Lambda>, account: String, region: String, uuid: Str
                 set_result(&lambda, &account, &region, &uuid, "PROBLEM: Stream not found or not accessible");
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(SHARD_SCAN) => {}
-            Some(_) = workers.join_next() => {}
-        }
+        tokio::time::sleep(SHARD_SCAN).await;
+    }
+}
+
+/// At most one worker per mapping and shard, even across a disable and re-enable.
+struct Claim {
+    lambda: Arc<Lambda>,
+    key: String,
+}
+
+impl Claim {
+    fn take(lambda: &Arc<Lambda>, key: String) -> Option<Claim> {
+        lambda.streams.running.lock().insert(key.clone()).then(|| Claim { lambda: lambda.clone(), key })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.lambda.streams.running.lock().remove(&self.key);
     }
 }
 

@@ -19,3 +19,4 @@ mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
 mod sqs_esm;
+mod stream_esm;

@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::harness::*;
 
-fn sqs(server: &Server) -> aws_sdk_sqs::Client {
+pub fn sqs(server: &Server) -> aws_sdk_sqs::Client {
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
