@@ -56,6 +56,7 @@ SERVICES = {
     "scheduler": ("scheduler", "2021-06-30", "nimbus-scheduler", None),
     "apigateway": ("apigateway", "2015-07-09", "nimbus-apigateway", None),
     "apigatewayv2": ("apigatewayv2", "2018-11-29", "nimbus-apigateway", None),
+    "kinesis": ("kinesis", "2013-12-02", "nimbus-kinesis", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

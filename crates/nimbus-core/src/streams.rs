@@ -1,6 +1,6 @@
 //! The cross-service interface Lambda's stream pollers use ("read records from this stream's
-//! shards"), implemented by DynamoDB Streams and wired by the binary, so a poller never
-//! touches another service's state.
+//! shards"), implemented by DynamoDB Streams and Kinesis and wired by the binary, so a poller
+//! never touches another service's state.
 
 use serde_json::Value;
 
@@ -11,12 +11,16 @@ pub enum StartingPosition {
     Latest,
     AtSequence(String),
     AfterSequence(String),
+    /// The first record that arrived at or after this time (epoch milliseconds; Kinesis only).
+    AtTimestamp(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shard {
     pub shard_id: String,
     pub parent_shard_id: Option<String>,
+    /// The second parent of a shard made by merging two (Kinesis).
+    pub adjacent_parent_shard_id: Option<String>,
     /// A closed shard receives no more records.
     pub closed: bool,
 }
@@ -42,4 +46,10 @@ pub trait StreamReader: Send + Sync + 'static {
     ) -> Result<String, String>;
     /// Up to `max` records from `iterator`.
     fn read(&self, account: &str, region: &str, iterator: &str, max: usize) -> Result<StreamBatch, String>;
+
+    /// A counter that moves whenever records are added anywhere in the service, so a caught-up
+    /// poller can wait for it instead of polling; `None` when the service has none.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

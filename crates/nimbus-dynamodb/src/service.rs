@@ -225,6 +225,7 @@ impl StreamReader for Dynamo {
             .map(|s| Shard {
                 shard_id: s["ShardId"].as_str().unwrap_or_default().to_string(),
                 parent_shard_id: s["ParentShardId"].as_str().map(String::from),
+                adjacent_parent_shard_id: None,
                 closed: s["SequenceNumberRange"].get("EndingSequenceNumber").is_some(),
             })
             .collect())
@@ -243,6 +244,7 @@ impl StreamReader for Dynamo {
             StartingPosition::Latest => ("LATEST", None),
             StartingPosition::AtSequence(s) => ("AT_SEQUENCE_NUMBER", Some(s)),
             StartingPosition::AfterSequence(s) => ("AFTER_SEQUENCE_NUMBER", Some(s)),
+            StartingPosition::AtTimestamp(_) => return Err("DynamoDB Streams has no AT_TIMESTAMP iterator".into()),
         };
         let input =
             json!({"StreamArn": stream_arn, "ShardId": shard_id, "ShardIteratorType": kind, "SequenceNumber": seq});

@@ -57,6 +57,8 @@ pub struct Lambda {
     pub listen_endpoint: RwLock<Option<String>>,
     /// Access keys nimbus issued, for checking signatures on function URLs (wired by the binary).
     pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
+    /// The stream services Kinesis and DynamoDB Streams mappings read, and their checkpoints.
+    pub streams: esm::stream::StreamSources,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -102,6 +104,7 @@ impl Lambda {
             clock,
             listen_endpoint: RwLock::new(None),
             keys: RwLock::default(),
+            streams: esm::stream::StreamSources::open(data_dir)?,
             pollers: Default::default(),
             work_dir,
         })
@@ -169,30 +172,42 @@ impl Lambda {
 
     /// Start pollers for enabled, polled mappings that have none; stop the rest.
     pub fn sync_pollers(self: &std::sync::Arc<Self>) {
-        let wanted: Vec<(String, String, String, usize)> = {
+        let wanted: Vec<(String, String, String, usize, esm::SourceKind)> = {
             let store = self.store.read();
             store
                 .regions()
                 .flat_map(|((account, region), r)| {
                     r.event_source_mappings.values().filter(|m| m.enabled && m.kind.polled()).map(move |m| {
-                        let concurrency = m.maximum_concurrency.unwrap_or(5).clamp(1, 10) as usize;
-                        (account.clone(), region.clone(), m.uuid.clone(), concurrency)
+                        // A stream mapping has one supervisor (it runs a worker per shard).
+                        let concurrency = if m.kind == esm::SourceKind::Sqs {
+                            m.maximum_concurrency.unwrap_or(5).clamp(1, 10) as usize
+                        } else {
+                            1
+                        };
+                        (account.clone(), region.clone(), m.uuid.clone(), concurrency, m.kind)
                     })
                 })
                 .collect()
         };
         let mut pollers = self.pollers.lock();
         pollers.retain(|uuid, handles| {
-            let keep = wanted.iter().any(|(_, _, w, n)| w == uuid && *n == handles.len());
+            let keep = wanted.iter().any(|(_, _, w, n, _)| w == uuid && *n == handles.len());
             if !keep {
                 handles.iter().for_each(tokio::task::JoinHandle::abort);
             }
             keep
         });
-        for (account, region, uuid, concurrency) in wanted {
+        for (account, region, uuid, concurrency, kind) in wanted {
             pollers.entry(uuid.clone()).or_insert_with(|| {
                 (0..concurrency)
-                    .map(|_| tokio::spawn(esm::sqs::run(self.clone(), account.clone(), region.clone(), uuid.clone())))
+                    .map(|_| {
+                        let (lambda, account, region, uuid) = (self.clone(), account.clone(), region.clone(), uuid.clone());
+                        if kind == esm::SourceKind::Sqs {
+                            tokio::spawn(esm::sqs::run(lambda, account, region, uuid))
+                        } else {
+                            tokio::spawn(esm::stream::run(lambda, account, region, uuid))
+                        }
+                    })
                     .collect()
             });
         }
@@ -350,6 +365,7 @@ impl Lambda {
         }
         self.invoker.drop_environments(|_, _, _| true);
         self.durable.reset();
+        self.streams.reset();
         if let Some(journal) = &self.journal {
             if let Err(err) = journal.clear() {
                 tracing::error!(error = %err, "could not clear the Lambda journal");

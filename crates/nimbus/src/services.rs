@@ -36,6 +36,12 @@ pub fn register(
     let s3 = nimbus_s3::S3Service::open(data_dir, router.clock().clone())?;
     *s3.s3().targets.write() = Some(targets.clone());
     *lambda.lambda().objects.write() = Some(s3.s3().clone());
+    // Stream event source mappings read Kinesis and DynamoDB Streams through StreamReader.
+    let kinesis = nimbus_kinesis::Kinesis::open(data_dir, router.clock().clone())?;
+    kinesis.start_background();
+    let streams = &lambda.lambda().streams;
+    streams.register(nimbus_lambda::esm::SourceKind::Kinesis, kinesis.clone());
+    streams.register(nimbus_lambda::esm::SourceKind::DynamoDbStreams, dynamodb.dynamo().clone());
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     let lambda_handle = lambda.lambda().clone();
@@ -49,6 +55,7 @@ pub fn register(
     let apigateway = nimbus_apigateway::ApiGatewayService::open(data_dir, router.clock().clone())?;
     *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
     router.add(Arc::new(apigateway));
+    router.add(Arc::new(kinesis.service()));
     // Last: S3 claims unsigned requests addressed to one of its buckets.
     router.add(Arc::new(s3));
     Ok(())

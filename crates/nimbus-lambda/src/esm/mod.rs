@@ -3,6 +3,7 @@
 
 pub mod filter;
 pub mod sqs;
+pub mod stream;
 
 use std::collections::BTreeMap;
 
@@ -57,7 +58,7 @@ impl SourceKind {
 
     /// Whether nimbus runs a poller for this kind (the others are stored and validated only).
     pub fn polled(self) -> bool {
-        self == SourceKind::Sqs
+        matches!(self, SourceKind::Sqs | SourceKind::Kinesis | SourceKind::DynamoDbStreams)
     }
 }
 
