@@ -40,6 +40,7 @@ SERVICES = {
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
+    "cloudformation": ("cloudformation", "2010-05-15", "nimbus-cloudformation", None),
 }
 
 # Shape-level keys copied verbatim when present.
