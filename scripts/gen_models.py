@@ -57,6 +57,7 @@ SERVICES = {
     "apigateway": ("apigateway", "2015-07-09", "nimbus-apigateway", None),
     "apigatewayv2": ("apigatewayv2", "2018-11-29", "nimbus-apigateway", None),
     "kinesis": ("kinesis", "2013-12-02", "nimbus-kinesis", None),
+    "cloudformation": ("cloudformation", "2010-05-15", "nimbus-cloudformation", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

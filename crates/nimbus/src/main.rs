@@ -126,13 +126,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;
-    services::register(&mut router, args.data_dir.as_deref(), &keys, lambda_settings, addr)?;
+    let late_router = services::register(&mut router, args.data_dir.as_deref(), &keys, lambda_settings, addr)?;
+    let router = Arc::new(router);
+    late_router.bind(&router, format!("127.0.0.1:{}", addr.port()));
     // Tests and scripts wait for this exact line to learn the port.
     println!("nimbus {VERSION} listening on http://{addr}");
     tracing::info!(data_dir = ?args.data_dir, "ready");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        () = server::serve(listener, Arc::new(router)) => {}
+        () = server::serve(listener, router) => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
         _ = terminate.recv() => tracing::info!("terminated; shutting down"),
     }

@@ -13,7 +13,7 @@ pub fn register(
     keys: &KeyRegistry,
     lambda_settings: nimbus_lambda::invoke::Settings,
     listen: std::net::SocketAddr,
-) -> std::io::Result<()> {
+) -> std::io::Result<Arc<nimbus_cloudformation::api::LateRouter>> {
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
     let lambda =
         nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
@@ -56,7 +56,13 @@ pub fn register(
     *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
     router.add(Arc::new(apigateway));
     router.add(Arc::new(kinesis.service()));
+    // CloudFormation provisions through the other services' public APIs, via the router
+    // (bound in main once it is built).
+    let late_router = Arc::new(nimbus_cloudformation::api::LateRouter::default());
+    let cloudformation =
+        nimbus_cloudformation::CloudFormationService::open(data_dir, router.clock().clone(), late_router.clone())?;
+    router.add(Arc::new(cloudformation));
     // Last: S3 claims unsigned requests addressed to one of its buckets.
     router.add(Arc::new(s3));
-    Ok(())
+    Ok(late_router)
 }
