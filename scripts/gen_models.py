@@ -386,7 +386,10 @@ def generate_shapes(model, name, ops, source):
             else:
                 out.append('    #[serde(rename = "%s", default, skip_serializing_if = "Option::is_none")]' % member)
                 out.append("    pub %s: Option<%s>," % (field, ty))
-        out.append("}")
+        if out[-1].startswith("pub struct"):
+            out[-1] += "}"  # rustfmt's form of an empty struct
+        else:
+            out.append("}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
