@@ -31,6 +31,14 @@ const BLOCKED_RUNTIMES: &[&str] = &[
     "ruby2.5",
     "ruby2.7",
     "go1.x",
+    // Deprecated and blocked for creation by AWS's runtime table since 2024–2025.
+    "java8",
+    "provided",
+    "nodejs14.x",
+    "nodejs16.x",
+    "python3.8",
+    "dotnet6",
+    "dotnet7",
 ];
 
 /// Environment variables the Lambda runtime sets itself.
@@ -255,6 +263,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         image_uri,
         hot_reload_dir: None,
         layer_code: layer_refs.into_iter().map(|(_, c)| c).collect(),
+        source_description: None,
     };
     if let Some(source) = code {
         set_code(&mut latest, source);
@@ -594,7 +603,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             let number: u64 =
                 q.parse().map_err(|_| error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))))?;
             if !function.versions.contains_key(&number) {
-                return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))));
+                // Deleting a version that is not there succeeds, as on AWS.
+                return Ok(json!({"StatusCode": 204}));
             }
             let referencing: Vec<&str> = function
                 .aliases
@@ -619,7 +629,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             return Err(error::invalid_parameter("Deletion of aliases is not supported."));
         }
     }
-    Ok(Value::Null)
+    // AWS binds the status to the output's StatusCode: 204.
+    Ok(json!({"StatusCode": 204}))
 }
 
 /// The bucket name that means "run the code from the local folder named by S3Key".

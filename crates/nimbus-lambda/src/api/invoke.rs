@@ -47,6 +47,11 @@ fn call(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Cal
             .map_err(|_| error::invalid_content("Could not parse request body into json: payload is not valid"))?,
         None => Vec::new(),
     };
+    if invocation_type != "Event" && payload.len() > MAX_SYNC_PAYLOAD {
+        return Err(error::too_large(format!(
+            "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+        )));
+    }
     let limit = if invocation_type == "Event" { MAX_EVENT_PAYLOAD } else { MAX_SYNC_PAYLOAD };
     if payload.len() > limit {
         return Err(AwsError::new(

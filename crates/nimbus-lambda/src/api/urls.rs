@@ -28,8 +28,11 @@ fn render(ctx: &RequestContext, id: &FunctionId, config: &UrlConfig, with_modifi
         "FunctionArn": ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref()),
         "AuthType": config.auth_type,
         "CreationTime": config.creation_time,
-        "InvokeMode": config.invoke_mode,
     });
+    // AWS echoes InvokeMode only when it was set.
+    if !config.invoke_mode.is_empty() {
+        out["InvokeMode"] = json!(config.invoke_mode);
+    }
     if let Some(cors) = &config.cors {
         out["Cors"] = cors.clone();
     }
@@ -75,7 +78,7 @@ pub fn create_function_url_config(lambda: &Lambda, ctx: &RequestContext, input: 
         url_id: uuid::Uuid::new_v4().simple().to_string(),
         auth_type: member_str(input, "AuthType").unwrap_or("AWS_IAM").to_string(),
         cors: member(input, "Cors").cloned(),
-        invoke_mode: member_str(input, "InvokeMode").unwrap_or("BUFFERED").to_string(),
+        invoke_mode: member_str(input, "InvokeMode").unwrap_or_default().to_string(),
         creation_time: time.clone(),
         last_modified_time: time,
     };

@@ -227,7 +227,7 @@ impl Invoker {
             ),
             Err(Failure::Init(init)) => (init.body, Some("Unhandled".to_string()), false),
             Err(Failure::Exited(status)) => (
-                Bytes::from(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {status}")}).to_string()),
+                Bytes::from(json!({"errorType": "Runtime.ExitError", "errorMessage": exit_message(&request_id, &status)}).to_string()),
                 Some("Unhandled".to_string()),
                 false,
             ),
@@ -657,6 +657,15 @@ fn log_group(config: &FunctionConfig) -> String {
 
 fn json_logs(config: &FunctionConfig) -> bool {
     config.logging_config.get("LogFormat").and_then(|v| v.as_str()) == Some("JSON")
+}
+
+/// AWS's text for a runtime that exited mid-invocation: a clean exit gives no reason.
+fn exit_message(request_id: &str, status: &str) -> String {
+    if status == "exit status 0" {
+        format!("RequestId: {request_id} Error: Runtime exited without providing a reason")
+    } else {
+        format!("RequestId: {request_id} Error: Runtime exited with error: {status}")
+    }
 }
 
 fn round2(v: f64) -> f64 {
