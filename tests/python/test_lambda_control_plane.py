@@ -98,3 +98,25 @@ def test_a_runtime_that_exits_cleanly_gives_no_reason(endpoint):
     assert body["errorType"] == "Runtime.ExitError"
     request_id = out["ResponseMetadata"]["RequestId"]
     assert body["errorMessage"] == f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+
+
+def test_aws_host_urls_behind_a_flag():
+    from conftest import start_nimbus
+    proc, url = start_nimbus("--aws-host-urls")
+    try:
+        sqs = client(url, "sqs")
+        port = url.rsplit(":", 1)[1]
+        queue = sqs.create_queue(QueueName="hosted")["QueueUrl"]
+        assert queue == f"http://sqs.us-east-1.localhost:{port}/000000000000/hosted"
+        # Either form addresses the queue.
+        sqs.send_message(QueueUrl=queue, MessageBody="a")
+        sqs.send_message(QueueUrl=f"{url}/000000000000/hosted", MessageBody="b")
+        attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+        assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "2"
+        lam = client(url, "lambda")
+        fn = make(lam)
+        function_url = lam.create_function_url_config(FunctionName=fn, AuthType="NONE")["FunctionUrl"]
+        assert function_url.endswith(f".lambda-url.us-east-1.localhost:{port}/")
+    finally:
+        proc.kill()
+        proc.wait()

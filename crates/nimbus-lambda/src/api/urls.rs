@@ -17,8 +17,13 @@ fn now(ctx: &RequestContext) -> String {
 }
 
 /// The URL clients call: AWS's `https://<id>.lambda-url.<region>.on.aws/`, served by nimbus.
+/// A function URL: the path form on the host the client used, or with `--aws-host-urls` AWS's
+/// host form under `localhost`.
 pub fn url(ctx: &RequestContext, config: &UrlConfig) -> String {
-    let port = ctx.endpoint.rsplit(':').next().filter(|p| p.chars().all(|c| c.is_ascii_digit())).unwrap_or("4566");
+    if !nimbus_core::urls::aws_host_urls() {
+        return format!("{}{}{}/", nimbus_core::urls::base(&ctx.endpoint), crate::urls::PATH_PREFIX, config.url_id);
+    }
+    let port = nimbus_core::urls::port_of(&ctx.endpoint).unwrap_or("4566");
     format!("http://{}.lambda-url.{}.localhost:{port}/", config.url_id, ctx.region)
 }
 
