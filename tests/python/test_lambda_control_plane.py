@@ -120,3 +120,37 @@ def test_aws_host_urls_behind_a_flag():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_sqs_event_records_carry_one_value_per_attribute(endpoint):
+    import time as _time
+    lam = client(endpoint, "lambda")
+    sqs = client(endpoint, "sqs")
+    logs = client(endpoint, "logs")
+    fn = "esm-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": code("import json\ndef handler(e, c):\n    print('EVENT ' + json.dumps(e))\n")})
+    queue = sqs.create_queue(QueueName=fn)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn, BatchSize=1)
+    sqs.send_message(QueueUrl=queue, MessageBody="plain")
+    sqs.send_message(QueueUrl=queue, MessageBody="attrs", MessageAttributes={
+        "s": {"DataType": "String", "StringValue": "v"}, "b": {"DataType": "Binary", "BinaryValue": b"\x01"}})
+    records = {}
+    deadline = _time.time() + 60
+    while len(records) < 2:
+        assert _time.time() < deadline, records
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        for e in events:
+            if e["message"].startswith("EVENT "):
+                record = json.loads(e["message"][6:])["Records"][0]
+                records[record["body"]] = record
+        _time.sleep(0.2)
+    assert "md5OfMessageAttributes" not in records["plain"]
+    attrs = records["attrs"]["messageAttributes"]
+    assert attrs["s"] == {"stringValue": "v", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    assert attrs["b"] == {"binaryValue": "AQ==", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"}
+    assert records["attrs"]["md5OfMessageAttributes"]
