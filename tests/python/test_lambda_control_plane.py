@@ -154,3 +154,10 @@ def test_sqs_event_records_carry_one_value_per_attribute(endpoint):
     assert attrs["s"] == {"stringValue": "v", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
     assert attrs["b"] == {"binaryValue": "AQ==", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"}
     assert records["attrs"]["md5OfMessageAttributes"]
+
+
+def test_function_not_found_names_the_resolved_version(endpoint):
+    lam = client(endpoint, "lambda")
+    base = "arn:aws:lambda:us-east-1:000000000000:function:nowhere"
+    assert error_of(lam.invoke, FunctionName="nowhere")[2] == f"Function not found: {base}:$LATEST"
+    assert error_of(lam.get_function, FunctionName="nowhere", Qualifier="1")[2] == f"Function not found: {base}:1"

@@ -137,6 +137,19 @@ pub fn find<'a>(
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))
 }
 
+/// [`find`] for the operations whose not-found message names the version AWS resolved
+/// (Invoke, GetFunction): `…:function:name:$LATEST` when unqualified, else the qualifier.
+pub fn find_resolved<'a>(
+    lambda_region: Option<&'a crate::state::Region>,
+    ctx: &RequestContext,
+    id: &FunctionId,
+) -> Result<&'a Function> {
+    lambda_region.and_then(|r| r.functions.get(&id.name)).ok_or_else(|| {
+        let qualifier = id.qualifier.as_deref().unwrap_or("$LATEST");
+        error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(qualifier)))
+    })
+}
+
 /// The version a qualified identifier names, or AWS's not-found error.
 pub fn find_version<'a>(function: &'a Function, ctx: &RequestContext, id: &FunctionId) -> Result<&'a Version> {
     function
@@ -298,7 +311,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
 pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     let store = lambda.store.read();
-    let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
+    let function = find_resolved(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = find_version(function, ctx, &id)?;
     let mut config = render(&version.config, View::Current);
     if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q) && *q != "$LATEST") {
