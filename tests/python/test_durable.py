@@ -512,3 +512,77 @@ def test_running_executions_survive_a_restart(package, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_pause_resume_and_delete(endpoint, lam, package):
+    name = create(lam, package, "steps_and_wait", timeout=7 * 86400)
+    arn = start(lam, name, {"order": 1})
+    idle_after(lam, arn, 5)
+    # Deleting an open execution is refused.
+    with pytest.raises(ClientError) as err:
+        lam.delete_durable_execution(DurableExecutionArn=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+
+    lam.pause_durable_execution(DurableExecutionArn=arn, Reason="maintenance", ClientToken="p-1")
+    # The same request again (same client token) succeeds; a new one conflicts.
+    lam.pause_durable_execution(DurableExecutionArn=arn, Reason="maintenance", ClientToken="p-1")
+    with pytest.raises(ClientError) as err:
+        lam.pause_durable_execution(DurableExecutionArn=arn, ClientToken="p-2")
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    paused = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert paused["Status"] == "PAUSED"
+    assert paused["PauseDetails"]["Reason"] == "maintenance"
+    assert paused["PauseDetails"]["ExecutionTimeoutPaused"] is True
+    history = events(lam, arn)
+    assert history[-1]["EventType"] == "ExecutionPaused"
+    assert history[-1]["ExecutionPausedDetails"]["Reason"] == {"Payload": "maintenance", "Truncated": False}
+    assert history[-1]["ExecutionPausedDetails"]["ExecutionTimeoutPaused"] is True
+
+    # Timers still complete while paused, but the function is not invoked.
+    advance(endpoint, 86400)
+    wait_until(lambda: ("WaitSucceeded", "a day") in summary(lam, arn))
+    time.sleep(1.0)  # give a wrongly scheduled invocation time to show itself
+    assert ("StepStarted", "add again") not in summary(lam, arn)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
+    assert lam.list_durable_executions_by_function(FunctionName=name, Statuses=["PAUSED"])["DurableExecutions"]
+
+    lam.resume_durable_execution(DurableExecutionArn=arn, Reason="done")
+    with pytest.raises(ClientError) as err:
+        lam.resume_durable_execution(DurableExecutionArn=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceConflictException"
+    done = finished(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done
+    assert "PauseDetails" not in done
+    kinds = [t for t, _ in summary(lam, arn)]
+    assert kinds.index("ExecutionPaused") < kinds.index("WaitSucceeded") < kinds.index("ExecutionResumed")
+    assert kinds.index("ExecutionResumed") < kinds.index("ExecutionSucceeded")
+    resumed = [e for e in events(lam, arn) if e["EventType"] == "ExecutionResumed"][0]
+    assert resumed["ExecutionResumedDetails"]["Reason"] == {"Payload": "done", "Truncated": False}
+
+    deleted = lam.delete_durable_execution(DurableExecutionArn=arn)
+    assert "DeletionRequestTimestamp" in deleted
+    with pytest.raises(ClientError) as err:
+        lam.get_durable_execution(DurableExecutionArn=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_paused_timeout_stops_the_clock_unless_told_otherwise(endpoint, lam, package):
+    name = create(lam, package, "long_wait", timeout=60)
+    kept = start(lam, name)
+    idle_after(lam, kept, 3)
+    before = lam.get_durable_execution(DurableExecutionArn=kept)["ExpectedExecutionTimeoutTimestamp"]
+    lam.pause_durable_execution(DurableExecutionArn=kept)
+    ticking = start(lam, name)
+    idle_after(lam, ticking, 3)
+    lam.pause_durable_execution(DurableExecutionArn=ticking, ExecutionTimeoutPaused=False)
+    advance(endpoint, 120)
+    status = lambda arn: lam.get_durable_execution(DurableExecutionArn=arn)["Status"]
+    wait_until(lambda: status(ticking) == "TIMED_OUT")
+    assert summary(lam, ticking)[-1] == ("ExecutionTimedOut", None)
+    paused = lam.get_durable_execution(DurableExecutionArn=kept)
+    assert paused["Status"] == "PAUSED"
+    assert paused["ExpectedExecutionTimeoutTimestamp"] > before
+    lam.resume_durable_execution(DurableExecutionArn=kept)
+    assert lam.get_durable_execution(DurableExecutionArn=kept)["Status"] == "RUNNING"
+    advance(endpoint, 61)
+    wait_until(lambda: status(kept) == "TIMED_OUT")

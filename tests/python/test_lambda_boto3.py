@@ -56,7 +56,8 @@ def test_error_shapes_match_aws(endpoint):
         lam.get_function(FunctionName="does-not-exist")
     err = e.value.response
     assert err["Error"]["Code"] == "ResourceNotFoundException"
-    assert err["Error"]["Message"] == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:does-not-exist"
+    # AWS names the version it resolved: $LATEST for an unqualified name.
+    assert err["Error"]["Message"] == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:does-not-exist:$LATEST"
     assert err["Type"] == "User"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 404
 

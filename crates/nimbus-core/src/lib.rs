@@ -35,6 +35,7 @@ pub mod shapes;
 pub mod sigv4;
 pub mod state;
 pub mod streams;
+pub mod urls;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse, RequestBody};

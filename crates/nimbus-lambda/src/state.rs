@@ -110,6 +110,10 @@ pub struct Version {
     /// The layers' code, in order, as resolved when the version was configured.
     #[serde(default)]
     pub layer_code: Vec<CodeRef>,
+    /// `$LATEST`'s description when this version was published from it (the version's own may
+    /// be PublishVersion's): a later description change is a change worth a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -443,16 +443,14 @@ fn received(m: &state::Message) -> ReceivedMessage {
     let mut message_attributes = serde_json::Map::new();
     for (k, a) in &m.attributes {
         use base64::Engine;
-        message_attributes.insert(
-            k.clone(),
-            json!({
-                "stringValue": a.string_value,
-                "binaryValue": a.binary_value.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": a.data_type,
-            }),
-        );
+        // Lambda's shape: `stringValue` or `binaryValue`, never both, never a null member.
+        let mut attribute = json!({"stringListValues": [], "binaryListValues": [], "dataType": a.data_type});
+        match (&a.string_value, &a.binary_value) {
+            (_, Some(b)) => attribute["binaryValue"] = json!(base64::engine::general_purpose::STANDARD.encode(b)),
+            (Some(s), None) => attribute["stringValue"] = json!(s),
+            (None, None) => {}
+        }
+        message_attributes.insert(k.clone(), attribute);
     }
     let mut attributes = ops::system_attributes(m);
     attributes.remove("DeadLetterQueueSourceArn");

@@ -41,10 +41,13 @@ pub struct Loc {
     pub name: String,
 }
 
+/// A queue's URL: the path form on the host the client used (as AWS's and LocalStack's path
+/// form), or with `--aws-host-urls` the `sqs.<region>.localhost` host form.
 pub fn queue_url(endpoint: &str, region: &str, account: &str, name: &str) -> String {
-    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
-    let port = host.rsplit_once(':').map(|(_, p)| p).filter(|p| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty());
-    match port {
+    if !nimbus_core::urls::aws_host_urls() {
+        return format!("{}/{account}/{name}", nimbus_core::urls::base(endpoint));
+    }
+    match nimbus_core::urls::port_of(endpoint) {
         Some(port) => format!("http://sqs.{region}.localhost:{port}/{account}/{name}"),
         None => format!("http://sqs.{region}.localhost/{account}/{name}"),
     }

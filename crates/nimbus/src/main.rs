@@ -72,10 +72,17 @@ struct Args {
     /// environment variable NIMBUS_RUNTIME_PYTHON3_12 does the same for one runtime.
     #[arg(long = "runtime", value_name = "RUNTIME=PATH")]
     runtimes: Vec<String>,
+
+    /// Hand out AWS-shaped host-form URLs (`sqs.<region>.localhost`, `<id>.lambda-url.<region>.localhost`)
+    /// instead of path forms on the host the client used. They need `*.localhost` to resolve to
+    /// loopback; both forms are accepted on input either way.
+    #[arg(long, env = "NIMBUS_AWS_HOST_URLS")]
+    aws_host_urls: bool,
 }
 
 fn main() {
     let args = Args::parse();
+    nimbus_core::urls::set_aws_host_urls(args.aws_host_urls);
     if let Err(message) = validate(&args) {
         eprintln!("nimbus: {message}");
         std::process::exit(2);

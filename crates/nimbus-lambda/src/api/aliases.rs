@@ -32,6 +32,11 @@ fn alias_not_found(ctx: &RequestContext, function: &str, name: &str) -> crate::e
     Err(error::not_found(format!("Cannot find alias arn: {}", ident::qualified_arn(ctx, function, Some(name)))))
 }
 
+/// UpdateAlias/DeleteAlias on a missing alias (GetAlias words it differently).
+fn alias_missing(ctx: &RequestContext, function: &str, name: &str) -> nimbus_core::AwsError {
+    error::not_found(format!("Alias not found: {}", ident::qualified_arn(ctx, function, Some(name))))
+}
+
 fn check_alias_name(name: &str) -> Result<()> {
     if ident::is_version(name) {
         return Err(error::validation(format!(
@@ -150,7 +155,7 @@ pub fn update_alias(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
         .get_mut(&id.name)
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     let Some(current) = function.aliases.get(&name) else {
-        return alias_not_found(ctx, &id.name, &name);
+        return Err(alias_missing(ctx, &id.name, &name));
     };
     if let Some(expected) = member_str(input, "RevisionId") {
         if expected != current.revision_id {
@@ -184,10 +189,11 @@ pub fn delete_alias(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
         .functions
         .get_mut(&id.name)
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
-    if function.aliases.remove(name).is_some() {
-        function.policies.remove(name);
-        lambda.save_function(ctx, &id.name, Some(function))?;
+    if function.aliases.remove(name).is_none() {
+        return Err(alias_missing(ctx, &id.name, name));
     }
+    function.policies.remove(name);
+    lambda.save_function(ctx, &id.name, Some(function))?;
     Ok(Value::Null)
 }
 

@@ -25,6 +25,9 @@ pub async fn dispatch(lambda: &Arc<Lambda>, ctx: &RequestContext, name: &str, in
         "GetDurableExecutionHistory" => get_durable_execution_history(lambda, ctx, input),
         "ListDurableExecutionsByFunction" => list_durable_executions_by_function(lambda, ctx, input),
         "StopDurableExecution" => stop_durable_execution(lambda, ctx, input),
+        "PauseDurableExecution" => pause_durable_execution(lambda, ctx, input),
+        "ResumeDurableExecution" => resume_durable_execution(lambda, ctx, input),
+        "DeleteDurableExecution" => delete_durable_execution(lambda, ctx, input),
         "SendDurableExecutionCallbackSuccess" => send_callback(lambda, ctx, input, CallbackOutcome::Success),
         "SendDurableExecutionCallbackFailure" => send_callback(lambda, ctx, input, CallbackOutcome::Failure),
         "SendDurableExecutionCallbackHeartbeat" => send_callback(lambda, ctx, input, CallbackOutcome::Heartbeat),
@@ -210,6 +213,8 @@ pub fn get_durable_execution_state(lambda: &Lambda, ctx: &RequestContext, input:
 }
 
 pub fn get_durable_execution(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let now = lambda.clock.now_millis();
+    let include_data = member(input, "IncludeExecutionData").and_then(Value::as_bool).unwrap_or(true);
     with_execution(lambda, ctx, input, not_found, |exec| {
         let mut out = json!({
             "DurableExecutionArn": exec.arn,
@@ -229,6 +234,28 @@ pub fn get_durable_execution(lambda: &Lambda, ctx: &RequestContext, input: &Valu
         if let Some(end) = exec.end_ms {
             out["EndTimestamp"] = crate::durable::seconds(end);
         }
+        if exec.is_running() {
+            out["ExpectedExecutionTimeoutTimestamp"] = crate::durable::seconds(exec.deadline(now));
+        }
+        if let Some(pause) = &exec.pause {
+            let mut details = json!({
+                "PauseRequestTimestamp": crate::durable::seconds(pause.requested_ms),
+                "ExecutionTimeoutPaused": pause.timeout_paused,
+            });
+            if let Some(reason) = &pause.reason {
+                details["Reason"] = json!(reason);
+            }
+            out["PauseDetails"] = details;
+        }
+        if !include_data {
+            // Payloads left out on request, as AWS does.
+            if let Value::Object(map) = &mut out {
+                map.remove("InputPayload");
+                map.remove("Result");
+                map.remove("Error");
+            }
+        }
+        out["ExecutionDataIncluded"] = json!(include_data);
         Ok(out)
     })
 }
@@ -304,6 +331,89 @@ pub fn stop_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, input:
     })?;
     run::on_closed(lambda, &arn);
     Ok(json!({"StopTimestamp": crate::durable::seconds(now)}))
+}
+
+/// A reason as history events carry it.
+fn reason_payload(reason: &str) -> Value {
+    json!({"Payload": reason, "Truncated": false})
+}
+
+/// PauseDurableExecution: no further invocations until resumed; timers and callbacks still
+/// complete. With an invocation running the status is PAUSING until it ends, then PAUSED.
+pub fn pause_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let now = lambda.clock.now_millis();
+    let client_token = member_str(input, "ClientToken").map(str::to_string);
+    let reason = member_str(input, "Reason").map(str::to_string);
+    let timeout_paused = member(input, "ExecutionTimeoutPaused").and_then(Value::as_bool).unwrap_or(true);
+    with_execution(lambda, ctx, input, not_found, |exec| {
+        if let Some(pause) = &exec.pause {
+            // The same request again (same client token): already done.
+            if client_token.is_some() && pause.client_token == client_token {
+                return Ok(());
+            }
+        }
+        if exec.status != "RUNNING" {
+            return Err(error::conflict(format!("Durable execution {} is already {}.", exec.arn, exec.status)));
+        }
+        exec.status = if exec.invoking { "PAUSING" } else { "PAUSED" }.into();
+        exec.pause = Some(crate::durable::Pause {
+            requested_ms: now,
+            reason: reason.clone(),
+            timeout_paused,
+            client_token: client_token.clone(),
+        });
+        let mut details = json!({"PauseRequestTimestamp": now, "ExecutionTimeoutPaused": timeout_paused});
+        if let Some(reason) = &reason {
+            details["Reason"] = reason_payload(reason);
+        }
+        let exec_op = exec.op(&exec.id.clone()).cloned();
+        exec.record("ExecutionPaused", exec_op.as_ref(), now, details);
+        lambda.durable.save(exec)
+    })?;
+    Ok(json!({}))
+}
+
+/// ResumeDurableExecution: a paused execution runs again (invoked at once if something
+/// completed while it was paused, or the pause interrupted it); a pausing one just continues.
+pub fn resume_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let now = lambda.clock.now_millis();
+    let reason = member_str(input, "Reason").map(str::to_string);
+    with_execution(lambda, ctx, input, not_found, |exec| {
+        if !matches!(exec.status.as_str(), "PAUSED" | "PAUSING") {
+            return Err(error::conflict(format!("Durable execution {} is not paused; it is {}.", exec.arn, exec.status)));
+        }
+        exec.end_pause(now);
+        exec.status = "RUNNING".into();
+        let mut details = json!({"ResumeRequestTimestamp": now});
+        if let Some(reason) = &reason {
+            details["Reason"] = reason_payload(reason);
+        }
+        let exec_op = exec.op(&exec.id.clone()).cloned();
+        exec.record("ExecutionResumed", exec_op.as_ref(), now, details);
+        lambda.durable.save(exec)
+    })?;
+    lambda.durable.notify.notify_one();
+    Ok(json!({}))
+}
+
+/// DeleteDurableExecution: a closed execution and its history go (DELETING, then gone).
+pub fn delete_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let now = lambda.clock.now_millis();
+    let arn = member_str(input, "DurableExecutionArn").unwrap_or_default().to_string();
+    with_execution(lambda, ctx, input, not_found, |exec| {
+        if exec.is_running() {
+            return Err(error::conflict(format!(
+                "Durable execution {} is {}. Only executions in a terminal state (SUCCEEDED, FAILED, STOPPED or TIMED_OUT) can be deleted.",
+                exec.arn, exec.status
+            )));
+        }
+        exec.status = "DELETING".into();
+        Ok(())
+    })?;
+    if let Some(exec) = lambda.durable.executions.lock().remove(&arn) {
+        lambda.durable.purge(&exec);
+    }
+    Ok(json!({"DeletionRequestTimestamp": crate::durable::seconds(now)}))
 }
 
 enum CallbackOutcome {

@@ -82,6 +82,12 @@ fn apply(config: &mut EventInvokeConfig, input: &Value) -> Result<()> {
 pub fn put_function_event_invoke_config(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     let q = qualifier(&id);
+    let settings = ["MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"];
+    if settings.iter().all(|m| crate::member(input, m).is_none()) {
+        return Err(error::invalid_parameter(
+            "You must specify at least one of error handling or destination setting.",
+        ));
+    }
     let mut config = EventInvokeConfig::default();
     apply(&mut config, input)?;
     config.last_modified = ctx.clock.now_millis() as f64 / 1000.0;

@@ -31,6 +31,14 @@ const BLOCKED_RUNTIMES: &[&str] = &[
     "ruby2.5",
     "ruby2.7",
     "go1.x",
+    // Deprecated and blocked for creation by AWS's runtime table since 2024–2025.
+    "java8",
+    "provided",
+    "nodejs14.x",
+    "nodejs16.x",
+    "python3.8",
+    "dotnet6",
+    "dotnet7",
 ];
 
 /// Environment variables the Lambda runtime sets itself.
@@ -127,6 +135,19 @@ pub fn find<'a>(
     lambda_region
         .and_then(|r| r.functions.get(&id.name))
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))
+}
+
+/// [`find`] for the operations whose not-found message names the version AWS resolved
+/// (Invoke, GetFunction): `…:function:name:$LATEST` when unqualified, else the qualifier.
+pub fn find_resolved<'a>(
+    lambda_region: Option<&'a crate::state::Region>,
+    ctx: &RequestContext,
+    id: &FunctionId,
+) -> Result<&'a Function> {
+    lambda_region.and_then(|r| r.functions.get(&id.name)).ok_or_else(|| {
+        let qualifier = id.qualifier.as_deref().unwrap_or("$LATEST");
+        error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(qualifier)))
+    })
 }
 
 /// The version a qualified identifier names, or AWS's not-found error.
@@ -255,6 +276,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         image_uri,
         hot_reload_dir: None,
         layer_code: layer_refs.into_iter().map(|(_, c)| c).collect(),
+        source_description: None,
     };
     if let Some(source) = code {
         set_code(&mut latest, source);
@@ -289,7 +311,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
 pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
     let id = function_id(ctx, input)?;
     let store = lambda.store.read();
-    let function = find(store.region(&ctx.account, &ctx.region), ctx, &id)?;
+    let function = find_resolved(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = find_version(function, ctx, &id)?;
     let mut config = render(&version.config, View::Current);
     if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q) && *q != "$LATEST") {
@@ -594,7 +616,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             let number: u64 =
                 q.parse().map_err(|_| error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))))?;
             if !function.versions.contains_key(&number) {
-                return Err(error::function_not_found(&ident::qualified_arn(ctx, &id.name, Some(q))));
+                // Deleting a version that is not there succeeds, as on AWS.
+                return Ok(json!({"StatusCode": 204}));
             }
             let referencing: Vec<&str> = function
                 .aliases
@@ -619,7 +642,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
             return Err(error::invalid_parameter("Deletion of aliases is not supported."));
         }
     }
-    Ok(Value::Null)
+    // AWS binds the status to the output's StatusCode: 204.
+    Ok(json!({"StatusCode": 204}))
 }
 
 /// The bucket name that means "run the code from the local folder named by S3Key".

@@ -12,7 +12,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use super::functions::{find, find_version, function_id};
+use super::functions::{find_version, function_id};
 use crate::error::{self, Result};
 use crate::ident;
 use crate::invoke::{Outcome, StreamEvent, Target};
@@ -47,6 +47,11 @@ fn call(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Cal
             .map_err(|_| error::invalid_content("Could not parse request body into json: payload is not valid"))?,
         None => Vec::new(),
     };
+    if invocation_type != "Event" && payload.len() > MAX_SYNC_PAYLOAD {
+        return Err(error::too_large(format!(
+            "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+        )));
+    }
     let limit = if invocation_type == "Event" { MAX_EVENT_PAYLOAD } else { MAX_SYNC_PAYLOAD };
     if payload.len() > limit {
         return Err(AwsError::new(
@@ -314,7 +319,7 @@ pub async fn invoke_async(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Va
 /// Snapshot what an invocation runs: the version a qualifier (or an alias's weighted pick) names.
 pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId) -> Result<Target> {
     let store = lambda.store.read();
-    let function = find(store.region(&ctx.account, &ctx.region), ctx, id)?;
+    let function = super::functions::find_resolved(store.region(&ctx.account, &ctx.region), ctx, id)?;
     let mut qualifier = id.qualifier.clone();
     if let Some(alias) = id.qualifier.as_deref().and_then(|q| function.aliases.get(q)) {
         let mut pick = alias.function_version.clone();

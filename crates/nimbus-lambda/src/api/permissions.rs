@@ -1,4 +1,5 @@
-//! Function resource policies: AddPermission, RemovePermission, GetPolicy.
+//! Function resource policies: AddPermission, RemovePermission, GetPolicy (one statement at a
+//! time) and PutResourcePolicy, GetResourcePolicy, DeleteResourcePolicy (the whole document).
 //!
 //! A function has one policy per qualifier: the unqualified function (`$LATEST`), each published
 //! version and each alias. As on AWS, a policy carries no revision of its own: `GetPolicy` answers
@@ -228,6 +229,103 @@ pub fn get_policy(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Resul
         .ok_or_else(|| error::not_found("The resource you requested does not exist."))?;
     let revision = revision_of(function, &key).unwrap_or(&policy.revision_id);
     Ok(json!({"Policy": document(&policy.statements), "RevisionId": revision}))
+}
+
+/// The function (and qualifier) a resource-policy operation's `ResourceArn` names.
+fn resource_id(ctx: &RequestContext, input: &Value) -> Result<FunctionId> {
+    ident::parse_function(ctx, member_str(input, "ResourceArn").unwrap_or_default(), None)
+}
+
+/// Whether a statement lets anyone in: an `Allow` for the principal `*` with no condition.
+fn grants_public_access(statement: &Value) -> bool {
+    let wildcard = |v: &Value| match v {
+        Value::String(s) => s == "*",
+        Value::Array(items) => items.iter().any(|i| i == "*"),
+        _ => false,
+    };
+    let principal = &statement["Principal"];
+    let public = wildcard(principal) || principal.get("AWS").is_some_and(wildcard);
+    statement["Effect"] == "Allow" && public && statement.get("Condition").is_none_or(|c| c.as_object().is_none_or(Map::is_empty))
+}
+
+/// The statements of a policy document as PutResourcePolicy receives it.
+fn statements_of(policy: &str) -> Result<Vec<Value>> {
+    let invalid = || error::invalid_parameter("The policy document is not valid JSON or is missing Statement.");
+    let document: Value = serde_json::from_str(policy).map_err(|_| invalid())?;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(item @ Value::Object(_)) => vec![item.clone()],
+        _ => return Err(invalid()),
+    };
+    if statements.iter().any(|s| !s.is_object() || !matches!(s["Effect"].as_str(), Some("Allow" | "Deny"))) {
+        return Err(invalid());
+    }
+    if statements.iter().any(grants_public_access) {
+        return Err(nimbus_core::AwsError::new(
+            400,
+            "PublicPolicyException",
+            "The resource-based policy you tried to add to the Lambda resource would grant public access to it, which isn't allowed.",
+        ));
+    }
+    Ok(statements)
+}
+
+/// PutResourcePolicy: replace the whole policy of a function, version or alias (statements
+/// added with AddPermission included). The RevisionId is the one GetPolicy answers.
+pub fn put_resource_policy(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = resource_id(ctx, input)?;
+    let statements = statements_of(member_str(input, "Policy").unwrap_or_default())?;
+    let mut store = lambda.store.write();
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref())))?;
+    check_qualifier(ctx, function, &id)?;
+    let key = policy_key(&id);
+    if let Some(expected) = member_str(input, "RevisionId") {
+        if revision_of(function, &key) != Some(expected) {
+            return Err(error::revision_mismatch());
+        }
+    }
+    let revision = bump_revision(function, &key);
+    let policy = function.policies.entry(key).or_default();
+    policy.statements = statements;
+    policy.revision_id.clone_from(&revision);
+    let document = document(&policy.statements);
+    lambda.save_function(ctx, &id.name, Some(function))?;
+    Ok(json!({"Policy": document, "RevisionId": revision}))
+}
+
+/// GetResourcePolicy: GetPolicy addressed by ARN.
+pub fn get_resource_policy(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = resource_id(ctx, input)?;
+    get_policy(lambda, ctx, &json!({"FunctionName": id.name, "Qualifier": id.qualifier}))
+}
+
+/// DeleteResourcePolicy: remove every statement of a function's, version's or alias's policy.
+pub fn delete_resource_policy(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let id = resource_id(ctx, input)?;
+    let mut store = lambda.store.write();
+    let region = store.region_mut(&ctx.account, &ctx.region);
+    let function = region
+        .functions
+        .get_mut(&id.name)
+        .ok_or_else(|| error::function_not_found(&ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref())))?;
+    check_qualifier(ctx, function, &id)?;
+    let key = policy_key(&id);
+    if !function.policies.get(&key).is_some_and(|p| !p.statements.is_empty()) {
+        return Err(error::not_found("No policy is associated with the given resource."));
+    }
+    if let Some(expected) = member_str(input, "RevisionId") {
+        if revision_of(function, &key) != Some(expected) {
+            return Err(error::revision_mismatch());
+        }
+    }
+    bump_revision(function, &key);
+    function.policies.remove(&key);
+    lambda.save_function(ctx, &id.name, Some(function))?;
+    Ok(Value::Null)
 }
 
 #[cfg(test)]
@@ -499,5 +597,51 @@ pub(crate) mod tests {
         );
         let err = add(&l, &c, with(json!({"FunctionName": "f", "Principal": "nobody"}))).unwrap_err();
         assert_eq!(err.code, "InvalidParameterValueException");
+    }
+
+    #[test]
+    fn resource_policies_replace_read_and_delete_the_whole_document() {
+        let (l, c) = (lambda(), ctx());
+        create(&l, &c, "f");
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        add(&l, &c, json!({"FunctionName": "f", "StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"})).unwrap();
+        let before = get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap();
+        let got = get_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap();
+        assert_eq!(got, before);
+
+        let doc = json!({"Version": "2012-10-17", "Statement": [{"Sid": "acct", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "lambda:InvokeFunction", "Resource": arn}]});
+        let stale = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": doc.to_string(),
+            "RevisionId": "00000000-0000-0000-0000-000000000000"})).unwrap_err();
+        assert_eq!(stale.code, "PreconditionFailedException");
+        let put = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": doc.to_string(),
+            "RevisionId": before["RevisionId"]})).unwrap();
+        assert_ne!(put["RevisionId"], before["RevisionId"]);
+        // The AddPermission statement is gone; GetPolicy and GetFunction agree on the revision.
+        let after = get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap();
+        assert_eq!(after["Policy"], put["Policy"]);
+        assert_eq!(after["RevisionId"], put["RevisionId"]);
+        assert_eq!(function_revision(&l, &c, "f"), put["RevisionId"].as_str().unwrap());
+        let statements: Value = serde_json::from_str(after["Policy"].as_str().unwrap()).unwrap();
+        assert_eq!(statements["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(statements["Statement"][0]["Sid"], "acct");
+        // RemovePermission sees the statement PutResourcePolicy wrote.
+        remove_permission(&l, &c, &json!({"FunctionName": "f", "StatementId": "acct"})).unwrap();
+        assert_eq!(get_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap_err().code, "ResourceNotFoundException");
+
+        let public = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction", "Resource": arn}]});
+        let err = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": public.to_string()})).unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (400, "PublicPolicyException"));
+        let err = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": "not json"})).unwrap_err();
+        assert_eq!(err.code, "InvalidParameterValueException");
+
+        put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": doc.to_string()})).unwrap();
+        delete_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap();
+        let err = delete_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (404, "No policy is associated with the given resource."));
+        let err = put_resource_policy(&l, &c, &json!({"ResourceArn": format!("{arn}:9"), "Policy": doc.to_string()})).unwrap_err();
+        assert_eq!(err.message, format!("Function not found: {arn}:9"));
+        let err = get_resource_policy(&l, &c, &json!({"ResourceArn": "arn:aws:lambda:us-east-1:123456789012:function:nope"})).unwrap_err();
+        assert_eq!(err.code, "ResourceNotFoundException");
     }
 }

@@ -17,8 +17,13 @@ fn now(ctx: &RequestContext) -> String {
 }
 
 /// The URL clients call: AWS's `https://<id>.lambda-url.<region>.on.aws/`, served by nimbus.
+/// A function URL: the path form on the host the client used, or with `--aws-host-urls` AWS's
+/// host form under `localhost`.
 pub fn url(ctx: &RequestContext, config: &UrlConfig) -> String {
-    let port = ctx.endpoint.rsplit(':').next().filter(|p| p.chars().all(|c| c.is_ascii_digit())).unwrap_or("4566");
+    if !nimbus_core::urls::aws_host_urls() {
+        return format!("{}{}{}/", nimbus_core::urls::base(&ctx.endpoint), crate::urls::PATH_PREFIX, config.url_id);
+    }
+    let port = nimbus_core::urls::port_of(&ctx.endpoint).unwrap_or("4566");
     format!("http://{}.lambda-url.{}.localhost:{port}/", config.url_id, ctx.region)
 }
 
@@ -28,8 +33,11 @@ fn render(ctx: &RequestContext, id: &FunctionId, config: &UrlConfig, with_modifi
         "FunctionArn": ident::qualified_arn(ctx, &id.name, id.qualifier.as_deref()),
         "AuthType": config.auth_type,
         "CreationTime": config.creation_time,
-        "InvokeMode": config.invoke_mode,
     });
+    // AWS echoes InvokeMode only when it was set.
+    if !config.invoke_mode.is_empty() {
+        out["InvokeMode"] = json!(config.invoke_mode);
+    }
     if let Some(cors) = &config.cors {
         out["Cors"] = cors.clone();
     }
@@ -75,7 +83,7 @@ pub fn create_function_url_config(lambda: &Lambda, ctx: &RequestContext, input: 
         url_id: uuid::Uuid::new_v4().simple().to_string(),
         auth_type: member_str(input, "AuthType").unwrap_or("AWS_IAM").to_string(),
         cors: member(input, "Cors").cloned(),
-        invoke_mode: member_str(input, "InvokeMode").unwrap_or("BUFFERED").to_string(),
+        invoke_mode: member_str(input, "InvokeMode").unwrap_or_default().to_string(),
         creation_time: time.clone(),
         last_modified_time: time,
     };

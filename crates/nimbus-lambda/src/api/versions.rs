@@ -14,7 +14,11 @@ use crate::{member_str, Lambda};
 /// case AWS hands back that version instead of creating a new one.
 pub fn publish(ctx: &RequestContext, function: &mut Function, description: Option<&str>) -> Version {
     if let Some(newest) = function.versions.values().next_back() {
-        if same_content(&newest.config, &function.latest.config) && newest.code == function.latest.code {
+        let source_description = newest.source_description.as_ref().unwrap_or(&newest.config.description);
+        if same_content(&newest.config, &function.latest.config)
+            && newest.code == function.latest.code
+            && *source_description == function.latest.config.description
+        {
             return newest.clone();
         }
     }
@@ -24,6 +28,7 @@ pub fn publish(ctx: &RequestContext, function: &mut Function, description: Optio
     version.config.function_arn = ident::qualified_arn(ctx, &version.config.function_name, Some(&number.to_string()));
     version.config.revision_id = new_revision();
     version.config.last_modified = timestamp(ctx);
+    version.source_description = Some(function.latest.config.description.clone());
     if let Some(d) = description {
         version.config.description = d.to_string();
     }

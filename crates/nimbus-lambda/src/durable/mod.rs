@@ -173,6 +173,20 @@ pub struct ParentLink {
     pub operation_id: String,
 }
 
+/// A pause of an execution (PauseDurableExecution).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub requested_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub timeout_paused: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+}
+
+/// An execution paused its timeout for at most this long after it started (AWS: 366 days).
+const PAUSED_TIMEOUT_CAP_MS: i64 = 366 * 86_400_000;
+
 /// One durable execution.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Execution {
@@ -225,6 +239,12 @@ pub struct Execution {
     /// An invocation is running (journaled, so a restart knows to run it again).
     #[serde(default)]
     pub invoking: bool,
+    /// A pause asked for (status PAUSING until the running invocation ends, then PAUSED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+    /// Time spent paused with the execution timeout paused: the timeout moves out by this much.
+    #[serde(default)]
+    pub paused_ms: i64,
     /// Operations changed since the journal last saw them, and how many events it has.
     #[serde(skip)]
     dirty_ops: BTreeSet<String>,
@@ -249,8 +269,29 @@ impl Execution {
         self.ops.push(op);
     }
 
+    /// Not yet closed: running, or pausing/paused (which may still resume).
     pub fn is_running(&self) -> bool {
+        matches!(self.status.as_str(), "RUNNING" | "PAUSING" | "PAUSED")
+    }
+
+    /// Whether the function may be invoked now (not paused).
+    pub fn may_invoke(&self) -> bool {
         self.status == "RUNNING"
+    }
+
+    /// When the execution times out, as of `now`: its timeout moves out by the time it spent
+    /// paused with the timeout paused (up to 366 days after it started).
+    pub fn deadline(&self, now: i64) -> i64 {
+        let mut paused = self.paused_ms;
+        if let Some(pause) = self.pause.as_ref().filter(|p| p.timeout_paused) {
+            paused += (now - pause.requested_ms).max(0);
+        }
+        let base = self.start_ms + self.timeout_s * 1000;
+        if paused == 0 {
+            base
+        } else {
+            (base + paused).min((self.start_ms + PAUSED_TIMEOUT_CAP_MS).max(base))
+        }
     }
 
     pub fn token(&self) -> String {
@@ -306,7 +347,8 @@ impl Execution {
         if !self.is_running() {
             return None;
         }
-        let deadline = self.start_ms + self.timeout_s * 1000;
+        // A paused timeout moves while paused; the scheduler's regular tick checks it again.
+        let deadline = self.deadline(self.pause.as_ref().map_or(0, |p| p.requested_ms));
         let retry = self.retry_at.filter(|_| !self.invoking);
         self.ops.iter().filter_map(Operation::next_due).chain([deadline]).chain(retry).min()
     }
@@ -366,6 +408,7 @@ impl Execution {
 
     /// Close the execution now (the function is not running): status, terminal event, timestamps.
     pub fn close(&mut self, terminal: Terminal, now: i64) {
+        self.end_pause(now);
         self.status = terminal.status.clone();
         self.end_ms = Some(now);
         self.result = terminal.result.clone();
@@ -398,6 +441,15 @@ impl Execution {
         }
     }
 
+    /// End a pause (resumed or closed): the time spent paused counts toward a paused timeout.
+    pub fn end_pause(&mut self, now: i64) {
+        if let Some(pause) = self.pause.take() {
+            if pause.timeout_paused {
+                self.paused_ms += (now - pause.requested_ms).max(0);
+            }
+        }
+    }
+
     /// The summary `ListDurableExecutionsByFunction` returns.
     pub fn summary(&self) -> Value {
         let mut out = json!({
@@ -423,12 +475,13 @@ pub fn render_event(event: &Value, include_data: bool) -> Value {
     if let Some(Value::Object(details)) = event_details_mut(&mut out) {
         for (key, value) in details.iter_mut() {
             match key.as_str() {
-                "ScheduledEndTimestamp" | "StartTimestamp" | "EndTimestamp" => {
+                "ScheduledEndTimestamp" | "StartTimestamp" | "EndTimestamp" | "PauseRequestTimestamp"
+                | "ResumeRequestTimestamp" => {
                     if let Some(ms) = value.as_i64() {
                         *value = seconds(ms);
                     }
                 }
-                "Input" | "Result" if !include_data => {
+                "Input" | "Result" | "Reason" if !include_data => {
                     *value = json!({"Truncated": true});
                 }
                 "Error" if !include_data => {
@@ -576,6 +629,9 @@ fn load(records: nimbus_core::journal::Records) -> HashMap<String, Execution> {
             // The invocation that was running died with the last process: run it again.
             exec.invoking = false;
             exec.wake = true;
+            if exec.status == "PAUSING" {
+                exec.status = "PAUSED".into();
+            }
         }
     }
     executions

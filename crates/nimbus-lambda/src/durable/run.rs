@@ -129,7 +129,7 @@ fn tick(weak: &Weak<Lambda>, last_purge: &mut i64) -> bool {
             if due > now && (exec.invoking || !exec.wake) {
                 continue;
             }
-            if now >= exec.start_ms + exec.timeout_s * 1000 {
+            if now >= exec.deadline(now) {
                 let message = format!("Execution timed out after {} seconds.", exec.timeout_s);
                 exec.close(
                     Terminal {
@@ -142,7 +142,7 @@ fn tick(weak: &Weak<Lambda>, last_purge: &mut i64) -> bool {
                 closed.push(exec.arn.clone());
             } else {
                 exec.fire_due(now);
-                if exec.wake && !exec.invoking && exec.closing.is_none() {
+                if exec.wake && !exec.invoking && exec.closing.is_none() && exec.may_invoke() {
                     exec.wake = false;
                     exec.invoking = true;
                     to_run.push(exec.arn.clone());
@@ -208,8 +208,10 @@ async fn invoke_once(lambda: Arc<Lambda>, arn: String) {
     let prepared = {
         let mut executions = lambda.durable.executions.lock();
         let Some(exec) = executions.get_mut(&arn) else { return };
-        if !exec.is_running() {
+        if !exec.may_invoke() {
             exec.invoking = false;
+            // Paused before it ran: run it once resumed.
+            exec.wake |= exec.is_running();
             return;
         }
         let payload = invocation_input(exec);
@@ -281,6 +283,10 @@ async fn invoke_once(lambda: Arc<Lambda>, arn: String) {
                     Verdict::Failed(err) => closed = fail_invocation(exec, err, ended),
                 }
             }
+        }
+        if !closed && exec.status == "PAUSING" {
+            // The invocation a pause waited for has ended.
+            exec.status = "PAUSED".into();
         }
         if let Err(err) = lambda.durable.save(exec) {
             tracing::warn!(error = %err, "could not journal a durable execution");

@@ -83,18 +83,22 @@ async fn collect(
 
 /// Lambda's SQS event record for one message.
 pub fn record(message: &QueueMessage, queue_arn: &str, region: &str) -> Value {
-    json!({
+    let mut record = json!({
         "messageId": message.message_id,
         "receiptHandle": message.receipt_handle,
         "body": message.body,
         "attributes": message.attributes,
         "messageAttributes": message.message_attributes,
         "md5OfBody": message.md5_of_body,
-        "md5OfMessageAttributes": message.md5_of_message_attributes,
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": region,
-    })
+    });
+    // Without message attributes AWS leaves the member out rather than sending null.
+    if let Some(md5) = &message.md5_of_message_attributes {
+        record["md5OfMessageAttributes"] = json!(md5);
+    }
+    record
 }
 
 async fn process(

@@ -189,7 +189,7 @@ impl Invoker {
         let request_id = ctx.request_id.clone();
         let (mut env, cold) = match self.take_idle(&key) {
             Some(env) => (env, false),
-            None => (self.start_environment(blobs, ctx, &target, &key).await?, true),
+            None => (self.start_environment(blobs, ctx, &target, &key, false).await?, true),
         };
         self.busy_info.lock().insert(env.id.clone(), info(&env, &key, "busy"));
 
@@ -227,7 +227,7 @@ impl Invoker {
             ),
             Err(Failure::Init(init)) => (init.body, Some("Unhandled".to_string()), false),
             Err(Failure::Exited(status)) => (
-                Bytes::from(json!({"errorType": "Runtime.ExitError", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: {status}")}).to_string()),
+                Bytes::from(json!({"errorType": "Runtime.ExitError", "errorMessage": exit_message(&request_id, &status)}).to_string()),
                 Some("Unhandled".to_string()),
                 false,
             ),
@@ -292,6 +292,7 @@ impl Invoker {
         ctx: &RequestContext,
         target: &Target,
         key: &PoolKey,
+        provisioned: bool,
     ) -> Result<Environment, AwsError> {
         let runtime = target.config.runtime.clone().unwrap_or_default();
         let task = match &target.hot_reload_dir {
@@ -302,7 +303,15 @@ impl Invoker {
         let opt = self.opt_dir(blobs, &target.layer_code).await?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = log_stream_name(ctx, &target.config.version, &id);
-        let spec = self.spec(ctx, target, key, launch, task, opt, family_of(&runtime), &stream);
+        let launch = wrapped(launch, target, family_of(&runtime), &task, &opt);
+        let mut spec = self.spec(ctx, target, key, launch, task, opt, family_of(&runtime), &stream);
+        if provisioned {
+            for (name, value) in &mut spec.variables {
+                if name == "AWS_LAMBDA_INITIALIZATION_TYPE" {
+                    *value = "provisioned-concurrency".into();
+                }
+            }
+        }
         Environment::start(id, stream, &spec).await.map_err(|e| {
             AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
         })
@@ -320,7 +329,7 @@ impl Invoker {
         let key = pool_key(target);
         let mut ready = 0;
         for _ in 0..count {
-            let mut env = self.start_environment(blobs, ctx, target, &key).await?;
+            let mut env = self.start_environment(blobs, ctx, target, &key, true).await?;
             env.pinned = true;
             if env.initialize().await.is_ok() {
                 self.put_idle(key.clone(), env);
@@ -519,6 +528,11 @@ impl Invoker {
             ("AWS_LAMBDA_LOG_GROUP_NAME".into(), log_group),
             ("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.to_string()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+            // X-Ray as AWS sets it (the trace header itself is per invocation: _X_AMZN_TRACE_ID).
+            ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
+            ("AWS_XRAY_DAEMON_ADDRESS".into(), "169.254.79.129:2000".into()),
+            ("_AWS_XRAY_DAEMON_ADDRESS".into(), "169.254.79.129".into()),
+            ("_AWS_XRAY_DAEMON_PORT".into(), "2000".into()),
             ("AWS_REGION".into(), target.region.clone()),
             ("AWS_DEFAULT_REGION".into(), target.region.clone()),
             // A 12-digit access key id is the account: the function's SDK calls land in its account.
@@ -657,6 +671,39 @@ fn log_group(config: &FunctionConfig) -> String {
 
 fn json_logs(config: &FunctionConfig) -> bool {
     config.logging_config.get("LogFormat").and_then(|v| v.as_str()) == Some("JSON")
+}
+
+/// AWS's text for a runtime that exited mid-invocation: a clean exit gives no reason.
+fn exit_message(request_id: &str, status: &str) -> String {
+    if status == "exit status 0" {
+        format!("RequestId: {request_id} Error: Runtime exited without providing a reason")
+    } else {
+        format!("RequestId: {request_id} Error: Runtime exited with error: {status}")
+    }
+}
+
+/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime starts through the wrapper script, which gets
+/// the runtime's command line as its arguments (a missing wrapper fails as `Runtime.ExitError`).
+/// Not applied to Node.js here (its heap flag must follow the interpreter) nor to custom runtimes,
+/// as on AWS.
+fn wrapped(launch: runtimes::Launch, target: &Target, family: Option<Family>, task: &Path, opt: &Path) -> runtimes::Launch {
+    let wrapper = target.config.environment.as_ref().and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"));
+    match (wrapper, family) {
+        (Some(wrapper), Some(Family::Python)) => {
+            // AWS's paths map to the environment's folders: layers under /opt, code under /var/task.
+            let program = if let Some(rest) = wrapper.strip_prefix("/opt/") {
+                opt.join(rest)
+            } else if let Some(rest) = wrapper.strip_prefix("/var/task/") {
+                task.join(rest)
+            } else {
+                PathBuf::from(wrapper)
+            };
+            let mut args = vec![launch.program.display().to_string()];
+            args.extend(launch.args);
+            runtimes::Launch { program, args }
+        }
+        _ => launch,
+    }
 }
 
 fn round2(v: f64) -> f64 {

@@ -719,6 +719,10 @@ fn corpus(model: &Model) -> Vec<Case> {
     ];
     for (op, method, path, op_body) in &qualified_ops {
         for (what, q, code) in &bad_qualifiers {
+            // Deleting a version that is not there succeeds on AWS (tests/python/test_lambda_control_plane.py).
+            if *op == "DeleteFunction" && *what == "missing version" {
+                continue;
+            }
             // DeleteFunction refuses any alias qualifier before looking it up.
             let code = if *op == "DeleteFunction" && *what == "missing alias" { &None } else { code };
             let c = case(format!("{op} qualifier {what}"), method, format!("{path}?Qualifier={q}"), op_body.clone());

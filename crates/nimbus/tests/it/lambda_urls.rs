@@ -110,8 +110,9 @@ async fn aws_iam_urls_verify_sigv4_signatures() {
         .send()
         .await
         .unwrap();
-    let url_id = created.function_url().split("//").nth(1).unwrap().split('.').next().unwrap().to_string();
-    let url = format!("{}/_nimbus/lambda/url/{url_id}/items/a%20b?x=1&y=two%20words", server.endpoint());
+    // The path form on the host the client used.
+    assert!(created.function_url().starts_with(&format!("{}/_nimbus/lambda/url/", server.endpoint())));
+    let url = format!("{}items/a%20b?x=1&y=two%20words", created.function_url());
 
     // Signed with the conventional local secret: served.
     let (status, body) = send(Signer::default().sign("POST", &url, br#"{"k":1}"#)).await;

@@ -1,0 +1,73 @@
+"""The function's environment as AWS sets it (issue 10)."""
+import io
+import json
+import time
+import uuid
+import zipfile
+
+from conftest import client
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+CODE = """
+import os
+
+def handler(event, context):
+    keys = ["AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
+            "_AWS_XRAY_DAEMON_PORT", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_INITIALIZATION_TYPE",
+            "AWS_LAMBDA_LOG_STREAM_NAME", "WRAPPED"]
+    return {k: os.environ.get(k) for k in keys}
+"""
+WRAPPER = """#!/bin/sh
+export WRAPPED="yes:$#"
+exec "$@"
+"""
+
+
+def package(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, body in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16
+            z.writestr(info, body)
+    return buf.getvalue()
+
+
+def test_xray_variables_trace_id_and_exec_wrapper(endpoint):
+    lam = client(endpoint, "lambda")
+    fn = "env-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": package({"index.py": CODE, "wrapper.sh": WRAPPER})},
+                        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}})
+    env = json.loads(lam.invoke(FunctionName=fn, Payload=b"{}")["Payload"].read())
+    assert env["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == "169.254.79.129:2000"
+    assert env["_AWS_XRAY_DAEMON_ADDRESS"] == "169.254.79.129"
+    assert env["_AWS_XRAY_DAEMON_PORT"] == "2000"
+    assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    # The wrapper ran with the runtime's command line as its arguments.
+    assert env["WRAPPED"].startswith("yes:") and int(env["WRAPPED"].split(":")[1]) >= 1
+
+    # A wrapper that is not there: the runtime cannot start.
+    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/missing"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
+    out = lam.invoke(FunctionName=fn, Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Runtime.ExitError"
+
+
+def test_provisioned_environments_say_so(endpoint):
+    lam = client(endpoint, "lambda")
+    fn = "prov-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": package({"index.py": CODE})})
+    version = lam.publish_version(FunctionName=fn)["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName=fn, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    deadline = time.time() + 60
+    while lam.get_provisioned_concurrency_config(FunctionName=fn, Qualifier=version)["Status"] != "READY":
+        assert time.time() < deadline
+        time.sleep(0.1)
+    env = json.loads(lam.invoke(FunctionName=fn, Qualifier=version, Payload=b"{}")["Payload"].read())
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
