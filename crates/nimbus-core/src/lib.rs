@@ -21,6 +21,7 @@ pub mod identity;
 pub mod journal;
 pub mod logs;
 pub mod model;
+pub mod policy;
 pub mod query;
 pub mod queue;
 pub mod scratch;
