@@ -131,13 +131,20 @@ async fn run(nimbus: &str, rounds: usize) -> Res<usize> {
                             acked.lock().expect("acks").get_mut(writer).expect("writer").insert(tag);
                         }
                         Ok(false) => {}
-                        Err(_) => return, // the server died mid-request: not acknowledged
+                        // The server died mid-request: not acknowledged.
+                        Err(err) => {
+                            if std::env::var_os("CRASHLOOP_DEBUG").is_some() {
+                                eprintln!("writer {writer} round {round} write {i}: {err}");
+                            }
+                            return;
+                        }
                     }
                 }
             }));
         }
-        // Kill at a random point 20–400 ms into the writes.
-        tokio::time::sleep(Duration::from_millis(20 + random(&mut seed) % 380)).await;
+        // Kill at a random point 20 ms – 1.5 s into the writes (`CRASHLOOP_WINDOW_MS` changes the span).
+        let window: u64 = std::env::var("CRASHLOOP_WINDOW_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500);
+        tokio::time::sleep(Duration::from_millis(20 + random(&mut seed) % window)).await;
         drop(server); // SIGKILL, then reap
         for task in tasks {
             let _ = task.await;

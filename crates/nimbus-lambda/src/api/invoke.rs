@@ -492,7 +492,9 @@ async fn run_event_inner(
         }
     }
     let (outcome, condition) = loop {
+        let slot = lambda.invoker.event_slot().await;
         let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
+        drop(slot);
         let outcome = match result {
             Err(err) if err.status == 429 => {
                 // Throttled events stay queued and are tried again shortly.

@@ -132,6 +132,19 @@ pub struct Invoker {
     isolation: environment::Isolation,
     /// Environments starting at once (see [`max_concurrent_cold_starts`]).
     cold_starts: tokio::sync::Semaphore,
+    /// Event (asynchronous) invocations running at once (see [`max_concurrent_events`]).
+    events: tokio::sync::Semaphore,
+}
+
+/// How many queued Event invocations run at once: `NIMBUS_LAMBDA_MAX_EVENT_CONCURRENCY`, default
+/// 32. AWS would scale to the account's 1,000; on one machine that many environments only
+/// thrash. The rest stay queued (journaled) and run in order as slots free up.
+pub fn max_concurrent_events() -> usize {
+    std::env::var("NIMBUS_LAMBDA_MAX_EVENT_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(32)
 }
 
 /// How many environments may start at once: `NIMBUS_LAMBDA_MAX_COLD_STARTS`, or twice the
@@ -161,6 +174,7 @@ impl Invoker {
             extract_lock: tokio::sync::Mutex::new(()),
             isolation: environment::Isolation::detect(),
             cold_starts: tokio::sync::Semaphore::new(max_concurrent_cold_starts()),
+            events: tokio::sync::Semaphore::new(max_concurrent_events()),
         })
     }
 
@@ -171,6 +185,11 @@ impl Invoker {
 
     pub fn set_sink(&mut self, sink: Arc<dyn LogSink>) {
         self.sink = Some(sink);
+    }
+
+    /// Wait for a slot to run a queued Event invocation in; hold it for the invocation.
+    pub async fn event_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.events.acquire().await.ok()
     }
 
     /// Run one synchronous invocation.

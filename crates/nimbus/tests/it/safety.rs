@@ -419,3 +419,23 @@ async fn cross_account_invoke_follows_the_function_policy() {
     let third = server.lambda_as("333333333333", REGION);
     assert!(third.invoke().function_name(arn).send().await.is_err());
 }
+
+/// A 10 MB error document keeps its error type (only the body is replaced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_error_keeps_its_type() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    create_function_with(
+        &lambda,
+        "big-error",
+        aws_sdk_lambda::types::Runtime::Python312,
+        "index.handler",
+        python_zip("def handler(event, context):\n    raise ValueError('x' * 10_000_000)\n"),
+        60,
+        &[],
+    )
+    .await;
+    let (error, body) = invoke_json(&lambda, "big-error", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(body["errorType"], "ValueError", "{}", &body.to_string()[..body.to_string().len().min(300)]);
+}
