@@ -56,9 +56,15 @@ impl Server {
     /// Spawn nimbus on a free port; the duration runs from just before the spawn to the first
     /// successful ListFunctions answer (health is polled first, as fast as possible).
     pub async fn start_timed(nimbus: &str) -> Res<(Server, Duration)> {
+        Server::start_timed_with(nimbus, &[]).await
+    }
+
+    /// [`Server::start_timed`] with extra arguments (e.g. `--data-dir`).
+    pub async fn start_timed_with(nimbus: &str, args: &[&str]) -> Res<(Server, Duration)> {
         let started = Instant::now();
         let mut child = Command::new(nimbus)
             .args(["--port", "0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

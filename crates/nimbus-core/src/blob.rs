@@ -15,15 +15,23 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
+    /// Open a store, sweeping partial `.tmp` blobs a crash left behind (they were never
+    /// acknowledged). Errors name the folder.
     pub fn open(dir: &Path) -> io::Result<BlobStore> {
-        fs::create_dir_all(dir)?;
+        fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        for entry in fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                tracing::info!(path = %entry.path().display(), "removing a partial blob left by a crash");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         Ok(BlobStore { dir: dir.to_path_buf(), ephemeral: false })
     }
 
     /// A scratch store under the system temp directory, removed when dropped.
     pub fn scratch() -> io::Result<BlobStore> {
-        let dir = crate::scratch::path("blobs");
-        fs::create_dir_all(&dir)?;
+        let dir = crate::scratch::create("blobs")?;
         Ok(BlobStore { dir, ephemeral: true })
     }
 
@@ -36,6 +44,8 @@ impl BlobStore {
         let digest = Self::sha256_hex(bytes);
         let path = self.path(&digest);
         if path.exists() {
+            // Fresh again: garbage collection spares blobs touched within its grace period.
+            let _ = File::options().write(true).open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
             return Ok(digest);
         }
         let tmp = self.dir.join(format!(".{digest}.{:016x}.tmp", rand::random::<u64>()));
@@ -87,6 +97,25 @@ impl BlobStore {
     }
 }
 
+impl BlobStore {
+    /// Delete every blob not in `referenced` and untouched for `grace` (a blob stored just now
+    /// for a change still being recorded is spared). Returns how many were deleted.
+    pub fn collect_garbage(&self, referenced: &std::collections::HashSet<String>, grace: std::time::Duration) -> usize {
+        let Ok(digests) = self.list() else { return 0 };
+        let mut deleted = 0;
+        for digest in digests {
+            if referenced.contains(&digest) {
+                continue;
+            }
+            let age = fs::metadata(self.path(&digest)).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|a| a >= grace) && self.delete(&digest).is_ok() {
+                deleted += 1;
+            }
+        }
+        deleted
+    }
+}
+
 impl Drop for BlobStore {
     fn drop(&mut self) {
         if self.ephemeral {
@@ -113,5 +142,27 @@ mod tests {
         assert_eq!(store.list().unwrap(), vec![a.clone()]);
         store.delete(&a).unwrap();
         assert!(!store.contains(&a));
+    }
+
+    #[test]
+    fn collects_only_unreferenced_blobs_past_their_grace() {
+        let store = BlobStore::scratch().unwrap();
+        let kept = store.put(b"kept").unwrap();
+        let garbage = store.put(b"garbage").unwrap();
+        let referenced = std::collections::HashSet::from([kept.clone()]);
+        assert_eq!(store.collect_garbage(&referenced, std::time::Duration::from_secs(3600)), 0, "within grace");
+        assert_eq!(store.collect_garbage(&referenced, std::time::Duration::ZERO), 1);
+        assert!(store.contains(&kept) && !store.contains(&garbage));
+    }
+
+    #[test]
+    fn opening_sweeps_partial_blobs() {
+        let dir = std::env::temp_dir().join(format!("nimbus-blob-test-{:016x}", rand::random::<u64>()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(".abc.0123.tmp"), b"partial").unwrap();
+        let store = BlobStore::open(&dir).unwrap();
+        assert!(!dir.join(".abc.0123.tmp").exists());
+        drop(store);
+        fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod model;
 pub mod objects;
 pub mod pattern;
+pub mod policy;
 pub mod query;
 pub mod queue;
 pub mod schedule;

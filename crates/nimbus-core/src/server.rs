@@ -290,13 +290,42 @@ fn internal_error() -> HttpResponse {
         .with_header("x-amzn-ErrorType", "ServiceException")
 }
 
-/// Accept connections until the process ends.
+/// How long a client may take to send a request's headers (hyper's timeout needs a timer, or
+/// it is silently off).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Raise the open-file soft limit to the hard limit: every connection, runtime pipe and Runtime
+/// API socket is a descriptor. Returns the new soft limit.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return Some(hard);
+    }
+    Some(soft)
+}
+
+/// Accept connections until the process ends. Accept errors (at the open-file limit above all)
+/// back off instead of spinning, and are logged once per burst.
 pub async fn serve(listener: TcpListener, router: Arc<Router>) {
+    let mut failures: u32 = 0;
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(conn) => conn,
+            Ok(conn) => {
+                if failures > 0 {
+                    tracing::warn!(failures, "accepting connections again");
+                    failures = 0;
+                }
+                conn
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
+                if failures == 0 {
+                    tracing::warn!(error = %err, "accept failed; backing off until connections can be accepted again");
+                }
+                failures = failures.saturating_add(1);
+                let out_of_descriptors = matches!(err.raw_os_error(), Some(24 | 23)); // EMFILE, ENFILE
+                let pause = if out_of_descriptors { 50 * u64::from(failures.min(10)) } else { 10 };
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 continue;
             }
         };
@@ -307,9 +336,12 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
                 let router = router.clone();
                 async move { Ok::<_, Infallible>(handle_http(&router, req, peer).await) }
             });
-            if let Err(err) =
-                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await
-            {
+            let connection = http1::Builder::new()
+                .keep_alive(true)
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with error");
             }
         });

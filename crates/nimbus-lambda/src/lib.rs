@@ -67,7 +67,7 @@ pub struct Lambda {
 
 impl Drop for Lambda {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.work_dir);
+        let _ = nimbus_core::scratch::remove_tree(&self.work_dir);
     }
 }
 
@@ -79,7 +79,7 @@ impl Lambda {
         sink: Option<std::sync::Arc<dyn nimbus_core::logs::LogSink>>,
         clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<Lambda> {
-        let work_dir = nimbus_core::scratch::path("lambda");
+        let work_dir = nimbus_core::scratch::create("lambda")?;
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
         let durable = durable::Durable::open(data_dir.map(|d| d.join("lambda")).as_deref())?;
         let (store, blobs, journal) = match data_dir {
@@ -514,6 +514,37 @@ pub(crate) fn member_bool(input: &Value, name: &str) -> bool {
     member(input, name).and_then(Value::as_bool).unwrap_or(false)
 }
 
+impl Lambda {
+    /// Delete code blobs no function, version or layer references (after a grace period that
+    /// spares code stored for a change still being recorded), and unpacked code folders no
+    /// environment uses.
+    pub fn collect_garbage(&self) {
+        let referenced: std::collections::HashSet<String> = {
+            let store = self.store.read();
+            let mut set = std::collections::HashSet::new();
+            for (_, region) in store.regions() {
+                for function in region.functions.values() {
+                    for version in std::iter::once(&function.latest).chain(function.versions.values()) {
+                        set.extend(version.code.iter().chain(&version.layer_code).map(|c| c.blob.clone()));
+                    }
+                }
+                for layer in region.layers.values() {
+                    set.extend(layer.versions.values().map(|v| v.code.blob.clone()));
+                }
+            }
+            set
+        };
+        let deleted = self.blobs.collect_garbage(&referenced, BLOB_GRACE);
+        if deleted > 0 {
+            tracing::info!(deleted, "removed code blobs nothing references");
+        }
+        self.invoker.remove_unused_code(BLOB_GRACE);
+    }
+}
+
+/// How long an unreferenced blob or unused unpacked folder is kept before it is collected.
+const BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A stable hex digest of a string, for identifiers AWS derives from content.
 pub(crate) fn state_hash(s: &str) -> String {
     nimbus_core::blob::BlobStore::sha256_hex(s.as_bytes())
@@ -529,10 +560,16 @@ impl LambdaService {
         let lambda = std::sync::Arc::downgrade(&self.lambda);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
                 let Some(lambda) = lambda.upgrade() else { return };
                 lambda.invoker.reap_idle();
+                // Disk debris: code no one references, unpacked folders no one uses.
+                if ticks % 12 == 0 {
+                    lambda.collect_garbage();
+                }
+                ticks += 1;
             }
         });
     }

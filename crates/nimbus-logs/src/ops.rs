@@ -404,9 +404,17 @@ fn get_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
         Some((d, _)) => d == 'f',
         None => from_head,
     };
+    let mut budget = PageBudget::default();
     let page: Vec<&state::Event> = if forward {
         let after = token.map(|(_, k)| k);
-        stream.events.iter().filter(in_window).filter(|e| after.is_none_or(|k| key(e) > k)).take(limit).collect()
+        stream
+            .events
+            .iter()
+            .filter(in_window)
+            .filter(|e| after.is_none_or(|k| key(e) > k))
+            .take(limit)
+            .take_while(|e| budget.fits(e))
+            .collect()
     } else {
         let before = token.map(|(_, k)| k);
         let mut p: Vec<&state::Event> = stream
@@ -416,6 +424,7 @@ fn get_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
             .filter(in_window)
             .filter(|e| before.is_none_or(|k| key(e) < k))
             .take(limit)
+            .take_while(|e| budget.fits(e))
             .collect();
         p.reverse();
         p
@@ -441,6 +450,28 @@ fn get_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Result<V
         .map(|e| json!({"timestamp": e.timestamp, "message": &*e.message, "ingestionTime": e.ingestion}))
         .collect();
     Ok(json!({"events": events, "nextForwardToken": forward_token, "nextBackwardToken": backward_token}))
+}
+
+/// AWS's response size limit for GetLogEvents and FilterLogEvents: 1 MB of events, each
+/// counted as its message's UTF-8 bytes plus 26. A page holds at least one event.
+#[derive(Default)]
+struct PageBudget {
+    bytes: usize,
+    events: usize,
+}
+
+impl PageBudget {
+    const MAX_BYTES: usize = 1_048_576;
+
+    fn fits(&mut self, event: &state::Event) -> bool {
+        let size = event.message.len() + 26;
+        if self.events > 0 && self.bytes + size > Self::MAX_BYTES {
+            return false;
+        }
+        self.bytes += size;
+        self.events += 1;
+        true
+    }
 }
 
 /// FilterLogEvents position: events are merged across streams by `(timestamp, stream, seq)`.
@@ -502,8 +533,12 @@ fn filter_log_events(store: &mut Store, call: &mut Call, input: &Value) -> Resul
         }
     }
     matched.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-    let more = matched.len() > limit;
+    let mut more = matched.len() > limit;
     matched.truncate(limit);
+    let mut budget = PageBudget::default();
+    let fitting = matched.iter().take_while(|m| budget.fits(m.3)).count();
+    more |= fitting < matched.len();
+    matched.truncate(fitting);
     let events: Vec<Value> = matched
         .iter()
         .map(|(ts, s, seq, e)| {

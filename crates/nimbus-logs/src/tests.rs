@@ -353,3 +353,24 @@ fn persistence_round_trip() {
     drop(l);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn pages_hold_at_most_one_megabyte_of_events() {
+    let l = logs();
+    setup(&l);
+    let big = "x".repeat(200 * 1024);
+    for batch in 0..3 {
+        let events: Vec<(i64, &str)> = (0..4).map(|i| (NOW - 10_000 + batch * 10 + i, big.as_str())).collect();
+        put(&l, &events);
+    }
+    // 12 events of 200 KiB: 5 fit in 1 MB (5 × (204,800 + 26) ≤ 1,048,576 < 6 × …).
+    let first = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": true})).unwrap();
+    assert_eq!(messages(&first).len(), 5);
+    let token = first["nextForwardToken"].as_str().unwrap();
+    let second =
+        run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "nextToken": token})).unwrap();
+    assert_eq!(messages(&second).len(), 5);
+    let filtered = run(&l, "FilterLogEvents", json!({"logGroupName": "g"})).unwrap();
+    assert_eq!(messages(&filtered).len(), 5);
+    assert!(filtered["nextToken"].is_string(), "a truncated page says there is more");
+}

@@ -39,6 +39,7 @@ pub fn query_code(shape: &str) -> (&str, u16) {
         "MissingRequiredParameterException" => ("MissingParameter", 400),
         "InvalidAddress" => ("InvalidAddress", 404),
         "InvalidSecurity" => ("InvalidSecurity", 403),
+        "AccessDenied" => ("AccessDenied", 403),
         "RequestThrottled" => ("RequestThrottled", 403),
         "UnknownOperationException" => ("InvalidAction", 400),
         "NotImplemented" => ("NotImplemented", 501),

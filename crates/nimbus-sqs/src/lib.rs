@@ -160,6 +160,7 @@ impl Sqs {
             let params = ops::receive_params(&input)?;
             let url = input.get("QueueUrl").and_then(Value::as_str).unwrap_or_default().to_string();
             let loc = self.with(&ctx.account, &ctx.region, &ctx.endpoint, &sender, |store, call| {
+                ops::authorize(store, call, "ReceiveMessage", &input)?;
                 ops::resolve(store, call, &url)
             })?;
             let selection = params.selection.clone();

@@ -133,7 +133,29 @@ fn open(store: &mut Store, call: &mut Call, input: &Value) -> Result<Loc> {
     Ok(loc)
 }
 
+/// Account boundaries: another account's queue is reachable only where its queue policy
+/// grants the caller's account the action (AWS answers `AccessDenied` otherwise).
+pub fn authorize(store: &Store, call: &Call, op: &str, input: &Value) -> Result<()> {
+    let Some(url) = input.get("QueueUrl").and_then(Value::as_str) else { return Ok(()) };
+    let Ok(loc) = resolve(store, call, url) else { return Ok(()) };
+    if loc.account == call.account {
+        return Ok(());
+    }
+    let Some(queue) = store.queue(&loc.account, &loc.region, &loc.name) else { return Ok(()) };
+    // Batch operations are authorized as their single forms.
+    let action = format!("sqs:{}", op.strip_suffix("Batch").unwrap_or(op));
+    let policy = queue.meta.attributes.get("Policy").map(|p| Value::String(p.clone())).unwrap_or(Value::Null);
+    match nimbus_core::policy::evaluate(&policy, call.account, &action, &queue.arn) {
+        nimbus_core::policy::Decision::Allow => Ok(()),
+        _ => Err(errors::err(
+            "AccessDenied",
+            format!("Access to the resource https://sqs.{}.amazonaws.com/{}/{} is denied.", loc.region, loc.account, loc.name),
+        )),
+    }
+}
+
 pub fn dispatch(store: &mut Store, call: &mut Call, op: &str, input: &Value) -> Result<Value> {
+    authorize(store, call, op, input)?;
     match op {
         "CreateQueue" => create_queue(store, call, input),
         "GetQueueUrl" => get_queue_url(store, call, input),

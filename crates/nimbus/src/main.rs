@@ -113,6 +113,8 @@ fn validate(args: &Args) -> Result<(), String> {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     nimbus_core::scratch::remove_stale();
+    let open_files = server::raise_open_file_limit();
+    tracing::debug!(?open_files, "open-file limit");
     let clock = Clock::new();
     let keys = KeyRegistry::default();
     let defaults = Defaults { account: args.account.clone(), region: args.region.clone() };

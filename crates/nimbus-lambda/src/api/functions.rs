@@ -608,6 +608,8 @@ pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         None => {
             lambda.save_function(ctx, &id.name, None)?;
             region.functions.remove(&id.name);
+            // Its idle environments go now, not at the idle reaper's next pass.
+            lambda.invoker.drop_environments(|a, r, f| a == ctx.account && r == ctx.region && f == id.name);
         }
         Some("$LATEST") => {
             return Err(error::invalid_parameter("$LATEST version cannot be deleted without deleting the function."));

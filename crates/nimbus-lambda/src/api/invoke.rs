@@ -88,7 +88,35 @@ fn call(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Cal
     Ok(Call { id, invocation_type, payload, client_context, log_tail, target })
 }
 
+/// A caller invoking a function of another account by ARN runs it in the owner's account when
+/// the function's resource policy grants the caller `lambda:InvokeFunction` (AddPermission with
+/// the caller's account as principal), as on AWS. `None`: not cross-account, or not granted
+/// (the ordinary checks then refuse it).
+fn cross_account_owner(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Option<RequestContext> {
+    let raw = input.get("FunctionName")?.as_str()?;
+    let rest = raw.strip_prefix("arn:aws:lambda:")?;
+    let mut parts = rest.split(':');
+    let (region, account, kind, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let qualifier = parts.next().or_else(|| input.get("Qualifier").and_then(Value::as_str));
+    if kind != "function" || account == ctx.account || region != ctx.region {
+        return None;
+    }
+    let store = lambda.store.read();
+    let function = store.region(account, region)?.functions.get(name)?;
+    let policy = function.policies.get(qualifier.unwrap_or(""))?;
+    let document = json!({"Statement": policy.statements});
+    let resource = match qualifier {
+        Some(q) => format!("arn:aws:lambda:{region}:{account}:function:{name}:{q}"),
+        None => format!("arn:aws:lambda:{region}:{account}:function:{name}"),
+    };
+    let decision = nimbus_core::policy::evaluate(&document, &ctx.account, "lambda:InvokeFunction", &resource);
+    (decision == nimbus_core::policy::Decision::Allow)
+        .then(|| RequestContext { account: account.to_string(), ..ctx.clone() })
+}
+
 pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Value> {
+    let owner = cross_account_owner(lambda, ctx, input);
+    let ctx = owner.as_ref().unwrap_or(ctx);
     let Call { id, invocation_type, payload, client_context, log_tail, target } = call(lambda, ctx, input)?;
     if target.config.durable_config.is_some() {
         return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
@@ -473,7 +501,9 @@ async fn run_event_inner(
         // Retries are scheduled from when the attempt began, so the schedule does not drift
         // with how long the attempt (and recording it) took.
         let attempt_started = ctx.clock.now_millis();
+        let slot = lambda.invoker.event_slot().await;
         let result = lambda.invoker.invoke(&lambda.blobs, ctx, target.clone(), &payload, None).await;
+        drop(slot);
         let outcome = match result {
             Err(err) if err.status == 429 => {
                 // Throttled events stay queued and are tried again shortly.

@@ -22,7 +22,19 @@ use super::runtimes::Launch;
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Output lines held for one invocation; beyond this a function flooding stdout is truncated.
 const MAX_PENDING_LINES: usize = 10_000;
+/// CloudWatch Logs' event size limit: longer lines become several events, as on AWS.
 const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Output bytes held for one invocation; the rest is read (so the function never blocks on a
+/// full pipe) and dropped, with a marker.
+pub const MAX_INVOCATION_LOG_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the runtime wrote since the last drain, bounded in lines and bytes.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<String>,
+    bytes: usize,
+    truncated: bool,
+}
 
 /// Everything needed to start an environment.
 #[derive(Debug, Clone)]
@@ -74,6 +86,8 @@ pub enum Failure {
     /// The process exited (status text as AWS prints it, e.g. `exit status 1`, `signal: killed`).
     Exited(String),
     Timeout,
+    /// The runtime did not finish its init phase within [`INIT_TIMEOUT`].
+    InitTimeout,
     /// Resident memory went past the function's memory size; the runtime was killed.
     OutOfMemory,
 }
@@ -84,7 +98,7 @@ pub struct Environment {
     child: Child,
     pgid: Option<i32>,
     api: RuntimeApiHandle,
-    output: Arc<parking_lot::Mutex<Vec<String>>>,
+    output: Arc<parking_lot::Mutex<Pending>>,
     initialized: bool,
     pub init_duration: Option<Duration>,
     pub last_used: Instant,
@@ -94,26 +108,106 @@ pub struct Environment {
     memory_mb: u32,
     /// Provisioned concurrency: kept warm, never reaped for idleness.
     pub pinned: bool,
+    /// The code and layer folders it runs from.
+    pub code_dirs: Vec<PathBuf>,
+    /// A cold start's init phase, run before its first invocation is handed over.
+    pub init_outcome: Option<Result<(), Failure>>,
+}
+
+/// How an environment's process tree is contained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Isolation {
+    /// The runtime is PID 1 of its own PID namespace (`unshare --pid`), under a launcher that
+    /// dies with nimbus (`setpriv --pdeathsig`): the function cannot signal nimbus or its own
+    /// supervisor, and when the namespace's first process dies the kernel kills every process
+    /// in it — setsid'd, double-forked grandchildren included — on timeout, reap, delete or
+    /// nimbus's own death.
+    PidNamespace { setpriv: PathBuf, unshare: PathBuf },
+    /// A process group of its own, killed whole; a detached grandchild can escape it.
+    ProcessGroup,
+}
+
+impl Isolation {
+    /// The strongest containment this host allows, found by trying it once.
+    pub fn detect() -> Isolation {
+        if std::env::var_os("NIMBUS_LAMBDA_ISOLATION").is_some_and(|v| v == "process-group") {
+            return Isolation::ProcessGroup;
+        }
+        let find = |name: &str| {
+            ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
+        };
+        let (Some(setpriv), Some(unshare)) = (find("setpriv"), find("unshare")) else {
+            return Isolation::ProcessGroup;
+        };
+        let works = std::process::Command::new(&setpriv)
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(&unshare)
+            .args(["--pid", "--fork", "--kill-child=SIGKILL", "--", "/bin/sh", "-c", "test $$ = 1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if works {
+            Isolation::PidNamespace { setpriv, unshare }
+        } else {
+            Isolation::ProcessGroup
+        }
+    }
+
+    /// What `/_nimbus/health` says.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Isolation::PidNamespace { .. } => "pid-namespace",
+            Isolation::ProcessGroup => "process-group",
+        }
+    }
+
+    /// The command that runs `program args…` contained this way.
+    fn command(&self, program: &Path, args: &[std::ffi::OsString]) -> Command {
+        match self {
+            Isolation::PidNamespace { setpriv, unshare } => {
+                let mut c = Command::new(setpriv);
+                c.args(["--pdeathsig", "KILL", "--"]).arg(unshare);
+                c.args(["--pid", "--fork", "--kill-child=SIGKILL", "--"]).arg(program).args(args);
+                c
+            }
+            Isolation::ProcessGroup => {
+                let mut c = Command::new(program);
+                c.args(args);
+                c
+            }
+        }
+    }
 }
 
 impl Environment {
     pub async fn start(id: String, log_stream: String, spec: &Spec) -> std::io::Result<Environment> {
+        Self::start_isolated(id, log_stream, spec, &Isolation::ProcessGroup).await
+    }
+
+    pub async fn start_isolated(
+        id: String,
+        log_stream: String,
+        spec: &Spec,
+        isolation: &Isolation,
+    ) -> std::io::Result<Environment> {
         let api = runtime_api::start().await?;
         let tmp = spec.env_dir.join("tmp");
         std::fs::create_dir_all(&tmp)?;
         let mut command = if spec.node {
-            let mut c = Command::new(&spec.launch.program);
             let heap = (u64::from(spec.memory_mb) * 9 / 10).max(64);
-            c.arg(format!("--max-old-space-size={heap}"));
-            c.args(&spec.launch.args);
-            c
+            let mut args: Vec<std::ffi::OsString> = vec![format!("--max-old-space-size={heap}").into()];
+            args.extend(spec.launch.args.iter().map(Into::into));
+            isolation.command(&spec.launch.program, &args)
         } else {
             // Bound the address space (memory size plus room for the interpreter's mappings).
             let limit_kb = (u64::from(spec.memory_mb) * 2 + 512) * 1024;
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(format!("ulimit -v {limit_kb} 2>/dev/null; exec \"$0\" \"$@\""));
-            c.arg(&spec.launch.program).args(&spec.launch.args);
-            c
+            let mut args: Vec<std::ffi::OsString> =
+                vec!["-c".into(), format!("ulimit -v {limit_kb} 2>/dev/null; exec \"$0\" \"$@\"").into()];
+            args.push(spec.launch.program.clone().into());
+            args.extend(spec.launch.args.iter().map(Into::into));
+            isolation.command(Path::new("/bin/sh"), &args)
         };
         command
             .current_dir(&spec.task_dir)
@@ -130,7 +224,7 @@ impl Environment {
         let command_line = format!("{} {}", spec.launch.program.display(), spec.launch.args.join(" "));
         let mut child = command.spawn()?;
         let pgid = child.id().map(|p| p as i32);
-        let output = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let output = Arc::new(parking_lot::Mutex::new(Pending::default()));
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(capture(stdout, output.clone(), spec.log.clone()));
         }
@@ -152,6 +246,8 @@ impl Environment {
             dir: spec.env_dir.clone(),
             memory_mb: spec.memory_mb,
             pinned: false,
+            code_dirs: vec![spec.task_dir.clone(), spec.opt_dir.clone()],
+            init_outcome: None,
         })
     }
 
@@ -178,7 +274,7 @@ impl Environment {
         let outcome = tokio::select! {
             r = ready => r.map_err(|_| Failure::Exited("runtime API closed".into())),
             status = self.child.wait() => Err(Failure::Exited(exit_text(status))),
-            () = tokio::time::sleep(INIT_TIMEOUT) => Err(Failure::Timeout),
+            () = tokio::time::sleep(INIT_TIMEOUT) => Err(Failure::InitTimeout),
         };
         if let Err(failure) = outcome {
             // An init error posted before exiting explains the exit better.
@@ -218,7 +314,7 @@ impl Environment {
             let mut tick = tokio::time::interval(Duration::from_millis(25));
             loop {
                 tick.tick().await;
-                if resident_kb(pid, "VmRSS:").is_some_and(|kb| kb > memory_limit_kb) {
+                if tree_kb(pid, "VmRSS:") > memory_limit_kb {
                     return;
                 }
             }
@@ -244,12 +340,12 @@ impl Environment {
         for _ in 0..3 {
             tokio::task::yield_now().await;
         }
-        std::mem::take(&mut *self.output.lock())
+        std::mem::take(&mut *self.output.lock()).lines
     }
 
     /// Peak resident memory of the runtime process, in MB (AWS's "Max Memory Used").
     pub fn max_memory_mb(&self) -> u64 {
-        self.child.id().and_then(|pid| resident_kb(pid, "VmHWM:")).map_or(0, |kb| kb.div_ceil(1024))
+        self.child.id().map_or(0, |pid| tree_kb(pid, "VmHWM:").div_ceil(1024))
     }
 
     /// Kill the whole process group: a function's children die with it.
@@ -264,8 +360,37 @@ impl Environment {
 impl Drop for Environment {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = nimbus_core::scratch::remove_tree(&self.dir);
     }
+}
+
+/// A memory figure summed over a process and all its descendants: the function's children
+/// count against its memory size, as in Lambda's cgroup. (Launchers hold a few hundred kB.)
+fn tree_kb(root: u32, field: &str) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![root];
+    let mut seen = 0;
+    while let Some(pid) = stack.pop() {
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        total += resident_kb(pid, field).unwrap_or(0);
+        stack.extend(children(pid));
+    }
+    total
+}
+
+/// The children of a process, from `/proc/<pid>/task/<tid>/children`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(list.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out
 }
 
 /// A memory figure (in kB) from `/proc/<pid>/status`: `VmRSS:` now, `VmHWM:` peak.
@@ -288,9 +413,9 @@ fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
 }
 
 /// Read a pipe to its end, line by line, keeping what the current invocation will log (for the
-/// tail) and storing each line in the log stream as soon as it is written. Lines that arrive
-/// together are stored together.
-async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Vec<String>>>, log: Option<LiveLog>) {
+/// tail, within the invocation's byte and line budget) and storing each line in the log stream
+/// as soon as it is written. Lines that arrive together are stored together.
+async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pending>>, log: Option<LiveLog>) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     let mut written: Vec<(i64, String)> = Vec::new();
@@ -299,15 +424,23 @@ async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Vec
         let read = (&mut reader).take(MAX_LINE_BYTES as u64).read_until(b'\n', &mut line).await;
         let ended = matches!(read, Ok(0) | Err(_));
         if !ended {
-            let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+            let stamp = log.as_ref().map_or(0, |l| l.clock.now_millis());
             let mut pending = sink.lock();
-            if pending.len() < MAX_PENDING_LINES {
-                pending.push(text.clone());
-                written.push((log.as_ref().map_or(0, |l| l.clock.now_millis()), text));
-            } else if pending.len() == MAX_PENDING_LINES {
-                let note = "[nimbus] output truncated: too many lines in one invocation".to_string();
-                pending.push(note.clone());
-                written.push((log.as_ref().map_or(0, |l| l.clock.now_millis()), note));
+            if pending.truncated {
+                // Over budget: the rest of this invocation's output is dropped.
+            } else if pending.lines.len() >= MAX_PENDING_LINES || pending.bytes + line.len() > MAX_INVOCATION_LOG_BYTES {
+                pending.truncated = true;
+                let note = format!(
+                    "[nimbus] output truncated: more than {MAX_PENDING_LINES} lines or {} MB in one invocation",
+                    MAX_INVOCATION_LOG_BYTES >> 20
+                );
+                pending.lines.push(note.clone());
+                written.push((stamp, note));
+            } else {
+                pending.bytes += line.len();
+                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+                pending.lines.push(text.clone());
+                written.push((stamp, text));
             }
         }
         if ended || reader.buffer().is_empty() {

@@ -42,7 +42,8 @@ pub fn unzip_into(zip: &[u8], dir: &Path) -> io::Result<()> {
         {
             use std::os::unix::fs::PermissionsExt;
             // Keep execute bits (a provided.* bootstrap must be executable); AWS's files are readable.
-            let mode = mode.unwrap_or(0o644) & 0o777 | 0o444;
+            // No write bits: functions must not rewrite code (see `make_read_only`).
+            let mode = mode.unwrap_or(0o644) & 0o555 | 0o444;
             fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
         }
     }

@@ -102,6 +102,9 @@ pub struct EnvironmentInfo {
     pub working_dir: String,
     pub invocations: u64,
     pub idle_seconds: u64,
+    /// The unpacked code and layer folders it runs from (kept while it runs).
+    #[serde(skip)]
+    pub code_dirs: Vec<PathBuf>,
 }
 
 /// A recent invocation for `/_nimbus/lambda/invocations`.
@@ -126,6 +129,33 @@ pub struct Invoker {
     busy_info: parking_lot::Mutex<HashMap<String, EnvironmentInfo>>,
     recent: parking_lot::Mutex<std::collections::VecDeque<InvocationRecord>>,
     extract_lock: tokio::sync::Mutex<()>,
+    isolation: environment::Isolation,
+    /// Environments starting at once (see [`max_concurrent_cold_starts`]).
+    cold_starts: tokio::sync::Semaphore,
+    /// Event (asynchronous) invocations running at once (see [`max_concurrent_events`]).
+    events: tokio::sync::Semaphore,
+}
+
+/// How many queued Event invocations run at once: `NIMBUS_LAMBDA_MAX_EVENT_CONCURRENCY`, default
+/// 32. AWS would scale to the account's 1,000; on one machine that many environments only
+/// thrash. The rest stay queued (journaled) and run in order as slots free up.
+pub fn max_concurrent_events() -> usize {
+    std::env::var("NIMBUS_LAMBDA_MAX_EVENT_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(32)
+}
+
+/// How many environments may start at once: `NIMBUS_LAMBDA_MAX_COLD_STARTS`, or twice the
+/// cores (at least 4) — 200 simultaneous cold starts on 2 cores would otherwise all miss the
+/// 10 s init limit together.
+pub fn max_concurrent_cold_starts() -> usize {
+    std::env::var("NIMBUS_LAMBDA_MAX_COLD_STARTS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| (std::thread::available_parallelism().map_or(2, usize::from) * 2).max(4))
 }
 
 impl Invoker {
@@ -142,11 +172,24 @@ impl Invoker {
             busy_info: Default::default(),
             recent: Default::default(),
             extract_lock: tokio::sync::Mutex::new(()),
+            isolation: environment::Isolation::detect(),
+            cold_starts: tokio::sync::Semaphore::new(max_concurrent_cold_starts()),
+            events: tokio::sync::Semaphore::new(max_concurrent_events()),
         })
+    }
+
+    /// How environments are contained on this host.
+    pub fn isolation(&self) -> &environment::Isolation {
+        &self.isolation
     }
 
     pub fn set_sink(&mut self, sink: Arc<dyn LogSink>) {
         self.sink = Some(sink);
+    }
+
+    /// Wait for a slot to run a queued Event invocation in; hold it for the invocation.
+    pub async fn event_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.events.acquire().await.ok()
     }
 
     /// Run one synchronous invocation.
@@ -189,7 +232,15 @@ impl Invoker {
         let request_id = ctx.request_id.clone();
         let (mut env, cold) = match self.take_idle(&key) {
             Some(env) => (env, false),
-            None => (self.start_environment(blobs, ctx, &target, &key, false).await?, true),
+            None => {
+                // Cold starts queue for a bounded number of slots; the init limit counts from
+                // when this one's init begins, not from when it joined the queue.
+                let _permit = self.cold_starts.acquire().await.map_err(|_| AwsError::internal("shutting down"))?;
+                let mut env = self.start_environment(blobs, ctx, &target, &key, false).await?;
+                let init = env.initialize().await;
+                env.init_outcome = Some(init);
+                (env, true)
+            }
         };
         self.busy_info.lock().insert(env.id.clone(), info(&env, &key, "busy"));
 
@@ -211,11 +262,15 @@ impl Invoker {
             stream,
         };
         let start_line = self.write_start(ctx, &target, &env, &request_id);
+        // Init ran before this point, so REPORT's Duration is the handler's time alone; a cold
+        // start's init is reported apart.
         let invoke_started = Instant::now();
-        let result = env.invoke(invocation, reply_rx, timeout).await;
-        // REPORT's Duration is the handler's time; a cold start's init is reported apart.
+        let result = match env.init_outcome.take() {
+            Some(Err(failure)) => Err(failure),
+            _ => env.invoke(invocation, reply_rx, timeout).await,
+        };
         let init_duration = if cold { env.init_duration } else { None };
-        let duration = invoke_started.elapsed().saturating_sub(init_duration.unwrap_or_default());
+        let duration = invoke_started.elapsed();
         let output = env.drain_output().await;
         let (payload, function_error, healthy) = match result {
             Ok(RuntimeReply::Success(body)) => (body, None, true),
@@ -233,6 +288,11 @@ impl Invoker {
             ),
             Err(Failure::OutOfMemory) => (
                 Bytes::from(json!({"errorType": "Runtime.OutOfMemory", "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed")}).to_string()),
+                Some("Unhandled".to_string()),
+                false,
+            ),
+            Err(Failure::InitTimeout) => (
+                Bytes::from(json!({"errorType": "Sandbox.Timedout", "errorMessage": format!("RequestId: {request_id} Error: Runtime init phase timed out after {:.2} seconds", environment::INIT_TIMEOUT.as_secs_f64())}).to_string()),
                 Some("Unhandled".to_string()),
                 false,
             ),
@@ -312,7 +372,7 @@ impl Invoker {
                 }
             }
         }
-        Environment::start(id, stream, &spec).await.map_err(|e| {
+        Environment::start_isolated(id, stream, &spec, &self.isolation).await.map_err(|e| {
             AwsError::new(502, "InvalidRuntimeException", format!("nimbus could not start the runtime: {e}"))
         })
     }
@@ -418,6 +478,34 @@ impl Invoker {
         out
     }
 
+    /// Remove unpacked code and layer folders that no environment uses and that were not used
+    /// within `grace`.
+    pub fn remove_unused_code(&self, grace: Duration) {
+        let mut in_use: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        for info in self.busy_info.lock().values() {
+            in_use.extend(info.code_dirs.iter().cloned());
+        }
+        for envs in self.idle.lock().values() {
+            for env in envs {
+                in_use.extend(env.code_dirs.iter().cloned());
+            }
+        }
+        for kind in ["code", "opt"] {
+            let Ok(entries) = std::fs::read_dir(self.work_dir.join(kind)) else { continue };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if in_use.contains(&path) || name.ends_with(".partial") {
+                    continue;
+                }
+                let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                if age.is_some_and(|a| a >= grace) {
+                    let _ = nimbus_core::scratch::remove_tree(&path);
+                }
+            }
+        }
+    }
+
     pub fn recent_invocations(&self) -> Vec<InvocationRecord> {
         self.recent.lock().iter().cloned().collect()
     }
@@ -453,25 +541,34 @@ impl Invoker {
         archives: &[CodeRef],
     ) -> Result<PathBuf, AwsError> {
         let dir = self.work_dir.join(name);
+        let fresh = |dir: &Path| {
+            // Recently used: garbage collection spares it.
+            let _ = std::fs::File::open(dir).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        };
         if dir.exists() {
+            fresh(&dir);
             return Ok(dir);
         }
         let _guard = self.extract_lock.lock().await;
         if dir.exists() {
+            fresh(&dir);
             return Ok(dir);
         }
         let tmp = self.work_dir.join(format!("{name}.partial"));
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = nimbus_core::scratch::remove_tree(&tmp);
         let result = (|| -> std::io::Result<()> {
             std::fs::create_dir_all(&tmp)?;
             for archive in archives {
                 let bytes = blobs.get(&archive.blob)?;
                 extract::unzip_into(&bytes, &tmp)?;
             }
+            // Functions cannot rewrite code (AWS: /var/task is a read-only file system), nor
+            // another function's that shares it by content.
+            nimbus_core::scratch::make_read_only(&tmp)?;
             std::fs::rename(&tmp, &dir)
         })();
         result.map_err(|e| {
-            let _ = std::fs::remove_dir_all(&tmp);
+            let _ = nimbus_core::scratch::remove_tree(&tmp);
             AwsError::new(
                 502,
                 "InvalidZipFileException",
@@ -803,5 +900,6 @@ fn info(env: &Environment, key: &PoolKey, state: &'static str) -> EnvironmentInf
         working_dir: env.dir.display().to_string(),
         invocations: env.invocations,
         idle_seconds: env.last_used.elapsed().as_secs(),
+        code_dirs: env.code_dirs.clone(),
     }
 }

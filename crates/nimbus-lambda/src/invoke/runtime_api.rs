@@ -199,7 +199,8 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                     .unwrap_or_default();
                 Some((error_type, Bytes::from(body)))
             });
-            let body = collected.map(|c| c.to_bytes()).map_err(|_| ());
+            // Over the limit, or cut short (the runtime died mid-post): different failures.
+            let body = collected.map(|c| c.to_bytes()).map_err(|e| e.downcast_ref::<http_body_util::LengthLimitError>().is_some());
             let Some(InFlight { reply: sender, stream, .. }) = api.in_flight.lock().take() else {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             };
@@ -213,15 +214,23 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                     let _ = sender.send(RuntimeReply::Success(body));
                     accepted()
                 }
-                ("response", Err(_)) => {
+                ("response", Err(true)) => {
                     let _ = sender.send(RuntimeReply::ResponseTooLarge(MAX_RESPONSE_BYTES));
                     too_large(MAX_RESPONSE_BYTES)
                 }
+                // A truncated body is no answer: dropping the reply lets the runtime's exit
+                // (or its death) explain the failure.
+                (_, Err(false)) => error_reply(StatusCode::BAD_REQUEST, "InvalidRequest", "request body was cut short"),
                 ("error", body) => {
-                    let _ = sender.send(RuntimeReply::FunctionError {
-                        error_type: error_type.unwrap_or_else(|| "Unhandled".into()),
-                        body: body.unwrap_or_default(),
+                    let error_type = error_type.unwrap_or_else(|| "Unhandled".into());
+                    // An oversized error document keeps its type; only the body is replaced.
+                    let body = body.unwrap_or_else(|_| {
+                        Bytes::from(
+                            serde_json::json!({"errorType": error_type, "errorMessage": format!("The error document exceeded the maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).")})
+                                .to_string(),
+                        )
                     });
+                    let _ = sender.send(RuntimeReply::FunctionError { error_type, body });
                     accepted()
                 }
                 _ => {
