@@ -324,3 +324,38 @@ impl S3 {
 fn owner_principal(account: &str) -> String {
     format!("A{}", wire::canonical_id(account)[..13].to_ascii_uppercase())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(xml: &str) -> Element {
+        crate::xml::parse(xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn parses_filters_and_refuses_unknown_events_and_rules() {
+        let config = doc(
+            r#"<NotificationConfiguration><QueueConfiguration><Id>q</Id><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>Prefix</Name><Value>in/</Value></FilterRule><FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter></QueueConfiguration></NotificationConfiguration>"#,
+        );
+        let parsed = parse(&config).unwrap();
+        assert_eq!((parsed[0].prefix.as_str(), parsed[0].suffix.as_str(), parsed[0].kind), ("in/", ".jpg", "queue"));
+        let bad = doc(
+            r#"<NotificationConfiguration><QueueConfiguration><Queue>arn</Queue><Event>s3:Nope</Event></QueueConfiguration></NotificationConfiguration>"#,
+        );
+        assert_eq!(parse(&bad).unwrap_err().message, "The event is not supported for notifications");
+        let bad = doc(
+            r#"<NotificationConfiguration><QueueConfiguration><Queue>arn</Queue><Event>s3:ObjectCreated:Put</Event><Filter><S3Key><FilterRule><Name>middle</Name><Value>x</Value></FilterRule></S3Key></Filter></QueueConfiguration></NotificationConfiguration>"#,
+        );
+        assert!(parse(&bad).unwrap_err().message.contains("prefix or suffix"));
+    }
+
+    #[test]
+    fn event_families_overlap_through_wildcards() {
+        assert!(events_overlap("s3:ObjectCreated:*", "s3:ObjectCreated:Put"));
+        assert!(events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:Put"));
+        assert!(!events_overlap("s3:ObjectCreated:Put", "s3:ObjectCreated:Copy"));
+        assert!(!events_overlap("s3:ObjectCreated:*", "s3:ObjectRemoved:*"));
+        assert_eq!(event_key("in/a file+b.txt"), "in/a+file%2Bb.txt");
+    }
+}

@@ -216,6 +216,8 @@ async fn run(nimbus: &str, moto: Option<&str>) -> Res<()> {
     );
 
     // 100,000 keys (empty objects) listed 1,000 a page.
+    let mut conn = Conn::connect(port).await?;
+    call(&mut conn, "PUT", "/listing", b"").await?;
     let mut tasks = Vec::new();
     for c in 0..CONNECTIONS {
         tasks.push(tokio::spawn(async move {
