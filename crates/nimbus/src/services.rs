@@ -26,6 +26,10 @@ pub fn register(
     targets.register("sns", sns.handle());
     *sns.handle().targets.write() = Some(targets.clone());
     *sns.handle().endpoint.write() = format!("http://127.0.0.1:{}", listen.port());
+    let events = nimbus_events::EventBridge::open(data_dir, router.clock().clone())?;
+    targets.register("events", events.clone());
+    *events.targets.write() = Some(targets.clone());
+    events.start_background();
     *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
@@ -42,5 +46,6 @@ pub fn register(
     router.add(Arc::new(sqs));
     router.add(Arc::new(dynamodb));
     router.add(Arc::new(sns));
+    router.add(Arc::new(nimbus_events::service(events)));
     Ok(())
 }

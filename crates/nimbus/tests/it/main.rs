@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dynamodb;
+mod events;
 mod front;
 mod harness;
 mod iam_sts;
