@@ -30,6 +30,9 @@ pub fn register(
     targets.register("events", events.clone());
     *events.targets.write() = Some(targets.clone());
     events.start_background();
+    let scheduler = nimbus_scheduler::Scheduler::open(data_dir, router.clock().clone())?;
+    *scheduler.targets.write() = Some(targets.clone());
+    scheduler.start_background();
     *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
@@ -47,5 +50,6 @@ pub fn register(
     router.add(Arc::new(dynamodb));
     router.add(Arc::new(sns));
     router.add(Arc::new(nimbus_events::service(events)));
+    router.add(Arc::new(nimbus_scheduler::service(scheduler)));
     Ok(())
 }
