@@ -49,13 +49,28 @@ pub struct EventBridge {
 
 impl EventBridge {
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<EventBridge>> {
-        Ok(Arc::new(EventBridge {
+        let me = Arc::new(EventBridge {
             store: Store::open(data_dir, "events")?,
             clock,
             targets: RwLock::new(None),
             next_fire: Mutex::default(),
             patterns: Mutex::default(),
-        }))
+        });
+        // Count from start-up, so a clock advanced before the first tick still fires.
+        let now = me.clock.now();
+        let seeded: HashMap<String, i64> = me.store.read(|db| {
+            db.rules
+                .values()
+                .filter_map(|r| {
+                    let schedule = Schedule::parse(r.schedule.as_deref()?).ok()?;
+                    let anchor = chrono::Utc.timestamp_millis_opt(r.created).single()?;
+                    let next = schedule.next_after(now.max(anchor), anchor, chrono_tz::Tz::UTC)?;
+                    Some((r.arn.clone(), next.timestamp_millis()))
+                })
+                .collect()
+        });
+        *me.next_fire.lock() = seeded;
+        Ok(me)
     }
 
     fn pattern(&self, text: &str) -> Option<Arc<Pattern>> {

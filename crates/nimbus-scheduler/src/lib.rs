@@ -108,6 +108,18 @@ impl Scheduler {
             targets: RwLock::new(None),
             next_fire: Mutex::default(),
         });
+        // Count from start-up, so a clock advanced before the first tick still fires.
+        let now = me.clock.now_millis();
+        let seeded: HashMap<String, i64> = me.store.read(|s| {
+            s.records
+                .values()
+                .filter_map(|r| match r {
+                    Record::Schedule { arn, doc, .. } => Some((arn.clone(), next_occurrence(doc, now)?)),
+                    _ => None,
+                })
+                .collect()
+        });
+        *me.next_fire.lock() = seeded;
         Ok(me)
     }
 

@@ -18,5 +18,6 @@ mod lambda_python;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
+mod scheduler;
 mod sns;
 mod sqs_esm;
