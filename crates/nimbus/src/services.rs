@@ -26,6 +26,13 @@ pub fn register(
     targets.register("sns", sns.handle());
     *sns.handle().targets.write() = Some(targets.clone());
     *sns.handle().endpoint.write() = format!("http://127.0.0.1:{}", listen.port());
+    let events = nimbus_events::EventBridge::open(data_dir, router.clock().clone())?;
+    targets.register("events", events.clone());
+    *events.targets.write() = Some(targets.clone());
+    events.start_background();
+    let scheduler = nimbus_scheduler::Scheduler::open(data_dir, router.clock().clone())?;
+    *scheduler.targets.write() = Some(targets.clone());
+    scheduler.start_background();
     *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
@@ -60,6 +67,8 @@ pub fn register(
     *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
     router.add(Arc::new(apigateway));
     router.add(Arc::new(kinesis.service()));
+    router.add(Arc::new(nimbus_events::service(events)));
+    router.add(Arc::new(nimbus_scheduler::service(scheduler)));
     // CloudFormation provisions through the other services' public APIs, via the router
     // (bound in main once it is built).
     let late_router = Arc::new(nimbus_cloudformation::api::LateRouter::default());

@@ -568,7 +568,20 @@ async fn run_event_inner(
             "responseContext": response_context,
             "responsePayload": response_payload,
         });
-        deliver(lambda, ctx, &arn, record.to_string(), Vec::new());
+        let message = if nimbus_core::arn::Arn::parse(&arn).is_some_and(|a| a.service == "events") {
+            // An event bus gets the record as the detail of an EventBridge event.
+            let outcome = if condition == "Success" { "Success" } else { "Failure" };
+            json!({
+                "Source": "lambda",
+                "DetailType": format!("Lambda Function Invocation Result - {outcome}"),
+                "Resources": [arn, record["requestContext"]["functionArn"]],
+                "Detail": record,
+            })
+            .to_string()
+        } else {
+            record.to_string()
+        };
+        deliver(lambda, ctx, &arn, message, Vec::new());
     } else if condition != "Success" {
         if let Some(dlq) =
             target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str)

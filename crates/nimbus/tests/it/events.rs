@@ -1,0 +1,275 @@
+//! EventBridge through aws-sdk-eventbridge: rules with patterns and input transformers to
+//! Lambda and SQS, PutEvents per-entry errors, TestEventPattern, a rate schedule fired on the
+//! clock, Lambda async destinations to SNS and to an event bus, and kill -9 persistence.
+
+use aws_sdk_eventbridge::types::{InputTransformer, PutEventsRequestEntry, RuleState, Target};
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::sns::{allow, lines, queue, receive, recorder, sns, sqs, wait_for};
+
+pub fn events(server: &Server) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_eventbridge::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+fn entry(source: &str, detail_type: &str, detail: &str) -> PutEventsRequestEntry {
+    PutEventsRequestEntry::builder().source(source).detail_type(detail_type).detail(detail).build()
+}
+
+/// One long poll (1 s): whatever is there now.
+/// Receive and delete whatever is there now (one 1 s long poll); the count.
+async fn poll_once(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
+    let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+    for m in out.messages() {
+        sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    }
+    out.messages().len()
+}
+
+async fn advance(server: &Server, seconds: u64) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+        .body(format!(r#"{{"seconds": {seconds}}}"#))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn rules_route_events_to_lambda_with_a_transformer_and_to_sqs() {
+    let server = Server::start();
+    let (eb, sqs, lambda) = (events(&server), sqs(&server), server.lambda());
+    let dir = TempDir::new("events-lambda");
+    let out = dir.path().join("events.jsonl");
+    let function = recorder(&lambda, "on-order", &out).await;
+    let bus = eb.create_event_bus().name("shop").send().await.unwrap().event_bus_arn().unwrap().to_string();
+    assert_eq!(bus, "arn:aws:events:us-east-1:000000000000:event-bus/shop");
+    let rule = eb
+        .put_rule()
+        .name("big-orders")
+        .event_bus_name("shop")
+        .event_pattern(r#"{"source": ["shop.orders"], "detail": {"total": [{"numeric": [">", 100]}], "$or": [{"region": [{"prefix": "eu-"}]}, {"vip": [true]}]}}"#)
+        .send()
+        .await
+        .unwrap()
+        .rule_arn()
+        .unwrap()
+        .to_string();
+    assert_eq!(rule, "arn:aws:events:us-east-1:000000000000:rule/shop/big-orders");
+    allow(&lambda, "on-order", "events.amazonaws.com", &rule).await;
+    let (url, queue_arn) = queue(&sqs, "orders").await;
+    let transformer = InputTransformer::builder()
+        .input_paths_map("id", "$.detail.id")
+        .input_paths_map("total", "$.detail.total")
+        .input_template(r#"{"order": <id>, "text": "order <id> costs <total>", "total": <total>}"#)
+        .build()
+        .unwrap();
+    eb.put_targets()
+        .rule("big-orders")
+        .event_bus_name("shop")
+        .targets(Target::builder().id("fn").arn(&function).input_transformer(transformer).build().unwrap())
+        .targets(Target::builder().id("q").arn(&queue_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let put = eb
+        .put_events()
+        .entries(
+            PutEventsRequestEntry::builder()
+                .event_bus_name("shop")
+                .source("shop.orders")
+                .detail_type("Order Placed")
+                .detail(r#"{"id": "o-1", "total": 150, "region": "eu-west-1"}"#)
+                .build(),
+        )
+        .entries(
+            PutEventsRequestEntry::builder()
+                .event_bus_name("shop")
+                .source("shop.orders")
+                .detail_type("Order Placed")
+                .detail(r#"{"id": "o-2", "total": 10, "vip": true}"#)
+                .build(),
+        )
+        .entries(PutEventsRequestEntry::builder().event_bus_name("shop").detail_type("x").detail("{}").build())
+        .entries(PutEventsRequestEntry::builder().event_bus_name("shop").source("s").detail_type("x").detail("[1").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.failed_entry_count(), 2);
+    let results = put.entries();
+    assert!(results[0].event_id().is_some());
+    assert_eq!(results[2].error_code(), Some("InvalidArgument"));
+    assert_eq!(results[2].error_message(), Some("Parameter Source is not valid. Reason: Source is a required argument."));
+    assert_eq!(results[3].error_code(), Some("MalformedDetail"));
+
+    wait_for(|| !lines(&out).is_empty(), "the transformed event").await;
+    assert_eq!(lines(&out)[0], serde_json::json!({"order": "o-1", "text": "order o-1 costs 150", "total": 150}));
+    let got = receive(&sqs, &url, 1).await;
+    assert_eq!(got.len(), 1, "only the matching event reaches the queue");
+    let event: Value = serde_json::from_str(got[0].body().unwrap()).unwrap();
+    assert_eq!(event["version"], "0");
+    assert_eq!(event["id"], results[0].event_id().unwrap());
+    assert_eq!(event["detail-type"], "Order Placed");
+    assert_eq!(event["source"], "shop.orders");
+    assert_eq!(event["account"], ACCOUNT);
+    assert_eq!(event["region"], REGION);
+    assert_eq!(event["resources"], serde_json::json!([]));
+    assert_eq!(event["detail"]["id"], "o-1");
+    assert!(event["time"].as_str().unwrap().ends_with('Z'));
+
+    let test = eb
+        .test_event_pattern()
+        .event_pattern(r#"{"detail-type": [{"anything-but": "Noise"}], "detail": {"ip": [{"cidr": "10.0.0.0/8"}]}}"#)
+        .event(r#"{"id": "1", "account": "1", "source": "s", "time": "2030-01-01T00:00:00Z", "region": "us-east-1", "detail-type": "Hit", "detail": {"ip": "10.1.2.3"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(test.result());
+    let err = eb.put_rule().name("bad").event_pattern(r#"{"source": "not-a-list"}"#).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidEventPatternException"));
+    let err = eb.describe_rule().name("nope").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.meta().code(), Some("ResourceNotFoundException"));
+    assert_eq!(err.meta().message(), Some("Rule nope does not exist on EventBus default."));
+}
+
+#[tokio::test]
+async fn a_rate_rule_fires_once_per_period_of_the_clock() {
+    let server = Server::start();
+    let (eb, sqs) = (events(&server), sqs(&server));
+    let (url, arn) = queue(&sqs, "ticks").await;
+    eb.put_rule().name("every-5").schedule_expression("rate(5 minutes)").send().await.unwrap();
+    eb.put_targets().rule("every-5").targets(Target::builder().id("q").arn(&arn).build().unwrap()).send().await.unwrap();
+    advance(&server, 30 * 60).await;
+    let got = receive(&sqs, &url, 6).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for m in &got {
+        sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+    }
+    let extra = poll_once(&sqs, &url).await;
+    assert_eq!(got.len() + extra, 6, "30 minutes of rate(5 minutes) is six firings");
+    let event: Value = serde_json::from_str(got[0].body().unwrap()).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.events");
+    assert_eq!(event["resources"][0], "arn:aws:events:us-east-1:000000000000:rule/every-5");
+    assert_eq!(event["detail"], serde_json::json!({}));
+    eb.disable_rule().name("every-5").send().await.unwrap();
+    advance(&server, 30 * 60).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(poll_once(&sqs, &url).await, 0, "a disabled rule does not fire");
+    let described = eb.describe_rule().name("every-5").send().await.unwrap();
+    assert_eq!(described.state(), Some(&RuleState::Disabled));
+}
+
+#[tokio::test]
+async fn lambda_async_destinations_reach_sns_and_an_event_bus() {
+    use aws_sdk_lambda::types::{DestinationConfig, InvocationType, OnFailure, OnSuccess};
+    let server = Server::start();
+    let (eb, sqs, sns, lambda) = (events(&server), sqs(&server), sns(&server), server.lambda());
+    let code = br#"
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"echo": event}
+"#;
+    lambda
+        .create_function()
+        .function_name("dest")
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .handler("index.handler")
+        .role(ROLE)
+        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(zip_of(&[("index.py", code)]))).build())
+        .send()
+        .await
+        .unwrap();
+    let topic = sns.create_topic().name("results").send().await.unwrap().topic_arn().unwrap().to_string();
+    let (ok_url, ok_arn) = queue(&sqs, "ok-results").await;
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&ok_arn).attributes("RawMessageDelivery", "true").send().await.unwrap();
+    let (bad_url, bad_arn) = queue(&sqs, "failures").await;
+    eb.put_rule()
+        .name("lambda-failures")
+        .event_pattern(r#"{"source": ["lambda"], "detail-type": ["Lambda Function Invocation Result - Failure"]}"#)
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets().rule("lambda-failures").targets(Target::builder().id("q").arn(&bad_arn).build().unwrap()).send().await.unwrap();
+    lambda
+        .put_function_event_invoke_config()
+        .function_name("dest")
+        .maximum_retry_attempts(0)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_success(OnSuccess::builder().destination(&topic).build())
+                .on_failure(OnFailure::builder().destination("arn:aws:events:us-east-1:000000000000:event-bus/default").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for payload in [r#"{"n": 1}"#, r#"{"fail": true}"#] {
+        lambda
+            .invoke()
+            .function_name("dest")
+            .invocation_type(InvocationType::Event)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .unwrap();
+    }
+    let ok = receive(&sqs, &ok_url, 1).await;
+    assert_eq!(ok.len(), 1);
+    let record: Value = serde_json::from_str(ok[0].body().unwrap()).unwrap();
+    assert_eq!(record["version"], "1.0");
+    assert_eq!(record["requestContext"]["condition"], "Success");
+    assert_eq!(record["requestPayload"], serde_json::json!({"n": 1}));
+    assert_eq!(record["responsePayload"], serde_json::json!({"echo": {"n": 1}}));
+    let bad = receive(&sqs, &bad_url, 1).await;
+    assert_eq!(bad.len(), 1);
+    let event: Value = serde_json::from_str(bad[0].body().unwrap()).unwrap();
+    assert_eq!(event["source"], "lambda");
+    assert_eq!(event["detail-type"], "Lambda Function Invocation Result - Failure");
+    assert_eq!(event["detail"]["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(event["detail"]["responseContext"]["functionError"], "Unhandled");
+}
+
+#[tokio::test]
+async fn event_bridge_state_survives_kill_9() {
+    let dir = TempDir::new("events-persist");
+    let server = Server::start_with_data_dir(dir.path());
+    let (eb, sqs_client) = (events(&server), sqs(&server));
+    let (_, arn) = queue(&sqs_client, "kept-events").await;
+    eb.create_event_bus().name("kept").send().await.unwrap();
+    eb.put_rule().name("r").event_bus_name("kept").event_pattern(r#"{"source": ["a"]}"#).send().await.unwrap();
+    eb.put_targets().rule("r").event_bus_name("kept").targets(Target::builder().id("q").arn(&arn).build().unwrap()).send().await.unwrap();
+    server.kill();
+    let server = Server::start_with_data_dir(dir.path());
+    let (eb, sqs_client) = (events(&server), sqs(&server));
+    let targets = eb.list_targets_by_rule().rule("r").event_bus_name("kept").send().await.unwrap();
+    assert_eq!(targets.targets()[0].arn(), arn);
+    eb.put_events().entries(entry("a", "t", "{}").to_builder_bus("kept")).send().await.unwrap();
+    let url = sqs_client.get_queue_url().queue_name("kept-events").send().await.unwrap().queue_url().unwrap().to_string();
+    assert_eq!(receive(&sqs_client, &url, 1).await.len(), 1);
+}
+
+trait OnBus {
+    fn to_builder_bus(self, bus: &str) -> PutEventsRequestEntry;
+}
+
+impl OnBus for PutEventsRequestEntry {
+    fn to_builder_bus(self, bus: &str) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .set_source(self.source().map(str::to_string))
+            .set_detail_type(self.detail_type().map(str::to_string))
+            .set_detail(self.detail().map(str::to_string))
+            .build()
+    }
+}
