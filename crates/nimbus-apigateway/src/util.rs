@@ -109,6 +109,12 @@ fn set(doc: &mut Value, path: &[String], value: Value) {
     if last.is_empty() {
         return;
     }
+    // `replace /minimumCompressionSize ""` unsets a number (Chalice does this on every deploy).
+    let numeric = obj.get(last.as_str()).is_some_and(Value::is_number) || last == "minimumCompressionSize";
+    if numeric && value == "" {
+        obj.remove(last.as_str());
+        return;
+    }
     let typed = match (obj.get(last.as_str()), &value) {
         (Some(Value::Bool(_)), Value::String(s)) => s.parse::<bool>().map(Value::Bool).unwrap_or(value),
         (Some(Value::Number(_)), Value::String(s)) => {

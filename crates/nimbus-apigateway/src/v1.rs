@@ -425,8 +425,10 @@ const RESPONSE_TYPES: &[(&str, &str)] = &[
 
 fn default_response(kind: &str) -> Option<Value> {
     let (_, status) = RESPONSE_TYPES.iter().find(|(k, _)| *k == kind)?;
+    // Authorizer denials say `Message`, everything else `message`, as on AWS.
+    let key = if kind == "ACCESS_DENIED" { "Message" } else { "message" };
     let mut doc = json!({"responseType": kind, "defaultResponse": true, "responseParameters": {},
-        "responseTemplates": {"application/json": "{\"message\":$context.error.messageString}"}});
+        "responseTemplates": {"application/json": format!("{{\"{key}\":$context.error.messageString}}")}});
     if !status.is_empty() {
         doc["statusCode"] = json!(status);
     }

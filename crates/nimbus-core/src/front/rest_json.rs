@@ -23,6 +23,10 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
         Ok(output) => {
             let (status, headers, body) = model.encode_output(op, output);
             let mut response = HttpResponse::new(status, "application/json", body);
+            // An output member bound to `Content-Type` (API Gateway's exports) replaces the default.
+            if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                response.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            }
             response.headers.extend(headers);
             response
         }

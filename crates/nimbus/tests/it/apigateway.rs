@@ -502,3 +502,103 @@ async fn http_api_routes_payload_1_0_http_proxy_and_cors() {
     let missing = apigw.get_route().api_id(&api_id).route_id("nope").send().await.unwrap_err().into_service_error();
     assert!(missing.is_not_found_exception(), "{missing:?}");
 }
+
+#[tokio::test]
+async fn apis_survive_kill_9_with_a_data_dir() {
+    use aws_sdk_apigatewayv2::types::ProtocolType;
+    let dir = TempDir::new("apigw-persist");
+    let server = Server::start_with_data_dir(dir.path());
+    let apigw = v1(&server);
+    let api = apigw.create_rest_api().name("durable").send().await.unwrap();
+    let api_id = api.id().unwrap().to_string();
+    let root = api.root_resource_id().unwrap().to_string();
+    apigw.put_method().rest_api_id(&api_id).resource_id(&root).http_method("GET").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .r#type(IntegrationType::Mock)
+        .request_templates("application/json", r#"{"statusCode": 200}"#)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration_response()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .status_code("200")
+        .response_templates("application/json", "persisted")
+        .send()
+        .await
+        .unwrap();
+    apigw.create_deployment().rest_api_id(&api_id).stage_name("live").send().await.unwrap();
+    let http = v2(&server).create_api().name("durable-http").protocol_type(ProtocolType::Http).send().await.unwrap();
+    let http_id = http.api_id().unwrap().to_string();
+    server.kill();
+
+    let server = Server::start_with_data_dir(dir.path());
+    let got = v1(&server).get_rest_api().rest_api_id(&api_id).send().await.unwrap();
+    assert_eq!(got.name(), Some("durable"));
+    let stage = v1(&server).get_stage().rest_api_id(&api_id).stage_name("live").send().await.unwrap();
+    assert!(stage.deployment_id().is_some());
+    let (status, _, body) = get(&format!("{}/restapis/{api_id}/live/_user_request_/", server.endpoint()), &[]).await;
+    assert_eq!((status, body.as_str()), (200, "persisted"));
+    let http = v2(&server).get_api().api_id(&http_id).send().await.unwrap();
+    assert_eq!(http.name(), Some("durable-http"));
+}
+
+#[tokio::test]
+async fn aws_integrations_map_through_velocity_templates() {
+    let server = Server::start();
+    let apigw = v1(&server);
+    let api = apigw.create_rest_api().name("custom").send().await.unwrap();
+    let api_id = api.id().unwrap().to_string();
+    let code = "def handler(event, context):\n    if event.get('fail'):\n        raise Exception('boom: ' + event['id'])\n    return event\n";
+    let arn = function(&server, "custom-fn", code, Some(&api_id)).await;
+    let item = apigw.create_resource().rest_api_id(&api_id).parent_id(api.root_resource_id().unwrap()).path_part("{id}").send().await.unwrap();
+    let rid = item.id().unwrap();
+    apigw.put_method().rest_api_id(&api_id).resource_id(rid).http_method("POST").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(rid)
+        .http_method("POST")
+        .r#type(IntegrationType::Aws)
+        .integration_http_method("POST")
+        .uri(lambda_uri(&arn))
+        .request_templates(
+            "application/json",
+            "#set($b = $input.path('$'))\n{\"id\": \"$input.params('id')\", \"fail\": $b.fail, \"tags\": [#foreach($t in $b.tags)\"$t.toUpperCase()\"#if($foreach.hasNext),#end#end], \"stage\": \"$context.stage\"}",
+        )
+        .send()
+        .await
+        .unwrap();
+    for (code, pattern, template) in [
+        ("200", None, "#set($r = $input.path('$'))$r.id:$r.tags[1]:$r.stage"),
+        ("400", Some(".*boom.*"), "{\"error\": \"$util.escapeJavaScript($input.path('$.errorMessage'))\"}"),
+    ] {
+        apigw.put_method_response().rest_api_id(&api_id).resource_id(rid).http_method("POST").status_code(code).send().await.unwrap();
+        let mut put = apigw
+            .put_integration_response()
+            .rest_api_id(&api_id)
+            .resource_id(rid)
+            .http_method("POST")
+            .status_code(code)
+            .response_templates("application/json", template);
+        if let Some(p) = pattern {
+            put = put.selection_pattern(p);
+        }
+        put.send().await.unwrap();
+    }
+    apigw.create_deployment().rest_api_id(&api_id).stage_name("dev").send().await.unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/restapis/{api_id}/dev/_user_request_/abc", server.endpoint());
+    let ok = client.post(&url).header("content-type", "application/json").body(r#"{"fail": false, "tags": ["x", "y"]}"#).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "abc:Y:dev");
+    let failed = client.post(&url).header("content-type", "application/json").body(r#"{"fail": true, "tags": []}"#).send().await.unwrap();
+    assert_eq!(failed.status(), 400);
+    assert_eq!(failed.json::<Value>().await.unwrap(), json!({"error": "boom: abc"}));
+}
