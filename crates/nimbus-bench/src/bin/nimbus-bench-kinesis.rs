@@ -53,6 +53,9 @@ async fn kinesis(conn: &mut Conn, op: &str, body: &Value) -> Res<Value> {
     if status != 200 {
         return Err(format!("{op} answered {status}: {}", String::from_utf8_lossy(&out)));
     }
+    if out.is_empty() {
+        return Ok(Value::Null); // operations without an output shape answer an empty body
+    }
     serde_json::from_slice(&out).map_err(|e| format!("{op}: {e}"))
 }
 
