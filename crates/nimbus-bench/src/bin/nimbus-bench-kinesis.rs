@@ -107,8 +107,11 @@ def handler(event, context):
     started = time.time()
     lines = ["%s %f" % (base64.b64decode(r["kinesis"]["data"]).decode(), started) for r in event["Records"]]
     name = "%019d-%s" % (time.time_ns(), context.aws_request_id)
-    with open(os.path.join(os.environ["OUT"], name), "w") as out:
+    # Written aside and renamed, so the reader never sees half a file.
+    tmp = os.path.join(os.environ["OUT"], "." + name)
+    with open(tmp, "w") as out:
         out.write("\n".join(lines) + "\n")
+    os.rename(tmp, os.path.join(os.environ["OUT"], name))
     return {}
 "#;
     let mut buf = std::io::Cursor::new(Vec::new());
@@ -121,32 +124,39 @@ def handler(event, context):
     buf.into_inner()
 }
 
-/// Every `<data> <start>` line written so far, invocation by invocation in start order.
-fn lines(dir: &Path) -> Vec<(String, f64)> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+/// Every `<data> <start>` line written so far, invocation by invocation in start order. Files
+/// already parsed are kept in `cache`, so polling does not reread 100,000 lines each time.
+fn lines(dir: &Path, cache: &mut std::collections::BTreeMap<String, Vec<(String, f64)>>) -> Vec<(String, f64)> {
+    let names: Vec<String> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .filter_map(|n| std::fs::read_to_string(dir.join(n)).ok())
-        .flat_map(|text| {
-            text.lines()
-                .filter_map(|l| {
-                    let (data, t) = l.rsplit_once(' ')?;
-                    Some((data.to_string(), t.parse().ok()?))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    for name in names.into_iter().filter(|n| !n.starts_with('.')) {
+        if cache.contains_key(&name) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join(&name)) else { continue };
+        let parsed = text
+            .lines()
+            .filter_map(|l| {
+                let (data, t) = l.rsplit_once(' ')?;
+                Some((data.to_string(), t.parse().ok()?))
+            })
+            .collect();
+        cache.insert(name, parsed);
+    }
+    cache.values().flatten().cloned().collect()
 }
 
 async fn wait_for(dir: &Path, want: usize, limit: Duration) -> Vec<(String, f64)> {
     let deadline = Instant::now() + limit;
+    let mut cache = std::collections::BTreeMap::new();
     loop {
-        let seen = lines(dir);
-        if seen.len() >= want || Instant::now() > deadline {
-            return seen;
+        let count: usize = {
+            lines(dir, &mut cache);
+            cache.values().map(Vec::len).sum()
+        };
+        if count >= want || Instant::now() > deadline {
+            return lines(dir, &mut cache);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
