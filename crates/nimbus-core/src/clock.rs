@@ -36,3 +36,20 @@ impl Clock {
         self.offset_ms.store(0, Ordering::Relaxed);
     }
 }
+
+/// Call `tick` on the value behind `owner` every `period` of real time until it is dropped:
+/// the background sweeps (TTL, retention) that follow nimbus's clock.
+pub fn every<T: Send + Sync + 'static>(
+    owner: std::sync::Weak<T>,
+    period: std::time::Duration,
+    tick: impl Fn(&T) + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        loop {
+            interval.tick().await;
+            let Some(owner) = owner.upgrade() else { return };
+            tick(&owner);
+        }
+    });
+}

@@ -4,7 +4,7 @@
 //! retention on nimbus's clock.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nimbus_core::clock::Clock;
@@ -76,15 +76,7 @@ impl Dynamo {
 
     /// Sweep every second (real time) so TTL and retention follow nimbus's clock closely.
     pub fn start_background(self: &Arc<Self>) {
-        let me: Weak<Dynamo> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let Some(me) = me.upgrade() else { return };
-                me.sweep();
-            }
-        });
+        nimbus_core::clock::every(Arc::downgrade(self), Duration::from_secs(1), Dynamo::sweep);
     }
 }
 

@@ -11,7 +11,7 @@ pub mod ops;
 pub mod state;
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use nimbus_core::clock::Clock;
@@ -99,15 +99,7 @@ impl Kinesis {
 
     /// Sweep every second (real time) so retention follows nimbus's clock closely.
     pub fn start_background(self: &Arc<Self>) {
-        let me: Weak<Kinesis> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let Some(me) = me.upgrade() else { return };
-                me.sweep();
-            }
-        });
+        nimbus_core::clock::every(Arc::downgrade(self), Duration::from_secs(1), Kinesis::sweep);
     }
 
     /// The service on the router.

@@ -50,6 +50,18 @@ struct Entry<'a> {
     explicit: Option<&'a str>,
 }
 
+impl Entry<'_> {
+    fn record(&self, ctx: &Ctx, stream: &StreamMeta, counter: u64) -> DataRecord {
+        DataRecord {
+            counter,
+            arrival_millis: ctx.now_millis,
+            partition_key: self.partition_key.to_string(),
+            data: self.data.to_string(),
+            encrypted: stream.encryption == "KMS",
+        }
+    }
+}
+
 /// The open shard a record goes to.
 fn route<'a>(stream: &'a StreamMeta, entry: &Entry) -> Result<&'a ShardMeta> {
     let hash = match entry.explicit {
@@ -110,14 +122,7 @@ pub fn put_record(db: &Streams, ctx: &Ctx, input: &Value, changes: &mut Journal)
     }
     let shard = route(&stream.meta, &entry)?;
     let counter = stream.next_counter(ctx.now_millis);
-    let record = DataRecord {
-        counter,
-        arrival_millis: ctx.now_millis,
-        partition_key: entry.partition_key.to_string(),
-        data: entry.data.to_string(),
-        encrypted: stream.meta.encryption == "KMS",
-    };
-    store(ctx, stream, shard.index, record, changes);
+    store(ctx, stream, shard.index, entry.record(ctx, &stream.meta, counter), changes);
     let mut out =
         json!({"ShardId": shard.id(), "SequenceNumber": sequence_number(&stream.meta, shard.index, counter)});
     encryption(&stream.meta, &mut out);
@@ -147,13 +152,7 @@ pub fn put_records(db: &Streams, ctx: &Ctx, input: &Value, changes: &mut Journal
     let mut results = Vec::with_capacity(entries.len());
     for entry in &entries {
         let shard = route(&stream.meta, entry)?;
-        let record = DataRecord {
-            counter,
-            arrival_millis: ctx.now_millis,
-            partition_key: entry.partition_key.to_string(),
-            data: entry.data.to_string(),
-            encrypted: stream.meta.encryption == "KMS",
-        };
+        let record = entry.record(ctx, &stream.meta, counter);
         results.push(
             json!({"SequenceNumber": sequence_number(&stream.meta, shard.index, counter), "ShardId": shard.id()}),
         );

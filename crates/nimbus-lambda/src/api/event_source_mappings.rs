@@ -1,7 +1,7 @@
 //! Event source mappings: Create/Get/List/Update/DeleteEventSourceMapping.
 //!
-//! Every source type AWS accepts is validated and stored; SQS mappings are polled for real
-//! (see `esm::sqs`), the stream and broker types are stored until those services exist.
+//! Every source type AWS accepts is validated and stored; SQS, Kinesis and DynamoDB Streams
+//! mappings are polled for real (`esm::sqs`, `esm::stream`); the broker types are stored only.
 
 use nimbus_core::RequestContext;
 use serde_json::{json, Map, Value};

@@ -473,3 +473,45 @@ async fn a_disabled_mapping_and_a_restart_resume_from_the_checkpoint() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_older_than_the_maximum_age_go_to_the_on_failure_destination() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let client = kinesis(&server);
+    let sqs = crate::sqs_esm::sqs(&server);
+    let queue = sqs.create_queue().queue_name("too-old").send().await.unwrap().queue_url().unwrap().to_string();
+    let out = Out::new("age");
+    function(&lambda, "aged", &out.0, "quiet").await;
+    let arn = create(&client, "aged", 1).await;
+    put(&client, "aged", &keyed(3, 1, 0)).await;
+    advance_clock(&server, 120).await;
+    lambda
+        .create_event_source_mapping()
+        .function_name("aged")
+        .event_source_arn(&arn)
+        .starting_position(EventSourcePosition::TrimHorizon)
+        .maximum_record_age_in_seconds(60)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_failure(OnFailure::builder().destination("arn:aws:sqs:us-east-1:000000000000:too-old").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut message = None;
+    for _ in 0..120 {
+        let got = sqs.receive_message().queue_url(&queue).wait_time_seconds(1).send().await.unwrap();
+        if let Some(m) = got.messages().first() {
+            message = Some(m.body().unwrap().to_string());
+            break;
+        }
+    }
+    let message: Value = serde_json::from_str(&message.expect("an on-failure record")).unwrap();
+    assert_eq!(message["requestContext"]["condition"], "RecordAgeExceeded");
+    assert_eq!(message["KinesisBatchInfo"]["batchSize"], 3);
+    put(&client, "aged", &keyed(1, 1, 3)).await;
+    wait_for(|| !out.records().is_empty(), "the fresh record").await;
+    assert_eq!(out.records(), ["k0:3"], "expired records are never delivered");
+}
