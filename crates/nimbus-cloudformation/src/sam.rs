@@ -83,7 +83,8 @@ async fn python() -> std::result::Result<String, String> {
     if !made.is_ok_and(|s| s.success()) {
         return Err("could not create a Python virtual environment (python3 -m venv)".into());
     }
-    let pip = tokio::process::Command::new(&cached).args(["-m", "pip", "install", "--quiet", SAM_TRANSLATOR]).status().await;
+    let pip =
+        tokio::process::Command::new(&cached).args(["-m", "pip", "install", "--quiet", SAM_TRANSLATOR]).status().await;
     if !pip.is_ok_and(|s| s.success()) {
         return Err(format!("could not install {SAM_TRANSLATOR} with pip"));
     }
@@ -117,8 +118,9 @@ pub async fn translate(template: Value, ctx: &RequestContext, params: &[ParamInp
         let _ = stdin.write_all(request.to_string().as_bytes()).await;
     }
     let out = child.wait_with_output().await.map_err(|e| fail(e.to_string()))?;
-    let answer: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|_| fail(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("the translator failed").to_string()))?;
+    let answer: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        fail(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("the translator failed").to_string())
+    })?;
     if let Some(err) = answer.get("error").and_then(Value::as_str) {
         return Err(fail(err.to_string()));
     }

@@ -2,6 +2,7 @@
 //! One binary (modules per area) so the SDK crates are linked once.
 
 mod bad_input;
+mod cloudformation;
 mod dynamodb;
 mod front;
 mod harness;
