@@ -281,6 +281,35 @@ impl Engine {
         self.store.read(|s| s.exports(&stack.account, &stack.region)).into_iter().map(|(k, (v, _))| (k, v)).collect()
     }
 
+    /// A scope over the stack as it stands.
+    fn scope<'a>(
+        known: &'a BTreeMap<String, Known>,
+        pseudo: &'a Pseudo,
+        pending: &'a BTreeSet<String>,
+        prepared: &'a Prepared,
+        exports: &'a BTreeMap<String, String>,
+    ) -> Scope<'a> {
+        Scope {
+            pseudo,
+            params: &prepared.values,
+            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
+            conditions: &prepared.conditions,
+            resources: known,
+            exports,
+            pending,
+        }
+    }
+
+    fn with_scope<T>(
+        stack: &Stack,
+        prepared: &Prepared,
+        exports: &BTreeMap<String, String>,
+        f: impl FnOnce(&Scope<'_>) -> T,
+    ) -> T {
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        f(&Self::scope(&known, &pseudo, &pending, prepared, exports))
+    }
+
     /// Evaluate one resource's properties against the stack as it stands.
     fn properties(
         &self,
@@ -289,20 +318,8 @@ impl Engine {
         logical: &str,
         exports: &BTreeMap<String, String>,
     ) -> std::result::Result<Value, String> {
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
-            params: &prepared.values,
-            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
-            conditions: &prepared.conditions,
-            resources: &known,
-            exports,
-            pending: &pending,
-        };
         let props = prepared.resource(logical).get("Properties").cloned().unwrap_or(Value::Object(Map::new()));
-        scope.value(&props)
+        Self::with_scope(stack, prepared, exports, |scope| scope.value(&props))
     }
 
     fn cx(&self, stack: &Stack, logical: &str) -> Cx {
@@ -822,19 +839,9 @@ impl Engine {
     /// The stack's outputs; an export another stack already has fails the operation.
     fn outputs(&self, stack: &Stack, prepared: &Prepared) -> std::result::Result<Vec<Output>, String> {
         let Some(defs) = prepared.template.get("Outputs").and_then(Value::as_object) else { return Ok(Vec::new()) };
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
         let exports = self.exports_for(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
-            params: &prepared.values,
-            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
-            conditions: &prepared.conditions,
-            resources: &known,
-            exports: &exports,
-            pending: &pending,
-        };
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        let scope = Self::scope(&known, &pseudo, &pending, prepared, &exports);
         let taken = self.store.read(|s| s.exports(&stack.account, &stack.region));
         let mut out = Vec::new();
         for (key, def) in defs {
@@ -872,19 +879,9 @@ impl Engine {
     fn imports(&self, stack: &Stack, prepared: &Prepared) -> Vec<String> {
         let mut args = Vec::new();
         collect_imports(&prepared.template, &mut args);
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
         let exports = self.exports_for(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
-            params: &prepared.values,
-            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
-            conditions: &prepared.conditions,
-            resources: &known,
-            exports: &exports,
-            pending: &pending,
-        };
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        let scope = Self::scope(&known, &pseudo, &pending, prepared, &exports);
         let mut names: Vec<String> =
             args.iter().filter_map(|a| scope.value(a).ok()).filter_map(|v| eval::text_of(&v)).collect();
         names.sort();

@@ -65,8 +65,15 @@ async fn imports_samtranslator(python: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The interpreter that runs the translator, installing it into nimbus's cache if needed.
+/// The interpreter that runs the translator (found once per process: probing imports the
+/// translator, which takes a second or more).
 async fn python() -> std::result::Result<String, String> {
+    static FOUND: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    FOUND.get_or_try_init(find_python).await.cloned()
+}
+
+/// Find, or install into nimbus's cache, an interpreter that imports the translator.
+async fn find_python() -> std::result::Result<String, String> {
     if let Ok(p) = std::env::var("NIMBUS_SAM_PYTHON") {
         return Ok(p);
     }
