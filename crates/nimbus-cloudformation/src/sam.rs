@@ -57,7 +57,8 @@ fn cache_dir() -> PathBuf {
 
 async fn imports_samtranslator(python: &str) -> bool {
     tokio::process::Command::new(python)
-        .args(["-c", "import samtranslator"])
+        // Finding the package is enough (importing it costs a second or more).
+        .args(["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('samtranslator') is None)"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
