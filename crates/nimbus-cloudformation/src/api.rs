@@ -69,7 +69,15 @@ pub struct Api {
 }
 
 impl Api {
-    fn request(&self, signing: &str, method: Method, path: &str, query: Vec<(String, String)>, content_type: &str, body: Vec<u8>) -> HttpRequest {
+    fn request(
+        &self,
+        signing: &str,
+        method: Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> HttpRequest {
         let mut headers = HeaderMap::new();
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential={}/20240101/{}/{signing}/aws4_request, SignedHeaders=host, Signature=0",
@@ -104,7 +112,14 @@ impl Api {
     }
 
     /// REST-JSON: a method, a path (already escaped) and an optional JSON body.
-    pub async fn rest(&self, signing: &str, method: Method, path: &str, query: Vec<(String, String)>, body: Option<Value>) -> ApiResult<Value> {
+    pub async fn rest(
+        &self,
+        signing: &str,
+        method: Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        body: Option<Value>,
+    ) -> ApiResult<Value> {
         let bytes = body.map(|b| serde_json::to_vec(&b).unwrap_or_default()).unwrap_or_default();
         let req = self.request(signing, method, path, query, "application/json", bytes);
         let (status, headers, body) = self.send(req).await;
@@ -112,7 +127,15 @@ impl Api {
     }
 
     /// REST with a raw body and raw answer (S3).
-    pub async fn raw(&self, signing: &str, method: Method, path: &str, query: Vec<(String, String)>, content_type: &str, body: Vec<u8>) -> ApiResult<Bytes> {
+    pub async fn raw(
+        &self,
+        signing: &str,
+        method: Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> ApiResult<Bytes> {
         let req = self.request(signing, method, path, query, content_type, body);
         let (status, _headers, body) = self.send(req).await;
         if status >= 300 {
@@ -122,7 +145,13 @@ impl Api {
     }
 
     /// The query protocol: `Action`, `Version` and the form parameters; the answer's XML.
-    pub async fn query(&self, signing: &str, action: &str, version: &str, params: &[(String, String)]) -> ApiResult<String> {
+    pub async fn query(
+        &self,
+        signing: &str,
+        action: &str,
+        version: &str,
+        params: &[(String, String)],
+    ) -> ApiResult<String> {
         let form = {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("Action", action).append_pair("Version", version);
@@ -207,7 +236,13 @@ pub fn xml_texts(xml: &str, tag: &str) -> Vec<String> {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&#xD;", "\r").replace("&#xA;", "\n").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&#xD;", "\r")
+        .replace("&#xA;", "\n")
+        .replace("&amp;", "&")
 }
 
 /// A path segment escaped for a REST path (`arn:aws:…` names included).

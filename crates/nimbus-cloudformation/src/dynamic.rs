@@ -33,7 +33,8 @@ async fn resolve_text(api: &Api, text: &str) -> Result<String, String> {
     while let Some(start) = rest.find("{{resolve:") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("Incorrect format is used in the dynamic reference {rest}"))?;
+        let end =
+            after.find("}}").ok_or_else(|| format!("Incorrect format is used in the dynamic reference {rest}"))?;
         let reference = &after[..end];
         out.push_str(&one(api, reference).await?);
         rest = &after[end + 2..];
@@ -44,13 +45,20 @@ async fn resolve_text(api: &Api, text: &str) -> Result<String, String> {
 
 async fn one(api: &Api, reference: &str) -> Result<String, String> {
     let body = reference.strip_prefix("resolve:").unwrap_or(reference);
-    let (service, spec) = body.split_once(':').ok_or_else(|| format!("Incorrect format is used in the dynamic reference {{{{{reference}}}}}"))?;
+    let (service, spec) = body
+        .split_once(':')
+        .ok_or_else(|| format!("Incorrect format is used in the dynamic reference {{{{{reference}}}}}"))?;
     match service {
         "ssm" | "ssm-secure" => {
             let out = api
                 .json("ssm", "AmazonSSM.GetParameter", "1.1", json!({"Name": spec, "WithDecryption": true}))
                 .await
-                .map_err(|e| format!("Unable to resolve the dynamic reference {{{{{reference}}}}}: {}", if e.message.is_empty() { e.code } else { e.message }))?;
+                .map_err(|e| {
+                    format!(
+                        "Unable to resolve the dynamic reference {{{{{reference}}}}}: {}",
+                        if e.message.is_empty() { e.code } else { e.message }
+                    )
+                })?;
             Ok(out["Parameter"]["Value"].as_str().unwrap_or_default().to_string())
         }
         "secretsmanager" => {
@@ -62,15 +70,18 @@ async fn one(api: &Api, reference: &str) -> Result<String, String> {
             if !parts[4].is_empty() {
                 req["VersionId"] = json!(parts[4]);
             }
-            let out = api
-                .json("secretsmanager", "secretsmanager.GetSecretValue", "1.1", req)
-                .await
-                .map_err(|e| format!("Unable to resolve the dynamic reference {{{{{reference}}}}}: {}", if e.message.is_empty() { e.code } else { e.message }))?;
+            let out = api.json("secretsmanager", "secretsmanager.GetSecretValue", "1.1", req).await.map_err(|e| {
+                format!(
+                    "Unable to resolve the dynamic reference {{{{{reference}}}}}: {}",
+                    if e.message.is_empty() { e.code } else { e.message }
+                )
+            })?;
             let secret = out["SecretString"].as_str().unwrap_or_default().to_string();
             if parts[2].is_empty() {
                 return Ok(secret);
             }
-            let doc: Value = serde_json::from_str(&secret).map_err(|_| format!("Could not parse SecretString JSON for {}", parts[0]))?;
+            let doc: Value = serde_json::from_str(&secret)
+                .map_err(|_| format!("Could not parse SecretString JSON for {}", parts[0]))?;
             doc.get(&parts[2])
                 .and_then(crate::eval::text_of)
                 .ok_or_else(|| format!("Could not find SecretString key {} in secret {}", parts[2], parts[0]))
@@ -92,5 +103,11 @@ fn split_secret(spec: &str) -> [String; 5] {
         }
     };
     let mut fields = rest.split(':').map(str::to_string);
-    [id, fields.next().unwrap_or_default(), fields.next().unwrap_or_default(), fields.next().unwrap_or_default(), fields.next().unwrap_or_default()]
+    [
+        id,
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default(),
+        fields.next().unwrap_or_default(),
+    ]
 }

@@ -94,7 +94,11 @@ pub fn required_capability(template: &Value) -> Option<(&'static str, Vec<String
 pub fn check_capabilities(template: &Value, capabilities: &[String]) -> Result<()> {
     if let Some((needed, _)) = required_capability(template) {
         let has = |c: &str| capabilities.iter().any(|x| x == c);
-        let ok = if needed == "CAPABILITY_NAMED_IAM" { has("CAPABILITY_NAMED_IAM") } else { has("CAPABILITY_IAM") || has("CAPABILITY_NAMED_IAM") };
+        let ok = if needed == "CAPABILITY_NAMED_IAM" {
+            has("CAPABILITY_NAMED_IAM")
+        } else {
+            has("CAPABILITY_IAM") || has("CAPABILITY_NAMED_IAM")
+        };
         if !ok {
             return Err(insufficient_capabilities(needed));
         }
@@ -143,7 +147,10 @@ impl Engine {
             .into_iter()
             .collect();
         if !unknown.is_empty() {
-            return Err(validation(format!("Template format error: Unrecognized resource types: [{}]", unknown.join(", "))));
+            return Err(validation(format!(
+                "Template format error: Unrecognized resource types: [{}]",
+                unknown.join(", ")
+            )));
         }
         let (parameters, values) = self.parameters(&template, inputs, pseudo, previous).await?;
         let exports = BTreeMap::new();
@@ -177,7 +184,8 @@ impl Engine {
         let known_params: BTreeSet<String> = values.keys().cloned().collect();
         let all_names: BTreeSet<String> = resources.keys().cloned().collect();
         // References to resources skipped by their condition are allowed inside an Fn::If.
-        let deps = graph::dependencies(&active, &known_params.union(&all_names).cloned().collect()).map_err(validation)?;
+        let deps =
+            graph::dependencies(&active, &known_params.union(&all_names).cloned().collect()).map_err(validation)?;
         let deps: BTreeMap<String, BTreeSet<String>> =
             deps.into_iter().map(|(k, v)| (k, v.into_iter().filter(|d| active.contains_key(d)).collect())).collect();
         let waves = graph::waves(&deps).map_err(validation)?;
@@ -202,9 +210,9 @@ impl Engine {
         for (name, def) in &defs {
             let given = inputs.iter().find(|p| &p.key == name);
             let value = match given {
-                Some(p) if p.use_previous => previous
-                    .and_then(|s| s.parameters.iter().find(|x| &x.key == name))
-                    .map(|x| x.value.clone()),
+                Some(p) if p.use_previous => {
+                    previous.and_then(|s| s.parameters.iter().find(|x| &x.key == name)).map(|x| x.value.clone())
+                }
                 Some(p) => p.value.clone(),
                 None => None,
             }
@@ -216,13 +224,14 @@ impl Engine {
             let ty = def["Type"].as_str().unwrap_or("String");
             check_constraints(name, def, ty, &value)?;
             let mut resolved = None;
-            let effective = if let Some(inner) = ty.strip_prefix("AWS::SSM::Parameter::Value<").and_then(|t| t.strip_suffix('>')) {
-                let v = self.ssm_value(pseudo, &value).await?;
-                resolved = Some(v.clone());
-                typed_value(inner, &v)
-            } else {
-                typed_value(ty, &value)
-            };
+            let effective =
+                if let Some(inner) = ty.strip_prefix("AWS::SSM::Parameter::Value<").and_then(|t| t.strip_suffix('>')) {
+                    let v = self.ssm_value(pseudo, &value).await?;
+                    resolved = Some(v.clone());
+                    typed_value(inner, &v)
+                } else {
+                    typed_value(ty, &value)
+                };
             values.insert(name.clone(), effective);
             let no_echo = def.get("NoEcho").is_some_and(|v| v == &Value::Bool(true) || v == "true");
             params.push(Parameter { key: name.clone(), value, resolved, no_echo });
@@ -272,22 +281,45 @@ impl Engine {
         self.store.read(|s| s.exports(&stack.account, &stack.region)).into_iter().map(|(k, (v, _))| (k, v)).collect()
     }
 
-    /// Evaluate one resource's properties against the stack as it stands.
-    fn properties(&self, stack: &Stack, prepared: &Prepared, logical: &str, exports: &BTreeMap<String, String>) -> std::result::Result<Value, String> {
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
+    /// A scope over the stack as it stands.
+    fn scope<'a>(
+        known: &'a BTreeMap<String, Known>,
+        pseudo: &'a Pseudo,
+        pending: &'a BTreeSet<String>,
+        prepared: &'a Prepared,
+        exports: &'a BTreeMap<String, String>,
+    ) -> Scope<'a> {
+        Scope {
+            pseudo,
             params: &prepared.values,
             mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
             conditions: &prepared.conditions,
-            resources: &known,
+            resources: known,
             exports,
-            pending: &pending,
-        };
+            pending,
+        }
+    }
+
+    fn with_scope<T>(
+        stack: &Stack,
+        prepared: &Prepared,
+        exports: &BTreeMap<String, String>,
+        f: impl FnOnce(&Scope<'_>) -> T,
+    ) -> T {
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        f(&Self::scope(&known, &pseudo, &pending, prepared, exports))
+    }
+
+    /// Evaluate one resource's properties against the stack as it stands.
+    fn properties(
+        &self,
+        stack: &Stack,
+        prepared: &Prepared,
+        logical: &str,
+        exports: &BTreeMap<String, String>,
+    ) -> std::result::Result<Value, String> {
         let props = prepared.resource(logical).get("Properties").cloned().unwrap_or(Value::Object(Map::new()));
-        scope.value(&props)
+        Self::with_scope(stack, prepared, exports, |scope| scope.value(&props))
     }
 
     fn cx(&self, stack: &Stack, logical: &str) -> Cx {
@@ -296,6 +328,12 @@ impl Engine {
             stack_name: stack.name.clone(),
             stack_id: stack.id.clone(),
             logical_id: logical.to_string(),
+            resource_type: stack
+                .resources
+                .get(logical)
+                .map(|r| r.resource_type.clone())
+                .or_else(|| stack.template["Resources"][logical]["Type"].as_str().map(str::to_string))
+                .unwrap_or_default(),
             tags: stack.tags.clone(),
             endpoint: self.endpoint.read().clone(),
         }
@@ -310,7 +348,16 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push_event(&self, stack: &mut Stack, logical: &str, physical: &str, ty: &str, status: &str, reason: Option<String>, props: Option<&Value>) {
+    fn push_event(
+        &self,
+        stack: &mut Stack,
+        logical: &str,
+        physical: &str,
+        ty: &str,
+        status: &str,
+        reason: Option<String>,
+        props: Option<&Value>,
+    ) {
         stack.events.push(Event {
             event_id: format!("{logical}-{status}-{}", self.now()),
             logical_id: logical.to_string(),
@@ -325,7 +372,8 @@ impl Engine {
 
     fn resource_event(&self, stack: &mut Stack, res: &Resource, status: &str, reason: Option<String>) {
         let physical = res.physical_id.clone().unwrap_or_default();
-        let props = (status.ends_with("IN_PROGRESS") && !status.starts_with("DELETE")).then_some(&res.properties).cloned();
+        let props =
+            (status.ends_with("IN_PROGRESS") && !status.starts_with("DELETE")).then_some(&res.properties).cloned();
         self.push_event(stack, &res.logical_id, &physical, &res.resource_type, status, reason, props.as_ref());
     }
 
@@ -348,7 +396,9 @@ impl Engine {
     }
 
     /// Provision one wave: every job's future runs in parallel; results come back by logical id.
-    async fn run_jobs<T: Send + 'static>(jobs: Vec<(String, nimbus_core::service::BoxFuture<'static, T>)>) -> Vec<(String, T)> {
+    async fn run_jobs<T: Send + 'static>(
+        jobs: Vec<(String, nimbus_core::service::BoxFuture<'static, T>)>,
+    ) -> Vec<(String, T)> {
         let mut set = JoinSet::new();
         for (logical, fut) in jobs {
             set.spawn(async move { (logical, fut.await) });
@@ -371,7 +421,12 @@ impl Engine {
             let mut jobs: Vec<(String, nimbus_core::service::BoxFuture<'static, Outcome>)> = Vec::new();
             for logical in wave {
                 let ty = prepared.resource(logical)["Type"].as_str().unwrap_or_default().to_string();
-                let mut res = Resource { logical_id: logical.clone(), resource_type: ty.clone(), metadata: prepared.resource(logical).get("Metadata").cloned(), ..Default::default() };
+                let mut res = Resource {
+                    logical_id: logical.clone(),
+                    resource_type: ty.clone(),
+                    metadata: prepared.resource(logical).get("Metadata").cloned(),
+                    ..Default::default()
+                };
                 let props = match self.properties(&stack, &prepared, logical, &exports) {
                     Ok(p) => self.resolve_dynamic(&stack, p).await,
                     Err(e) => Err(e),
@@ -431,7 +486,8 @@ impl Engine {
         let order = reverse_waves(&prepared.waves);
         let ok = self.delete_resources(&mut stack, &order, false).await;
         if !ok {
-            let reason = format!("The following resource(s) failed to delete: [{}]. ", failed_deletes(&stack).join(", "));
+            let reason =
+                format!("The following resource(s) failed to delete: [{}]. ", failed_deletes(&stack).join(", "));
             self.stack_event(&mut stack, "ROLLBACK_FAILED", Some(reason));
             return;
         }
@@ -448,13 +504,15 @@ impl Engine {
     async fn delete_resources(&self, stack: &mut Stack, order: &[Vec<String>], retain: bool) -> bool {
         let mut ok = true;
         for wave in order {
-            let mut jobs: Vec<(String, nimbus_core::service::BoxFuture<'static, std::result::Result<(), String>>)> = Vec::new();
+            let mut jobs: Vec<(String, nimbus_core::service::BoxFuture<'static, std::result::Result<(), String>>)> =
+                Vec::new();
             for logical in wave {
                 let Some(res) = stack.resources.get(logical).cloned() else { continue };
                 if res.status == "DELETE_COMPLETE" || res.status == "DELETE_SKIPPED" {
                     continue;
                 }
-                let policy = stack.template["Resources"][logical]["DeletionPolicy"].as_str().unwrap_or("Delete").to_string();
+                let policy =
+                    stack.template["Resources"][logical]["DeletionPolicy"].as_str().unwrap_or("Delete").to_string();
                 if res.physical_id.is_none() || res.status == "CREATE_FAILED" && res.physical_id.is_none() {
                     self.set_resource(stack, res, "DELETE_COMPLETE", None);
                     continue;
@@ -489,19 +547,32 @@ impl Engine {
             self.store.read(|s| {
                 s.stacks
                     .values()
-                    .filter(|o| o.id != stack.id && !o.is_deleted() && o.account == stack.account && o.region == stack.region)
-                    .flat_map(|o| o.imports.iter().filter(|i| mine.contains(i)).map(|i| (i.clone(), o.name.clone())).collect::<Vec<_>>())
+                    .filter(|o| {
+                        o.id != stack.id && !o.is_deleted() && o.account == stack.account && o.region == stack.region
+                    })
+                    .flat_map(|o| {
+                        o.imports
+                            .iter()
+                            .filter(|i| mine.contains(i))
+                            .map(|i| (i.clone(), o.name.clone()))
+                            .collect::<Vec<_>>()
+                    })
                     .collect()
             })
         };
         if let Some((export, user)) = users.first() {
-            self.stack_event(&mut stack, "DELETE_FAILED", Some(format!("Export {export} cannot be deleted as it is in use by {user}")));
+            self.stack_event(
+                &mut stack,
+                "DELETE_FAILED",
+                Some(format!("Export {export} cannot be deleted as it is in use by {user}")),
+            );
             return;
         }
         let waves = stack_waves(&stack);
         let ok = self.delete_resources(&mut stack, &reverse_waves(&waves), true).await;
         if !ok {
-            let reason = format!("The following resource(s) failed to delete: [{}]. ", failed_deletes(&stack).join(", "));
+            let reason =
+                format!("The following resource(s) failed to delete: [{}]. ", failed_deletes(&stack).join(", "));
             self.stack_event(&mut stack, "DELETE_FAILED", Some(reason));
             return;
         }
@@ -533,11 +604,19 @@ impl Engine {
                     Ok(p) => self.resolve_dynamic(&stack, p).await,
                     Err(e) => Err(e),
                 };
-                let existing = stack.resources.get(logical).filter(|r| r.physical_id.is_some() && r.status != "DELETE_COMPLETE").cloned();
+                let existing = stack
+                    .resources
+                    .get(logical)
+                    .filter(|r| r.physical_id.is_some() && r.status != "DELETE_COMPLETE")
+                    .cloned();
                 let props = match props {
                     Ok(p) => p,
                     Err(e) => {
-                        let res = existing.unwrap_or(Resource { logical_id: logical.clone(), resource_type: ty.clone(), ..Default::default() });
+                        let res = existing.unwrap_or(Resource {
+                            logical_id: logical.clone(),
+                            resource_type: ty.clone(),
+                            ..Default::default()
+                        });
                         let status = if res.physical_id.is_some() { "UPDATE_FAILED" } else { "CREATE_FAILED" };
                         self.set_resource(&mut stack, res, status, Some(e));
                         failed.push(logical.clone());
@@ -546,7 +625,13 @@ impl Engine {
                 };
                 match existing {
                     None => {
-                        let res = Resource { logical_id: logical.clone(), resource_type: ty.clone(), properties: props.clone(), metadata: def.get("Metadata").cloned(), ..Default::default() };
+                        let res = Resource {
+                            logical_id: logical.clone(),
+                            resource_type: ty.clone(),
+                            properties: props.clone(),
+                            metadata: def.get("Metadata").cloned(),
+                            ..Default::default()
+                        };
                         self.set_resource(&mut stack, res, "CREATE_IN_PROGRESS", None);
                         created.push(logical.clone());
                         kinds.insert(logical.clone(), "create");
@@ -568,18 +653,28 @@ impl Engine {
                     }
                     Some(old) => {
                         if let Some(name_prop) = spec.name_property {
-                            if old.properties.get(name_prop).is_some() && old.properties.get(name_prop) == props.get(name_prop) {
+                            if old.properties.get(name_prop).is_some()
+                                && old.properties.get(name_prop) == props.get(name_prop)
+                            {
                                 let reason = format!("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename {} and update the stack again.", old.properties[name_prop].as_str().unwrap_or_default());
                                 self.set_resource(&mut stack, old, "UPDATE_FAILED", Some(reason));
                                 failed.push(logical.clone());
                                 continue;
                             }
                         }
-                        let res = Resource { logical_id: logical.clone(), resource_type: ty.clone(), properties: props.clone(), metadata: def.get("Metadata").cloned(), ..Default::default() };
+                        let res = Resource {
+                            logical_id: logical.clone(),
+                            resource_type: ty.clone(),
+                            properties: props.clone(),
+                            metadata: def.get("Metadata").cloned(),
+                            ..Default::default()
+                        };
                         let mut shown = res.clone();
                         shown.physical_id = old.physical_id.clone();
                         self.resource_event(&mut stack, &shown, "UPDATE_IN_PROGRESS", Some("Requested update requires the creation of a new physical resource; hence creating one.".into()));
-                        stack.resources.insert(logical.clone(), Resource { status: "UPDATE_IN_PROGRESS".into(), ..res });
+                        stack
+                            .resources
+                            .insert(logical.clone(), Resource { status: "UPDATE_IN_PROGRESS".into(), ..res });
                         replaced.push((old, Resource::default()));
                         kinds.insert(logical.clone(), "replace");
                         jobs.push((logical.clone(), (spec.create)(self.cx(&stack, logical), props)));
@@ -637,7 +732,8 @@ impl Engine {
                 break;
             }
         }
-        let outputs = if failed.is_empty() { self.outputs(&stack, &prepared).map_err(|e| failed.push(e)).ok() } else { None };
+        let outputs =
+            if failed.is_empty() { self.outputs(&stack, &prepared).map_err(|e| failed.push(e)).ok() } else { None };
         if let Some(outputs) = outputs {
             stack.outputs = outputs;
             stack.imports = self.imports(&stack, &prepared);
@@ -645,7 +741,10 @@ impl Engine {
             // Removed resources, then the old physical resources of replacements.
             let new_names: BTreeSet<String> = prepared.all_resources().into_iter().collect();
             let removed: Vec<String> = stack.resources.keys().filter(|k| !new_names.contains(*k)).cloned().collect();
-            let old_order: Vec<Vec<String>> = reverse_waves(&stack_waves(&previous)).into_iter().map(|w| w.into_iter().filter(|l| removed.contains(l)).collect()).collect();
+            let old_order: Vec<Vec<String>> = reverse_waves(&stack_waves(&previous))
+                .into_iter()
+                .map(|w| w.into_iter().filter(|l| removed.contains(l)).collect())
+                .collect();
             // Deletion policies of removed resources come from the previous template.
             let current_template = std::mem::replace(&mut stack.template, previous.template.clone());
             self.delete_resources(&mut stack, &old_order, true).await;
@@ -663,7 +762,11 @@ impl Engine {
         // Roll back: in-place updates get their old properties again; replacements go back to
         // the old physical resource; then new resources are deleted.
         let verb = if fail_kind == "create" { "create" } else { "update" };
-        self.stack_event(&mut stack, "UPDATE_ROLLBACK_IN_PROGRESS", Some(format!("The following resource(s) failed to {verb}: [{}]. ", failed.join(", "))));
+        self.stack_event(
+            &mut stack,
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            Some(format!("The following resource(s) failed to {verb}: [{}]. ", failed.join(", "))),
+        );
         let mut rollback_ok = true;
         for old in updated.iter().rev() {
             let Some(current) = stack.resources.get(&old.logical_id).cloned() else { continue };
@@ -703,7 +806,10 @@ impl Engine {
                 }
             }
         }
-        let new_order: Vec<Vec<String>> = reverse_waves(&prepared.waves).into_iter().map(|w| w.into_iter().filter(|l| created.contains(l)).collect()).collect();
+        let new_order: Vec<Vec<String>> = reverse_waves(&prepared.waves)
+            .into_iter()
+            .map(|w| w.into_iter().filter(|l| created.contains(l)).collect())
+            .collect();
         let template_now = std::mem::replace(&mut stack.template, prepared.template.clone());
         self.delete_resources(&mut stack, &new_order, false).await;
         stack.template = template_now;
@@ -715,7 +821,8 @@ impl Engine {
     }
 
     async fn cleanup_replaced(&self, stack: &mut Stack, old: &Resource, previous: &Stack) {
-        let policy = previous.template["Resources"][&old.logical_id]["UpdateReplacePolicy"].as_str().unwrap_or("Delete");
+        let policy =
+            previous.template["Resources"][&old.logical_id]["UpdateReplacePolicy"].as_str().unwrap_or("Delete");
         if policy == "Retain" {
             self.resource_event(stack, old, "DELETE_SKIPPED", None);
             return;
@@ -732,19 +839,9 @@ impl Engine {
     /// The stack's outputs; an export another stack already has fails the operation.
     fn outputs(&self, stack: &Stack, prepared: &Prepared) -> std::result::Result<Vec<Output>, String> {
         let Some(defs) = prepared.template.get("Outputs").and_then(Value::as_object) else { return Ok(Vec::new()) };
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
         let exports = self.exports_for(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
-            params: &prepared.values,
-            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
-            conditions: &prepared.conditions,
-            resources: &known,
-            exports: &exports,
-            pending: &pending,
-        };
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        let scope = Self::scope(&known, &pseudo, &pending, prepared, &exports);
         let taken = self.store.read(|s| s.exports(&stack.account, &stack.region));
         let mut out = Vec::new();
         for (key, def) in defs {
@@ -763,11 +860,17 @@ impl Engine {
             };
             if let Some(name) = &export_name {
                 if let Some((_, owner)) = taken.get(name).filter(|(_, owner)| owner != &stack.id) {
-                    let owner_name = self.store.read(|s| s.stacks.get(owner).map(|o| o.name.clone())).unwrap_or_default();
+                    let owner_name =
+                        self.store.read(|s| s.stacks.get(owner).map(|o| o.name.clone())).unwrap_or_default();
                     return Err(format!("Export with name {name} is already exported by stack {owner_name}"));
                 }
             }
-            out.push(Output { key: key.clone(), value, description: def.get("Description").and_then(eval::text_of), export_name });
+            out.push(Output {
+                key: key.clone(),
+                value,
+                description: def.get("Description").and_then(eval::text_of),
+                export_name,
+            });
         }
         Ok(out)
     }
@@ -776,20 +879,11 @@ impl Engine {
     fn imports(&self, stack: &Stack, prepared: &Prepared) -> Vec<String> {
         let mut args = Vec::new();
         collect_imports(&prepared.template, &mut args);
-        let known = Self::known(stack);
-        let pseudo = Self::pseudo(stack);
         let exports = self.exports_for(stack);
-        let pending = BTreeSet::new();
-        let scope = Scope {
-            pseudo: &pseudo,
-            params: &prepared.values,
-            mappings: prepared.template.get("Mappings").unwrap_or(&Value::Null),
-            conditions: &prepared.conditions,
-            resources: &known,
-            exports: &exports,
-            pending: &pending,
-        };
-        let mut names: Vec<String> = args.iter().filter_map(|a| scope.value(a).ok()).filter_map(|v| eval::text_of(&v)).collect();
+        let (known, pseudo, pending) = (Self::known(stack), Self::pseudo(stack), BTreeSet::new());
+        let scope = Self::scope(&known, &pseudo, &pending, prepared, &exports);
+        let mut names: Vec<String> =
+            args.iter().filter_map(|a| scope.value(a).ok()).filter_map(|v| eval::text_of(&v)).collect();
         names.sort();
         names.dedup();
         names
@@ -801,7 +895,8 @@ impl Engine {
         let mut changes = Vec::new();
         let mut pending: BTreeSet<String> = BTreeSet::new();
         let new_names: BTreeSet<String> = prepared.all_resources().into_iter().collect();
-        let live = |l: &str| stack.resources.get(l).filter(|r| r.physical_id.is_some() && r.status != "DELETE_COMPLETE");
+        let live =
+            |l: &str| stack.resources.get(l).filter(|r| r.physical_id.is_some() && r.status != "DELETE_COMPLETE");
         for wave in &prepared.waves {
             for logical in wave {
                 let def = prepared.resource(logical);
@@ -819,7 +914,8 @@ impl Engine {
                     exports: &exports,
                     pending: &pending,
                 };
-                let props = scope.value(def.get("Properties").unwrap_or(&Value::Object(Map::new()))).unwrap_or(Value::Null);
+                let props =
+                    scope.value(def.get("Properties").unwrap_or(&Value::Object(Map::new()))).unwrap_or(Value::Null);
                 match live(logical) {
                     None => {
                         pending.insert(logical.clone());
@@ -830,7 +926,8 @@ impl Engine {
                     Some(old) => {
                         let dynamic = props.to_string().contains(eval::PENDING);
                         let names = changed_properties(&old.properties, &props);
-                        let replaces = old.resource_type != ty || spec.is_some_and(|s| s.replaces(&old.properties, &props));
+                        let replaces =
+                            old.resource_type != ty || spec.is_some_and(|s| s.replaces(&old.properties, &props));
                         if replaces {
                             pending.insert(logical.clone());
                         }
@@ -901,10 +998,19 @@ fn reverse_waves(waves: &[Vec<String>]) -> Vec<Vec<String>> {
 pub fn stack_waves(stack: &Stack) -> Vec<Vec<String>> {
     let resources = stack.template.get("Resources").and_then(Value::as_object).cloned().unwrap_or_default();
     let live: Map<String, Value> = resources.into_iter().filter(|(k, _)| stack.resources.contains_key(k)).collect();
-    let names: BTreeSet<String> = stack.template.get("Parameters").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
-    let all: BTreeSet<String> = names.union(&stack.template["Resources"].as_object().map(|r| r.keys().cloned().collect()).unwrap_or_default()).cloned().collect();
+    let names: BTreeSet<String> = stack
+        .template
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let all: BTreeSet<String> = names
+        .union(&stack.template["Resources"].as_object().map(|r| r.keys().cloned().collect()).unwrap_or_default())
+        .cloned()
+        .collect();
     let deps = graph::dependencies(&live, &all).unwrap_or_default();
-    let deps: BTreeMap<String, BTreeSet<String>> = deps.into_iter().map(|(k, v)| (k, v.into_iter().filter(|d| live.contains_key(d)).collect())).collect();
+    let deps: BTreeMap<String, BTreeSet<String>> =
+        deps.into_iter().map(|(k, v)| (k, v.into_iter().filter(|d| live.contains_key(d)).collect())).collect();
     let mut waves = graph::waves(&deps).unwrap_or_else(|_| vec![live.keys().cloned().collect()]);
     // Resources not in the template any more (left by an earlier failure) go last.
     let orphans: Vec<String> = stack.resources.keys().filter(|k| !live.contains_key(*k)).cloned().collect();
@@ -951,7 +1057,11 @@ fn check_constraints(name: &str, def: &Value, ty: &str, value: &str) -> Result<(
         };
         Err::<(), AwsError>(validation(message))
     };
-    let items: Vec<&str> = if ty.starts_with("List<") || ty == "CommaDelimitedList" { value.split(',').map(str::trim).collect() } else { vec![value] };
+    let items: Vec<&str> = if ty.starts_with("List<") || ty == "CommaDelimitedList" {
+        value.split(',').map(str::trim).collect()
+    } else {
+        vec![value]
+    };
     for item in items {
         if ty == "Number" || ty == "List<Number>" {
             let Ok(n) = item.trim().parse::<f64>() else {
@@ -959,12 +1069,18 @@ fn check_constraints(name: &str, def: &Value, ty: &str, value: &str) -> Result<(
             };
             if let Some(min) = def.get("MinValue").and_then(|v| eval::text_of(v)?.parse::<f64>().ok()) {
                 if n < min {
-                    fail(format!("Parameter '{name}' must be a number not less than {}", eval::text_of(&def["MinValue"]).unwrap_or_default()))?;
+                    fail(format!(
+                        "Parameter '{name}' must be a number not less than {}",
+                        eval::text_of(&def["MinValue"]).unwrap_or_default()
+                    ))?;
                 }
             }
             if let Some(max) = def.get("MaxValue").and_then(|v| eval::text_of(v)?.parse::<f64>().ok()) {
                 if n > max {
-                    fail(format!("Parameter '{name}' must be a number not greater than {}", eval::text_of(&def["MaxValue"]).unwrap_or_default()))?;
+                    fail(format!(
+                        "Parameter '{name}' must be a number not greater than {}",
+                        eval::text_of(&def["MaxValue"]).unwrap_or_default()
+                    ))?;
                 }
             }
         }
@@ -974,7 +1090,8 @@ fn check_constraints(name: &str, def: &Value, ty: &str, value: &str) -> Result<(
             }
         }
         if let Some(pattern) = def.get("AllowedPattern").and_then(Value::as_str) {
-            let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|_| validation(format!("Parameter '{name}' has an invalid AllowedPattern")))?;
+            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|_| validation(format!("Parameter '{name}' has an invalid AllowedPattern")))?;
             if !re.is_match(item) {
                 fail(format!("Parameter '{name}' must match pattern {pattern}"))?;
             }

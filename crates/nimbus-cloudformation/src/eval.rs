@@ -148,9 +148,10 @@ impl Scope<'_> {
             }
             "Fn::FindInMap" => self.find_in_map(arg).map(Some),
             "Fn::If" => {
-                let items = arg.as_array().filter(|a| a.len() == 3).ok_or(
-                    "Template error: Fn::If requires a list argument with three elements",
-                )?;
+                let items = arg
+                    .as_array()
+                    .filter(|a| a.len() == 3)
+                    .ok_or("Template error: Fn::If requires a list argument with three elements")?;
                 let cond = items[0].as_str().ok_or("Template error: Fn::If requires a condition name")?;
                 let chosen = if self.condition(cond)? { &items[1] } else { &items[2] };
                 self.eval(chosen)
@@ -198,10 +199,13 @@ impl Scope<'_> {
     }
 
     fn get_att(&self, arg: &Value) -> Result<Value, String> {
-        let (res, attr) = att_target(arg).ok_or("Template error: every Fn::GetAtt object requires two non-empty parameters")?;
+        let (res, attr) =
+            att_target(arg).ok_or("Template error: every Fn::GetAtt object requires two non-empty parameters")?;
         let attr = match attr {
             AttName::Text(a) => a,
-            AttName::Value(v) => text_of(&self.value(&v)?).ok_or("Template error: Fn::GetAtt attribute must be a string")?,
+            AttName::Value(v) => {
+                text_of(&self.value(&v)?).ok_or("Template error: Fn::GetAtt attribute must be a string")?
+            }
         };
         if self.pending.contains(&res) {
             return Ok(Value::String(PENDING.into()));
@@ -210,11 +214,9 @@ impl Scope<'_> {
             .resources
             .get(&res)
             .ok_or_else(|| format!("Template error: instance of Fn::GetAtt references undefined resource {res}"))?;
-        known
-            .attributes
-            .get(&attr)
-            .cloned()
-            .ok_or_else(|| format!("Template error: resource {res} does not support attribute type {attr} in Fn::GetAtt"))
+        known.attributes.get(&attr).cloned().ok_or_else(|| {
+            format!("Template error: resource {res} does not support attribute type {attr} in Fn::GetAtt")
+        })
     }
 
     fn sub(&self, arg: &Value) -> Result<String, String> {
@@ -237,7 +239,8 @@ impl Scope<'_> {
                 SubPiece::Var(name) => {
                     let value = if let Some(v) = vars.get(&name) {
                         v.clone()
-                    } else if let Some((res, attr)) = name.split_once('.').filter(|_| !self.params.contains_key(&name)) {
+                    } else if let Some((res, attr)) = name.split_once('.').filter(|_| !self.params.contains_key(&name))
+                    {
                         if res == "AWS" {
                             self.value(&Value::Object(Map::from_iter([("Ref".into(), Value::String(name.clone()))])))?
                         } else {
@@ -268,7 +271,8 @@ impl Scope<'_> {
     }
 
     fn select(&self, arg: &Value) -> Result<Value, String> {
-        const BAD: &str = "Template error: Fn::Select requires a list argument with two elements: an integer index and a list";
+        const BAD: &str =
+            "Template error: Fn::Select requires a list argument with two elements: an integer index and a list";
         let items = arg.as_array().filter(|a| a.len() == 2).ok_or(BAD)?;
         let index = match self.value(&items[0])? {
             Value::Number(n) => n.as_u64(),
@@ -281,7 +285,9 @@ impl Scope<'_> {
             Value::String(s) if s == PENDING => return Ok(Value::String(PENDING.into())),
             _ => return Err(BAD.into()),
         };
-        list.get(index).cloned().ok_or_else(|| "Template error: Fn::Select cannot select nonexistent value at index ".to_string() + &index.to_string())
+        list.get(index).cloned().ok_or_else(|| {
+            "Template error: Fn::Select cannot select nonexistent value at index ".to_string() + &index.to_string()
+        })
     }
 
     fn split(&self, arg: &Value) -> Result<Value, String> {
@@ -362,7 +368,10 @@ impl Scope<'_> {
                 Value::Bool(b) => Ok(*b),
                 Value::String(s) if s == "true" => Ok(true),
                 Value::String(s) if s == "false" => Ok(false),
-                _ => Err("Template error: Conditions can only be boolean operations on parameters and other conditions".into()),
+                _ => {
+                    Err("Template error: Conditions can only be boolean operations on parameters and other conditions"
+                        .into())
+                }
             };
         };
         let list = || arg.as_array().ok_or_else(|| format!("Template error: {k} requires a list argument"));
@@ -403,7 +412,10 @@ impl Scope<'_> {
             _ => match self.value(v)? {
                 Value::Bool(b) => Ok(b),
                 Value::String(s) => Ok(s == "true"),
-                _ => Err("Template error: Conditions can only be boolean operations on parameters and other conditions".into()),
+                _ => {
+                    Err("Template error: Conditions can only be boolean operations on parameters and other conditions"
+                        .into())
+                }
             },
         }
     }
@@ -475,7 +487,10 @@ pub fn unsupported_function(name: &str) -> String {
 }
 
 pub fn unresolved(names: &[String]) -> String {
-    format!("Template format error: Unresolved resource dependencies [{}] in the Resources block of the template", names.join(", "))
+    format!(
+        "Template format error: Unresolved resource dependencies [{}] in the Resources block of the template",
+        names.join(", ")
+    )
 }
 
 /// A scalar as CloudFormation's string form.
@@ -607,8 +622,14 @@ mod tests {
     #[test]
     fn intrinsics_evaluate_as_cloudformation_does() {
         with_scope(|s| {
-            assert_eq!(s.value(&json!({"Fn::Sub": "${AWS::StackName}-${Env}-${Q.Arn}-${!Lit}"})).unwrap(), json!("s-prod-arn:aws:sqs:us-east-1:000000000000:q-${Lit}"));
-            assert_eq!(s.value(&json!({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Q"}}]})).unwrap(), json!("http://q/us-east-1"));
+            assert_eq!(
+                s.value(&json!({"Fn::Sub": "${AWS::StackName}-${Env}-${Q.Arn}-${!Lit}"})).unwrap(),
+                json!("s-prod-arn:aws:sqs:us-east-1:000000000000:q-${Lit}")
+            );
+            assert_eq!(
+                s.value(&json!({"Fn::Sub": ["${X}/${AWS::Region}", {"X": {"Ref": "Q"}}]})).unwrap(),
+                json!("http://q/us-east-1")
+            );
             assert_eq!(s.value(&json!({"Fn::Join": ["-", [{"Ref": "Env"}, 1, "x"]]})).unwrap(), json!("prod-1-x"));
             assert_eq!(s.value(&json!({"Fn::Select": [1, {"Ref": "Subnets"}]})).unwrap(), json!("b"));
             assert_eq!(s.value(&json!({"Fn::Split": [",", "a,b"]})).unwrap(), json!(["a", "b"]));
@@ -617,20 +638,32 @@ mod tests {
             assert_eq!(s.value(&json!({"Fn::Base64": "hi"})).unwrap(), json!("aGk="));
             assert_eq!(s.value(&json!({"Fn::GetAZs": ""})).unwrap()[0], json!("us-east-1a"));
             assert_eq!(s.value(&json!({"Fn::ImportValue": "Shared"})).unwrap(), json!("v"));
-            assert_eq!(s.value(&json!({"Fn::Cidr": ["10.0.0.0/16", 2, 8]})).unwrap(), json!(["10.0.0.0/24", "10.0.1.0/24"]));
+            assert_eq!(
+                s.value(&json!({"Fn::Cidr": ["10.0.0.0/16", 2, 8]})).unwrap(),
+                json!(["10.0.0.0/24", "10.0.1.0/24"])
+            );
             assert_eq!(s.value(&json!({"Fn::Length": [1, 2, 3]})).unwrap(), json!(3));
             assert_eq!(s.value(&json!({"Fn::ToJsonString": {"a": 1}})).unwrap(), json!("{\"a\":1}"));
             assert_eq!(
-                s.value(&json!({"A": {"Ref": "AWS::NoValue"}, "B": [1, {"Fn::If": ["IsProd", {"Ref": "AWS::NoValue"}, 2]}]})).unwrap(),
+                s.value(
+                    &json!({"A": {"Ref": "AWS::NoValue"}, "B": [1, {"Fn::If": ["IsProd", {"Ref": "AWS::NoValue"}, 2]}]})
+                )
+                .unwrap(),
                 json!({"B": [1]})
             );
             assert_eq!(s.value(&json!({"Fn::ImportValue": "Nope"})).unwrap_err(), "No export named Nope found.");
-            assert!(s.value(&json!({"Ref": "Missing"})).unwrap_err().contains("Unresolved resource dependencies [Missing]"));
+            assert!(s
+                .value(&json!({"Ref": "Missing"}))
+                .unwrap_err()
+                .contains("Unresolved resource dependencies [Missing]"));
             assert_eq!(
                 s.value(&json!({"Fn::GetAtt": ["Q", "Nope"]})).unwrap_err(),
                 "Template error: resource Q does not support attribute type Nope in Fn::GetAtt"
             );
-            assert!(s.value(&json!({"Fn::Foo": 1})).unwrap_err().starts_with("Template format error: Encountered unsupported function: Fn::Foo"));
+            assert!(s
+                .value(&json!({"Fn::Foo": 1}))
+                .unwrap_err()
+                .starts_with("Template format error: Encountered unsupported function: Fn::Foo"));
         });
     }
 

@@ -36,8 +36,10 @@ pub fn references(v: &Value, out: &mut BTreeSet<String>) {
                             Value::Array(items) => (items.first().and_then(Value::as_str), items.get(1)),
                             _ => (None, None),
                         };
-                        let var_names: BTreeSet<&str> =
-                            vars.and_then(Value::as_object).map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let var_names: BTreeSet<&str> = vars
+                            .and_then(Value::as_object)
+                            .map(|o| o.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
                         if let Some(text) = text {
                             for piece in sub_pieces(text) {
                                 if let SubPiece::Var(name) = piece {
@@ -153,7 +155,10 @@ mod tests {
             "Map": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {"FunctionName": {"Ref": "Fn"}, "EventSourceArn": {"Fn::Sub": "${Q.Arn}"}}}
         });
         let deps = dependencies(resources.as_object().unwrap(), &BTreeSet::new()).unwrap();
-        assert_eq!(waves(&deps).unwrap(), vec![vec!["Q".to_string(), "Role".into()], vec!["Fn".into()], vec!["Map".into()]]);
+        assert_eq!(
+            waves(&deps).unwrap(),
+            vec![vec!["Q".to_string(), "Role".into()], vec!["Fn".into()], vec!["Map".into()]]
+        );
 
         let cyclic = json!({
             "A": {"Type": "T", "Properties": {"X": {"Ref": "B"}}},

@@ -77,7 +77,10 @@ impl CloudFormationService {
             endpoint: parking_lot::RwLock::new("http://127.0.0.1:4566".into()),
         });
         engine.recover();
-        Ok(CloudFormationService { front: ModelService::new("cloudformation", &["cloudformation"], Arc::new(Cfn { engine: engine.clone() })), engine })
+        Ok(CloudFormationService {
+            front: ModelService::new("cloudformation", &["cloudformation"], Arc::new(Cfn { engine: engine.clone() })),
+            engine,
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -98,7 +101,17 @@ impl Service for CloudFormationService {
         self.front.claims(req)
     }
 
+    /// Custom resources' ResponseURLs.
+    fn intercepts(&self, req: &HttpRequest) -> bool {
+        req.path.starts_with(custom::RESPONSE_PATH)
+    }
+
     fn handle<'a>(&'a self, ctx: RequestContext, req: HttpRequest) -> BoxFuture<'a, HttpResponse> {
+        if req.path.starts_with(custom::RESPONSE_PATH) {
+            let delivered = custom::deliver(&req.path, &req.body);
+            let status = if delivered { 200 } else { 404 };
+            return Box::pin(async move { HttpResponse::new(status, "text/plain", "") });
+        }
         self.front.handle(ctx, req)
     }
 

@@ -9,7 +9,10 @@ use nimbus_core::RequestContext;
 use serde_json::{json, Map, Value};
 
 use crate::engine::{check_capabilities, required_capability, Engine, ParamInput};
-use crate::errors::{self, already_exists, change_set_not_found, invalid_change_set_status, no_updates, stack_not_found, validation, Result};
+use crate::errors::{
+    self, already_exists, change_set_not_found, invalid_change_set_status, no_updates, stack_not_found, validation,
+    Result,
+};
 use crate::eval::Pseudo;
 use crate::state::{change_set_key, ChangeSet, Parameter, Record, Stack};
 use crate::{template, transform};
@@ -25,7 +28,11 @@ fn s<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn strings(input: &Value, key: &str) -> Vec<String> {
-    input.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    input
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 fn tags(input: &Value) -> Vec<(String, String)> {
@@ -126,13 +133,18 @@ impl Cfn {
     }
 
     fn stack(&self, ctx: &RequestContext, name: &str) -> Result<Stack> {
-        self.engine.store.read(|s| s.find(&ctx.account, &ctx.region, name).cloned()).ok_or_else(|| stack_not_found(name))
+        self.engine
+            .store
+            .read(|s| s.find(&ctx.account, &ctx.region, name).cloned())
+            .ok_or_else(|| stack_not_found(name))
     }
 
     /// The template body a request names: inline, or by `TemplateURL` from S3.
     async fn template_body(&self, ctx: &RequestContext, input: &Value, previous: Option<&Stack>) -> Result<String> {
         if input.get("UsePreviousTemplate").and_then(Value::as_bool) == Some(true) {
-            return previous.map(|p| p.template_body.clone()).ok_or_else(|| validation("UsePreviousTemplate is only valid for updates"));
+            return previous
+                .map(|p| p.template_body.clone())
+                .ok_or_else(|| validation("UsePreviousTemplate is only valid for updates"));
         }
         let body = match (s(input, "TemplateBody"), s(input, "TemplateURL")) {
             (Some(body), _) => body.to_string(),
@@ -146,7 +158,13 @@ impl Cfn {
     }
 
     /// Parse and run the template's transforms.
-    async fn processed(&self, ctx: &RequestContext, body: &str, capabilities: Option<&[String]>, params: &[ParamInput]) -> Result<Value> {
+    async fn processed(
+        &self,
+        ctx: &RequestContext,
+        body: &str,
+        capabilities: Option<&[String]>,
+        params: &[ParamInput],
+    ) -> Result<Value> {
         let doc = template::parse(body)?;
         let transforms = template::transforms(&doc);
         if transforms.is_empty() {
@@ -173,9 +191,16 @@ impl Cfn {
         check_capabilities(&doc, &capabilities)?;
         let id = stack_arn(ctx, &name);
         let notification_arns = strings(input, "NotificationARNs");
-        let prepared = self.engine.prepare(doc, &params, &pseudo_for(ctx, &id, &name, &notification_arns), None).await?;
+        let prepared =
+            self.engine.prepare(doc, &params, &pseudo_for(ctx, &id, &name, &notification_arns), None).await?;
         let disable_rollback = input.get("DisableRollback").and_then(Value::as_bool).unwrap_or(false);
-        let on_failure = s(input, "OnFailure").map(str::to_string).unwrap_or_else(|| if disable_rollback { "DO_NOTHING".into() } else { "ROLLBACK".into() });
+        let on_failure = s(input, "OnFailure").map(str::to_string).unwrap_or_else(|| {
+            if disable_rollback {
+                "DO_NOTHING".into()
+            } else {
+                "ROLLBACK".into()
+            }
+        });
         let mut stack = Stack {
             id: id.clone(),
             name,
@@ -213,7 +238,10 @@ impl Cfn {
         let pseudo = pseudo_for(ctx, &previous.id, &previous.name, &previous.notification_arns);
         let prepared = self.engine.prepare(doc, &params, &pseudo, Some(&previous)).await?;
         let new_tags = if input.get("Tags").is_some() { tags(input) } else { previous.tags.clone() };
-        if prepared.template == previous.template && param_values(&prepared.parameters) == param_values(&previous.parameters) && new_tags == previous.tags {
+        if prepared.template == previous.template
+            && param_values(&prepared.parameters) == param_values(&previous.parameters)
+            && new_tags == previous.tags
+        {
             return Err(no_updates());
         }
         let mut stack = previous.clone();
@@ -237,14 +265,23 @@ impl Cfn {
             return Ok(json!({}));
         }
         if stack.termination_protection {
-            return Err(validation(format!("Stack [{}] cannot be deleted while TerminationProtection is enabled", stack.name)));
+            return Err(validation(format!(
+                "Stack [{}] cannot be deleted while TerminationProtection is enabled",
+                stack.name
+            )));
         }
         if stack.in_progress() {
-            return Err(validation(format!("Stack [{}] cannot be deleted while in status {}", stack.name, stack.status)));
+            return Err(validation(format!(
+                "Stack [{}] cannot be deleted while in status {}",
+                stack.name, stack.status
+            )));
         }
         self.engine.stack_event(&mut stack, "DELETE_IN_PROGRESS", Some("User Initiated".into()));
         // Change sets go with their stack.
-        let sets: Vec<String> = self.engine.store.read(|s| s.change_sets.values().filter(|c| c.stack_id == stack.id).map(|c| c.id.clone()).collect());
+        let sets: Vec<String> = self
+            .engine
+            .store
+            .read(|s| s.change_sets.values().filter(|c| c.stack_id == stack.id).map(|c| c.id.clone()).collect());
         let _ = self.engine.store.write(|_, c| {
             for id in &sets {
                 c.delete(change_set_key(id));
@@ -259,7 +296,11 @@ impl Cfn {
         let stacks: Vec<Stack> = match s(input, "StackName") {
             Some(name) => vec![self.stack(ctx, name)?],
             None => self.engine.store.read(|s| {
-                s.stacks.values().filter(|x| x.account == ctx.account && x.region == ctx.region && !x.is_deleted()).cloned().collect()
+                s.stacks
+                    .values()
+                    .filter(|x| x.account == ctx.account && x.region == ctx.region && !x.is_deleted())
+                    .cloned()
+                    .collect()
             }),
         };
         Ok(json!({"Stacks": stacks.iter().map(stack_json).collect::<Vec<_>>()}))
@@ -317,14 +358,19 @@ impl Cfn {
                 .read(|s| {
                     s.stacks
                         .values()
-                        .find(|st| st.account == ctx.account && !st.is_deleted() && st.resources.values().any(|r| r.physical_id.as_deref() == Some(physical)))
+                        .find(|st| {
+                            st.account == ctx.account
+                                && !st.is_deleted()
+                                && st.resources.values().any(|r| r.physical_id.as_deref() == Some(physical))
+                        })
                         .cloned()
                 })
                 .ok_or_else(|| validation(format!("Stack for {physical} does not exist")))?,
             (None, None) => return Err(validation("Either StackName or PhysicalResourceId must be specified.")),
         };
         let logical = s(input, "LogicalResourceId");
-        let resources = stack.resources.values().filter(|r| logical.is_none_or(|l| l == r.logical_id)).cloned().collect();
+        let resources =
+            stack.resources.values().filter(|r| logical.is_none_or(|l| l == r.logical_id)).cloned().collect();
         Ok((stack, resources))
     }
 
@@ -385,17 +431,27 @@ impl Cfn {
                 .store
                 .read(|st| st.change_set(&ctx.account, &ctx.region, cs, s(input, "StackName")).cloned())
                 .ok_or_else(|| change_set_not_found(cs))?;
-            let body = if processed { serde_json::to_string_pretty(&set.template).unwrap_or_default() } else { set.template_body };
+            let body = if processed {
+                serde_json::to_string_pretty(&set.template).unwrap_or_default()
+            } else {
+                set.template_body
+            };
             return Ok(json!({"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]}));
         }
         let stack = self.stack(ctx, s(input, "StackName").unwrap_or_default())?;
-        let body = if processed { serde_json::to_string_pretty(&stack.template).unwrap_or_default() } else { stack.template_body };
+        let body = if processed {
+            serde_json::to_string_pretty(&stack.template).unwrap_or_default()
+        } else {
+            stack.template_body
+        };
         Ok(json!({"TemplateBody": body, "StagesAvailable": ["Original", "Processed"]}))
     }
 
     async fn summary_doc(&self, ctx: &RequestContext, input: &Value) -> Result<(Value, Value)> {
         let body = match s(input, "StackName") {
-            Some(name) if s(input, "TemplateBody").is_none() && s(input, "TemplateURL").is_none() => self.stack(ctx, name)?.template_body,
+            Some(name) if s(input, "TemplateBody").is_none() && s(input, "TemplateURL").is_none() => {
+                self.stack(ctx, name)?.template_body
+            }
             _ => self.template_body(ctx, input, None).await?,
         };
         let original = template::parse(&body)?;
@@ -411,7 +467,10 @@ impl Cfn {
     async fn template_summary(&self, ctx: &RequestContext, input: &Value) -> Result<Value> {
         let (original, doc) = self.summary_doc(ctx, input).await?;
         let mut out = summary_parameters(&doc, true);
-        let types: std::collections::BTreeSet<String> = doc["Resources"].as_object().map(|r| r.values().filter_map(|v| v["Type"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let types: std::collections::BTreeSet<String> = doc["Resources"]
+            .as_object()
+            .map(|r| r.values().filter_map(|v| v["Type"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
         out["ResourceTypes"] = json!(types);
         out["Version"] = doc.get("AWSTemplateFormatVersion").cloned().unwrap_or(json!("2010-09-09"));
         if let Some(m) = doc.get("Metadata") {
@@ -432,7 +491,8 @@ impl Cfn {
             return Err(validation(crate::eval::unsupported_function(&name)));
         }
         let resources = doc["Resources"].as_object().cloned().unwrap_or_default();
-        let names: std::collections::BTreeSet<String> = doc.get("Parameters").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let names: std::collections::BTreeSet<String> =
+            doc.get("Parameters").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
         let deps = crate::graph::dependencies(&resources, &names).map_err(validation)?;
         crate::graph::waves(&deps).map_err(validation)?;
         let mut out = summary_parameters(&doc, false);
@@ -442,21 +502,26 @@ impl Cfn {
 
     fn termination_protection(&self, ctx: &RequestContext, input: &Value) -> Result<Value> {
         let mut stack = self.stack(ctx, s(input, "StackName").unwrap_or_default())?;
-        stack.termination_protection = input.get("EnableTerminationProtection").and_then(Value::as_bool).unwrap_or(false);
+        stack.termination_protection =
+            input.get("EnableTerminationProtection").and_then(Value::as_bool).unwrap_or(false);
         self.engine.save(&stack);
         Ok(json!({"StackId": stack.id}))
     }
 
     fn set_policy(&self, ctx: &RequestContext, input: &Value) -> Result<Value> {
         let mut stack = self.stack(ctx, s(input, "StackName").unwrap_or_default())?;
-        stack.stack_policy = s(input, "StackPolicyBody").map(str::to_string).or(s(input, "StackPolicyURL").map(str::to_string));
+        stack.stack_policy =
+            s(input, "StackPolicyBody").map(str::to_string).or(s(input, "StackPolicyURL").map(str::to_string));
         self.engine.save(&stack);
         Ok(json!({}))
     }
 
     fn list_exports(&self, ctx: &RequestContext) -> Result<Value> {
         let exports = self.engine.store.read(|s| s.exports(&ctx.account, &ctx.region));
-        let items: Vec<Value> = exports.into_iter().map(|(name, (value, owner))| json!({"ExportingStackId": owner, "Name": name, "Value": value})).collect();
+        let items: Vec<Value> = exports
+            .into_iter()
+            .map(|(name, (value, owner))| json!({"ExportingStackId": owner, "Name": name, "Value": value}))
+            .collect();
         Ok(json!({"Exports": items}))
     }
 
@@ -469,7 +534,12 @@ impl Cfn {
         let users: Vec<String> = self.engine.store.read(|s| {
             s.stacks
                 .values()
-                .filter(|st| st.account == ctx.account && st.region == ctx.region && !st.is_deleted() && st.imports.iter().any(|i| i == export))
+                .filter(|st| {
+                    st.account == ctx.account
+                        && st.region == ctx.region
+                        && !st.is_deleted()
+                        && st.imports.iter().any(|i| i == export)
+                })
                 .map(|st| st.name.clone())
                 .collect()
         });
@@ -483,7 +553,9 @@ impl Cfn {
         let existing = self.engine.store.read(|s| s.find(&ctx.account, &ctx.region, &name).cloned());
         let previous = match (kind.as_str(), existing) {
             ("CREATE", Some(st)) if st.status != "REVIEW_IN_PROGRESS" => {
-                return Err(validation(format!("Stack [{name}] already exists and cannot be created again with the changeSet [{cs_name}].")))
+                return Err(validation(format!(
+                    "Stack [{name}] already exists and cannot be created again with the changeSet [{cs_name}]."
+                )))
             }
             ("CREATE", st) => {
                 check_stack_name(&name)?;
@@ -538,8 +610,15 @@ impl Cfn {
             && prepared.template == stack.template
             && param_values(&prepared.parameters) == param_values(&stack.parameters)
             && (input.get("Tags").is_none() || tags(input) == stack.tags);
-        let id = format!("arn:aws:cloudformation:{}:{}:changeSet/{cs_name}/{}", ctx.region, ctx.account, uuid::Uuid::new_v4());
-        let (status, reason, execution) = if unchanged || (changes.is_empty() && kind != "CREATE" && prepared.template["Outputs"] == stack.template["Outputs"]) {
+        let id = format!(
+            "arn:aws:cloudformation:{}:{}:changeSet/{cs_name}/{}",
+            ctx.region,
+            ctx.account,
+            uuid::Uuid::new_v4()
+        );
+        let (status, reason, execution) = if unchanged
+            || (changes.is_empty() && kind != "CREATE" && prepared.template["Outputs"] == stack.template["Outputs"])
+        {
             ("FAILED", Some("The submitted information didn't contain changes. Submit different information to create a change set.".to_string()), "UNAVAILABLE")
         } else {
             ("CREATE_COMPLETE", None, "AVAILABLE")
@@ -602,8 +681,16 @@ impl Cfn {
                 set.id, set.execution_status
             )));
         }
-        let previous = self.engine.store.read(|s| s.stacks.get(&set.stack_id).cloned()).ok_or_else(|| stack_not_found(&set.stack_name))?;
-        let inputs: Vec<ParamInput> = set.parameters.iter().map(|p| ParamInput { key: p.key.clone(), value: Some(p.value.clone()), use_previous: false }).collect();
+        let previous = self
+            .engine
+            .store
+            .read(|s| s.stacks.get(&set.stack_id).cloned())
+            .ok_or_else(|| stack_not_found(&set.stack_name))?;
+        let inputs: Vec<ParamInput> = set
+            .parameters
+            .iter()
+            .map(|p| ParamInput { key: p.key.clone(), value: Some(p.value.clone()), use_previous: false })
+            .collect();
         let pseudo = pseudo_for(ctx, &previous.id, &previous.name, &set.notification_arns);
         let prepared = self.engine.prepare(set.template.clone(), &inputs, &pseudo, Some(&previous)).await?;
         set.execution_status = "EXECUTE_IN_PROGRESS".into();
@@ -619,7 +706,13 @@ impl Cfn {
             stack.role_arn = set.role_arn.clone();
         }
         let disable_rollback = input.get("DisableRollback").and_then(Value::as_bool).unwrap_or(false);
-        let others: Vec<String> = self.engine.store.read(|s| s.change_sets.values().filter(|c| c.stack_id == set.stack_id && c.id != set.id).map(|c| c.id.clone()).collect());
+        let others: Vec<String> = self.engine.store.read(|s| {
+            s.change_sets
+                .values()
+                .filter(|c| c.stack_id == set.stack_id && c.id != set.id)
+                .map(|c| c.id.clone())
+                .collect()
+        });
         self.engine.store.write(|_, c| {
             c.put(change_set_key(&set.id), Record::ChangeSet(Box::new(set.clone())));
             for id in &others {
@@ -658,7 +751,10 @@ impl Cfn {
     fn delete_change_set(&self, ctx: &RequestContext, input: &Value) -> Result<Value> {
         let set = self.find_change_set(ctx, input)?;
         if set.execution_status == "EXECUTE_IN_PROGRESS" {
-            return Err(invalid_change_set_status(format!("Cannot delete ChangeSet in status {}", set.execution_status)));
+            return Err(invalid_change_set_status(format!(
+                "Cannot delete ChangeSet in status {}",
+                set.execution_status
+            )));
         }
         self.engine.store.write(|_, c| {
             c.delete(change_set_key(&set.id));
@@ -695,7 +791,13 @@ impl AlreadyExists {
 }
 
 fn check_updatable(stack: &Stack) -> Result<()> {
-    const OK: &[&str] = &["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"];
+    const OK: &[&str] = &[
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    ];
     if OK.contains(&stack.status.as_str()) {
         Ok(())
     } else {
@@ -704,7 +806,8 @@ fn check_updatable(stack: &Stack) -> Result<()> {
 }
 
 fn param_json(p: &Parameter) -> Value {
-    let mut v = json!({"ParameterKey": p.key, "ParameterValue": if p.no_echo { "****".to_string() } else { p.value.clone() }});
+    let mut v =
+        json!({"ParameterKey": p.key, "ParameterValue": if p.no_echo { "****".to_string() } else { p.value.clone() }});
     if let Some(r) = &p.resolved {
         v["ResolvedValue"] = Value::String(if p.no_echo { "****".into() } else { r.clone() });
     }
@@ -759,7 +862,8 @@ fn summary_parameters(doc: &Value, with_types: bool) -> Value {
     let mut out = json!({"Parameters": params, "Description": doc.get("Description")});
     if let Some((cap, types)) = required_capability(doc) {
         out["Capabilities"] = json!([cap]);
-        out["CapabilitiesReason"] = json!(format!("The following resource(s) require capabilities: [{}]", types.join(", ")));
+        out["CapabilitiesReason"] =
+            json!(format!("The following resource(s) require capabilities: [{}]", types.join(", ")));
     }
     out
 }

@@ -32,7 +32,8 @@ pub fn locate(url: &str) -> Option<(String, String)> {
 
 pub async fn fetch(api: &Api, url: &str) -> Result<String> {
     let (bucket, key) = locate(url).ok_or_else(|| validation("TemplateURL must be a supported URL."))?;
-    let path = format!("/{}/{}", crate::api::seg(&bucket), key.split('/').map(crate::api::seg).collect::<Vec<_>>().join("/"));
+    let path =
+        format!("/{}/{}", crate::api::seg(&bucket), key.split('/').map(crate::api::seg).collect::<Vec<_>>().join("/"));
     let bytes = api
         .raw("s3", Method::GET, &path, Vec::new(), "application/octet-stream", Vec::new())
         .await

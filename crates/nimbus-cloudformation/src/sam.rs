@@ -57,7 +57,8 @@ fn cache_dir() -> PathBuf {
 
 async fn imports_samtranslator(python: &str) -> bool {
     tokio::process::Command::new(python)
-        .args(["-c", "import samtranslator"])
+        // Finding the package is enough (importing it costs a second or more).
+        .args(["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('samtranslator') is None)"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -65,8 +66,15 @@ async fn imports_samtranslator(python: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The interpreter that runs the translator, installing it into nimbus's cache if needed.
+/// The interpreter that runs the translator (found once per process: probing imports the
+/// translator, which takes a second or more).
 async fn python() -> std::result::Result<String, String> {
+    static FOUND: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    FOUND.get_or_try_init(find_python).await.cloned()
+}
+
+/// Find, or install into nimbus's cache, an interpreter that imports the translator.
+async fn find_python() -> std::result::Result<String, String> {
     if let Ok(p) = std::env::var("NIMBUS_SAM_PYTHON") {
         return Ok(p);
     }
@@ -83,7 +91,8 @@ async fn python() -> std::result::Result<String, String> {
     if !made.is_ok_and(|s| s.success()) {
         return Err("could not create a Python virtual environment (python3 -m venv)".into());
     }
-    let pip = tokio::process::Command::new(&cached).args(["-m", "pip", "install", "--quiet", SAM_TRANSLATOR]).status().await;
+    let pip =
+        tokio::process::Command::new(&cached).args(["-m", "pip", "install", "--quiet", SAM_TRANSLATOR]).status().await;
     if !pip.is_ok_and(|s| s.success()) {
         return Err(format!("could not install {SAM_TRANSLATOR} with pip"));
     }
@@ -117,8 +126,9 @@ pub async fn translate(template: Value, ctx: &RequestContext, params: &[ParamInp
         let _ = stdin.write_all(request.to_string().as_bytes()).await;
     }
     let out = child.wait_with_output().await.map_err(|e| fail(e.to_string()))?;
-    let answer: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|_| fail(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("the translator failed").to_string()))?;
+    let answer: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        fail(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("the translator failed").to_string())
+    })?;
     if let Some(err) = answer.get("error").and_then(Value::as_str) {
         return Err(fail(err.to_string()));
     }

@@ -27,7 +27,11 @@ pub fn parse(body: &str) -> Result<Value> {
     let trimmed = body.trim_start();
     let doc = if trimmed.starts_with('{') {
         serde_json::from_str::<Value>(body).map_err(|e| {
-            validation(format!("Template format error: JSON not well-formed. (line {}, column {})", e.line(), e.column()))
+            validation(format!(
+                "Template format error: JSON not well-formed. (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         })?
     } else {
         let yaml: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| {
@@ -86,9 +90,7 @@ pub fn check(doc: &Value) -> Result<()> {
             }
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(validation(format!(
-                "Template format error: Resource name {name} is non alphanumeric."
-            )));
+            return Err(validation(format!("Template format error: Resource name {name} is non alphanumeric.")));
         }
     }
     if let Some(outputs) = obj.get("Outputs").and_then(Value::as_object) {
@@ -117,7 +119,9 @@ pub fn transforms(doc: &Value) -> Vec<String> {
     match doc.get("Transform") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-        Some(Value::Object(o)) => o.get("Name").and_then(Value::as_str).map(|s| vec![s.to_string()]).unwrap_or_default(),
+        Some(Value::Object(o)) => {
+            o.get("Name").and_then(Value::as_str).map(|s| vec![s.to_string()]).unwrap_or_default()
+        }
         _ => Vec::new(),
     }
 }
@@ -217,7 +221,10 @@ mod tests {
         let err = check(&json!({"Resources": {}})).unwrap_err();
         assert_eq!(err.message, "Template format error: At least one Resources member must be defined.");
         let err = check(&json!({"Resources": {"A": {"Properties": {}}}})).unwrap_err();
-        assert_eq!(err.message, "Template format error: [/Resources/A] Every Resources object must contain a Type member.");
+        assert_eq!(
+            err.message,
+            "Template format error: [/Resources/A] Every Resources object must contain a Type member."
+        );
         let err = check(&json!({"Foo": 1, "Resources": {"A": {"Type": "X"}}})).unwrap_err();
         assert_eq!(err.message, "Template format error: Invalid template property or properties [Foo]");
     }

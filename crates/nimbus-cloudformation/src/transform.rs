@@ -8,7 +8,12 @@ use serde_json::Value;
 use crate::engine::ParamInput;
 use crate::errors::{validation, Result};
 
-pub async fn apply(mut doc: Value, transforms: &[String], ctx: &RequestContext, params: &[ParamInput]) -> Result<Value> {
+pub async fn apply(
+    mut doc: Value,
+    transforms: &[String],
+    ctx: &RequestContext,
+    params: &[ParamInput],
+) -> Result<Value> {
     for t in transforms {
         match t.as_str() {
             "AWS::Serverless-2016-10-31" => doc = crate::sam::translate(doc, ctx, params).await?,

@@ -7,7 +7,8 @@ use crate::boxed;
 use crate::state::Resource;
 
 const NUMBERS: &[&str] = &["ReadCapacityUnits", "WriteCapacityUnits", "MaxReadRequestUnits", "MaxWriteRequestUnits"];
-const BOOLEANS: &[&str] = &["SSEEnabled", "Enabled", "PointInTimeRecoveryEnabled", "DeletionProtectionEnabled", "StreamEnabled"];
+const BOOLEANS: &[&str] =
+    &["SSEEnabled", "Enabled", "PointInTimeRecoveryEnabled", "DeletionProtectionEnabled", "StreamEnabled"];
 
 pub fn specs() -> Vec<Spec> {
     vec![Spec {
@@ -33,7 +34,10 @@ fn table_created(desc: &Value) -> Created {
 }
 
 fn stream_spec(props: &Value) -> Option<Value> {
-    props.get("StreamSpecification").and_then(|s| s.get("StreamViewType")).map(|v| json!({"StreamEnabled": true, "StreamViewType": v}))
+    props
+        .get("StreamSpecification")
+        .and_then(|s| s.get("StreamViewType"))
+        .map(|v| json!({"StreamEnabled": true, "StreamViewType": v}))
 }
 
 async fn create_table(cx: Cx, props: Value) -> Outcome {
@@ -42,7 +46,17 @@ async fn create_table(cx: Cx, props: Value) -> Outcome {
     let name = str_prop(&props, "TableName").unwrap_or_else(|| cx.generated_name(255));
     let mut body = Value::Object(pick(
         &props,
-        &["KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "TableClass", "DeletionProtectionEnabled", "OnDemandThroughput"],
+        &[
+            "KeySchema",
+            "AttributeDefinitions",
+            "BillingMode",
+            "ProvisionedThroughput",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "TableClass",
+            "DeletionProtectionEnabled",
+            "OnDemandThroughput",
+        ],
     ));
     body["TableName"] = Value::String(name.clone());
     if let Some(s) = stream_spec(&props) {
@@ -61,7 +75,12 @@ async fn create_table(cx: Cx, props: Value) -> Outcome {
     let out = call(&cx, "CreateTable", body).await?;
     if let Some(ttl) = props.get("TimeToLiveSpecification") {
         if ttl.get("Enabled") == Some(&Value::Bool(true)) {
-            call(&cx, "UpdateTimeToLive", json!({"TableName": name, "TimeToLiveSpecification": pick(ttl, &["AttributeName", "Enabled"])})).await?;
+            call(
+                &cx,
+                "UpdateTimeToLive",
+                json!({"TableName": name, "TimeToLiveSpecification": pick(ttl, &["AttributeName", "Enabled"])}),
+            )
+            .await?;
         }
     }
     Ok(table_created(&out["TableDescription"]))
@@ -75,7 +94,9 @@ async fn update_table(cx: Cx, current: Resource, props: Value) -> Outcome {
     let name = current.physical_id.clone().unwrap_or_default();
     let mut body = json!({"TableName": name});
     let mut changed = false;
-    for key in ["BillingMode", "ProvisionedThroughput", "AttributeDefinitions", "TableClass", "DeletionProtectionEnabled"] {
+    for key in
+        ["BillingMode", "ProvisionedThroughput", "AttributeDefinitions", "TableClass", "DeletionProtectionEnabled"]
+    {
         if old.get(key) != props.get(key) {
             if let Some(v) = props.get(key) {
                 body[key] = v.clone();
@@ -96,7 +117,11 @@ async fn update_table(cx: Cx, current: Resource, props: Value) -> Outcome {
         let spec = match props.get("TimeToLiveSpecification") {
             Some(ttl) => Value::Object(pick(ttl, &["AttributeName", "Enabled"])),
             None => {
-                let attr = old.get("TimeToLiveSpecification").and_then(|t| t.get("AttributeName")).cloned().unwrap_or(Value::Null);
+                let attr = old
+                    .get("TimeToLiveSpecification")
+                    .and_then(|t| t.get("AttributeName"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 json!({"AttributeName": attr, "Enabled": false})
             }
         };
@@ -107,5 +132,7 @@ async fn update_table(cx: Cx, current: Resource, props: Value) -> Outcome {
 
 async fn delete_table(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(name) = r.physical_id else { return Ok(()) };
-    tolerate_gone(cx.api.json("dynamodb", "DynamoDB_20120810.DeleteTable", "1.0", json!({"TableName": name})).await.map(|_| ()))
+    tolerate_gone(
+        cx.api.json("dynamodb", "DynamoDB_20120810.DeleteTable", "1.0", json!({"TableName": name})).await.map(|_| ()),
+    )
 }

@@ -72,7 +72,11 @@ fn inline_policies(props: &Value) -> BTreeMap<String, String> {
 }
 
 fn strings(props: &Value, name: &str) -> Vec<String> {
-    props.get(name).and_then(Value::as_array).map(|a| a.iter().filter_map(crate::eval::text_of).collect()).unwrap_or_default()
+    props
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(crate::eval::text_of).collect())
+        .unwrap_or_default()
 }
 
 async fn create_role(cx: Cx, props: Value) -> Outcome {
@@ -96,10 +100,14 @@ async fn create_role(cx: Cx, props: Value) -> Outcome {
     all.extend(owned);
     let xml = cx.api.query("iam", "CreateRole", "2010-05-08", &all).await.map_err(|e| failure(&e))?;
     for (policy, doc) in inline_policies(&props) {
-        iam(&cx, "PutRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy), ("PolicyDocument", doc)]).await.map_err(|e| failure(&e))?;
+        iam(&cx, "PutRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy), ("PolicyDocument", doc)])
+            .await
+            .map_err(|e| failure(&e))?;
     }
     for arn in strings(&props, "ManagedPolicyArns") {
-        iam(&cx, "AttachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn)]).await.map_err(|e| failure(&e))?;
+        iam(&cx, "AttachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn)])
+            .await
+            .map_err(|e| failure(&e))?;
     }
     Ok(role_created(&xml))
 }
@@ -109,10 +117,15 @@ async fn update_role(cx: Cx, current: Resource, props: Value) -> Outcome {
     let old = &current.properties;
     if old.get("AssumeRolePolicyDocument") != props.get("AssumeRolePolicyDocument") {
         let doc = doc_string(required(&props, "AssumeRolePolicyDocument")?);
-        iam(&cx, "UpdateAssumeRolePolicy", &[("RoleName", name.clone()), ("PolicyDocument", doc)]).await.map_err(|e| failure(&e))?;
+        iam(&cx, "UpdateAssumeRolePolicy", &[("RoleName", name.clone()), ("PolicyDocument", doc)])
+            .await
+            .map_err(|e| failure(&e))?;
     }
-    if old.get("Description") != props.get("Description") || old.get("MaxSessionDuration") != props.get("MaxSessionDuration") {
-        let mut params = vec![("RoleName", name.clone()), ("Description", str_prop(&props, "Description").unwrap_or_default())];
+    if old.get("Description") != props.get("Description")
+        || old.get("MaxSessionDuration") != props.get("MaxSessionDuration")
+    {
+        let mut params =
+            vec![("RoleName", name.clone()), ("Description", str_prop(&props, "Description").unwrap_or_default())];
         if let Some(d) = str_prop(&props, "MaxSessionDuration") {
             params.push(("MaxSessionDuration", d));
         }
@@ -121,18 +134,32 @@ async fn update_role(cx: Cx, current: Resource, props: Value) -> Outcome {
     let (before, after) = (inline_policies(old), inline_policies(&props));
     for (policy, doc) in &after {
         if before.get(policy) != Some(doc) {
-            iam(&cx, "PutRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())]).await.map_err(|e| failure(&e))?;
+            iam(
+                &cx,
+                "PutRolePolicy",
+                &[("RoleName", name.clone()), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())],
+            )
+            .await
+            .map_err(|e| failure(&e))?;
         }
     }
     for policy in before.keys().filter(|p| !after.contains_key(*p)) {
-        tolerate_gone(iam(&cx, "DeleteRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy.clone())]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(&cx, "DeleteRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy.clone())])
+                .await
+                .map(|_| ()),
+        )?;
     }
     let (before, after) = (strings(old, "ManagedPolicyArns"), strings(&props, "ManagedPolicyArns"));
     for arn in after.iter().filter(|a| !before.contains(a)) {
-        iam(&cx, "AttachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn.clone())]).await.map_err(|e| failure(&e))?;
+        iam(&cx, "AttachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn.clone())])
+            .await
+            .map_err(|e| failure(&e))?;
     }
     for arn in before.iter().filter(|a| !after.contains(a)) {
-        tolerate_gone(iam(&cx, "DetachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn.clone())]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(&cx, "DetachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn.clone())]).await.map(|_| ()),
+        )?;
     }
     let xml = iam(&cx, "GetRole", &[("RoleName", name)]).await.map_err(|e| failure(&e))?;
     Ok(role_created(&xml))
@@ -141,10 +168,14 @@ async fn update_role(cx: Cx, current: Resource, props: Value) -> Outcome {
 async fn delete_role(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(name) = r.physical_id else { return Ok(()) };
     for arn in strings(&r.properties, "ManagedPolicyArns") {
-        tolerate_gone(iam(&cx, "DetachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn)]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(&cx, "DetachRolePolicy", &[("RoleName", name.clone()), ("PolicyArn", arn)]).await.map(|_| ()),
+        )?;
     }
     for policy in inline_policies(&r.properties).into_keys() {
-        tolerate_gone(iam(&cx, "DeleteRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy)]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(&cx, "DeleteRolePolicy", &[("RoleName", name.clone()), ("PolicyName", policy)]).await.map(|_| ()),
+        )?;
     }
     tolerate_gone(iam(&cx, "DeleteRole", &[("RoleName", name)]).await.map(|_| ()))
 }
@@ -159,16 +190,35 @@ fn policy_roles(props: &Value) -> Vec<String> {
 }
 
 async fn put_inline(cx: &Cx, props: &Value) -> Result<(), String> {
-    let policy = str_prop(props, "PolicyName").ok_or("Properties validation failed for resource: #: required key [PolicyName] not found")?;
+    let policy = str_prop(props, "PolicyName")
+        .ok_or("Properties validation failed for resource: #: required key [PolicyName] not found")?;
     let doc = doc_string(required(props, "PolicyDocument")?);
     for role in policy_roles(props) {
-        iam(cx, "PutRolePolicy", &[("RoleName", role), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())]).await.map_err(|e| failure(&e))?;
+        iam(
+            cx,
+            "PutRolePolicy",
+            &[("RoleName", role), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())],
+        )
+        .await
+        .map_err(|e| failure(&e))?;
     }
     for user in strings(props, "Users") {
-        iam(cx, "PutUserPolicy", &[("UserName", user), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())]).await.map_err(|e| failure(&e))?;
+        iam(
+            cx,
+            "PutUserPolicy",
+            &[("UserName", user), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())],
+        )
+        .await
+        .map_err(|e| failure(&e))?;
     }
     for group in strings(props, "Groups") {
-        iam(cx, "PutGroupPolicy", &[("GroupName", group), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())]).await.map_err(|e| failure(&e))?;
+        iam(
+            cx,
+            "PutGroupPolicy",
+            &[("GroupName", group), ("PolicyName", policy.clone()), ("PolicyDocument", doc.clone())],
+        )
+        .await
+        .map_err(|e| failure(&e))?;
     }
     Ok(())
 }
@@ -176,7 +226,9 @@ async fn put_inline(cx: &Cx, props: &Value) -> Result<(), String> {
 async fn remove_inline(cx: &Cx, props: &Value, keep: &[String]) -> Result<(), String> {
     let policy = str_prop(props, "PolicyName").unwrap_or_default();
     for role in policy_roles(props).into_iter().filter(|r| !keep.contains(r)) {
-        tolerate_gone(iam(cx, "DeleteRolePolicy", &[("RoleName", role), ("PolicyName", policy.clone())]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(cx, "DeleteRolePolicy", &[("RoleName", role), ("PolicyName", policy.clone())]).await.map(|_| ()),
+        )?;
     }
     Ok(())
 }
@@ -209,15 +261,23 @@ async fn create_managed(cx: Cx, props: Value) -> Outcome {
     let xml = iam(&cx, "CreatePolicy", &params).await.map_err(|e| failure(&e))?;
     let arn = xml_text(&xml, "Arn").unwrap_or_default();
     attach_managed(&cx, &arn, &strings(&props, "Roles"), &[]).await?;
-    Ok(Created::named(arn.clone()).attr("PolicyArn", arn).attr("PolicyId", xml_text(&xml, "PolicyId").unwrap_or_default()))
+    Ok(Created::named(arn.clone())
+        .attr("PolicyArn", arn)
+        .attr("PolicyId", xml_text(&xml, "PolicyId").unwrap_or_default()))
 }
 
 async fn attach_managed(cx: &Cx, arn: &str, roles: &[String], before: &[String]) -> Result<(), String> {
     for role in roles.iter().filter(|r| !before.contains(r)) {
-        iam(cx, "AttachRolePolicy", &[("RoleName", role.clone()), ("PolicyArn", arn.to_string())]).await.map_err(|e| failure(&e))?;
+        iam(cx, "AttachRolePolicy", &[("RoleName", role.clone()), ("PolicyArn", arn.to_string())])
+            .await
+            .map_err(|e| failure(&e))?;
     }
     for role in before.iter().filter(|r| !roles.contains(r)) {
-        tolerate_gone(iam(cx, "DetachRolePolicy", &[("RoleName", role.clone()), ("PolicyArn", arn.to_string())]).await.map(|_| ()))?;
+        tolerate_gone(
+            iam(cx, "DetachRolePolicy", &[("RoleName", role.clone()), ("PolicyArn", arn.to_string())])
+                .await
+                .map(|_| ()),
+        )?;
     }
     Ok(())
 }
@@ -226,7 +286,13 @@ async fn update_managed(cx: Cx, current: Resource, props: Value) -> Outcome {
     let arn = current.physical_id.clone().unwrap_or_default();
     if current.properties.get("PolicyDocument") != props.get("PolicyDocument") {
         let doc = doc_string(required(&props, "PolicyDocument")?);
-        iam(&cx, "CreatePolicyVersion", &[("PolicyArn", arn.clone()), ("PolicyDocument", doc), ("SetAsDefault", "true".into())]).await.map_err(|e| failure(&e))?;
+        iam(
+            &cx,
+            "CreatePolicyVersion",
+            &[("PolicyArn", arn.clone()), ("PolicyDocument", doc), ("SetAsDefault", "true".into())],
+        )
+        .await
+        .map_err(|e| failure(&e))?;
     }
     attach_managed(&cx, &arn, &strings(&props, "Roles"), &strings(&current.properties, "Roles")).await?;
     let mut c = Created::named(arn.clone()).attr("PolicyArn", arn);

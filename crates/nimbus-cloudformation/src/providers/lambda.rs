@@ -88,7 +88,14 @@ pub fn specs() -> Vec<Spec> {
         },
         Spec {
             type_name: "AWS::Lambda::EventSourceMapping",
-            replace_on: &["EventSourceArn", "StartingPosition", "StartingPositionTimestamp", "SelfManagedEventSource", "Topics", "Queues"],
+            replace_on: &[
+                "EventSourceArn",
+                "StartingPosition",
+                "StartingPositionTimestamp",
+                "SelfManagedEventSource",
+                "Topics",
+                "Queues",
+            ],
             create: boxed!(create_esm),
             update: Some(boxed!(update_esm, 3)),
             delete: |cx, r| Box::pin(delete_esm(cx, r)),
@@ -129,7 +136,13 @@ pub fn specs() -> Vec<Spec> {
     ]
 }
 
-async fn rest(cx: &Cx, method: Method, path: &str, query: Vec<(String, String)>, body: Option<Value>) -> ApiResult<Value> {
+async fn rest(
+    cx: &Cx,
+    method: Method,
+    path: &str,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+) -> ApiResult<Value> {
     cx.api.rest("lambda", method, path, query, body).await
 }
 
@@ -169,7 +182,10 @@ async fn code_member(cx: &Cx, props: &Value) -> Result<Value, String> {
         return Ok(json!({"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)}));
     }
     if code.get("S3Bucket").is_some() || code.get("ImageUri").is_some() {
-        return Ok(Value::Object(pick(&code, &["S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "SourceKMSKeyArn"])));
+        return Ok(Value::Object(pick(
+            &code,
+            &["S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri", "SourceKMSKeyArn"],
+        )));
     }
     let _ = cx;
     Err("Properties validation failed for resource: #/Code: required key [ZipFile] not found".into())
@@ -184,7 +200,11 @@ async fn inline_from_s3(cx: &Cx, code: &Value) -> Result<Value, String> {
     if let Some(v) = code.get("S3ObjectVersion").and_then(Value::as_str) {
         query.push(("versionId".to_string(), v.to_string()));
     }
-    let bytes = cx.api.raw("s3", Method::GET, &path, query, "application/octet-stream", Vec::new()).await.map_err(|e| failure(&e))?;
+    let bytes = cx
+        .api
+        .raw("s3", Method::GET, &path, query, "application/octet-stream", Vec::new())
+        .await
+        .map_err(|e| failure(&e))?;
     Ok(json!({"ZipFile": base64::engine::general_purpose::STANDARD.encode(&bytes)}))
 }
 
@@ -213,7 +233,12 @@ async fn create_function(cx: Cx, props: Value) -> Outcome {
     let mut body = Value::Object(pick(&props, CONFIG));
     body["FunctionName"] = Value::String(name.clone());
     body["Code"] = code_member(&cx, &props).await?;
-    for (from, to) in [("Architectures", "Architectures"), ("PackageType", "PackageType"), ("KmsKeyArn", "KMSKeyArn"), ("CodeSigningConfigArn", "CodeSigningConfigArn")] {
+    for (from, to) in [
+        ("Architectures", "Architectures"),
+        ("PackageType", "PackageType"),
+        ("KmsKeyArn", "KMSKeyArn"),
+        ("CodeSigningConfigArn", "CodeSigningConfigArn"),
+    ] {
         if let Some(v) = props.get(from) {
             body[to] = v.clone();
         }
@@ -232,7 +257,9 @@ async fn create_function(cx: Cx, props: Value) -> Outcome {
     .map_err(|e| failure(&e))?;
     if let Some(n) = props.get("ReservedConcurrentExecutions") {
         let path = format!("/2017-10-31/functions/{}/concurrency", seg(&name));
-        rest(&cx, Method::PUT, &path, vec![], Some(json!({"ReservedConcurrentExecutions": n}))).await.map_err(|e| failure(&e))?;
+        rest(&cx, Method::PUT, &path, vec![], Some(json!({"ReservedConcurrentExecutions": n})))
+            .await
+            .map_err(|e| failure(&e))?;
     }
     Ok(function_created(&out))
 }
@@ -258,7 +285,13 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
     }
     let mut config = Value::Object(pick(&props, CONFIG));
     // Members removed from the template go back to Lambda's defaults.
-    for (member, default) in [("Description", json!("")), ("Timeout", json!(3)), ("MemorySize", json!(128)), ("Environment", json!({"Variables": {}})), ("Layers", json!([]))] {
+    for (member, default) in [
+        ("Description", json!("")),
+        ("Timeout", json!(3)),
+        ("MemorySize", json!(128)),
+        ("Environment", json!({"Variables": {}})),
+        ("Layers", json!([])),
+    ] {
         if old.get(member).is_some() && props.get(member).is_none() {
             config[member] = default;
         }
@@ -268,7 +301,9 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
     let concurrency = format!("/2017-10-31/functions/{}/concurrency", seg(&name));
     match props.get("ReservedConcurrentExecutions") {
         Some(n) => {
-            rest(&cx, Method::PUT, &concurrency, vec![], Some(json!({"ReservedConcurrentExecutions": n}))).await.map_err(|e| failure(&e))?;
+            rest(&cx, Method::PUT, &concurrency, vec![], Some(json!({"ReservedConcurrentExecutions": n})))
+                .await
+                .map_err(|e| failure(&e))?;
         }
         None if old.get("ReservedConcurrentExecutions").is_some() => {
             rest(&cx, Method::DELETE, &concurrency, vec![], None).await.map_err(|e| failure(&e))?;
@@ -280,13 +315,27 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
 
 async fn delete_function(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(name) = r.physical_id else { return Ok(()) };
-    tolerate_gone(rest(&cx, Method::DELETE, &format!("/2015-03-31/functions/{}", seg(&name)), vec![], None).await.map(|_| ()))
+    tolerate_gone(
+        rest(&cx, Method::DELETE, &format!("/2015-03-31/functions/{}", seg(&name)), vec![], None).await.map(|_| ()),
+    )
 }
 
 async fn create_permission(cx: Cx, props: Value) -> Outcome {
-    let function = str_prop(&props, "FunctionName").ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
+    let function = str_prop(&props, "FunctionName")
+        .ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
     let statement = cx.generated_name(100);
-    let mut body = Value::Object(pick(&props, &["Action", "Principal", "SourceArn", "SourceAccount", "EventSourceToken", "FunctionUrlAuthType", "PrincipalOrgID"]));
+    let mut body = Value::Object(pick(
+        &props,
+        &[
+            "Action",
+            "Principal",
+            "SourceArn",
+            "SourceAccount",
+            "EventSourceToken",
+            "FunctionUrlAuthType",
+            "PrincipalOrgID",
+        ],
+    ));
     body["StatementId"] = Value::String(statement.clone());
     let path = format!("/2015-03-31/functions/{}/policy", seg(&function));
     rest(&cx, Method::POST, &path, vec![], Some(body)).await.map_err(|e| failure(&e))?;
@@ -301,7 +350,8 @@ async fn delete_permission(cx: Cx, r: Resource) -> Result<(), String> {
 }
 
 async fn create_version(cx: Cx, props: Value) -> Outcome {
-    let function = str_prop(&props, "FunctionName").ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
+    let function = str_prop(&props, "FunctionName")
+        .ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
     let body = Value::Object(pick(&props, &["Description", "CodeSha256"]));
     let path = format!("/2015-03-31/functions/{}/versions", seg(&function));
     let out = rest(&cx, Method::POST, &path, vec![], Some(body)).await.map_err(|e| failure(&e))?;
@@ -323,7 +373,8 @@ async fn delete_version(cx: Cx, r: Resource) -> Result<(), String> {
 
 async fn create_alias(cx: Cx, props: Value) -> Outcome {
     let props = props_of(&props);
-    let function = str_prop(&props, "FunctionName").ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
+    let function = str_prop(&props, "FunctionName")
+        .ok_or("Properties validation failed for resource: #: required key [FunctionName] not found")?;
     let body = Value::Object(pick(&props, &["Name", "FunctionVersion", "Description", "RoutingConfig"]));
     let path = format!("/2015-03-31/functions/{}/aliases", seg(&function));
     let out = rest(&cx, Method::POST, &path, vec![], Some(body)).await.map_err(|e| failure(&e))?;
@@ -385,7 +436,18 @@ fn esm_created(out: &Value) -> Created {
 async fn create_esm(cx: Cx, props: Value) -> Outcome {
     let props = props_of(&props);
     let mut body = pick(&props, ESM_MUTABLE);
-    body.extend(pick(&props, &["EventSourceArn", "StartingPosition", "Topics", "Queues", "SelfManagedEventSource", "SelfManagedKafkaEventSourceConfig", "AmazonManagedKafkaEventSourceConfig"]));
+    body.extend(pick(
+        &props,
+        &[
+            "EventSourceArn",
+            "StartingPosition",
+            "Topics",
+            "Queues",
+            "SelfManagedEventSource",
+            "SelfManagedKafkaEventSourceConfig",
+            "AmazonManagedKafkaEventSourceConfig",
+        ],
+    ));
     if let Some(ts) = props.get("StartingPositionTimestamp") {
         body.insert("StartingPositionTimestamp".into(), ts.clone());
     }
@@ -393,7 +455,9 @@ async fn create_esm(cx: Cx, props: Value) -> Outcome {
     if !tags.is_empty() {
         body.insert("Tags".into(), Value::Object(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()));
     }
-    let out = rest(&cx, Method::POST, "/2015-03-31/event-source-mappings/", vec![], Some(Value::Object(body))).await.map_err(|e| failure(&e))?;
+    let out = rest(&cx, Method::POST, "/2015-03-31/event-source-mappings/", vec![], Some(Value::Object(body)))
+        .await
+        .map_err(|e| failure(&e))?;
     Ok(esm_created(&out))
 }
 
@@ -452,7 +516,8 @@ async fn delete_url(cx: Cx, r: Resource) -> Result<(), String> {
 
 async fn create_layer_version(cx: Cx, props: Value) -> Outcome {
     let name = str_prop(&props, "LayerName").unwrap_or_else(|| cx.generated_name(64));
-    let mut body = Value::Object(pick(&props, &["Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"]));
+    let mut body =
+        Value::Object(pick(&props, &["Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"]));
     let content = props.get("Content").cloned().unwrap_or(Value::Null);
     body["Content"] = Value::Object(pick(&content, &["S3Bucket", "S3Key", "S3ObjectVersion"]));
     let path = format!("/2018-10-31/layers/{}/versions", seg(&name));
@@ -498,7 +563,9 @@ async fn put_invoke_config(cx: Cx, props: Value) -> Outcome {
     let qualifier = str_prop(&props, "Qualifier").unwrap_or_else(|| "$LATEST".into());
     let body = Value::Object(pick(&props, &["MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"]));
     let path = format!("/2019-09-25/functions/{}/event-invoke-config", seg(&function));
-    rest(&cx, Method::PUT, &path, vec![("Qualifier".into(), qualifier.clone())], Some(body)).await.map_err(|e| failure(&e))?;
+    rest(&cx, Method::PUT, &path, vec![("Qualifier".into(), qualifier.clone())], Some(body))
+        .await
+        .map_err(|e| failure(&e))?;
     Ok(Created::named(format!("{function}:{qualifier}")))
 }
 

@@ -65,5 +65,7 @@ async fn update_group(cx: Cx, current: Resource, props: Value) -> Outcome {
 
 async fn delete_group(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(name) = r.physical_id else { return Ok(()) };
-    tolerate_gone(cx.api.json("logs", "Logs_20140328.DeleteLogGroup", "1.1", json!({"logGroupName": name})).await.map(|_| ()))
+    tolerate_gone(
+        cx.api.json("logs", "Logs_20140328.DeleteLogGroup", "1.1", json!({"logGroupName": name})).await.map(|_| ()),
+    )
 }

@@ -27,7 +27,9 @@ pub fn specs() -> Vec<Spec> {
             type_name: "AWS::CloudFormation::WaitCondition",
             replace_on: &[],
             create: |cx, _p| Box::pin(wait_condition(cx)),
-            update: Some(|_cx, r, _p| Box::pin(async move { Ok(Created::named(r.physical_id.unwrap_or_default()).attr("Data", "{}")) })),
+            update: Some(|_cx, r, _p| {
+                Box::pin(async move { Ok(Created::named(r.physical_id.unwrap_or_default()).attr("Data", "{}")) })
+            }),
             delete: |_cx, _r| Box::pin(async { Ok(()) }),
             name_property: None,
         },
@@ -40,7 +42,12 @@ async fn nothing(cx: Cx) -> Outcome {
 
 /// A handle's physical id is the presigned URL signals are sent to.
 async fn wait_handle(cx: Cx) -> Outcome {
-    let url = format!("{}/_nimbus/cloudformation/wait/{}/{}", cx.endpoint, crate::providers::random_suffix(16), cx.logical_id);
+    let url = format!(
+        "{}/_nimbus/cloudformation/wait/{}/{}",
+        cx.endpoint,
+        crate::providers::random_suffix(16),
+        cx.logical_id
+    );
     Ok(Created::named(url))
 }
 

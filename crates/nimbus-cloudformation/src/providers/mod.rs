@@ -26,6 +26,7 @@ pub struct Cx {
     pub stack_name: String,
     pub stack_id: String,
     pub logical_id: String,
+    pub resource_type: String,
     /// Stack tags, propagated to resources that take tags.
     pub tags: Vec<(String, String)>,
     /// Base URL of nimbus as the outside sees it (for ResponseURLs and the like).
@@ -137,6 +138,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
 }
@@ -151,15 +153,21 @@ pub fn spec(type_name: &str) -> Option<&'static Spec> {
 pub fn failure(err: &ApiError) -> String {
     let handler_code = match err.code.as_str() {
         c if c.contains("AlreadyExist") || c.contains("Conflict") || c == "ResourceInUseException" => "AlreadyExists",
-        c if c.contains("NotFound") || c == "NoSuchEntity" || c.starts_with("NonExistent") || c == "NoSuchBucket" => "NotFound",
+        c if c.contains("NotFound") || c == "NoSuchEntity" || c.starts_with("NonExistent") || c == "NoSuchBucket" => {
+            "NotFound"
+        }
         "NotImplemented" => "NotStabilized",
-        c if c.contains("Validation") || c.contains("InvalidParameter") || c.contains("InvalidRequest") => "InvalidRequest",
+        c if c.contains("Validation") || c.contains("InvalidParameter") || c.contains("InvalidRequest") => {
+            "InvalidRequest"
+        }
         "AccessDenied" | "AccessDeniedException" => "AccessDenied",
         _ => "GeneralServiceException",
     };
     let token = uuid::Uuid::new_v4();
     let message = if err.message.is_empty() { err.code.clone() } else { err.message.clone() };
-    format!("Resource handler returned message: \"{message}\" (RequestToken: {token}, HandlerErrorCode: {handler_code})")
+    format!(
+        "Resource handler returned message: \"{message}\" (RequestToken: {token}, HandlerErrorCode: {handler_code})"
+    )
 }
 
 /// Whether a delete failed only because the resource is already gone.
@@ -182,7 +190,9 @@ pub fn tolerate_gone(r: Result<(), ApiError>) -> Result<(), String> {
 
 /// A string property, or a required-property failure.
 pub fn required<'a>(props: &'a Value, name: &str) -> Result<&'a Value, String> {
-    props.get(name).ok_or_else(|| format!("Properties validation failed for resource: #: required key [{name}] not found"))
+    props
+        .get(name)
+        .ok_or_else(|| format!("Properties validation failed for resource: #: required key [{name}] not found"))
 }
 
 pub fn str_prop(props: &Value, name: &str) -> Option<String> {

@@ -3,6 +3,7 @@
 
 mod apigateway;
 mod bad_input;
+mod cloudformation;
 mod dynamodb;
 mod every_operation;
 mod events;

@@ -1,0 +1,393 @@
+//! CloudFormation through aws-sdk-cloudformation: stacks provisioned through the other
+//! services' public APIs, updates in place and by replacement, real rollback, change sets,
+//! exports, bad input with AWS's messages, and persistence across `kill -9`.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, StackStatus};
+use aws_sdk_cloudformation::Client;
+
+use crate::harness::*;
+
+fn cfn(server: &Server) -> Client {
+    let config = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_cloudformation::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    Client::from_conf(config)
+}
+
+fn sqs(server: &Server) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_sqs::config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// Poll DescribeStacks until the status stops being `*_IN_PROGRESS` (as the SDK waiters do).
+async fn settle(client: &Client, stack: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = client.describe_stacks().stack_name(stack).send().await.expect("describe stacks");
+        let status = out.stacks()[0].stack_status().unwrap().as_str().to_string();
+        if !status.ends_with("_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS" {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "stack {stack} still {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn physical(client: &Client, stack: &str, logical: &str) -> String {
+    let out = client.describe_stack_resource().stack_name(stack).logical_resource_id(logical).send().await.unwrap();
+    out.stack_resource_detail().unwrap().physical_resource_id().unwrap().to_string()
+}
+
+fn output(stack: &aws_sdk_cloudformation::types::Stack, key: &str) -> String {
+    stack
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+const APP: &str = r#"
+Parameters:
+  Timeout:
+    Type: Number
+    Default: 45
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !Ref Timeout
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Environment:
+        Variables:
+          TABLE: !Ref Table
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return {"table": os.environ["TABLE"]}
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Fn
+      EventSourceArn: !GetAtt Queue.Arn
+      BatchSize: 5
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+    Export:
+      Name: !Sub '${AWS::StackName}-queue'
+  FunctionArn:
+    Value: !GetAtt Fn.Arn
+"#;
+
+#[tokio::test]
+async fn a_stack_is_created_updated_in_place_and_deleted_through_the_services() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let stack_id = client
+        .create_stack()
+        .stack_name("app")
+        .template_body(APP)
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap()
+        .stack_id()
+        .unwrap()
+        .to_string();
+    assert!(stack_id.starts_with("arn:aws:cloudformation:us-east-1:000000000000:stack/app/"), "{stack_id}");
+    assert_eq!(settle(&client, "app").await, "CREATE_COMPLETE");
+
+    let stack = client.describe_stacks().stack_name("app").send().await.unwrap().stacks()[0].clone();
+    let queue_url = output(&stack, "QueueUrl");
+    assert!(queue_url.contains("/000000000000/app-Queue-"), "{queue_url}");
+    let attrs = sqs(&server)
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout], "45");
+
+    // The function really exists and runs with the table name CloudFormation passed.
+    let function = physical(&client, "app", "Fn").await;
+    let table = physical(&client, "app", "Table").await;
+    let out = server.lambda().invoke().function_name(&function).send().await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(body["table"], table.as_str());
+    server.dynamodb().describe_table().table_name(&table).send().await.expect("table exists");
+    let exports = client.list_exports().send().await.unwrap();
+    assert_eq!(exports.exports()[0].name(), Some("app-queue"));
+
+    // An in-place update keeps the physical resource.
+    client
+        .update_stack()
+        .stack_name("app")
+        .use_previous_template(true)
+        .parameters(Parameter::builder().parameter_key("Timeout").parameter_value("90").build())
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settle(&client, "app").await, "UPDATE_COMPLETE");
+    assert_eq!(physical(&client, "app", "Queue").await, queue_url);
+    let attrs = sqs(&server)
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout], "90");
+
+    // The same template and parameters again: AWS's "no updates" refusal.
+    let err = client
+        .update_stack()
+        .stack_name("app")
+        .use_previous_template(true)
+        .parameters(Parameter::builder().parameter_key("Timeout").use_previous_value(true).build())
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_service_error().unwrap().meta().message(), Some("No updates are to be performed."));
+
+    let events = client.describe_stack_events().stack_name("app").send().await.unwrap();
+    let first = &events.stack_events()[0];
+    assert_eq!(first.resource_status(), Some(&aws_sdk_cloudformation::types::ResourceStatus::UpdateComplete));
+    assert_eq!(first.logical_resource_id(), Some("app"));
+
+    client.delete_stack().stack_name("app").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = client.describe_stacks().stack_name(&stack_id).send().await.unwrap();
+        if out.stacks()[0].stack_status() == Some(&StackStatus::DeleteComplete) {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let err = client.describe_stacks().stack_name("app").send().await.unwrap_err();
+    assert_eq!(err.as_service_error().unwrap().meta().message(), Some("Stack with id app does not exist"));
+    assert!(server.lambda().get_function().function_name(&function).send().await.is_err(), "function deleted");
+    assert!(sqs(&server).list_queues().send().await.unwrap().queue_urls().is_empty(), "queue deleted");
+}
+
+#[tokio::test]
+async fn a_failed_create_rolls_back_and_leaves_nothing_behind() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let template = r#"{
+      "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Broken": {"Type": "AWS::Lambda::Function", "DependsOn": "Queue", "Properties": {
+          "Runtime": "python3.12", "Handler": "index.h", "Role": "arn:aws:iam::000000000000:role/r",
+          "MemorySize": 1, "Code": {"ZipFile": "x = 1"}}}
+      }
+    }"#;
+    client.create_stack().stack_name("broken").template_body(template).send().await.unwrap();
+    assert_eq!(settle(&client, "broken").await, "ROLLBACK_COMPLETE");
+    let stack = client.describe_stacks().stack_name("broken").send().await.unwrap().stacks()[0].clone();
+    let events = client.describe_stack_events().stack_name("broken").send().await.unwrap();
+    let failed = events
+        .stack_events()
+        .iter()
+        .find(|e| e.resource_status() == Some(&aws_sdk_cloudformation::types::ResourceStatus::CreateFailed))
+        .expect("a CREATE_FAILED event");
+    assert_eq!(failed.logical_resource_id(), Some("Broken"));
+    assert!(
+        failed
+            .resource_status_reason()
+            .unwrap()
+            .starts_with("Resource handler returned message: \"1 validation error detected"),
+        "{:?}",
+        failed.resource_status_reason()
+    );
+    let rollback = events
+        .stack_events()
+        .iter()
+        .find(|e| e.resource_status() == Some(&aws_sdk_cloudformation::types::ResourceStatus::RollbackInProgress))
+        .unwrap();
+    assert_eq!(
+        rollback.resource_status_reason(),
+        Some("The following resource(s) failed to create: [Broken]. Rollback requested by user.")
+    );
+    assert_eq!(stack.stack_status(), Some(&StackStatus::RollbackComplete));
+    assert!(sqs(&server).list_queues().send().await.unwrap().queue_urls().is_empty(), "the queue was rolled back");
+}
+
+#[tokio::test]
+async fn bad_templates_are_refused_with_aws_messages() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let refuse = |body: &'static str| {
+        let client = client.clone();
+        async move {
+            let err = client.create_stack().stack_name("bad").template_body(body).send().await.unwrap_err();
+            let meta = err.as_service_error().unwrap().meta().clone();
+            (meta.code().unwrap().to_string(), meta.message().unwrap().to_string())
+        }
+    };
+    assert_eq!(
+        refuse("Resources:\n  A: {Type: AWS::SQS::Queue, Properties: {QueueName: !GetAtt B.QueueName}}\n  B: {Type: AWS::SQS::Queue, Properties: {QueueName: !GetAtt A.QueueName}}\n").await,
+        ("ValidationError".into(), "Circular dependency between resources: [A, B]".into())
+    );
+    assert_eq!(
+        refuse("Resources:\n  A: {Type: AWS::Nope::Thing}\n").await,
+        ("ValidationError".into(), "Template format error: Unrecognized resource types: [AWS::Nope::Thing]".into())
+    );
+    assert_eq!(
+        refuse("Resources:\n  A: {Type: AWS::SQS::Queue, Properties: {QueueName: !Ref Missing}}\n").await,
+        (
+            "ValidationError".into(),
+            "Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template"
+                .into()
+        )
+    );
+    assert_eq!(
+        refuse(
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties: {RoleName: r, AssumeRolePolicyDocument: {}}\n"
+        )
+        .await,
+        ("InsufficientCapabilitiesException".into(), "Requires capabilities : [CAPABILITY_NAMED_IAM]".into())
+    );
+    let (code, message) = refuse("{\"Resources\": {").await;
+    assert_eq!(code, "ValidationError");
+    assert!(message.starts_with("Template format error: JSON not well-formed."), "{message}");
+    let (_, message) = refuse("Resources:\n  A: {Type: AWS::SQS::Queue, Properties: {QueueName: !Foo x}}\n").await;
+    assert!(message.starts_with("Template format error: Encountered unsupported function: Fn::Foo"), "{message}");
+    assert_eq!(
+        refuse("Parameters:\n  P: {Type: String, AllowedValues: [a, b], Default: c}\nResources:\n  A: {Type: AWS::SQS::Queue}\n").await,
+        ("ValidationError".into(), "Parameter 'P' must be one of AllowedValues".into())
+    );
+    // Nothing was half-created.
+    assert!(client.describe_stacks().send().await.unwrap().stacks().is_empty());
+    assert!(sqs(&server).list_queues().send().await.unwrap().queue_urls().is_empty());
+}
+
+#[tokio::test]
+async fn change_sets_preview_replacements_and_empty_ones_fail_as_tools_expect() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let v1 = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: cs-one}\nOutputs:\n  Url: {Value: !Ref Queue}\n";
+    let created = client
+        .create_change_set()
+        .stack_name("cs")
+        .change_set_name("first")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settle(&client, "cs").await, "REVIEW_IN_PROGRESS");
+    let described = client.describe_change_set().change_set_name(created.id().unwrap()).send().await.unwrap();
+    assert_eq!(described.status().unwrap().as_str(), "CREATE_COMPLETE");
+    let change = described.changes()[0].resource_change().unwrap();
+    assert_eq!(change.action().unwrap().as_str(), "Add");
+    assert_eq!(change.logical_resource_id(), Some("Queue"));
+    client.execute_change_set().change_set_name("first").stack_name("cs").send().await.unwrap();
+    assert_eq!(settle(&client, "cs").await, "CREATE_COMPLETE");
+    let stack = client.describe_stacks().stack_name("cs").send().await.unwrap().stacks()[0].clone();
+    assert!(output(&stack, "Url").ends_with("/cs-one"), "outputs after a change-set deploy");
+
+    // The same template again: FAILED with the reason SAM and CDK look for.
+    client.create_change_set().stack_name("cs").change_set_name("same").template_body(v1).send().await.unwrap();
+    let same = client.describe_change_set().change_set_name("same").stack_name("cs").send().await.unwrap();
+    assert_eq!(same.status().unwrap().as_str(), "FAILED");
+    assert_eq!(same.execution_status().unwrap().as_str(), "UNAVAILABLE");
+    assert_eq!(
+        same.status_reason(),
+        Some("The submitted information didn't contain changes. Submit different information to create a change set.")
+    );
+
+    // Renaming the queue replaces it.
+    let v2 = v1.replace("cs-one", "cs-two");
+    client.create_change_set().stack_name("cs").change_set_name("rename").template_body(&v2).send().await.unwrap();
+    let rename = client.describe_change_set().change_set_name("rename").stack_name("cs").send().await.unwrap();
+    let change = rename.changes()[0].resource_change().unwrap();
+    assert_eq!(change.action().unwrap().as_str(), "Modify");
+    assert_eq!(change.replacement().unwrap().as_str(), "True");
+    let detail = &change.details()[0];
+    assert_eq!(detail.target().unwrap().name(), Some("QueueName"));
+    assert_eq!(detail.target().unwrap().requires_recreation().unwrap().as_str(), "Always");
+    let listed = client.list_change_sets().stack_name("cs").send().await.unwrap();
+    // The executed change set stays (EXECUTE_COMPLETE) beside the two new ones.
+    let statuses: Vec<&str> = listed.summaries().iter().map(|c| c.execution_status().unwrap().as_str()).collect();
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+    assert!(
+        statuses.contains(&"EXECUTE_COMPLETE") && statuses.contains(&"UNAVAILABLE") && statuses.contains(&"AVAILABLE")
+    );
+    client.execute_change_set().change_set_name("rename").stack_name("cs").send().await.unwrap();
+    assert_eq!(settle(&client, "cs").await, "UPDATE_COMPLETE");
+    let urls: Vec<String> = sqs(&server).list_queues().send().await.unwrap().queue_urls().to_vec();
+    assert_eq!(urls.len(), 1, "the old queue was cleaned up: {urls:?}");
+    assert!(urls[0].ends_with("/cs-two"));
+    let template = client.get_template().stack_name("cs").send().await.unwrap();
+    assert_eq!(template.template_body(), Some(v2.as_str()));
+}
+
+#[tokio::test]
+async fn stacks_survive_kill_9() {
+    let dir = TempDir::new("cfn-persist");
+    let server = Server::start_with_data_dir(dir.path());
+    let client = cfn(&server);
+    client
+        .create_stack()
+        .stack_name("kept")
+        .template_body("Resources:\n  Queue: {Type: AWS::SQS::Queue}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settle(&client, "kept").await, "CREATE_COMPLETE");
+    let queue = physical(&client, "kept", "Queue").await;
+    server.kill();
+
+    let server = Server::start_with_data_dir(dir.path());
+    let client = cfn(&server);
+    assert_eq!(settle(&client, "kept").await, "CREATE_COMPLETE");
+    assert_eq!(physical(&client, "kept", "Queue").await, queue);
+    client.delete_stack().stack_name("kept").send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sqs(&server).list_queues().send().await.unwrap().queue_urls().is_empty() {
+        assert!(Instant::now() < deadline, "queue not deleted after restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
