@@ -40,6 +40,9 @@ SERVICES = {
     "sqs": ("sqs", "2012-11-05", "nimbus-sqs", None),
     "dynamodb": ("dynamodb", "2012-08-10", "nimbus-dynamodb", None),
     "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "nimbus-dynamodb", None),
+    "kms": ("kms", "2014-11-01", "nimbus-kms", None),
+    "ssm": ("ssm", "2014-11-06", "nimbus-ssm", None),
+    "secretsmanager": ("secretsmanager", "2017-10-17", "nimbus-secretsmanager", None),
 }
 
 # Shape-level keys copied verbatim when present.

@@ -12,12 +12,14 @@
 pub mod arn;
 pub mod blob;
 pub mod clock;
+pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod eventstream;
 pub mod front;
 pub mod http;
 pub mod identity;
+pub mod invoke;
 pub mod journal;
 pub mod logs;
 pub mod model;

@@ -139,3 +139,41 @@ mod tests {
         assert!(!glob_match("a*c", "abd"));
     }
 }
+
+/// Lambda as a synchronous callee of other services (Secrets Manager's rotation functions):
+/// a RequestResponse invocation whose answer the caller waits for.
+pub struct LambdaInvoker(pub Arc<Lambda>);
+
+impl nimbus_core::invoke::FunctionInvoker for LambdaInvoker {
+    fn invoke<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        function: &'a str,
+        payload: Vec<u8>,
+    ) -> nimbus_core::service::BoxFuture<'a, Result<nimbus_core::invoke::Invoked, String>> {
+        use base64::Engine;
+        Box::pin(async move {
+            let lambda = &self.0;
+            let ctx = RequestContext {
+                account: account.to_string(),
+                region: region.to_string(),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                access_key_id: None,
+                endpoint: lambda.endpoint_or("http://127.0.0.1:4566"),
+                clock: lambda.clock.clone(),
+            };
+            let input = serde_json::json!({
+                "FunctionName": function,
+                "Payload": base64::engine::general_purpose::STANDARD.encode(&payload),
+            });
+            let out = invoke::invoke(lambda, &ctx, &input).await.map_err(|e| format!("{}: {}", e.code, e.message))?;
+            let payload = out["Payload"]
+                .as_str()
+                .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+                .unwrap_or_default();
+            let function_error = out["FunctionError"].as_str().map(String::from);
+            Ok(nimbus_core::invoke::Invoked { payload, function_error })
+        })
+    }
+}

@@ -6,6 +6,7 @@ mod dynamodb;
 mod front;
 mod harness;
 mod iam_sts;
+mod kms;
 mod lambda_capacity_providers;
 mod lambda_durable;
 mod lambda_esm;
