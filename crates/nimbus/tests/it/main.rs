@@ -18,4 +18,6 @@ mod lambda_python;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;
+mod secretsmanager;
 mod sqs_esm;
+mod ssm;
