@@ -54,6 +54,8 @@ pub struct Lambda {
     pub listen_endpoint: RwLock<Option<String>>,
     /// Access keys nimbus issued, for checking signatures on function URLs (wired by the binary).
     pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
+    /// KMS, for functions with a `KMSKeyArn` (wired by the binary).
+    pub kms: RwLock<Option<std::sync::Arc<dyn nimbus_core::crypto::KeyService>>>,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -98,6 +100,7 @@ impl Lambda {
             clock,
             listen_endpoint: RwLock::new(None),
             keys: RwLock::default(),
+            kms: RwLock::new(None),
             pollers: Default::default(),
             work_dir,
         })

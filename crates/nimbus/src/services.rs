@@ -34,6 +34,7 @@ pub fn register(
     nimbus_kms::KmsService::start_background(&keys_kms);
     router.add(Arc::new(kms));
     let keys_service: Arc<dyn nimbus_core::crypto::KeyService> = keys_kms.clone();
+    *lambda.lambda().kms.write() = Some(keys_service.clone());
     let (ssm, _) = nimbus_ssm::SsmService::open(data_dir, router.clock().clone(), keys_service.clone())?;
     router.add(Arc::new(ssm));
     let invoker: Arc<dyn nimbus_core::invoke::FunctionInvoker> =

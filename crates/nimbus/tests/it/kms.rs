@@ -500,3 +500,39 @@ async fn keys_and_ciphertexts_survive_kill_9_and_material_is_private() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_function_with_a_disabled_kms_key_cannot_be_invoked() {
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let server = Server::start();
+    let kms = kms(&server);
+    let lambda = server.lambda();
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    lambda
+        .create_function()
+        .function_name("env-kms")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("index.handler")
+        .kms_key_arn(key.arn().unwrap())
+        .environment(Environment::builder().variables("GREETING", "hi").build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(python_zip(
+                    "import os\ndef handler(event, context):\n    return os.environ['GREETING']\n",
+                )))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = lambda.invoke().function_name("env-kms").send().await.unwrap();
+    assert_eq!(out.payload().unwrap().as_ref(), br#""hi""#, "the function sees plain values");
+    kms.disable_key().key_id(key.key_id()).send().await.unwrap();
+    let err = lambda.invoke().function_name("env-kms").send().await.unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(err.code(), Some("KMSDisabledException"));
+    assert!(err.message().unwrap().contains("because the KMS key used is disabled"), "{err:?}");
+    kms.enable_key().key_id(key.key_id()).send().await.unwrap();
+    lambda.invoke().function_name("env-kms").send().await.unwrap();
+}
