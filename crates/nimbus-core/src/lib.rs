@@ -23,6 +23,7 @@ pub mod invoke;
 pub mod journal;
 pub mod logs;
 pub mod model;
+pub mod paging;
 pub mod query;
 pub mod queue;
 pub mod scratch;

@@ -157,6 +157,30 @@ impl<S: Persist> Store<S> {
     }
 }
 
+/// State that is nothing but its records by key (each record a whole resource).
+pub struct Keyed<R>(pub std::collections::BTreeMap<String, R>);
+
+impl<R> Default for Keyed<R> {
+    fn default() -> Self {
+        Keyed(Default::default())
+    }
+}
+
+impl<R: Serialize + DeserializeOwned + Send + 'static> Persist for Keyed<R> {
+    type Record = R;
+
+    fn apply(&mut self, key: &str, record: Option<R>) {
+        match record {
+            Some(r) => {
+                self.0.insert(key.to_string(), r);
+            }
+            None => {
+                self.0.remove(key);
+            }
+        }
+    }
+}
+
 /// Journal records as plain JSON, for states that keep `serde_json::Value`s.
 pub type Document = Value;
 

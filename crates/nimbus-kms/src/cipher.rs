@@ -104,7 +104,13 @@ impl Kms {
         Ok((key, plaintext))
     }
 
-    fn encrypt_with(&self, key: &KeyMeta, algorithm: &str, plaintext: &[u8], context: &EncryptionContext) -> Result<Vec<u8>> {
+    fn encrypt_with(
+        &self,
+        key: &KeyMeta,
+        algorithm: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>> {
         require_usage(key, "ENCRYPT_DECRYPT", "Encrypt")?;
         if !spec::encryption_algorithms(&key.spec, &key.usage).contains(&algorithm) {
             return Err(incompatible_algorithm(algorithm, &key.spec));
@@ -370,7 +376,9 @@ impl Kms {
             CryptoError::Invalid => validation("The public key is not valid"),
         })?;
         dry_run(input)?;
-        Ok(json!({"KeyId": key.arn, "SharedSecret": b64(&secret), "KeyAgreementAlgorithm": "ECDH", "KeyOrigin": "AWS_KMS"}))
+        Ok(
+            json!({"KeyId": key.arn, "SharedSecret": b64(&secret), "KeyAgreementAlgorithm": "ECDH", "KeyOrigin": "AWS_KMS"}),
+        )
     }
 }
 

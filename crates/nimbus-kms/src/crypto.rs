@@ -31,7 +31,8 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 /// Fresh private material for a key spec (see [`crate::spec`]); `None` for specs nimbus cannot
 /// generate.
 pub fn generate(spec: &str) -> Option<Vec<u8>> {
-    let der = |r: std::result::Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| r.ok().map(|d| d.as_bytes().to_vec());
+    let der =
+        |r: std::result::Result<rsa::pkcs8::SecretDocument, rsa::pkcs8::Error>| r.ok().map(|d| d.as_bytes().to_vec());
     match spec {
         "SYMMETRIC_DEFAULT" => Some(random_bytes(32)),
         "HMAC_224" => Some(random_bytes(28)),
@@ -57,9 +58,12 @@ pub fn generate(spec: &str) -> Option<Vec<u8>> {
 
 /// The DER `SubjectPublicKeyInfo` of an asymmetric key.
 pub fn public_key_der(spec: &str, private: &[u8]) -> Option<Vec<u8>> {
-    let der = |r: std::result::Result<rsa::pkcs8::Document, rsa::pkcs8::spki::Error>| r.ok().map(|d| d.as_bytes().to_vec());
+    let der =
+        |r: std::result::Result<rsa::pkcs8::Document, rsa::pkcs8::spki::Error>| r.ok().map(|d| d.as_bytes().to_vec());
     match spec {
-        s if s.starts_with("RSA_") => der(RsaPrivateKey::from_pkcs8_der(private).ok()?.to_public_key().to_public_key_der()),
+        s if s.starts_with("RSA_") => {
+            der(RsaPrivateKey::from_pkcs8_der(private).ok()?.to_public_key().to_public_key_der())
+        }
         "ECC_NIST_P256" => der(p256::SecretKey::from_pkcs8_der(private).ok()?.public_key().to_public_key_der()),
         "ECC_NIST_P384" => der(p384::SecretKey::from_pkcs8_der(private).ok()?.public_key().to_public_key_der()),
         "ECC_NIST_P521" => der(p521::SecretKey::from_pkcs8_der(private).ok()?.public_key().to_public_key_der()),
@@ -157,23 +161,28 @@ pub fn sign(spec: &str, private: &[u8], algorithm: &str, digest_or_message: &[u8
         }
         "ECC_NIST_P256" => {
             let key = p256::ecdsa::SigningKey::from_pkcs8_der(private).map_err(bad)?;
-            let sig: p256::ecdsa::Signature = key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
+            let sig: p256::ecdsa::Signature =
+                key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
             Ok(sig.to_der().as_bytes().to_vec())
         }
         "ECC_NIST_P384" => {
             let key = p384::ecdsa::SigningKey::from_pkcs8_der(private).map_err(bad)?;
-            let sig: p384::ecdsa::Signature = key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
+            let sig: p384::ecdsa::Signature =
+                key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
             Ok(sig.to_der().as_bytes().to_vec())
         }
         "ECC_NIST_P521" => {
             let secret = p521::SecretKey::from_pkcs8_der(private).map_err(bad)?;
-            let key = p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes()).map_err(|e| CryptoError::BadInput(e.to_string()))?;
-            let sig: p521::ecdsa::Signature = key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
+            let key = p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes())
+                .map_err(|e| CryptoError::BadInput(e.to_string()))?;
+            let sig: p521::ecdsa::Signature =
+                key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
             Ok(sig.to_der().as_bytes().to_vec())
         }
         "ECC_SECG_P256K1" => {
             let key = k256::ecdsa::SigningKey::from_pkcs8_der(private).map_err(bad)?;
-            let sig: k256::ecdsa::Signature = key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
+            let sig: k256::ecdsa::Signature =
+                key.sign_prehash(digest_or_message).map_err(|e| CryptoError::BadInput(e.to_string()))?;
             Ok(sig.to_der().as_bytes().to_vec())
         }
         "ECC_NIST_EDWARDS25519" => {
@@ -217,7 +226,8 @@ pub fn verify(spec: &str, private: &[u8], algorithm: &str, digest_or_message: &[
             let secret = p521::SecretKey::from_pkcs8_der(private).map_err(bad)?;
             let key = p521::ecdsa::VerifyingKey::from_affine(*secret.public_key().as_affine())
                 .map_err(|e| CryptoError::BadInput(e.to_string()))?;
-            p521::ecdsa::Signature::from_der(signature).is_ok_and(|sig| key.verify_prehash(digest_or_message, &sig).is_ok())
+            p521::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| key.verify_prehash(digest_or_message, &sig).is_ok())
         }
         "ECC_SECG_P256K1" => {
             let key = k256::ecdsa::SigningKey::from_pkcs8_der(private).map_err(bad)?;

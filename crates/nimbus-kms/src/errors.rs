@@ -46,10 +46,7 @@ pub fn invalid_ciphertext() -> AwsError {
 }
 
 pub fn incorrect_key() -> AwsError {
-    error(
-        "IncorrectKeyException",
-        "The key ID in the request does not identify a CMK that can perform this operation.",
-    )
+    error("IncorrectKeyException", "The key ID in the request does not identify a CMK that can perform this operation.")
 }
 
 pub fn unsupported(message: impl Into<String>) -> AwsError {

@@ -287,7 +287,9 @@ impl Kms {
         }
         let origin = str_of(input, "Origin").unwrap_or("AWS_KMS");
         if origin == "AWS_CLOUDHSM" || origin == "EXTERNAL_KEY_STORE" {
-            return Err(unsupported(format!("Origin {origin} needs a custom key store, which nimbus does not emulate")));
+            return Err(unsupported(format!(
+                "Origin {origin} needs a custom key store, which nimbus does not emulate"
+            )));
         }
         if let Some(policy) = str_of(input, "Policy") {
             check_policy(policy)?;
@@ -313,7 +315,8 @@ impl Kms {
             // Material comes from ImportKeyMaterial, which nimbus does not emulate.
             meta.state = "PendingImport".to_string();
         } else {
-            let material = crypto::generate(spec).ok_or_else(|| unsupported(format!("KeySpec {spec} is not supported")))?;
+            let material =
+                crypto::generate(spec).ok_or_else(|| unsupported(format!("KeySpec {spec} is not supported")))?;
             meta.material_ids.push(material_id());
             self.materials.write(|_, c| Ok(c.put(meta.arn.clone(), material_record(&[material]))))?;
         }
@@ -846,7 +849,10 @@ fn check_customer(key: &KeyMeta) -> Result<()> {
 fn check_policy(policy: &str) -> Result<()> {
     match serde_json::from_str::<Value>(policy) {
         Ok(v) if v.is_object() => Ok(()),
-        _ => Err(error("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")),
+        _ => Err(error(
+            "MalformedPolicyDocumentException",
+            "The new key policy will not allow you to update the key policy in the future.",
+        )),
     }
 }
 

@@ -92,5 +92,9 @@ pub fn key_agreement_algorithms(usage: &str) -> Vec<&'static str> {
 
 /// Data key pair specs nimbus generates (GenerateDataKeyPair).
 pub fn data_key_pair_supported(spec: &str) -> bool {
-    spec.starts_with("RSA_") || matches!(spec, "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" | "ECC_SECG_P256K1" | "ECC_NIST_EDWARDS25519")
+    spec.starts_with("RSA_")
+        || matches!(
+            spec,
+            "ECC_NIST_P256" | "ECC_NIST_P384" | "ECC_NIST_P521" | "ECC_SECG_P256K1" | "ECC_NIST_EDWARDS25519"
+        )
 }

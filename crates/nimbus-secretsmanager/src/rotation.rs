@@ -60,12 +60,15 @@ impl Secrets {
                     "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.",
                 ));
             }
-            if (r.get("AutomaticallyAfterDays").is_some() || r.get("ScheduleExpression").is_some()) && interval(r).is_none() {
+            if (r.get("AutomaticallyAfterDays").is_some() || r.get("ScheduleExpression").is_some())
+                && interval(r).is_none()
+            {
                 return Err(invalid_parameter("The schedule expression is not valid."));
             }
         }
         let immediately = input.get("RotateImmediately").and_then(Value::as_bool).unwrap_or(true);
-        let token = str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let token =
+            str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut updated = secret.clone();
         updated.rotation.enabled = true;
         updated.rotation.lambda_arn = Some(lambda.clone());
@@ -142,8 +145,9 @@ impl Secrets {
         let finished = self
             .store
             .write(|db, changes| {
-                let Some(mut s) = db.secrets.get(arn).cloned() else { return Ok(false) };
-                let current = s.versions.iter().find(|v| v.id == token).is_some_and(|v| v.stages.iter().any(|x| x == CURRENT));
+                let Some(mut s) = db.0.get(arn).cloned() else { return Ok(false) };
+                let current =
+                    s.versions.iter().find(|v| v.id == token).is_some_and(|v| v.stages.iter().any(|x| x == CURRENT));
                 if current {
                     for v in &mut s.versions {
                         if v.id == token {
@@ -171,9 +175,11 @@ impl Secrets {
         let Some(invoker) = invoker else { return };
         let now = self.clock.now_millis() as f64 / 1000.0;
         let due: Vec<Secret> = self.store.read(|db| {
-            db.secrets
+            db.0
                 .values()
-                .filter(|s| s.deleted_date.is_none() && s.rotation.enabled && s.rotation.next_rotation.is_some_and(|n| n <= now))
+                .filter(|s| {
+                    s.deleted_date.is_none() && s.rotation.enabled && s.rotation.next_rotation.is_some_and(|n| n <= now)
+                })
                 .cloned()
                 .collect()
         });

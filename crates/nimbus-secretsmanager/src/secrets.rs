@@ -2,7 +2,6 @@
 //! version, AES-256-GCM locally, as Secrets Manager does), deletion with a recovery window on
 //! nimbus's clock, tags, resource policies and replication (stored).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +10,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use nimbus_core::clock::Clock;
 use nimbus_core::crypto::{EncryptionContext, KeyService};
-use nimbus_core::state::{Persist, Store};
+use nimbus_core::state::{Keyed, Store};
 use nimbus_core::AwsError;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -136,26 +135,8 @@ impl Secret {
     }
 }
 
-#[derive(Default)]
-pub struct Db {
-    /// Secrets by ARN.
-    pub secrets: BTreeMap<String, Secret>,
-}
-
-impl Persist for Db {
-    type Record = Secret;
-
-    fn apply(&mut self, key: &str, record: Option<Secret>) {
-        match record {
-            Some(s) => {
-                self.secrets.insert(key.to_string(), s);
-            }
-            None => {
-                self.secrets.remove(key);
-            }
-        }
-    }
-}
+/// Secrets by ARN.
+pub type Db = Keyed<Secret>;
 
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -189,7 +170,9 @@ fn tags_of(input: &Value) -> Vec<(String, String)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string()))
+        .map(|t| {
+            (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string())
+        })
         .collect()
 }
 
@@ -211,11 +194,13 @@ fn kms_error(e: AwsError) -> AwsError {
         "NotFoundException" | "InvalidArnException" | "InvalidKeyUsageException" => {
             error("KMSInvalidStateException", e.message).with_code_if_absent()
         }
-        "DisabledException" | "KMSInvalidStateException" => error("InvalidRequestException", format!(
-            "Access to KMS is not allowed. {}",
-            e.message
-        )),
-        "InvalidCiphertextException" => error("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key."),
+        "DisabledException" | "KMSInvalidStateException" => {
+            error("InvalidRequestException", format!("Access to KMS is not allowed. {}", e.message))
+        }
+        "InvalidCiphertextException" => error(
+            "DecryptionFailure",
+            "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+        ),
         _ => e,
     }
 }
@@ -236,9 +221,9 @@ impl CodeIfAbsent for AwsError {
 /// `(value, binary)` from a request's SecretString / SecretBinary.
 fn value_of(input: &Value) -> Result<Option<(Vec<u8>, bool)>> {
     match (str_of(input, "SecretString"), str_of(input, "SecretBinary")) {
-        (Some(_), Some(_)) => {
-            Err(invalid_parameter("You can't specify both a binary secret value and a string secret value in the same secret."))
-        }
+        (Some(_), Some(_)) => Err(invalid_parameter(
+            "You can't specify both a binary secret value and a string secret value in the same secret.",
+        )),
         (Some(s), None) => Ok(Some((s.as_bytes().to_vec(), false))),
         (None, Some(b)) => {
             let bytes = b64().decode(b).map_err(|_| invalid_parameter("SecretBinary is not valid base64"))?;
@@ -280,7 +265,12 @@ impl Secrets {
             .map_err(|_| AwsError::internal("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        Ok(SealedValue { key_arn: dk.key_arn, data_key: b64().encode(dk.ciphertext), ciphertext: b64().encode(out), binary })
+        Ok(SealedValue {
+            key_arn: dk.key_arn,
+            data_key: b64().encode(dk.ciphertext),
+            ciphertext: b64().encode(out),
+            binary,
+        })
     }
 
     fn unseal(&self, ctx: &Ctx, secret: &Secret, version: &SecretVersion) -> Result<Option<(Vec<u8>, bool)>> {
@@ -294,23 +284,28 @@ impl Secrets {
             return Err(AwsError::internal("damaged secret value"));
         }
         let (nonce, ct) = blob.split_at(12);
-        let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: version.id.as_bytes() })
-            .map_err(|_| error("DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key."))?;
+        let plain = cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: version.id.as_bytes() }).map_err(
+            |_| {
+                error(
+                    "DecryptionFailure",
+                    "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+                )
+            },
+        )?;
         Ok(Some((plain, sealed.binary)))
     }
 
     /// The secret a `SecretId` names: a name, a full ARN, or an ARN without the random suffix.
     pub fn find(db: &Db, ctx: &Ctx, id: &str) -> Option<Secret> {
         if id.starts_with("arn:") {
-            if let Some(s) = db.secrets.get(id) {
+            if let Some(s) = db.0.get(id) {
                 return Some(s.clone());
             }
             let (_, name) = id.split_once(":secret:")?;
-            return db.secrets.values().find(|s| id.starts_with(&ctx.prefix()) && s.name == name).cloned();
+            return db.0.values().find(|s| id.starts_with(&ctx.prefix()) && s.name == name).cloned();
         }
         let prefix = ctx.prefix();
-        db.secrets
+        db.0
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| s)
@@ -343,7 +338,8 @@ impl Secrets {
         let name = str_of(input, "Name").unwrap_or_default().to_string();
         check_name(&name)?;
         let value = value_of(input)?;
-        let token = str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let token =
+            str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         if let Some(existing) = self.store.read(|db| Self::find(db, ctx, &name)) {
             if existing.deleted_date.is_some() {
                 return Err(invalid_request(format!(
@@ -354,9 +350,19 @@ impl Secrets {
             if existing.versions.iter().any(|v| v.id == token) {
                 return Ok(json!({"ARN": existing.arn, "Name": existing.name, "VersionId": token}));
             }
-            return Err(error("ResourceExistsException", format!("The operation failed because the secret {name} already exists.")));
+            return Err(error(
+                "ResourceExistsException",
+                format!("The operation failed because the secret {name} already exists."),
+            ));
         }
-        let suffix: String = (0..6).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[rand::thread_rng().gen_range(0..62)])).collect();
+        let suffix: String = (0..6)
+            .map(|_| {
+                char::from(
+                    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        [rand::thread_rng().gen_range(0..62)],
+                )
+            })
+            .collect();
         let arn = format!("{}{name}-{suffix}", ctx.prefix());
         let mut secret = Secret {
             account: ctx.account.clone(),
@@ -397,7 +403,10 @@ impl Secrets {
         }
         self.store.write(|db, changes| {
             if Self::find(db, ctx, &name).is_some() {
-                return Err(error("ResourceExistsException", format!("The operation failed because the secret {name} already exists.")));
+                return Err(error(
+                    "ResourceExistsException",
+                    format!("The operation failed because the secret {name} already exists."),
+                ));
             }
             changes.put(arn.clone(), secret);
             Ok(out)
@@ -416,7 +425,10 @@ impl Secrets {
         let version = match (version_id, stage) {
             (Some(id), stage) => {
                 let v = secret.versions.iter().find(|v| v.id == id).ok_or_else(|| {
-                    error("ResourceNotFoundException", format!("Secrets Manager can't find the specified secret value for VersionId: {id}"))
+                    error(
+                        "ResourceNotFoundException",
+                        format!("Secrets Manager can't find the specified secret value for VersionId: {id}"),
+                    )
                 })?;
                 if let Some(stage) = stage {
                     if !v.stages.iter().any(|s| s == stage) {
@@ -430,7 +442,10 @@ impl Secrets {
             (None, stage) => {
                 let stage = stage.unwrap_or(CURRENT);
                 secret.version_with(stage).ok_or_else(|| {
-                    error("ResourceNotFoundException", format!("Secrets Manager can't find the specified secret value for staging label: {stage}"))
+                    error(
+                        "ResourceNotFoundException",
+                        format!("Secrets Manager can't find the specified secret value for staging label: {stage}"),
+                    )
                 })?
             }
         };
@@ -456,7 +471,8 @@ impl Secrets {
     fn add_version(&self, ctx: &Ctx, id: &str, input: &Value, default_stages: bool) -> Result<Value> {
         let (bytes, binary) = value_of(input)?
             .ok_or_else(|| invalid_parameter("You must provide either SecretString or SecretBinary."))?;
-        let token = str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let token =
+            str_of(input, "ClientRequestToken").map(String::from).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let stages: Vec<String> = match input.get("VersionStages").and_then(Value::as_array) {
             Some(list) => list.iter().filter_map(|s| s.as_str().map(String::from)).collect(),
             None if default_stages => vec![CURRENT.to_string()],
@@ -469,9 +485,14 @@ impl Secrets {
         if let Some(existing) = secret.versions.iter().find(|v| v.id == token) {
             if let Some(current) = self.unseal(ctx, &secret, existing)? {
                 if current == (bytes.clone(), binary) {
-                    return Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": existing.stages}));
+                    return Ok(
+                        json!({"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": existing.stages}),
+                    );
                 }
-                return Err(error("ResourceExistsException", "You can't modify an existing version, you can only create a new version."));
+                return Err(error(
+                    "ResourceExistsException",
+                    "You can't modify an existing version, you can only create a new version.",
+                ));
             }
         }
         let sealed = self.seal(ctx, &secret, &token, &bytes, binary)?;
@@ -610,7 +631,7 @@ impl Secrets {
     fn listed(&self, ctx: &Ctx, filters: &[Value], include_deleted: bool) -> Vec<Secret> {
         let prefix = ctx.prefix();
         self.store.read(|db| {
-            db.secrets
+            db.0
                 .range(prefix.clone()..)
                 .take_while(|(k, _)| k.starts_with(&prefix))
                 .map(|(_, s)| s)
@@ -626,7 +647,8 @@ impl Secrets {
         let mut secrets = self.listed(ctx, &filters, bool_of(input, "IncludePlannedDeletion").unwrap_or(false));
         match str_of(input, "SortBy").unwrap_or("created-date") {
             "name" => secrets.sort_by(|a, b| a.name.cmp(&b.name)),
-            "last-accessed-date" => secrets.sort_by(|a, b| a.last_accessed.partial_cmp(&b.last_accessed).unwrap_or(std::cmp::Ordering::Equal)),
+            "last-accessed-date" => secrets
+                .sort_by(|a, b| a.last_accessed.partial_cmp(&b.last_accessed).unwrap_or(std::cmp::Ordering::Equal)),
             "last-changed-date" => secrets.sort_by(|a, b| a.last_changed.total_cmp(&b.last_changed)),
             _ => secrets.sort_by(|a, b| a.created.total_cmp(&b.created)),
         }
@@ -650,7 +672,9 @@ impl Secrets {
             }
             (Some(ids), None) => {
                 if input.get("MaxResults").is_some() {
-                    return Err(invalid_parameter("'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided."));
+                    return Err(invalid_parameter(
+                        "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided.",
+                    ));
                 }
                 for id in ids {
                     let found = self.secret(ctx, &id).and_then(|s| self.value_json(ctx, &s, None, None));
@@ -737,7 +761,9 @@ impl Secrets {
         let force = bool_of(input, "ForceDeleteWithoutRecovery").unwrap_or(false);
         let window = input.get("RecoveryWindowInDays").and_then(Value::as_i64);
         if force && window.is_some() {
-            return Err(invalid_parameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."));
+            return Err(invalid_parameter(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+            ));
         }
         let window = window.unwrap_or(30);
         if !(7..=30).contains(&window) {
@@ -793,7 +819,10 @@ impl Secrets {
     pub fn put_policy(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
         let policy = str_of(input, "ResourcePolicy").unwrap_or_default().to_string();
         if !serde_json::from_str::<Value>(&policy).is_ok_and(|v| v.is_object()) {
-            return Err(error("MalformedPolicyDocumentException", "This resource policy contains an unsupported syntax."));
+            return Err(error(
+                "MalformedPolicyDocumentException",
+                "This resource policy contains an unsupported syntax.",
+            ));
         }
         self.update(ctx, str_of(input, "SecretId").unwrap_or_default(), |s| {
             s.policy = Some(policy);
@@ -818,9 +847,13 @@ impl Secrets {
     }
 
     pub fn validate_policy(&self, input: &Value) -> Result<Value> {
-        let ok = serde_json::from_str::<Value>(str_of(input, "ResourcePolicy").unwrap_or_default()).is_ok_and(|v| v.is_object());
+        let ok = serde_json::from_str::<Value>(str_of(input, "ResourcePolicy").unwrap_or_default())
+            .is_ok_and(|v| v.is_object());
         if !ok {
-            return Err(error("MalformedPolicyDocumentException", "This resource policy contains an unsupported syntax."));
+            return Err(error(
+                "MalformedPolicyDocumentException",
+                "This resource policy contains an unsupported syntax.",
+            ));
         }
         Ok(json!({"PolicyValidationPassed": true, "ValidationErrors": []}))
     }
@@ -853,7 +886,7 @@ impl Secrets {
     pub fn sweep_deleted(&self) {
         let now = self.clock.now_millis() as f64 / 1000.0;
         let result = self.store.write(|db, changes| {
-            for s in db.secrets.values().filter(|s| s.delete_at.is_some_and(|at| at <= now)) {
+            for s in db.0.values().filter(|s| s.delete_at.is_some_and(|at| at <= now)) {
                 changes.delete(s.arn.clone());
             }
             Ok(())
@@ -884,16 +917,7 @@ fn replicas_of(input: &Value, secret: &Secret) -> Vec<Value> {
         .collect()
 }
 
-pub fn paged(input: &Value, items: Vec<Value>, member: &str, default_max: usize) -> Value {
-    let start = str_of(input, "NextToken").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0).min(items.len());
-    let max = input.get("MaxResults").and_then(Value::as_u64).map_or(default_max, |m| m as usize);
-    let end = (start + max).min(items.len());
-    let mut out = json!({ member: items[start..end].to_vec() });
-    if end < items.len() {
-        out["NextToken"] = json!(end.to_string());
-    }
-    out
-}
+pub use nimbus_core::paging::by_token as paged;
 
 /// GetRandomPassword with every option.
 pub fn random_password(input: &Value) -> Result<Value> {

@@ -3,14 +3,13 @@
 //! `alias/aws/ssm` unless the caller names one), bound to the parameter's ARN as encryption
 //! context, and decrypted only for `WithDecryption`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
 use nimbus_core::clock::Clock;
 use nimbus_core::crypto::{EncryptionContext, KeyService};
-use nimbus_core::state::{Persist, Store};
+use nimbus_core::state::{Keyed, Store};
 use nimbus_core::AwsError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -79,25 +78,7 @@ impl Parameter {
 }
 
 /// Parameters by `<account>|<region>|<name>`.
-#[derive(Default)]
-pub struct Db {
-    pub params: BTreeMap<String, Parameter>,
-}
-
-impl Persist for Db {
-    type Record = Parameter;
-
-    fn apply(&mut self, key: &str, record: Option<Parameter>) {
-        match record {
-            Some(p) => {
-                self.params.insert(key.to_string(), p);
-            }
-            None => {
-                self.params.remove(key);
-            }
-        }
-    }
-}
+pub type Db = Keyed<Parameter>;
 
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -180,7 +161,9 @@ fn tags_of(input: &Value) -> Vec<(String, String)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string()))
+        .map(|t| {
+            (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string())
+        })
         .collect()
 }
 
@@ -231,7 +214,7 @@ impl Ssm {
         if overwrite && !tags.is_empty() {
             return Err(validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."));
         }
-        let existing = self.store.read(|db| db.params.get(&ctx.key(&name)).cloned());
+        let existing = self.store.read(|db| db.0.get(&ctx.key(&name)).cloned());
         if existing.is_some() && !overwrite {
             return Err(error(
                 "ParameterAlreadyExists",
@@ -250,7 +233,8 @@ impl Ssm {
         if value.is_empty() {
             return Err(validation("1 validation error detected: Value '' at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1"));
         }
-        let requested_tier = str_of(input, "Tier").map(String::from).or_else(|| previous.as_ref().map(|p| p.tier.clone()));
+        let requested_tier =
+            str_of(input, "Tier").map(String::from).or_else(|| previous.as_ref().map(|p| p.tier.clone()));
         let policies = str_of(input, "Policies").map(String::from);
         let tier = match requested_tier.as_deref() {
             Some("Advanced") => "Advanced",
@@ -285,8 +269,9 @@ impl Ssm {
         }
         let allowed_pattern = str_of(input, "AllowedPattern").map(String::from);
         if let Some(pattern) = &allowed_pattern {
-            let re = nimbus_core::model::Pattern::compile(pattern)
-                .map_err(|_| error("InvalidAllowedPatternException", "The request does not meet the regular expression requirement."))?;
+            let re = nimbus_core::model::Pattern::compile(pattern).map_err(|_| {
+                error("InvalidAllowedPatternException", "The request does not meet the regular expression requirement.")
+            })?;
             if !re.is_match(&value) {
                 return Err(error(
                     "ParameterPatternMismatchException",
@@ -299,7 +284,9 @@ impl Ssm {
             "text" | "aws:ssm:integration" => {}
             "aws:ec2:image" => {
                 if !value.starts_with("ami-") {
-                    return Err(validation(format!("The parameter value {value} is not a valid Amazon Machine Image (AMI) ID.")));
+                    return Err(validation(format!(
+                        "The parameter value {value} is not a valid Amazon Machine Image (AMI) ID."
+                    )));
                 }
             }
             other => {
@@ -321,7 +308,7 @@ impl Ssm {
         };
         let key = ctx.key(&name);
         self.store.write(|db, changes| {
-            let mut param = match db.params.get(&key) {
+            let mut param = match db.0.get(&key) {
                 Some(p) if overwrite => p.clone(),
                 Some(_) => {
                     return Err(error(
@@ -370,14 +357,19 @@ impl Ssm {
             return Ok(v.value.clone());
         }
         let blob = base64::engine::general_purpose::STANDARD.decode(&v.value).unwrap_or_default();
-        let opened = self
-            .keys
-            .decrypt(&ctx.account, &ctx.region, None, &blob, &Self::context(&param.arn))
-            .map_err(kms_error)?;
+        let opened =
+            self.keys.decrypt(&ctx.account, &ctx.region, None, &blob, &Self::context(&param.arn)).map_err(kms_error)?;
         String::from_utf8(opened.plaintext).map_err(|_| AwsError::internal("SecureString value is not UTF-8"))
     }
 
-    fn parameter_json(&self, ctx: &Ctx, param: &Parameter, v: &Version, selector: Option<&str>, decrypt: bool) -> Result<Value> {
+    fn parameter_json(
+        &self,
+        ctx: &Ctx,
+        param: &Parameter,
+        v: &Version,
+        selector: Option<&str>,
+        decrypt: bool,
+    ) -> Result<Value> {
         let mut out = json!({
             "Name": param.name,
             "Type": v.kind,
@@ -404,7 +396,7 @@ impl Ssm {
     }
 
     fn lookup(&self, ctx: &Ctx, name: &str) -> Option<Parameter> {
-        self.store.read(|db| db.params.get(&ctx.key(name)).cloned())
+        self.store.read(|db| db.0.get(&ctx.key(name)).cloned())
     }
 
     pub fn get_parameter(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
@@ -436,7 +428,11 @@ impl Ssm {
     fn all_params(&self, ctx: &Ctx) -> Vec<Parameter> {
         let prefix = ctx.prefix();
         self.store.read(|db| {
-            db.params.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, p)| p.clone()).collect()
+            db.0
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(_, p)| p.clone())
+                .collect()
         })
     }
 
@@ -476,7 +472,7 @@ impl Ssm {
         let name = plain_name(str_of(input, "Name").unwrap_or_default());
         let key = ctx.key(&name);
         self.store.write(|db, changes| {
-            if !db.params.contains_key(&key) {
+            if !db.0.contains_key(&key) {
                 return Err(not_found(&name));
             }
             changes.delete(key.clone());
@@ -490,7 +486,7 @@ impl Ssm {
         self.store.write(|db, changes| {
             let (mut deleted, mut invalid) = (Vec::new(), Vec::new());
             for name in names {
-                if db.params.contains_key(&ctx.key(&name)) && !deleted.contains(&name) {
+                if db.0.contains_key(&ctx.key(&name)) && !deleted.contains(&name) {
                     changes.delete(ctx.key(&name));
                     deleted.push(name);
                 } else if !deleted.contains(&name) {
@@ -547,7 +543,8 @@ impl Ssm {
             .filter(|p| filters.iter().all(|f| matches_filter(p, f)))
             .filter(|p| {
                 legacy.iter().all(|f| {
-                    let values: Vec<&str> = f["Values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let values: Vec<&str> =
+                        f["Values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
                     let actual = match f["Key"].as_str() {
                         Some("Name") => Some(p.name.clone()),
                         Some("Type") => Some(p.latest().kind.clone()),
@@ -593,7 +590,7 @@ impl Ssm {
             input["Labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(String::from)).collect();
         let key = ctx.key(&name);
         self.store.write(|db, changes| {
-            let mut param = db.params.get(&key).cloned().ok_or_else(|| not_found(&name))?;
+            let mut param = db.0.get(&key).cloned().ok_or_else(|| not_found(&name))?;
             let number = match input.get("ParameterVersion").and_then(Value::as_u64) {
                 Some(n) => n,
                 None => param.latest().version,
@@ -632,7 +629,7 @@ impl Ssm {
         let number = input.get("ParameterVersion").and_then(Value::as_u64).unwrap_or_default();
         let key = ctx.key(&name);
         self.store.write(|db, changes| {
-            let mut param = db.params.get(&key).cloned().ok_or_else(|| not_found(&name))?;
+            let mut param = db.0.get(&key).cloned().ok_or_else(|| not_found(&name))?;
             let v = param
                 .versions
                 .iter_mut()
@@ -650,7 +647,10 @@ impl Ssm {
     fn tag_target(input: &Value) -> Result<String> {
         match str_of(input, "ResourceType") {
             Some("Parameter") => Ok(plain_name(str_of(input, "ResourceId").unwrap_or_default())),
-            _ => Err(error("InvalidResourceType", "The resource type is not valid. Nimbus emulates tags on parameters only.")),
+            _ => Err(error(
+                "InvalidResourceType",
+                "The resource type is not valid. Nimbus emulates tags on parameters only.",
+            )),
         }
     }
 
@@ -658,10 +658,18 @@ impl Ssm {
         let name = Self::tag_target(input)?;
         let key = ctx.key(&name);
         self.store.write(|db, changes| {
-            let mut param = db.params.get(&key).cloned().ok_or_else(|| error("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again."))?;
+            let mut param = db.0.get(&key).cloned().ok_or_else(|| {
+                error(
+                    "InvalidResourceId",
+                    "The resource ID is not valid. Verify that you entered the correct ID and try again.",
+                )
+            })?;
             f(&mut param.tags);
             if param.tags.len() > 50 {
-                return Err(error("TooManyTagsError", "The Targets parameter includes too many tags. Remove one or more tags and try the request again."));
+                return Err(error(
+                    "TooManyTagsError",
+                    "The Targets parameter includes too many tags. Remove one or more tags and try the request again.",
+                ));
             }
             changes.put(key.clone(), param);
             Ok(json!({}))
@@ -686,7 +694,12 @@ impl Ssm {
 
     pub fn list_tags(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
         let name = Self::tag_target(input)?;
-        let param = self.lookup(ctx, &name).ok_or_else(|| error("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again."))?;
+        let param = self.lookup(ctx, &name).ok_or_else(|| {
+            error(
+                "InvalidResourceId",
+                "The resource ID is not valid. Verify that you entered the correct ID and try again.",
+            )
+        })?;
         let list: Vec<Value> = param.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
         Ok(json!({"TagList": list}))
     }
@@ -745,14 +758,4 @@ fn matches_filter(p: &Parameter, f: &Value) -> bool {
     }
 }
 
-/// `MaxResults` items from `NextToken` on.
-fn paged(input: &Value, items: Vec<Value>, member: &str, default_max: usize) -> Value {
-    let start = str_of(input, "NextToken").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0).min(items.len());
-    let max = input.get("MaxResults").and_then(Value::as_u64).map_or(default_max, |m| m as usize);
-    let end = (start + max).min(items.len());
-    let mut out = json!({ member: items[start..end].to_vec() });
-    if end < items.len() {
-        out["NextToken"] = json!(end.to_string());
-    }
-    out
-}
+use nimbus_core::paging::by_token as paged;

@@ -69,14 +69,21 @@ async fn symmetric_encryption_is_bound_to_key_and_context() {
     assert_eq!(dec.key_id().unwrap(), meta.arn().unwrap());
 
     // A changed or missing context, a tampered blob: InvalidCiphertextException.
-    let err = kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("purpose", "other").send().await.unwrap_err();
+    let err =
+        kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("purpose", "other").send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidCiphertextException");
     let err = kms.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidCiphertextException");
     let mut tampered = blob.clone().into_inner();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    let err = kms.decrypt().ciphertext_blob(Blob::new(tampered)).encryption_context("purpose", "test").send().await.unwrap_err();
+    let err = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(tampered))
+        .encryption_context("purpose", "test")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidCiphertextException");
     let err = kms.decrypt().ciphertext_blob(Blob::new("garbage")).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidCiphertextException");
@@ -120,12 +127,19 @@ async fn symmetric_encryption_is_bound_to_key_and_context() {
     let err = err.into_service_error();
     assert_eq!(code(&err), "DisabledException");
     assert_eq!(err.message().unwrap(), format!("{} is disabled.", meta.arn().unwrap()));
-    let err = kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("purpose", "test").send().await.unwrap_err();
+    let err =
+        kms.decrypt().ciphertext_blob(blob.clone()).encryption_context("purpose", "test").send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "DisabledException");
     kms.enable_key().key_id(&key).send().await.unwrap();
 
     // Unknown keys.
-    let err = kms.encrypt().key_id("11111111-2222-3333-4444-555555555555").plaintext(Blob::new("x")).send().await.unwrap_err();
+    let err = kms
+        .encrypt()
+        .key_id("11111111-2222-3333-4444-555555555555")
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
     let err = err.into_service_error();
     assert_eq!(code(&err), "NotFoundException");
     assert_eq!(
@@ -153,7 +167,13 @@ async fn data_keys_aliases_and_managed_keys() {
     let err = kms.generate_data_key().key_id(&key).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
 
-    let pair = kms.generate_data_key_pair().key_id(&key).key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::EccNistP256).send().await.unwrap();
+    let pair = kms
+        .generate_data_key_pair()
+        .key_id(&key)
+        .key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap();
     let dec = kms.decrypt().ciphertext_blob(pair.private_key_ciphertext_blob().unwrap().clone()).send().await.unwrap();
     assert_eq!(dec.plaintext().unwrap(), pair.private_key_plaintext().unwrap());
     assert!(!pair.public_key().unwrap().as_ref().is_empty());
@@ -203,7 +223,8 @@ async fn rotation_keeps_old_ciphertexts_and_deletion_follows_the_clock() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let rotations = kms.list_key_rotations().key_id(&key).send().await.unwrap();
-        let kinds: Vec<_> = rotations.rotations().iter().filter_map(|r| r.rotation_type().map(|t| t.as_str().to_string())).collect();
+        let kinds: Vec<_> =
+            rotations.rotations().iter().filter_map(|r| r.rotation_type().map(|t| t.as_str().to_string())).collect();
         if kinds.len() == 2 {
             assert_eq!(kinds, ["ON_DEMAND", "AUTOMATIC"]);
             break;
@@ -329,7 +350,14 @@ async fn rsa_encryption_hmac_and_bad_specs() {
     let key = kms.create_key().key_spec(KeySpec::Rsa2048).key_usage(KeyUsageType::EncryptDecrypt).send().await.unwrap();
     let key = key.key_metadata.unwrap().key_id;
     for alg in [EncryptionAlgorithmSpec::RsaesOaepSha1, EncryptionAlgorithmSpec::RsaesOaepSha256] {
-        let ct = kms.encrypt().key_id(&key).plaintext(Blob::new("secret")).encryption_algorithm(alg.clone()).send().await.unwrap();
+        let ct = kms
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new("secret"))
+            .encryption_algorithm(alg.clone())
+            .send()
+            .await
+            .unwrap();
         let dec = kms
             .decrypt()
             .key_id(&key)
@@ -350,7 +378,8 @@ async fn rsa_encryption_hmac_and_bad_specs() {
         .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
 
-    let mac_key = kms.create_key().key_spec(KeySpec::Hmac256).key_usage(KeyUsageType::GenerateVerifyMac).send().await.unwrap();
+    let mac_key =
+        kms.create_key().key_spec(KeySpec::Hmac256).key_usage(KeyUsageType::GenerateVerifyMac).send().await.unwrap();
     let mac_key = mac_key.key_metadata.unwrap().key_id;
     let mac = kms
         .generate_mac()
@@ -383,7 +412,13 @@ async fn rsa_encryption_hmac_and_bad_specs() {
     assert_eq!(code(&err.into_service_error()), "KMSInvalidMacException");
 
     // A spec and usage that do not go together; a key spec outside the model.
-    let err = kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::EncryptDecrypt).send().await.unwrap_err();
+    let err = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
     let err = kms.create_key().key_spec(KeySpec::from("RSA_1024")).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
@@ -409,7 +444,8 @@ async fn grants_tags_and_policies_are_stored() {
     let grants = kms.list_grants().key_id(&key).send().await.unwrap();
     assert_eq!(grants.grants().len(), 1);
     assert_eq!(grants.grants()[0].grant_id(), grant.grant_id());
-    let retirable = kms.list_retirable_grants().retiring_principal("arn:aws:iam::000000000000:role/admin").send().await.unwrap();
+    let retirable =
+        kms.list_retirable_grants().retiring_principal("arn:aws:iam::000000000000:role/admin").send().await.unwrap();
     assert_eq!(retirable.grants().len(), 1);
     kms.retire_grant().grant_token(grant.grant_token().unwrap()).send().await.unwrap();
     assert!(kms.list_grants().key_id(&key).send().await.unwrap().grants().is_empty());
@@ -465,8 +501,17 @@ async fn keys_and_ciphertexts_survive_kill_9_and_material_is_private() {
     let client = kms(&server);
     let key = symmetric_key(&client).await;
     client.create_alias().alias_name("alias/kept").target_key_id(&key).send().await.unwrap();
-    let blob = client.encrypt().key_id("alias/kept").plaintext(Blob::new("durable")).send().await.unwrap().ciphertext_blob.unwrap();
-    let sign_key = client.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await.unwrap();
+    let blob = client
+        .encrypt()
+        .key_id("alias/kept")
+        .plaintext(Blob::new("durable"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let sign_key =
+        client.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await.unwrap();
     let sign_key = sign_key.key_metadata.unwrap().key_id;
     let public = client.get_public_key().key_id(&sign_key).send().await.unwrap().public_key.unwrap();
     server.kill();

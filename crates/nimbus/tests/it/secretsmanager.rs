@@ -16,7 +16,13 @@ pub fn secrets(server: &Server) -> Client {
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
         .region(aws_sdk_secretsmanager::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(config)
@@ -57,13 +63,28 @@ async fn secrets_versions_and_staging_labels() {
     assert_eq!(by_id.secret_string(), Some("v1"));
 
     // The same token again is idempotent; with another value it is refused.
-    let again = sm.put_secret_value().secret_id("app/db").secret_string("v2").client_request_token(&v2).send().await.unwrap();
+    let again =
+        sm.put_secret_value().secret_id("app/db").secret_string("v2").client_request_token(&v2).send().await.unwrap();
     assert_eq!(again.version_id(), Some(v2.as_str()));
-    let err = sm.put_secret_value().secret_id("app/db").secret_string("other").client_request_token(&v2).send().await.unwrap_err();
+    let err = sm
+        .put_secret_value()
+        .secret_id("app/db")
+        .secret_string("other")
+        .client_request_token(&v2)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ResourceExistsException");
 
     // Move AWSCURRENT back by hand.
-    let err = sm.update_secret_version_stage().secret_id("app/db").version_stage("AWSCURRENT").move_to_version_id(&v1).send().await.unwrap_err();
+    let err = sm
+        .update_secret_version_stage()
+        .secret_id("app/db")
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&v1)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidParameterException");
     sm.update_secret_version_stage()
         .secret_id("app/db")
@@ -86,7 +107,8 @@ async fn secrets_versions_and_staging_labels() {
     let bin = sm.get_secret_value().secret_id("bin").send().await.unwrap();
     assert_eq!(bin.secret_binary().unwrap().as_ref(), [0u8, 1, 2, 255]);
     assert!(bin.secret_string().is_none());
-    let err = sm.create_secret().name("both").secret_string("s").secret_binary(Blob::new("b")).send().await.unwrap_err();
+    let err =
+        sm.create_secret().name("both").secret_string("s").secret_binary(Blob::new("b")).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidParameterException");
     let err = sm.create_secret().name("bad name#").secret_string("s").send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidParameterException");
@@ -101,7 +123,12 @@ async fn secrets_versions_and_staging_labels() {
         .unwrap();
     assert_eq!(listed.secret_list().len(), 1);
     assert_eq!(listed.secret_list()[0].name(), Some("bin"));
-    sm.put_resource_policy().secret_id("bin").resource_policy(r#"{"Version":"2012-10-17","Statement":[]}"#).send().await.unwrap();
+    sm.put_resource_policy()
+        .secret_id("bin")
+        .resource_policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
     let policy = sm.get_resource_policy().secret_id("bin").send().await.unwrap();
     assert!(policy.resource_policy().unwrap().contains("2012-10-17"));
 
@@ -131,7 +158,10 @@ async fn deletion_follows_the_clock_and_passwords_follow_their_options() {
     let err = sm.get_secret_value().secret_id("temp").send().await.unwrap_err();
     let err = err.into_service_error();
     assert_eq!(code(&err), "InvalidRequestException");
-    assert_eq!(err.message().unwrap(), "You can't perform this operation on the secret because it was marked for deletion.");
+    assert_eq!(
+        err.message().unwrap(),
+        "You can't perform this operation on the secret because it was marked for deletion."
+    );
     assert!(sm.list_secrets().send().await.unwrap().secret_list().is_empty());
     assert_eq!(sm.list_secrets().include_planned_deletion(true).send().await.unwrap().secret_list().len(), 1);
     sm.restore_secret().secret_id("temp").send().await.unwrap();
@@ -267,7 +297,13 @@ async fn rotate_secret_runs_the_rotation_function_and_its_schedule() {
         .await
         .unwrap();
     let function_arn = function.function_arn().unwrap().to_string();
-    let created = sm.create_secret().name("rotated").secret_string(r#"{"user":"app","password":"initial"}"#).send().await.unwrap();
+    let created = sm
+        .create_secret()
+        .name("rotated")
+        .secret_string(r#"{"user":"app","password":"initial"}"#)
+        .send()
+        .await
+        .unwrap();
     let first = created.version_id().unwrap().to_string();
 
     let rotated = sm

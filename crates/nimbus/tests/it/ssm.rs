@@ -32,7 +32,8 @@ async fn parameters_versions_labels_and_selectors() {
     let server = Server::start();
     let ssm = ssm(&server);
     assert_eq!(put(&ssm, "/app/db/host", "db1", ParameterType::String).await, 1);
-    let err = ssm.put_parameter().name("/app/db/host").value("x").r#type(ParameterType::String).send().await.unwrap_err();
+    let err =
+        ssm.put_parameter().name("/app/db/host").value("x").r#type(ParameterType::String).send().await.unwrap_err();
     let err = err.into_service_error();
     assert_eq!(code(&err), "ParameterAlreadyExists");
     assert_eq!(
@@ -49,7 +50,15 @@ async fn parameters_versions_labels_and_selectors() {
     let v1 = ssm.get_parameter().name("/app/db/host:1").send().await.unwrap().parameter.unwrap();
     assert_eq!((v1.value(), v1.selector()), (Some("db1"), Some(":1")));
 
-    let label = ssm.label_parameter_version().name("/app/db/host").parameter_version(1).labels("stable").labels("9bad").send().await.unwrap();
+    let label = ssm
+        .label_parameter_version()
+        .name("/app/db/host")
+        .parameter_version(1)
+        .labels("stable")
+        .labels("9bad")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(label.invalid_labels(), ["9bad"]);
     let stable = ssm.get_parameter().name("/app/db/host:stable").send().await.unwrap().parameter.unwrap();
     assert_eq!(stable.value(), Some("db1"));
@@ -57,7 +66,15 @@ async fn parameters_versions_labels_and_selectors() {
     ssm.label_parameter_version().name("/app/db/host").labels("stable").send().await.unwrap();
     let stable = ssm.get_parameter().name("/app/db/host:stable").send().await.unwrap().parameter.unwrap();
     assert_eq!(stable.value(), Some("db2"));
-    let un = ssm.unlabel_parameter_version().name("/app/db/host").parameter_version(2).labels("stable").labels("nope").send().await.unwrap();
+    let un = ssm
+        .unlabel_parameter_version()
+        .name("/app/db/host")
+        .parameter_version(2)
+        .labels("stable")
+        .labels("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!((un.removed_labels(), un.invalid_labels()), (&["stable".to_string()][..], &["nope".to_string()][..]));
 
     let err = ssm.get_parameter().name("/app/db/host:7").send().await.unwrap_err();
@@ -75,7 +92,10 @@ async fn parameters_versions_labels_and_selectors() {
     assert_eq!(many.invalid_parameters(), ["/nope"]);
 
     let deleted = ssm.delete_parameters().names("/app/list").names("/nope").send().await.unwrap();
-    assert_eq!((deleted.deleted_parameters(), deleted.invalid_parameters()), (&["/app/list".to_string()][..], &["/nope".to_string()][..]));
+    assert_eq!(
+        (deleted.deleted_parameters(), deleted.invalid_parameters()),
+        (&["/app/list".to_string()][..], &["/nope".to_string()][..])
+    );
     ssm.delete_parameter().name("/app/db/host").send().await.unwrap();
     let err = ssm.delete_parameter().name("/app/db/host").send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ParameterNotFound");
@@ -99,7 +119,14 @@ async fn secure_strings_are_encrypted_with_kms() {
 
     // A customer key; disabling it stops decryption.
     let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    ssm.put_parameter().name("/app/own").value("mine").r#type(ParameterType::SecureString).key_id(&key).send().await.unwrap();
+    ssm.put_parameter()
+        .name("/app/own")
+        .value("mine")
+        .r#type(ParameterType::SecureString)
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
     let own = ssm.get_parameter().name("/app/own").with_decryption(true).send().await.unwrap().parameter.unwrap();
     assert_eq!(own.value(), Some("mine"));
     kms.disable_key().key_id(&key).send().await.unwrap();
@@ -132,7 +159,15 @@ async fn paths_filters_pagination_tags_and_limits() {
     let mut all = Vec::new();
     let mut token = None;
     loop {
-        let page = ssm.get_parameters_by_path().path("/svc").recursive(true).max_results(2).set_next_token(token).send().await.unwrap();
+        let page = ssm
+            .get_parameters_by_path()
+            .path("/svc")
+            .recursive(true)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
         all.extend(page.parameters().iter().filter_map(|p| p.name().map(String::from)));
         token = page.next_token().map(String::from);
         if token.is_none() {
@@ -143,7 +178,9 @@ async fn paths_filters_pagination_tags_and_limits() {
 
     let begins = ssm
         .describe_parameters()
-        .parameter_filters(ParameterStringFilter::builder().key("Name").option("BeginsWith").values("/svc/d").build().unwrap())
+        .parameter_filters(
+            ParameterStringFilter::builder().key("Name").option("BeginsWith").values("/svc/d").build().unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -163,7 +200,13 @@ async fn paths_filters_pagination_tags_and_limits() {
         .send()
         .await
         .unwrap();
-    let tags = ssm.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id("/svc/a").send().await.unwrap();
+    let tags = ssm
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id("/svc/a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tag_list()[0].value(), "core");
     let tagged = ssm
         .describe_parameters()
@@ -174,7 +217,8 @@ async fn paths_filters_pagination_tags_and_limits() {
     assert_eq!(tagged.parameters().len(), 1);
 
     // Names and values outside AWS's rules: AWS's errors, nothing stored.
-    let err = ssm.put_parameter().name("/aws/reserved").value("x").r#type(ParameterType::String).send().await.unwrap_err();
+    let err =
+        ssm.put_parameter().name("/aws/reserved").value("x").r#type(ParameterType::String).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
     let err = ssm.put_parameter().name("bad name!").value("x").r#type(ParameterType::String).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
@@ -184,7 +228,15 @@ async fn paths_filters_pagination_tags_and_limits() {
     let big = "x".repeat(4097);
     let err = ssm.put_parameter().name("/big").value(&big).r#type(ParameterType::String).send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
-    let ok = ssm.put_parameter().name("/big").value(&big).r#type(ParameterType::String).tier(ParameterTier::Advanced).send().await.unwrap();
+    let ok = ssm
+        .put_parameter()
+        .name("/big")
+        .value(&big)
+        .r#type(ParameterType::String)
+        .tier(ParameterTier::Advanced)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.tier(), Some(&ParameterTier::Advanced));
     let err = ssm.put_parameter().name("/typeless").value("x").send().await.unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ValidationException");
@@ -198,7 +250,15 @@ async fn paths_filters_pagination_tags_and_limits() {
         .await
         .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "ParameterPatternMismatchException");
-    let names: Vec<_> = ssm.describe_parameters().send().await.unwrap().parameters().iter().filter_map(|p| p.name().map(String::from)).collect();
+    let names: Vec<_> = ssm
+        .describe_parameters()
+        .send()
+        .await
+        .unwrap()
+        .parameters()
+        .iter()
+        .filter_map(|p| p.name().map(String::from))
+        .collect();
     assert_eq!(names.len(), 5, "{names:?}");
 
     // Other SSM areas are not emulated, and say so in SSM's protocol.
@@ -222,7 +282,8 @@ async fn parameters_survive_kill_9() {
     let client = ssm(&server);
     let plain = client.get_parameter().name("/kept/plain:live").send().await.unwrap().parameter.unwrap();
     assert_eq!(plain.value(), Some("p"));
-    let secure = client.get_parameter().name("/kept/secure").with_decryption(true).send().await.unwrap().parameter.unwrap();
+    let secure =
+        client.get_parameter().name("/kept/secure").with_decryption(true).send().await.unwrap().parameter.unwrap();
     assert_eq!(secure.value(), Some("s3cret"));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
