@@ -58,6 +58,9 @@ SERVICES = {
     "apigatewayv2": ("apigatewayv2", "2018-11-29", "nimbus-apigateway", None),
     "kinesis": ("kinesis", "2013-12-02", "nimbus-kinesis", None),
     "cloudformation": ("cloudformation", "2010-05-15", "nimbus-cloudformation", None),
+    "kms": ("kms", "2014-11-01", "nimbus-kms", None),
+    "ssm": ("ssm", "2014-11-06", "nimbus-ssm", None),
+    "secretsmanager": ("secretsmanager", "2017-10-17", "nimbus-secretsmanager", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

@@ -27,6 +27,8 @@ use crate::blob::sync_dir;
 pub struct Journal {
     path: PathBuf,
     file: Mutex<Appender>,
+    /// Owner-only (0600) file in an owner-only directory, for secrets such as key material.
+    private: bool,
 }
 
 /// The open file and what is in it: bytes written, and the size of each key's live record.
@@ -124,7 +126,20 @@ impl Journal {
     /// Open (or create) `dir/name.journal`, returning the journal and its live records.
     /// Errors name the file or folder that could not be used.
     pub fn open(dir: &Path, name: &str) -> io::Result<(Journal, Records)> {
+        Self::open_with(dir, name, false)
+    }
+
+    /// [`Journal::open`] for secrets: the file is created (and rewritten) with mode 0600 and
+    /// its directory made 0700, so only the owner can read it.
+    pub fn open_private(dir: &Path, name: &str) -> io::Result<(Journal, Records)> {
+        Self::open_with(dir, name, true)
+    }
+
+    fn open_with(dir: &Path, name: &str, private: bool) -> io::Result<(Journal, Records)> {
         fs::create_dir_all(dir).map_err(|e| with_path(dir, e))?;
+        if private {
+            restrict(dir, 0o700).map_err(|e| with_path(dir, e))?;
+        }
         let path = dir.join(format!("{name}.journal"));
         let records = if path.exists() {
             let (records, damage) = replay(&path).map_err(|e| with_path(&path, e))?;
@@ -135,8 +150,8 @@ impl Journal {
         } else {
             Records::new()
         };
-        let appender = rewrite(&path, &records).map_err(|e| with_path(&path, e))?;
-        Ok((Journal { path, file: Mutex::new(appender) }, records))
+        let appender = rewrite(&path, &records, private).map_err(|e| with_path(&path, e))?;
+        Ok((Journal { path, file: Mutex::new(appender), private }, records))
     }
 
     pub fn path(&self) -> &Path {
@@ -187,7 +202,7 @@ impl Journal {
         }
         if file.bytes >= COMPACT_MIN_BYTES && file.bytes >= COMPACT_RATIO * file.live_bytes {
             // Everything written is durable already: a failed compaction loses nothing.
-            match replay(&self.path).and_then(|(records, _)| rewrite(&self.path, &records)) {
+            match replay(&self.path).and_then(|(records, _)| rewrite(&self.path, &records, self.private)) {
                 Ok(fresh) => *file = fresh,
                 Err(err) => tracing::warn!(path = %self.path.display(), error = %err, "journal compaction failed"),
             }
@@ -239,11 +254,11 @@ fn report(path: &Path, mut damage: Damage) -> io::Result<()> {
 }
 
 /// Write `records` to a fresh file beside `path` and swap it in atomically; open it to append.
-fn rewrite(path: &Path, records: &Records) -> io::Result<Appender> {
+fn rewrite(path: &Path, records: &Records, private: bool) -> io::Result<Appender> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut appender = Appender::new(File::create(&tmp)?);
+    let mut appender = Appender::new(create_file(&tmp, private)?);
     {
         let mut out = io::BufWriter::new(&appender.file);
         for (key, value) in records {
@@ -262,6 +277,33 @@ fn rewrite(path: &Path, records: &Records) -> io::Result<Appender> {
     }
     appender.file = OpenOptions::new().append(true).open(path)?;
     Ok(appender)
+}
+
+/// Create (truncate) `path`; a private file is owner-only from its first byte.
+fn create_file(path: &Path, private: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    if private {
+        restrict(path, 0o600)?;
+    }
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
 }
 
 fn encode_line(key: &str, value: Option<&Value>) -> Vec<u8> {
@@ -413,6 +455,22 @@ mod tests {
         assert_eq!(records["hot"]["n"], json!(199));
         assert_eq!(records["after"], json!(2));
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_journals_are_owner_only_after_rewrites() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch_dir().join("secret");
+        let (journal, _) = Journal::open_private(&dir, "m").unwrap();
+        journal.put("k", json!("v")).unwrap();
+        drop(journal);
+        let (_, records) = Journal::open_private(&dir, "m").unwrap();
+        assert_eq!(records["k"], json!("v"));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("m.journal")), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 
     #[test]

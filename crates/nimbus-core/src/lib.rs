@@ -12,6 +12,7 @@
 pub mod arn;
 pub mod blob;
 pub mod clock;
+pub mod crypto;
 pub mod delivery;
 pub mod error;
 pub mod eventstream;
@@ -25,6 +26,7 @@ pub mod model;
 pub mod objects;
 pub mod pattern;
 pub mod policy;
+pub mod paging;
 pub mod query;
 pub mod queue;
 pub mod schedule;

@@ -73,11 +73,24 @@ impl<S: Persist> Store<S> {
     /// In memory without a data dir; otherwise replayed from and journaled to
     /// `DIR/<service>/state.journal`.
     pub fn open(data_dir: Option<&Path>, service: &str) -> io::Result<Store<S>> {
+        Self::open_journal(data_dir, service, "state", false)
+    }
+
+    /// A store for secrets (key material): `DIR/<service>/<name>.journal`, owner-only (0600).
+    pub fn open_private(data_dir: Option<&Path>, service: &str, name: &str) -> io::Result<Store<S>> {
+        Self::open_journal(data_dir, service, name, true)
+    }
+
+    fn open_journal(data_dir: Option<&Path>, service: &str, name: &str, private: bool) -> io::Result<Store<S>> {
         let mut state = S::default();
         let journal = match data_dir {
             None => None,
             Some(dir) => {
-                let (journal, records) = Journal::open(&dir.join(service), "state")?;
+                let (journal, records) = if private {
+                    Journal::open_private(&dir.join(service), name)?
+                } else {
+                    Journal::open(&dir.join(service), name)?
+                };
                 for (key, value) in records {
                     match serde_json::from_value::<S::Record>(value) {
                         Ok(record) => state.apply(&key, Some(record)),
@@ -141,6 +154,30 @@ impl<S: Persist> Store<S> {
             }
         }
         *state = S::default();
+    }
+}
+
+/// State that is nothing but its records by key (each record a whole resource).
+pub struct Keyed<R>(pub std::collections::BTreeMap<String, R>);
+
+impl<R> Default for Keyed<R> {
+    fn default() -> Self {
+        Keyed(Default::default())
+    }
+}
+
+impl<R: Serialize + DeserializeOwned + Send + 'static> Persist for Keyed<R> {
+    type Record = R;
+
+    fn apply(&mut self, key: &str, record: Option<R>) {
+        match record {
+            Some(r) => {
+                self.0.insert(key.to_string(), r);
+            }
+            None => {
+                self.0.remove(key);
+            }
+        }
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Lambda {
     pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
     /// The stream services Kinesis and DynamoDB Streams mappings read, and their checkpoints.
     pub streams: esm::stream::StreamSources,
+    /// KMS, for functions with a `KMSKeyArn` (wired by the binary).
+    pub kms: RwLock<Option<std::sync::Arc<dyn nimbus_core::crypto::KeyService>>>,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -105,6 +107,7 @@ impl Lambda {
             listen_endpoint: RwLock::new(None),
             keys: RwLock::default(),
             streams: esm::stream::StreamSources::open(data_dir)?,
+            kms: RwLock::new(None),
             pollers: Default::default(),
             work_dir,
         })

@@ -53,6 +53,23 @@ pub fn register(
     let streams = &lambda.lambda().streams;
     streams.register(nimbus_lambda::esm::SourceKind::Kinesis, kinesis.clone());
     streams.register(nimbus_lambda::esm::SourceKind::DynamoDbStreams, dynamodb.dynamo().clone());
+    // KMS, and the services that encrypt with it through nimbus_core::crypto::KeyService.
+    let (kms, keys_kms) = nimbus_kms::KmsService::open(data_dir, router.clock().clone())?;
+    nimbus_kms::KmsService::start_background(&keys_kms);
+    router.add(Arc::new(kms));
+    let keys_service: Arc<dyn nimbus_core::crypto::KeyService> = keys_kms.clone();
+    *lambda.lambda().kms.write() = Some(keys_service.clone());
+    let (ssm, _) = nimbus_ssm::SsmService::open(data_dir, router.clock().clone(), keys_service.clone())?;
+    router.add(Arc::new(ssm));
+    let invoker: Arc<dyn nimbus_core::invoke::FunctionInvoker> =
+        Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda.lambda().clone()));
+    let secrets = nimbus_secretsmanager::SecretsManagerService::open(
+        data_dir,
+        router.clock().clone(),
+        keys_service.clone(),
+        Some(invoker),
+    )?;
+    router.add(Arc::new(secrets));
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     let lambda_handle = lambda.lambda().clone();

@@ -118,6 +118,7 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     let owner = cross_account_owner(lambda, ctx, input);
     let ctx = owner.as_ref().unwrap_or(ctx);
     let Call { id, invocation_type, payload, client_context, log_tail, target } = call(lambda, ctx, input)?;
+    check_kms_key(lambda, ctx, &target)?;
     if target.config.durable_config.is_some() {
         return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
     }
@@ -143,6 +144,31 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
             Ok(out)
         }
     }
+}
+
+/// A function whose environment is encrypted with its own `KMSKeyArn` runs only while that
+/// key can decrypt, as on AWS (`KMSDisabledException` and friends, 502).
+fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) -> Result<()> {
+    let Some(key) = target.config.kms_key_arn.as_deref() else { return Ok(()) };
+    if target.config.environment.as_ref().is_none_or(|e| e.variables.is_empty()) {
+        return Ok(());
+    }
+    let Some(kms) = lambda.kms.read().clone() else { return Ok(()) };
+    let Err(e) = kms.usable_key_arn(&ctx.account, &ctx.region, key) else { return Ok(()) };
+    let (code, why) = match e.code.as_str() {
+        "DisabledException" => ("KMSDisabledException", "the KMS key used is disabled"),
+        "NotFoundException" => ("KMSNotFoundException", "the KMS key was not found"),
+        "KMSInvalidStateException" => ("KMSInvalidStateException", "the KMS key used is in an invalid state for Decrypt"),
+        _ => ("KMSAccessDeniedException", "KMS access is denied"),
+    };
+    Err(AwsError::new(
+        502,
+        code,
+        format!(
+            "Lambda was unable to decrypt the environment variables because {why}. Please check the function's KMS key settings. KMS Exception: {}; KMS Message: {}",
+            e.code, e.message
+        ),
+    ))
 }
 
 /// Chunks of a streamed response waiting for the caller; as many as the function may run ahead.
