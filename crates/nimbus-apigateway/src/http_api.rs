@@ -106,7 +106,11 @@ fn route(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Result<Route, Ht
             region: api.region.clone(),
             api_id: addr.api_id.clone(),
             stage: stage_name,
-            variables: stage.get("StageVariables").cloned().filter(|v| v.as_object().is_some_and(|o| !o.is_empty())).unwrap_or(Value::Null),
+            variables: stage
+                .get("StageVariables")
+                .cloned()
+                .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+                .unwrap_or(Value::Null),
             route_key: str_of(route, "RouteKey").unwrap_or("$default").to_string(),
             path,
             path_params,
@@ -118,7 +122,10 @@ fn route(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Result<Route, Ht
 
 /// Whether the API's CORS configuration answers this request's preflight itself.
 fn preflight(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Option<HttpResponse> {
-    if req.method != http::Method::OPTIONS || req.header("origin").is_none() || req.header("access-control-request-method").is_none() {
+    if req.method != http::Method::OPTIONS
+        || req.header("origin").is_none()
+        || req.header("access-control-request-method").is_none()
+    {
         return None;
     }
     let cors = gw.store.read(|g| g.http_by_id(&addr.api_id).and_then(|a| a.doc.get("CorsConfiguration").cloned()))?;
@@ -155,7 +162,8 @@ async fn lambda(gw: &ApiGateway, req: &HttpRequest, route: &Route, request_id: &
     let version = str_of(integration, "PayloadFormatVersion").unwrap_or("2.0");
     let event = if version == "1.0" { event_v1(req, route, request_id) } else { event_v2(req, route, request_id) };
     let Some(invoker) = gw.invoker.read().clone() else { return internal_error() };
-    let Some(function) = function_of(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables) else {
+    let Some(function) = function_of(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables)
+    else {
         return internal_error();
     };
     let source_arn = format!(
@@ -168,11 +176,18 @@ async fn lambda(gw: &ApiGateway, req: &HttpRequest, route: &Route, request_id: &
         route.path
     );
     let call = Invocation {
-        account: nimbus_core::arn::Arn::parse(&function).map(|a| a.account).filter(|a| !a.is_empty()).unwrap_or(route.account.clone()),
+        account: nimbus_core::arn::Arn::parse(&function)
+            .map(|a| a.account)
+            .filter(|a| !a.is_empty())
+            .unwrap_or(route.account.clone()),
         region: route.region.clone(),
         function,
         payload: event.to_string().into_bytes(),
-        source: Source { principal: "apigateway.amazonaws.com".into(), source_arn: Some(source_arn), source_account: Some(route.account.clone()) },
+        source: Source {
+            principal: "apigateway.amazonaws.com".into(),
+            source_arn: Some(source_arn),
+            source_account: Some(route.account.clone()),
+        },
     };
     let timeout = Duration::from_millis(integration["TimeoutInMillis"].as_u64().unwrap_or(30_000).clamp(50, 30_000));
     match tokio::time::timeout(timeout, invoker.invoke(call)).await {
@@ -376,7 +391,8 @@ pub fn response_v2(payload: &[u8]) -> Option<HttpResponse> {
 
 fn push(response: &mut HttpResponse, name: &str, value: String) {
     let framing = name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding");
-    if framing || http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(&value).is_err() {
+    if framing || http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(&value).is_err()
+    {
         return;
     }
     response.headers.push((name.to_string(), value));
@@ -384,7 +400,8 @@ fn push(response: &mut HttpResponse, name: &str, value: String) {
 
 async fn http_proxy(req: &HttpRequest, route: &Route) -> HttpResponse {
     let integration = &route.integration;
-    let mut url = serve::substitute_stage_variables(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables);
+    let mut url =
+        serve::substitute_stage_variables(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables);
     for (k, v) in &route.path_params {
         let v = v.as_str().unwrap_or_default();
         url = url.replace(&format!("{{{k}+}}"), v).replace(&format!("{{{k}}}"), v);
@@ -402,8 +419,11 @@ async fn http_proxy(req: &HttpRequest, route: &Route) -> HttpResponse {
         Some("ANY") | None => req.method.as_str().to_string(),
         Some(m) => m.to_string(),
     };
-    let headers: Vec<(String, String)> =
-        req.headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
     let timeout = Duration::from_millis(integration["TimeoutInMillis"].as_u64().unwrap_or(30_000).clamp(50, 30_000));
     match serve::http_call(&method, &url, &headers, &req.body, timeout).await {
         Ok(up) => {
@@ -424,7 +444,9 @@ async fn http_proxy(req: &HttpRequest, route: &Route) -> HttpResponse {
 /// Apply the API's CORS configuration (member names as the model has them).
 fn with_cors(mut response: HttpResponse, cors: &Value, origin: Option<&str>, preflight: bool) -> HttpResponse {
     let Some(origin) = origin else { return response };
-    let list = |key: &str| -> Vec<String> { cors[key].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect() };
+    let list = |key: &str| -> Vec<String> {
+        cors[key].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    };
     let origins = list("AllowOrigins");
     if !origins.iter().any(|o| o == "*" || o == origin) {
         return response;

@@ -83,7 +83,9 @@ impl Operations for V1Ops {
 
     fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
         Box::pin(async move {
-            self.0.store.write(|g, changes| v1::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))))
+            self.0
+                .store
+                .write(|g, changes| v1::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))))
         })
     }
 
@@ -99,7 +101,9 @@ impl Operations for V2Ops {
 
     fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
         Box::pin(async move {
-            self.0.store.write(|g, changes| v2::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))))
+            self.0
+                .store
+                .write(|g, changes| v2::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))))
         })
     }
 }

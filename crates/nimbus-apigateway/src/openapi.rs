@@ -12,7 +12,8 @@ use crate::state::{http_key, rest_key, HttpApi, Record, RestApi};
 use crate::util::{bad_request, new_id, str_of, text};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"];
+const METHODS: &[&str] =
+    &["get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"];
 
 /// The definition in a request's `body` (a blob: base64 in the input document).
 fn definition(input: &Value, member: &str) -> Result<Value, AwsError> {
@@ -51,7 +52,16 @@ fn integration_of(ext: &Value, resource_id: &str) -> Value {
         "timeoutInMillis": ext.get("timeoutInMillis").cloned().unwrap_or(json!(29000)),
         "cacheNamespace": resource_id, "cacheKeyParameters": ext.get("cacheKeyParameters").cloned().unwrap_or(json!([])),
     });
-    for k in ["httpMethod", "uri", "requestTemplates", "requestParameters", "contentHandling", "credentials", "connectionType", "connectionId"] {
+    for k in [
+        "httpMethod",
+        "uri",
+        "requestTemplates",
+        "requestParameters",
+        "contentHandling",
+        "credentials",
+        "connectionType",
+        "connectionId",
+    ] {
         if let Some(v) = ext.get(k) {
             doc[k] = v.clone();
         }
@@ -61,7 +71,11 @@ fn integration_of(ext: &Value, resource_id: &str) -> Value {
     }
     let mut responses = Map::new();
     for (pattern, r) in ext["responses"].as_object().into_iter().flatten() {
-        let code = r["statusCode"].as_str().map(str::to_string).or_else(|| r["statusCode"].as_u64().map(|c| c.to_string())).unwrap_or("200".into());
+        let code = r["statusCode"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| r["statusCode"].as_u64().map(|c| c.to_string()))
+            .unwrap_or("200".into());
         let mut resp = json!({"statusCode": code});
         if pattern != "default" {
             resp["selectionPattern"] = json!(pattern);
@@ -113,7 +127,12 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
     let mut authorizer_ids = Map::new();
     for (name, scheme) in schemes(doc) {
         let Some(ext) = scheme.get("x-amazon-apigateway-authorizer") else { continue };
-        let id = api.authorizers.iter().find(|(_, a)| str_of(a, "name") == Some(name.as_str())).map(|(id, _)| id.clone()).unwrap_or_else(|| new_id(6));
+        let id = api
+            .authorizers
+            .iter()
+            .find(|(_, a)| str_of(a, "name") == Some(name.as_str()))
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| new_id(6));
         let kind = upper(ext.get("type")).unwrap_or(json!("TOKEN"));
         let header = str_of(&scheme, "name").unwrap_or("Authorization");
         let mut authorizer = json!({
@@ -139,7 +158,8 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
             if !METHODS.contains(&verb.as_str()) {
                 continue;
             }
-            let name = if verb == "x-amazon-apigateway-any-method" { "ANY".to_string() } else { verb.to_ascii_uppercase() };
+            let name =
+                if verb == "x-amazon-apigateway-any-method" { "ANY".to_string() } else { verb.to_ascii_uppercase() };
             let mut method = json!({"httpMethod": name, "authorizationType": "NONE", "apiKeyRequired": false});
             if let Some(id) = op.get("operationId") {
                 method["operationName"] = id.clone();
@@ -148,25 +168,32 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
             for requirement in security.as_array().into_iter().flatten() {
                 for scheme_name in requirement.as_object().into_iter().flatten().map(|(k, _)| k) {
                     if let Some(id) = authorizer_ids.get(scheme_name) {
-                        let cognito = api.authorizers.get(id.as_str().unwrap_or_default()).is_some_and(|a| a["type"] == "COGNITO_USER_POOLS");
+                        let cognito = api
+                            .authorizers
+                            .get(id.as_str().unwrap_or_default())
+                            .is_some_and(|a| a["type"] == "COGNITO_USER_POOLS");
                         method["authorizationType"] = json!(if cognito { "COGNITO_USER_POOLS" } else { "CUSTOM" });
                         method["authorizerId"] = id.clone();
                     } else if schemes.get(scheme_name).is_some_and(|s| s["type"] == "apiKey") {
                         method["apiKeyRequired"] = json!(true);
-                    } else if schemes.get(scheme_name).is_some_and(|s| s["x-amazon-apigateway-authtype"] == "awsSigv4") {
+                    } else if schemes.get(scheme_name).is_some_and(|s| s["x-amazon-apigateway-authtype"] == "awsSigv4")
+                    {
                         method["authorizationType"] = json!("AWS_IAM");
                     }
                 }
             }
             let mut request_parameters = Map::new();
-            for p in shared_params.as_array().into_iter().flatten().chain(op["parameters"].as_array().into_iter().flatten()) {
+            for p in
+                shared_params.as_array().into_iter().flatten().chain(op["parameters"].as_array().into_iter().flatten())
+            {
                 let place = match str_of(p, "in") {
                     Some("path") => "path",
                     Some("query") => "querystring",
                     Some("header") => "header",
                     _ => continue,
                 };
-                request_parameters.insert(format!("method.request.{place}.{}", text(p, "name")), json!(p["required"] == true));
+                request_parameters
+                    .insert(format!("method.request.{place}.{}", text(p, "name")), json!(p["required"] == true));
             }
             if !request_parameters.is_empty() {
                 method["requestParameters"] = Value::Object(request_parameters);
@@ -210,12 +237,19 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
     }
 }
 
-pub fn import(ctx: &RequestContext, existing: Option<RestApi>, input: &Value, changes: &mut Changes<Record>) -> Result<Value, AwsError> {
+pub fn import(
+    ctx: &RequestContext,
+    existing: Option<RestApi>,
+    input: &Value,
+    changes: &mut Changes<Record>,
+) -> Result<Value, AwsError> {
     let doc = definition(input, "body")?;
     let overwrite = existing.is_some() && str_of(input, "mode") == Some("overwrite");
     let mut api = match existing {
         Some(api) => api,
-        None => crate::v1::new_api(ctx, &json!({"name": doc.pointer("/info/title").cloned().unwrap_or(json!("imported"))})),
+        None => {
+            crate::v1::new_api(ctx, &json!({"name": doc.pointer("/info/title").cloned().unwrap_or(json!("imported"))}))
+        }
     };
     if let Some(endpoint) = input["parameters"]["endpointConfigurationTypes"].as_str() {
         api.doc["endpointConfiguration"]["types"] = json!([endpoint]);
@@ -228,7 +262,17 @@ pub fn import(ctx: &RequestContext, existing: Option<RestApi>, input: &Value, ch
 
 fn integration_ext(i: &Value) -> Value {
     let mut ext = Map::new();
-    for k in ["type", "httpMethod", "uri", "passthroughBehavior", "requestTemplates", "requestParameters", "contentHandling", "timeoutInMillis", "credentials"] {
+    for k in [
+        "type",
+        "httpMethod",
+        "uri",
+        "passthroughBehavior",
+        "requestTemplates",
+        "requestParameters",
+        "contentHandling",
+        "timeoutInMillis",
+        "credentials",
+    ] {
         if let Some(v) = i.get(k) {
             let v = match k {
                 "type" | "passthroughBehavior" => json!(v.as_str().unwrap_or_default().to_ascii_lowercase()),
@@ -258,7 +302,8 @@ fn integration_ext(i: &Value) -> Value {
 /// the `Accept` header; `extensions=integrations` (or `apigateway`) adds API Gateway's.
 pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Value, AwsError> {
     let stage_name = text(input, "stageName");
-    let stage = api.stages.get(&stage_name).ok_or_else(|| crate::util::not_found("Invalid Stage identifier specified"))?;
+    let stage =
+        api.stages.get(&stage_name).ok_or_else(|| crate::util::not_found("Invalid Stage identifier specified"))?;
     let deployment = api.deployments.get(str_of(stage, "deploymentId").unwrap_or_default());
     let (resources, authorizers) = match deployment {
         Some(d) => (&d.resources, &d.authorizers),
@@ -282,7 +327,8 @@ pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Valu
             let mut parameters = Vec::new();
             for (p, required) in m["requestParameters"].as_object().into_iter().flatten() {
                 let mut parts = p.splitn(4, '.');
-                let (_, _, place, pname) = (parts.next(), parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let (_, _, place, pname) =
+                    (parts.next(), parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 let place = if place == "querystring" { "query" } else { place };
                 let mut param = json!({"name": pname, "in": place, "required": required == true || place == "path"});
                 if oas3 {
@@ -303,7 +349,12 @@ pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Valu
                     .into_iter()
                     .flatten()
                     .filter_map(|(k, _)| k.strip_prefix("method.response.header."))
-                    .map(|h| (h.to_string(), if oas3 { json!({"schema": {"type": "string"}}) } else { json!({"type": "string"}) }))
+                    .map(|h| {
+                        (
+                            h.to_string(),
+                            if oas3 { json!({"schema": {"type": "string"}}) } else { json!({"type": "string"}) },
+                        )
+                    })
                     .collect();
                 if !headers.is_empty() {
                     resp["headers"] = Value::Object(headers);
@@ -324,7 +375,8 @@ pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Valu
                     op.insert("x-amazon-apigateway-integration".into(), integration_ext(i));
                 }
             }
-            let verb = if name == "ANY" { "x-amazon-apigateway-any-method".to_string() } else { name.to_ascii_lowercase() };
+            let verb =
+                if name == "ANY" { "x-amazon-apigateway-any-method".to_string() } else { name.to_ascii_lowercase() };
             item.insert(verb, Value::Object(op));
         }
         paths.insert(text(resource, "path"), Value::Object(item));
@@ -337,13 +389,18 @@ pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Valu
                 ext[k] = v.clone();
             }
         }
-        let header = str_of(a, "identitySource").and_then(|s| s.strip_prefix("method.request.header.")).unwrap_or("Authorization");
+        let header = str_of(a, "identitySource")
+            .and_then(|s| s.strip_prefix("method.request.header."))
+            .unwrap_or("Authorization");
         security.insert(
             text(a, "name"),
             json!({"type": "apiKey", "name": header, "in": "header", "x-amazon-apigateway-authtype": a.get("authType").cloned().unwrap_or(json!("custom")), "x-amazon-apigateway-authorizer": ext}),
         );
     }
-    if resources.values().any(|r| r["resourceMethods"].as_object().is_some_and(|m| m.values().any(|m| m["apiKeyRequired"] == true))) {
+    if resources
+        .values()
+        .any(|r| r["resourceMethods"].as_object().is_some_and(|m| m.values().any(|m| m["apiKeyRequired"] == true)))
+    {
         security.insert("api_key".into(), json!({"type": "apiKey", "name": "x-api-key", "in": "header"}));
     }
     let info = json!({"title": api.doc["name"], "version": api.doc.get("version").cloned().unwrap_or(json!(text(&api.doc, "createdDate")))});
@@ -382,7 +439,12 @@ pub fn export(ctx: &RequestContext, api: &RestApi, input: &Value) -> Result<Valu
 
 /// ImportApi / ReimportApi for HTTP APIs: each path and method becomes a route, each
 /// `x-amazon-apigateway-integration` an integration.
-pub fn import_v2(ctx: &RequestContext, existing: Option<HttpApi>, input: &Value, changes: &mut Changes<Record>) -> Result<Value, AwsError> {
+pub fn import_v2(
+    ctx: &RequestContext,
+    existing: Option<HttpApi>,
+    input: &Value,
+    changes: &mut Changes<Record>,
+) -> Result<Value, AwsError> {
     let doc = definition(input, "Body")?;
     let mut api = match existing {
         Some(mut api) => {
@@ -413,10 +475,12 @@ pub fn import_v2(ctx: &RequestContext, existing: Option<HttpApi>, input: &Value,
             if !METHODS.contains(&verb.as_str()) {
                 continue;
             }
-            let method = if verb == "x-amazon-apigateway-any-method" { "ANY".to_string() } else { verb.to_ascii_uppercase() };
+            let method =
+                if verb == "x-amazon-apigateway-any-method" { "ANY".to_string() } else { verb.to_ascii_uppercase() };
             let key = if path == "$default" { "$default".to_string() } else { format!("{method} {path}") };
             let route_id = new_id(7);
-            let mut route = json!({"RouteId": route_id, "RouteKey": key, "ApiKeyRequired": false, "AuthorizationType": "NONE"});
+            let mut route =
+                json!({"RouteId": route_id, "RouteKey": key, "ApiKeyRequired": false, "AuthorizationType": "NONE"});
             if let Some(ext) = op.get("x-amazon-apigateway-integration") {
                 let integration_id = new_id(7);
                 let kind = ext["type"].as_str().unwrap_or("aws_proxy").to_ascii_uppercase();

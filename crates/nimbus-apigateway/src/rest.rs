@@ -105,7 +105,11 @@ fn route(gw: &ApiGateway, method: &str, addr: &Address) -> Result<Route, Miss> {
         let needs_key = method_doc["apiKeyRequired"] == true;
         let key_prefix = doc_prefix("apikey", &api.account, &api.region);
         let api_keys = if needs_key {
-            g.docs.range(key_prefix.clone()..).take_while(|(k, _)| k.starts_with(&key_prefix)).map(|(_, d)| d.clone()).collect()
+            g.docs
+                .range(key_prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&key_prefix))
+                .map(|(_, d)| d.clone())
+                .collect()
         } else {
             Vec::new()
         };
@@ -135,7 +139,8 @@ fn gateway_error(responses: &Docs, kind: &str, status: u16, message: &str, error
         .or_else(|| crate::v1::gateway_response(responses, if status >= 500 { "DEFAULT_5XX" } else { "DEFAULT_4XX" }))
         .unwrap_or(Value::Null);
     let status = str_of(&doc, "statusCode").and_then(|s| s.parse().ok()).unwrap_or(status);
-    let template = doc["responseTemplates"]["application/json"].as_str().unwrap_or("{\"message\":$context.error.messageString}");
+    let template =
+        doc["responseTemplates"]["application/json"].as_str().unwrap_or("{\"message\":$context.error.messageString}");
     let quoted = if message.is_empty() { "null".to_string() } else { Value::String(message.to_string()).to_string() };
     let body = template.replace("$context.error.messageString", &quoted).replace("$context.error.message", message);
     let mut response = HttpResponse::new(status, "application/json", body).with_header("x-amzn-ErrorType", error_type);
@@ -148,7 +153,13 @@ fn gateway_error(responses: &Docs, kind: &str, status: u16, message: &str, error
 }
 
 fn missing_token(responses: &Docs) -> HttpResponse {
-    gateway_error(responses, "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+    gateway_error(
+        responses,
+        "MISSING_AUTHENTICATION_TOKEN",
+        403,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    )
 }
 
 fn internal(responses: &Docs) -> HttpResponse {
@@ -160,7 +171,8 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
         Ok(r) => r,
         Err(Miss::NoApi) => return HttpResponse::json(404, &json!({"message": "Not Found"})),
         Err(Miss::NoStage) => {
-            return HttpResponse::json(403, &json!({"message": "Forbidden"})).with_header("x-amzn-ErrorType", "ForbiddenException")
+            return HttpResponse::json(403, &json!({"message": "Forbidden"}))
+                .with_header("x-amzn-ErrorType", "ForbiddenException")
         }
         Err(Miss::NoRoute(responses)) => return missing_token(&responses),
     };
@@ -195,7 +207,10 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
 }
 
 fn source_arn(route: &Route, method: &str) -> String {
-    format!("arn:aws:execute-api:{}:{}:{}/{}/{method}{}", route.region, route.account, route.api_id, route.stage, route.path)
+    format!(
+        "arn:aws:execute-api:{}:{}:{}/{}/{method}{}",
+        route.region, route.account, route.api_id, route.stage, route.path
+    )
 }
 
 fn query_maps(req: &HttpRequest) -> (Value, Value) {
@@ -310,10 +325,20 @@ async fn call_function(
         region: route.region.clone(),
         function,
         payload,
-        source: Source { principal: "apigateway.amazonaws.com".into(), source_arn: Some(source_arn), source_account: Some(route.account.clone()) },
+        source: Source {
+            principal: "apigateway.amazonaws.com".into(),
+            source_arn: Some(source_arn),
+            source_account: Some(route.account.clone()),
+        },
     };
     match tokio::time::timeout(timeout, invoker.invoke(call)).await {
-        Err(_) => Err(gateway_error(&route.responses, "INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", "InternalServerErrorException")),
+        Err(_) => Err(gateway_error(
+            &route.responses,
+            "INTEGRATION_TIMEOUT",
+            504,
+            "Endpoint request timed out",
+            "InternalServerErrorException",
+        )),
         Ok(Err(err)) => {
             tracing::warn!(code = %err.code, message = %err.message, "API Gateway could not invoke the integration's function");
             Err(internal(&route.responses))
@@ -322,16 +347,29 @@ async fn call_function(
     }
 }
 
-async fn lambda_proxy(gw: &ApiGateway, req: &HttpRequest, route: &Route, integration: &Value, context: Value) -> HttpResponse {
+async fn lambda_proxy(
+    gw: &ApiGateway,
+    req: &HttpRequest,
+    route: &Route,
+    integration: &Value,
+    context: Value,
+) -> HttpResponse {
     let event = proxy_event(req, route, context);
     let arn = source_arn(route, req.method.as_str());
     let uri = str_of(integration, "uri").unwrap_or_default();
-    let result = match call_function(gw, route, uri, arn, event.to_string().into_bytes(), timeout_of(integration)).await {
+    let result = match call_function(gw, route, uri, arn, event.to_string().into_bytes(), timeout_of(integration)).await
+    {
         Ok(r) => r,
         Err(response) => return response,
     };
     if result.function_error.is_some() {
-        return gateway_error(&route.responses, "DEFAULT_5XX", 502, "Internal server error", "InternalServerErrorException");
+        return gateway_error(
+            &route.responses,
+            "DEFAULT_5XX",
+            502,
+            "Internal server error",
+            "InternalServerErrorException",
+        );
     }
     match proxy_response(&result.payload, &route.binary_media_types, req.header("accept").unwrap_or_default()) {
         Some(response) => response,
@@ -399,7 +437,8 @@ pub fn proxy_response(payload: &[u8], binary_media_types: &Value, accept: &str) 
 
 fn push(response: &mut HttpResponse, name: &str, value: String) {
     let framing = name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding");
-    if framing || http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(&value).is_err() {
+    if framing || http::HeaderName::from_bytes(name.as_bytes()).is_err() || http::HeaderValue::from_str(&value).is_err()
+    {
         return;
     }
     response.headers.push((name.to_string(), value));
@@ -424,7 +463,8 @@ fn template_input<'a>(req: &'a HttpRequest, route: &'a Route, context: &'a Value
 /// The request template for the request's content type (`application/json` by default), or
 /// the body passed through.
 fn request_body(req: &HttpRequest, integration: &Value, input: &vtl::Input) -> Result<String, ()> {
-    let content_type = req.header("content-type").unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_string();
+    let content_type =
+        req.header("content-type").unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_string();
     let templates = &integration["requestTemplates"];
     let template = templates.get(&content_type).or_else(|| {
         (integration["passthroughBehavior"] != "WHEN_NO_MATCH" || templates.as_object().is_none_or(|t| t.is_empty()))
@@ -433,7 +473,11 @@ fn request_body(req: &HttpRequest, integration: &Value, input: &vtl::Input) -> R
     });
     match template.and_then(Value::as_str) {
         Some(t) => Ok(vtl::render(t, input)),
-        None if integration["passthroughBehavior"] == "NEVER" && templates.as_object().is_some_and(|t| !t.is_empty()) => Err(()),
+        None if integration["passthroughBehavior"] == "NEVER"
+            && templates.as_object().is_some_and(|t| !t.is_empty()) =>
+        {
+            Err(())
+        }
         None => Ok(input.body.clone()),
     }
 }
@@ -490,7 +534,13 @@ fn integration_answer(
 }
 
 fn unsupported_media(route: &Route) -> HttpResponse {
-    gateway_error(&route.responses, "UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported Media Type", "UnsupportedMediaTypeException")
+    gateway_error(
+        &route.responses,
+        "UNSUPPORTED_MEDIA_TYPE",
+        415,
+        "Unsupported Media Type",
+        "UnsupportedMediaTypeException",
+    )
 }
 
 fn mock(req: &HttpRequest, route: &Route, integration: &Value, context: &Value) -> HttpResponse {
@@ -502,7 +552,13 @@ fn mock(req: &HttpRequest, route: &Route, integration: &Value, context: &Value) 
 
 /// `AWS` integrations with Lambda: templates map the request to the event and the function's
 /// answer (or error message) to the response.
-async fn lambda_custom(gw: &ApiGateway, req: &HttpRequest, route: &Route, integration: &Value, context: &Value) -> HttpResponse {
+async fn lambda_custom(
+    gw: &ApiGateway,
+    req: &HttpRequest,
+    route: &Route,
+    integration: &Value,
+    context: &Value,
+) -> HttpResponse {
     let input = template_input(req, route, context);
     let Ok(payload) = request_body(req, integration, &input) else { return unsupported_media(route) };
     let uri = str_of(integration, "uri").unwrap_or_default();
@@ -513,7 +569,10 @@ async fn lambda_custom(gw: &ApiGateway, req: &HttpRequest, route: &Route, integr
     };
     let body = String::from_utf8_lossy(&result.payload).into_owned();
     let selector = if result.function_error.is_some() {
-        serde_json::from_str::<Value>(&body).ok().and_then(|v| v["errorMessage"].as_str().map(str::to_string)).unwrap_or_default()
+        serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -527,11 +586,7 @@ fn integration_url(integration: &Value, route: &Route, req: &HttpRequest) -> Str
         url = url.replace(&format!("{{{k}+}}"), v).replace(&format!("{{{k}}}"), v);
     }
     if !req.query.is_empty() {
-        let query: Vec<String> = req
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
+        let query: Vec<String> = req.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&query.join("&"));
     }
@@ -543,7 +598,10 @@ fn encode(s: &str) -> String {
 }
 
 fn request_headers(req: &HttpRequest) -> Vec<(String, String)> {
-    req.headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+    req.headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
 }
 
 async fn http_proxy(req: &HttpRequest, route: &Route, integration: &Value) -> HttpResponse {
@@ -560,10 +618,22 @@ async fn http_proxy(req: &HttpRequest, route: &Route, integration: &Value) -> Ht
             }
             response
         }
-        Err(e) if e == "timeout" => gateway_error(&route.responses, "INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", "InternalServerErrorException"),
+        Err(e) if e == "timeout" => gateway_error(
+            &route.responses,
+            "INTEGRATION_TIMEOUT",
+            504,
+            "Endpoint request timed out",
+            "InternalServerErrorException",
+        ),
         Err(e) => {
             tracing::warn!(url, error = %e, "HTTP integration failed");
-            gateway_error(&route.responses, "INTEGRATION_FAILURE", 502, "Internal server error", "InternalServerErrorException")
+            gateway_error(
+                &route.responses,
+                "INTEGRATION_FAILURE",
+                502,
+                "Internal server error",
+                "InternalServerErrorException",
+            )
         }
     }
 }
@@ -579,8 +649,20 @@ async fn http_custom(req: &HttpRequest, route: &Route, integration: &Value, cont
             let body = String::from_utf8_lossy(&up.body).into_owned();
             integration_answer(select(integration, &up.status.to_string()), &body, &up.headers, &input)
         }
-        Err(e) if e == "timeout" => gateway_error(&route.responses, "INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", "InternalServerErrorException"),
-        Err(_) => gateway_error(&route.responses, "INTEGRATION_FAILURE", 502, "Internal server error", "InternalServerErrorException"),
+        Err(e) if e == "timeout" => gateway_error(
+            &route.responses,
+            "INTEGRATION_TIMEOUT",
+            504,
+            "Endpoint request timed out",
+            "InternalServerErrorException",
+        ),
+        Err(_) => gateway_error(
+            &route.responses,
+            "INTEGRATION_FAILURE",
+            502,
+            "Internal server error",
+            "InternalServerErrorException",
+        ),
     }
 }
 
@@ -592,10 +674,8 @@ async fn authorize(gw: &ApiGateway, req: &HttpRequest, route: &Route) -> Result<
     let method_arn = source_arn(route, req.method.as_str());
     let kind = str_of(authorizer, "type").unwrap_or("TOKEN");
     let sources = str_of(authorizer, "identitySource").unwrap_or("method.request.header.Authorization");
-    let identity: Vec<String> = sources
-        .split(',')
-        .map(|s| identity_value(req, route, s.trim()).unwrap_or_default())
-        .collect();
+    let identity: Vec<String> =
+        sources.split(',').map(|s| identity_value(req, route, s.trim()).unwrap_or_default()).collect();
     let unauthorized = || gateway_error(&route.responses, "UNAUTHORIZED", 401, "Unauthorized", "UnauthorizedException");
     if identity.iter().any(String::is_empty) {
         return Err(unauthorized());
@@ -622,18 +702,32 @@ async fn authorize(gw: &ApiGateway, req: &HttpRequest, route: &Route) -> Result<
                 event["methodArn"] = json!(method_arn);
                 event
             };
-            let arn = format!("arn:aws:execute-api:{}:{}:{}/authorizers/{id}", route.region, route.account, route.api_id);
+            let arn =
+                format!("arn:aws:execute-api:{}:{}:{}/authorizers/{id}", route.region, route.account, route.api_id);
             let uri = str_of(authorizer, "authorizerUri").unwrap_or_default();
-            let result = call_function(gw, route, uri, arn, event.to_string().into_bytes(), Duration::from_secs(29)).await?;
+            let result =
+                call_function(gw, route, uri, arn, event.to_string().into_bytes(), Duration::from_secs(29)).await?;
             let body: Value = serde_json::from_slice(&result.payload).unwrap_or(Value::Null);
             if result.function_error.is_some() {
                 if body["errorMessage"] == "Unauthorized" {
                     return Err(unauthorized());
                 }
-                return Err(gateway_error(&route.responses, "AUTHORIZER_FAILURE", 500, "", "AuthorizerFailureException"));
+                return Err(gateway_error(
+                    &route.responses,
+                    "AUTHORIZER_FAILURE",
+                    500,
+                    "",
+                    "AuthorizerFailureException",
+                ));
             }
             if !body["policyDocument"].is_object() {
-                return Err(gateway_error(&route.responses, "AUTHORIZER_CONFIGURATION_ERROR", 500, "", "AuthorizerConfigurationException"));
+                return Err(gateway_error(
+                    &route.responses,
+                    "AUTHORIZER_CONFIGURATION_ERROR",
+                    500,
+                    "",
+                    "AuthorizerConfigurationException",
+                ));
             }
             if ttl > 0 {
                 gw.authorizer_cache.lock().insert(cache_key, (now + ttl * 1000, body.clone()));
@@ -648,8 +742,20 @@ async fn authorize(gw: &ApiGateway, req: &HttpRequest, route: &Route) -> Result<
             context.insert("integrationLatency".into(), json!(0));
             Ok(Value::Object(context))
         }
-        Some(false) => Err(gateway_error(&route.responses, "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny", "AccessDeniedException")),
-        None => Err(gateway_error(&route.responses, "ACCESS_DENIED", 403, "User is not authorized to access this resource", "AccessDeniedException")),
+        Some(false) => Err(gateway_error(
+            &route.responses,
+            "ACCESS_DENIED",
+            403,
+            "User is not authorized to access this resource with an explicit deny",
+            "AccessDeniedException",
+        )),
+        None => Err(gateway_error(
+            &route.responses,
+            "ACCESS_DENIED",
+            403,
+            "User is not authorized to access this resource",
+            "AccessDeniedException",
+        )),
     }
 }
 
@@ -732,7 +838,12 @@ mod tests {
         assert!(proxy_response(br#"{"body": "no status"}"#, &Value::Null, "").is_none());
         assert!(proxy_response(br#"{"statusCode": 200, "body": {"not": "a string"}}"#, &Value::Null, "").is_none());
         assert!(proxy_response(b"\"just a string\"", &Value::Null, "").is_none());
-        let png = proxy_response(br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#, &json!(["image/png"]), "image/png").unwrap();
+        let png = proxy_response(
+            br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#,
+            &json!(["image/png"]),
+            "image/png",
+        )
+        .unwrap();
         assert_eq!(png.body.as_bytes().unwrap().as_ref(), b"hi");
     }
 

@@ -134,7 +134,8 @@ pub fn ensure_resource(api: &mut RestApi, path: &str) -> String {
     let mut so_far = "/".to_string();
     for part in path.split('/').filter(|p| !p.is_empty()) {
         let next = join_path(&so_far, part);
-        let found = api.resources.iter().find(|(_, r)| str_of(r, "path") == Some(next.as_str())).map(|(id, _)| id.clone());
+        let found =
+            api.resources.iter().find(|(_, r)| str_of(r, "path") == Some(next.as_str())).map(|(id, _)| id.clone());
         current = match found {
             Some(id) => id,
             None => {
@@ -217,7 +218,9 @@ pub fn put_integration(api: &mut RestApi, input: &Value) -> Out {
     if matches!(kind.as_str(), "AWS" | "AWS_PROXY" | "HTTP" | "HTTP_PROXY") && str_of(input, "uri").is_none() {
         return Err(bad_request("Invalid integration URI specified"));
     }
-    if matches!(kind.as_str(), "AWS" | "AWS_PROXY" | "HTTP" | "HTTP_PROXY") && str_of(input, "integrationHttpMethod").is_none() {
+    if matches!(kind.as_str(), "AWS" | "AWS_PROXY" | "HTTP" | "HTTP_PROXY")
+        && str_of(input, "integrationHttpMethod").is_none()
+    {
         return Err(bad_request("Enumeration value for HttpMethod must be non-empty"));
     }
     let mut doc = json!({
@@ -266,8 +269,7 @@ fn integration_response<'a>(api: &'a mut RestApi, input: &Value) -> Result<&'a m
 }
 
 pub fn create_deployment(ctx: &RequestContext, api: &mut RestApi, input: &Value) -> Out {
-    let has_methods =
-        api.resources.values().any(|r| r["resourceMethods"].as_object().is_some_and(|m| !m.is_empty()));
+    let has_methods = api.resources.values().any(|r| r["resourceMethods"].as_object().is_some_and(|m| !m.is_empty()));
     if !has_methods {
         return Err(bad_request("The REST API doesn't contain any methods"));
     }
@@ -504,7 +506,13 @@ fn account_kind(op: &str) -> Option<(&'static str, &'static str, usize, &'static
     })
 }
 
-fn account_doc(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, changes: &mut Changes<Record>) -> Option<Out> {
+fn account_doc(
+    g: &Gateways,
+    ctx: &RequestContext,
+    op: &str,
+    input: &Value,
+    changes: &mut Changes<Record>,
+) -> Option<Out> {
     let (kind, id_member, id_len, missing) = account_kind(op)?;
     let prefix = doc_prefix(kind, &ctx.account, &ctx.region);
     let id = text(input, id_member);
@@ -556,7 +564,13 @@ fn account_doc(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, chan
 }
 
 /// Dispatch one control-plane operation; `None` when nimbus does not emulate it.
-pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, changes: &mut Changes<Record>) -> Option<Out> {
+pub fn dispatch(
+    g: &Gateways,
+    ctx: &RequestContext,
+    op: &str,
+    input: &Value,
+    changes: &mut Changes<Record>,
+) -> Option<Out> {
     let out = match op {
         "CreateRestApi" => create_rest_api(ctx, input, changes),
         "GetRestApis" => get_rest_apis(g, ctx),
@@ -571,7 +585,10 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
         "GetExport" => api(g, ctx, input).and_then(|a| crate::openapi::export(ctx, a, input)),
         "CreateResource" => edit(g, ctx, input, changes, |a| create_resource(a, input)),
         "GetResource" => api(g, ctx, input).and_then(|a| {
-            a.resources.get(&text(input, "resourceId")).cloned().ok_or_else(|| not_found("Invalid Resource identifier specified"))
+            a.resources
+                .get(&text(input, "resourceId"))
+                .cloned()
+                .ok_or_else(|| not_found("Invalid Resource identifier specified"))
         }),
         "GetResources" => api(g, ctx, input).map(|a| items("items", a.resources.values().cloned().collect())),
         "UpdateResource" => edit(g, ctx, input, changes, |a| {
@@ -639,7 +656,9 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
                 .map(|d| d.doc.clone())
                 .ok_or_else(|| not_found("Invalid Deployment identifier specified"))
         }),
-        "GetDeployments" => api(g, ctx, input).map(|a| items("items", a.deployments.values().map(|d| d.doc.clone()).collect())),
+        "GetDeployments" => {
+            api(g, ctx, input).map(|a| items("items", a.deployments.values().map(|d| d.doc.clone()).collect()))
+        }
         "UpdateDeployment" => edit(g, ctx, input, changes, |a| {
             let d = a
                 .deployments
@@ -661,7 +680,10 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
         }),
         "CreateStage" => edit(g, ctx, input, changes, |a| create_stage(ctx, a, input)),
         "GetStage" => api(g, ctx, input).and_then(|a| {
-            a.stages.get(&text(input, "stageName")).cloned().ok_or_else(|| not_found("Invalid Stage identifier specified"))
+            a.stages
+                .get(&text(input, "stageName"))
+                .cloned()
+                .ok_or_else(|| not_found("Invalid Stage identifier specified"))
         }),
         "GetStages" => api(g, ctx, input).map(|a| {
             let list = a
@@ -672,13 +694,18 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
             items("item", list.collect())
         }),
         "UpdateStage" => edit(g, ctx, input, changes, |a| {
-            let s = a.stages.get_mut(&text(input, "stageName")).ok_or_else(|| not_found("Invalid Stage identifier specified"))?;
+            let s = a
+                .stages
+                .get_mut(&text(input, "stageName"))
+                .ok_or_else(|| not_found("Invalid Stage identifier specified"))?;
             apply_patch(s, input)?;
             s["lastUpdatedDate"] = now(ctx);
             Ok(s.clone())
         }),
         "DeleteStage" => edit(g, ctx, input, changes, |a| {
-            a.stages.remove(&text(input, "stageName")).ok_or_else(|| not_found("Invalid Stage identifier specified"))?;
+            a.stages
+                .remove(&text(input, "stageName"))
+                .ok_or_else(|| not_found("Invalid Stage identifier specified"))?;
             Ok(json!({}))
         }),
         "FlushStageAuthorizersCache" | "FlushStageCache" => api(g, ctx, input).map(|_| json!({})),

@@ -34,7 +34,13 @@ fn save(changes: &mut Changes<Record>, api: HttpApi) {
     changes.put(http_key(&api.account, &api.region, &id), Record::Http(Box::new(api)));
 }
 
-fn edit(g: &Gateways, ctx: &RequestContext, input: &Value, changes: &mut Changes<Record>, f: impl FnOnce(&mut HttpApi) -> Out) -> Out {
+fn edit(
+    g: &Gateways,
+    ctx: &RequestContext,
+    input: &Value,
+    changes: &mut Changes<Record>,
+    f: impl FnOnce(&mut HttpApi) -> Out,
+) -> Out {
     let mut api = api(g, ctx, input)?.clone();
     let out = f(&mut api)?;
     save(changes, api);
@@ -70,7 +76,8 @@ pub fn create_api(ctx: &RequestContext, input: &Value, changes: &mut Changes<Rec
         "RouteSelectionExpression": "$request.method $request.path", "Tags": {}, "IpAddressType": "ipv4",
     });
     merge(&mut doc, input, &["Target", "RouteKey", "CredentialsArn"]);
-    let mut api = HttpApi { account: ctx.account.clone(), region: ctx.region.clone(), doc: doc.clone(), ..Default::default() };
+    let mut api =
+        HttpApi { account: ctx.account.clone(), region: ctx.region.clone(), doc: doc.clone(), ..Default::default() };
     // Quick create: an integration for the target, a route to it and an auto-deployed `$default` stage.
     if let Some(target) = str_of(input, "Target") {
         let integration_id = new_id(7);
@@ -210,13 +217,20 @@ fn tag_target(arn: &str) -> Option<String> {
     (parts.next()? == "apis").then(|| parts.next().map(str::to_string))?
 }
 
-pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, changes: &mut Changes<Record>) -> Option<Out> {
+pub fn dispatch(
+    g: &Gateways,
+    ctx: &RequestContext,
+    op: &str,
+    input: &Value,
+    changes: &mut Changes<Record>,
+) -> Option<Out> {
     let out = match op {
         "CreateApi" => create_api(ctx, input, changes),
         "GetApi" => api(g, ctx, input).map(|a| a.doc.clone()),
         "GetApis" => {
             let prefix = http_key(&ctx.account, &ctx.region, "");
-            let list = g.http.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, a)| a.doc.clone());
+            let list =
+                g.http.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, a)| a.doc.clone());
             Ok(items("Items", list.collect()))
         }
         "UpdateApi" => edit(g, ctx, input, changes, |a| {
@@ -234,7 +248,9 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
             Ok(json!({}))
         }),
         "ImportApi" => crate::openapi::import_v2(ctx, None, input, changes),
-        "ReimportApi" => api(g, ctx, input).cloned().and_then(|a| crate::openapi::import_v2(ctx, Some(a), input, changes)),
+        "ReimportApi" => {
+            api(g, ctx, input).cloned().and_then(|a| crate::openapi::import_v2(ctx, Some(a), input, changes))
+        }
         "ResetAuthorizersCache" => api(g, ctx, input).map(|_| json!({})),
         "TagResource" | "UntagResource" | "GetTags" => {
             let arn = text(input, "ResourceArn");
@@ -257,7 +273,8 @@ pub fn dispatch(g: &Gateways, ctx: &RequestContext, op: &str, input: &Value, cha
             }
         }
         _ => {
-            let (verb, rest) = ["Create", "Get", "Update", "Delete"].iter().find_map(|v| op.strip_prefix(v).map(|r| (*v, r)))?;
+            let (verb, rest) =
+                ["Create", "Get", "Update", "Delete"].iter().find_map(|v| op.strip_prefix(v).map(|r| (*v, r)))?;
             let (verb, noun) = match rest.strip_suffix('s') {
                 Some(noun) if verb == "Get" && kind(noun).is_some() => ("List", noun),
                 _ => (verb, rest),

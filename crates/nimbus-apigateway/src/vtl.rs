@@ -96,10 +96,12 @@ impl Parser<'_> {
             }
             self.i += 1;
         }
-        (self.i > start && self.s[start].is_alphabetic()).then(|| self.s[start..self.i].iter().collect()).or_else(|| {
-            self.i = start;
-            None
-        })
+        (self.i > start && self.s[start].is_alphabetic()).then(|| self.s[start..self.i].iter().collect()).or_else(
+            || {
+                self.i = start;
+                None
+            },
+        )
     }
 
     /// Nodes up to one of the `ends` directives; which one ended it.
@@ -511,13 +513,18 @@ impl Renderer<'_, '_> {
             Expr::Str(s) => json!(render_with(s, self)),
             Expr::Ref(r) => self.reference(r),
             Expr::List(items) => Value::Array(items.iter().map(|i| self.eval(i)).collect()),
-            Expr::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (show(&self.eval(k)), self.eval(v))).collect()),
+            Expr::Map(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (show(&self.eval(k)), self.eval(v))).collect())
+            }
             Expr::Not(inner) => json!(!truthy(&self.eval(inner))),
             Expr::Bin(op, a, b) => {
                 let (a, b) = (self.eval(a), self.eval(b));
                 let num = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
                 json!(match op.as_str() {
-                    "==" => a == b || (num(&a).is_some() && num(&a) == num(&b)) || show(&a) == show(&b) && !a.is_null() && !b.is_null(),
+                    "==" =>
+                        a == b
+                            || (num(&a).is_some() && num(&a) == num(&b))
+                            || show(&a) == show(&b) && !a.is_null() && !b.is_null(),
                     "!=" => !(a == b || show(&a) == show(&b) && !a.is_null() && !b.is_null()),
                     "&&" => truthy(&a) && truthy(&b),
                     "||" => truthy(&a) || truthy(&b),
@@ -566,7 +573,9 @@ impl Renderer<'_, '_> {
                             json!(quoted[1..quoted.len() - 1].replace('\'', "\\'"))
                         }
                         "urlEncode" => json!(form_encode(&arg)),
-                        "urlDecode" => json!(percent_encoding::percent_decode_str(&arg.replace('+', " ")).decode_utf8_lossy()),
+                        "urlDecode" => {
+                            json!(percent_encoding::percent_decode_str(&arg.replace('+', " ")).decode_utf8_lossy())
+                        }
                         "base64Encode" => json!(b64.encode(arg)),
                         "base64Decode" => json!(String::from_utf8_lossy(&b64.decode(arg).unwrap_or_default())),
                         "parseJson" => serde_json::from_str(&arg).unwrap_or(Value::Null),
@@ -670,10 +679,19 @@ mod tests {
     #[test]
     fn references_and_input_functions() {
         let i = input(r#"{"name": "bo", "tags": ["a", "b"], "n": 3}"#);
-        assert_eq!(render("$input.json('$')", &i), r#"{"n":3,"name":"bo","tags":["a","b"]}"#.replace("{\"n\":3,\"name\":\"bo\",\"tags\":[\"a\",\"b\"]}", &serde_json::from_str::<Value>(&i.body).unwrap().to_string()));
+        assert_eq!(
+            render("$input.json('$')", &i),
+            r#"{"n":3,"name":"bo","tags":["a","b"]}"#.replace(
+                "{\"n\":3,\"name\":\"bo\",\"tags\":[\"a\",\"b\"]}",
+                &serde_json::from_str::<Value>(&i.body).unwrap().to_string()
+            )
+        );
         assert_eq!(render("$input.path('$.name')-$input.json('$.tags[1]')", &i), "bo-\"b\"");
         assert_eq!(render("$input.params('id') $input.params('q') $input.params().header.get('x-h')", &i), "7 a b H");
-        assert_eq!(render("${context.requestId}/$context.authorizer.principalId/$stageVariables.env", &i), "rid/alice/dev");
+        assert_eq!(
+            render("${context.requestId}/$context.authorizer.principalId/$stageVariables.env", &i),
+            "rid/alice/dev"
+        );
         let quote = input(r#"{"q": "it's \"x\""}"#);
         assert_eq!(render("$util.escapeJavaScript($input.path('$.q'))", &quote), r#"it\'s \"x\""#);
         assert_eq!(render("$util.urlEncode('a b&c') $util.base64Encode('hi')", &i), "a+b%26c aGk=");

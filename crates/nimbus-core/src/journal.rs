@@ -336,7 +336,9 @@ fn replay(path: &Path) -> io::Result<(Records, Damage)> {
                 records.remove(&key);
             }
             // A torn last line: the write was never acknowledged.
-            None if !complete => tracing::warn!(path = %path.display(), "dropping a torn record at the end of the journal"),
+            None if !complete => {
+                tracing::warn!(path = %path.display(), "dropping a torn record at the end of the journal")
+            }
             None => {
                 damage.records += 1;
                 if let Some(key) = salvage_key(body) {

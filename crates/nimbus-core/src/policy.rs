@@ -106,6 +106,14 @@ mod tests {
         assert_eq!(evaluate(&policy, "333333333333", "sqs:receivemessage", arn), Decision::Allow);
         assert_eq!(evaluate(&policy, "333333333333", "sqs:PurgeQueue", arn), Decision::Deny);
         assert_eq!(evaluate(&policy, "444444444444", "sqs:SendMessage", arn), Decision::NoMatch);
-        assert_eq!(evaluate(&json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage"}}), "444444444444", "sqs:SendMessage", arn), Decision::NoMatch);
+        assert_eq!(
+            evaluate(
+                &json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage"}}),
+                "444444444444",
+                "sqs:SendMessage",
+                arn
+            ),
+            Decision::NoMatch
+        );
     }
 }

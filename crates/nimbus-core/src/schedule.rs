@@ -11,7 +11,9 @@ use chrono_tz::Tz;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     /// Every `seconds`, counted from an anchor (the rule's or schedule's creation).
-    Rate { seconds: i64 },
+    Rate {
+        seconds: i64,
+    },
     Cron(Box<Cron>),
     /// Once, at this local date and time.
     At(NaiveDateTime),
@@ -160,11 +162,8 @@ fn parse_cron(body: &str) -> Result<Cron, String> {
     let minutes = field(f[0], 0, 59, &[], 0)?;
     let hours = field(f[1], 0, 23, &[], 0)?;
     let months = field(f[3], 1, 12, &MONTHS, 1)?;
-    let years = if f[5] == "*" {
-        None
-    } else {
-        Some(field(f[5], 1970, 2199, &[], 0)?.into_iter().map(|y| y as i32).collect())
-    };
+    let years =
+        if f[5] == "*" { None } else { Some(field(f[5], 1970, 2199, &[], 0)?.into_iter().map(|y| y as i32).collect()) };
     // AWS requires exactly one of day-of-month and day-of-week to be `?`.
     let days = match (f[2], f[4]) {
         ("?", "?") => return Err("day-of-month and day-of-week cannot both be ?".into()),
@@ -181,7 +180,11 @@ fn parse_month_days(text: &str) -> Result<MonthDays, String> {
         "L" => MonthDays::Last,
         "LW" => MonthDays::LastWeekday,
         t if t.ends_with('W') => MonthDays::NearestWeekday(
-            t[..t.len() - 1].parse().ok().filter(|d| (1..=31).contains(d)).ok_or_else(|| format!("invalid day: {t}"))?,
+            t[..t.len() - 1]
+                .parse()
+                .ok()
+                .filter(|d| (1..=31).contains(d))
+                .ok_or_else(|| format!("invalid day: {t}"))?,
         ),
         t => MonthDays::List(field(t, 1, 31, &[], 0)?),
     })
@@ -202,7 +205,8 @@ fn parse_week(text: &str) -> Result<WeekDays, String> {
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
-    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
+    let next =
+        if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) };
     next.and_then(|n| n.pred_opt()).map_or(28, |d| d.day())
 }
 
@@ -230,7 +234,11 @@ impl Cron {
                 let nearest = if is_weekday(target) {
                     target
                 } else if target.weekday() == chrono::Weekday::Sat {
-                    if target.day() == 1 { target + Duration::days(2) } else { target - Duration::days(1) }
+                    if target.day() == 1 {
+                        target + Duration::days(2)
+                    } else {
+                        target - Duration::days(1)
+                    }
                 } else if target.day() == last {
                     target - Duration::days(2)
                 } else {

@@ -117,8 +117,11 @@ impl Screening {
 
 fn refusal(message: String) -> HttpResponse {
     tracing::warn!(%message, "request refused");
-    HttpResponse::json(403, &serde_json::json!({"__type": "AccessDeniedException", "message": message, "Message": message}))
-        .with_header("x-amzn-ErrorType", "AccessDeniedException")
+    HttpResponse::json(
+        403,
+        &serde_json::json!({"__type": "AccessDeniedException", "message": message, "Message": message}),
+    )
+    .with_header("x-amzn-ErrorType", "AccessDeniedException")
 }
 
 #[cfg(test)]

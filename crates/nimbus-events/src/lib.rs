@@ -161,11 +161,7 @@ impl EventBridge {
                 .collect()
         });
         for rule in rules {
-            let matched = rule
-                .event_pattern
-                .as_deref()
-                .and_then(|p| self.pattern(p))
-                .is_some_and(|p| p.matches(event));
+            let matched = rule.event_pattern.as_deref().and_then(|p| self.pattern(p)).is_some_and(|p| p.matches(event));
             if matched {
                 self.deliver_to_targets(&rule, event);
             }
@@ -188,12 +184,13 @@ impl EventBridge {
             if let Err(error) = targets.deliver(&delivery) {
                 tracing::warn!(rule = %rule.arn, target = arn, %error, "EventBridge target delivery failed");
                 if let Some(dlq) = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str) {
-                    let dead = Delivery::new(&rule.account, &rule.region, dlq, event.to_string()).with_attributes(vec![
-                        ("RULE_ARN".into(), rule.arn.clone()),
-                        ("TARGET_ARN".into(), arn.to_string()),
-                        ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
-                        ("ERROR_MESSAGE".into(), error.clone()),
-                    ]);
+                    let dead =
+                        Delivery::new(&rule.account, &rule.region, dlq, event.to_string()).with_attributes(vec![
+                            ("RULE_ARN".into(), rule.arn.clone()),
+                            ("TARGET_ARN".into(), arn.to_string()),
+                            ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
+                            ("ERROR_MESSAGE".into(), error.clone()),
+                        ]);
                     if let Err(e) = targets.deliver(&dead) {
                         tracing::warn!(rule = %rule.arn, error = %e, "EventBridge dead-letter delivery failed");
                     }
@@ -205,9 +202,8 @@ impl EventBridge {
     /// Fire every scheduled rule occurrence due by now on nimbus's clock (each one once).
     pub fn tick(&self) {
         let now = self.clock.now();
-        let rules: Vec<Rule> = self
-            .store
-            .read(|db| db.rules.values().filter(|r| r.schedule.is_some()).cloned().collect());
+        let rules: Vec<Rule> =
+            self.store.read(|db| db.rules.values().filter(|r| r.schedule.is_some()).cloned().collect());
         let mut live = std::collections::HashSet::new();
         for rule in rules {
             live.insert(rule.arn.clone());
@@ -224,7 +220,8 @@ impl EventBridge {
                 while *next <= now.timestamp_millis() && due.len() < 10_000 {
                     let at = chrono::Utc.timestamp_millis_opt(*next).single().unwrap_or(now);
                     due.push(at);
-                    *next = schedule.next_after(at, anchor, chrono_tz::Tz::UTC).map_or(i64::MAX, |t| t.timestamp_millis());
+                    *next =
+                        schedule.next_after(at, anchor, chrono_tz::Tz::UTC).map_or(i64::MAX, |t| t.timestamp_millis());
                 }
             }
             if !rule.enabled || rule.targets.is_empty() {
@@ -328,9 +325,11 @@ impl Operations for EventBridge {
 /// or a PutEvents entry (`Source`, `DetailType`, `Detail`, `Resources`) — Lambda destinations.
 impl Deliver for EventBridge {
     fn deliver(&self, d: &Delivery) -> Result<(), String> {
-        let bus = d.target_arn.rsplit_once(":event-bus/").map(|(_, n)| n.to_string()).ok_or_else(|| {
-            format!("{} is not an event bus ARN", d.target_arn)
-        })?;
+        let bus = d
+            .target_arn
+            .rsplit_once(":event-bus/")
+            .map(|(_, n)| n.to_string())
+            .ok_or_else(|| format!("{} is not an event bus ARN", d.target_arn))?;
         let ctx = Ctx { account: &d.account, region: &d.region, now: 0 };
         self.store.read(|db| ops::bus_name(db, &ctx, Some(&bus))).map_err(|e| e.message)?;
         let message: Value = serde_json::from_str(&d.message).map_err(|e| format!("not an event: {e}"))?;

@@ -350,7 +350,8 @@ pub fn put_targets(db: &Events, ctx: &Ctx, input: &Value, ch: &mut Changes<Recor
 
 pub fn remove_targets(db: &Events, ctx: &Ctx, input: &Value, ch: &mut Changes<Record>) -> Result<Value> {
     let mut r = rule(db, ctx, input, "Rule")?.clone();
-    let ids: Vec<&str> = input.get("Ids").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let ids: Vec<&str> =
+        input.get("Ids").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     r.targets.retain(|t| !ids.contains(&str_of(t, "Id").unwrap_or_default()));
     ch.put(rule_key(&r.arn), Record::Rule(r));
     Ok(json!({"FailedEntryCount": 0, "FailedEntries": []}))

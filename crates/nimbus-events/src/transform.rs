@@ -61,10 +61,7 @@ pub fn target_input(target: &Value, event: &Value, rule_arn: &str, rule_name: &s
         values.insert("aws.events.rule-name".into(), Value::String(rule_name.into()));
         values.insert("aws.events.event".into(), event.clone());
         values.insert("aws.events.event.json".into(), event.clone());
-        values.insert(
-            "aws.events.event.ingestion-time".into(),
-            event.get("time").cloned().unwrap_or(Value::Null),
-        );
+        values.insert("aws.events.event.ingestion-time".into(), event.get("time").cloned().unwrap_or(Value::Null));
         let template = t.get("InputTemplate").and_then(Value::as_str).unwrap_or_default();
         return fill(template, &values);
     }

@@ -55,9 +55,9 @@ impl Kinesis {
     /// Run one operation: it reads the state and records its changes; the store journals them,
     /// then applies them.
     pub fn run(&self, ctx: &Ctx, op: &str, input: &Value) -> OpResult {
-        let out = self.store.write(|db, changes| {
-            ops::dispatch(db, ctx, op, input, changes).unwrap_or_else(|| Err(unsupported(op)))
-        });
+        let out = self
+            .store
+            .write(|db, changes| ops::dispatch(db, ctx, op, input, changes).unwrap_or_else(|| Err(unsupported(op))));
         if out.is_ok() && WRITES.contains(&op) {
             self.changed.send_modify(|n| *n += 1);
         }

@@ -204,7 +204,8 @@ impl Lambda {
             pollers.entry(uuid.clone()).or_insert_with(|| {
                 (0..concurrency)
                     .map(|_| {
-                        let (lambda, account, region, uuid) = (self.clone(), account.clone(), region.clone(), uuid.clone());
+                        let (lambda, account, region, uuid) =
+                            (self.clone(), account.clone(), region.clone(), uuid.clone());
                         if kind == esm::SourceKind::Sqs {
                             tokio::spawn(esm::sqs::run(lambda, account, region, uuid))
                         } else {

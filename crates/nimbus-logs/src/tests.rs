@@ -364,7 +364,8 @@ fn pages_hold_at_most_one_megabyte_of_events() {
         put(&l, &events);
     }
     // 12 events of 200 KiB: 5 fit in 1 MB (5 × (204,800 + 26) ≤ 1,048,576 < 6 × …).
-    let first = run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": true})).unwrap();
+    let first =
+        run(&l, "GetLogEvents", json!({"logGroupName": "g", "logStreamName": "s", "startFromHead": true})).unwrap();
     assert_eq!(messages(&first).len(), 5);
     let token = first["nextForwardToken"].as_str().unwrap();
     let second =

@@ -34,8 +34,20 @@ pub fn model() -> &'static ServiceModel {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Record {
     /// A schedule: its ARN, account, region and the model-shaped document GetSchedule answers.
-    Schedule { arn: String, account: String, region: String, doc: Value },
-    Group { arn: String, account: String, region: String, name: String, created: f64, tags: BTreeMap<String, String> },
+    Schedule {
+        arn: String,
+        account: String,
+        region: String,
+        doc: Value,
+    },
+    Group {
+        arn: String,
+        account: String,
+        region: String,
+        name: String,
+        created: f64,
+        tags: BTreeMap<String, String>,
+    },
 }
 
 #[derive(Default)]
@@ -176,7 +188,15 @@ impl Scheduler {
                 o.insert("CreationDate".into(), created);
                 o.insert("LastModificationDate".into(), json!(now));
             }
-            ch.put(arn.clone(), Record::Schedule { arn: arn.clone(), account: ctx.account.clone(), region: ctx.region.clone(), doc: doc.clone() });
+            ch.put(
+                arn.clone(),
+                Record::Schedule {
+                    arn: arn.clone(),
+                    account: ctx.account.clone(),
+                    region: ctx.region.clone(),
+                    doc: doc.clone(),
+                },
+            );
             Ok(doc)
         })?;
         let next = next_occurrence(&doc, self.clock.now_millis());
@@ -240,7 +260,11 @@ impl Scheduler {
                 let name = str_of(input, "Name").unwrap_or_default().to_string();
                 let arn = group_arn(ctx, &name);
                 if name == "default" || self.group_exists(ctx, &name) {
-                    return Err(AwsError::new(409, "ConflictException", format!("Schedule group {name} already exists.")));
+                    return Err(AwsError::new(
+                        409,
+                        "ConflictException",
+                        format!("Schedule group {name} already exists."),
+                    ));
                 }
                 let tags = input["Tags"]
                     .as_array()
@@ -250,7 +274,17 @@ impl Scheduler {
                     .collect();
                 let created = self.clock.now_millis() as f64 / 1000.0;
                 self.store.write(|_, ch| {
-                    ch.put(arn.clone(), Record::Group { arn: arn.clone(), account: ctx.account.clone(), region: ctx.region.clone(), name, created, tags });
+                    ch.put(
+                        arn.clone(),
+                        Record::Group {
+                            arn: arn.clone(),
+                            account: ctx.account.clone(),
+                            region: ctx.region.clone(),
+                            name,
+                            created,
+                            tags,
+                        },
+                    );
                     Ok(())
                 })?;
                 Ok(json!({"ScheduleGroupArn": arn}))
@@ -301,7 +335,9 @@ impl Scheduler {
             "TagResource" | "UntagResource" | "ListTagsForResource" => {
                 let arn = str_of(input, "ResourceArn").unwrap_or_default().to_string();
                 self.store.write(|s, ch| {
-                    let Some(Record::Group { arn: a, account, region, name, created, tags }) = s.records.get(&arn).cloned() else {
+                    let Some(Record::Group { arn: a, account, region, name, created, tags }) =
+                        s.records.get(&arn).cloned()
+                    else {
                         return Err(not_found(format!("Resource {arn} does not exist.")));
                     };
                     let mut tags = tags;
@@ -407,7 +443,8 @@ impl Scheduler {
             if let Some(dlq) = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str) {
                 let mut dead = delivery.clone();
                 dead.target_arn = dlq.to_string();
-                dead.attributes = vec![("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()), ("ERROR_MESSAGE".into(), error)];
+                dead.attributes =
+                    vec![("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()), ("ERROR_MESSAGE".into(), error)];
                 let _ = targets.deliver(&dead);
             }
         }

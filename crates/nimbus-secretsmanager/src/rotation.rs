@@ -185,8 +185,7 @@ impl Secrets {
         let Some(invoker) = invoker else { return };
         let now = self.clock.now_millis() as f64 / 1000.0;
         let due: Vec<Secret> = self.store.read(|db| {
-            db.0
-                .values()
+            db.0.values()
                 .filter(|s| {
                     s.deleted_date.is_none() && s.rotation.enabled && s.rotation.next_rotation.is_some_and(|n| n <= now)
                 })

@@ -305,8 +305,7 @@ impl Secrets {
             return db.0.values().find(|s| id.starts_with(&ctx.prefix()) && s.name == name).cloned();
         }
         let prefix = ctx.prefix();
-        db.0
-            .range(prefix.clone()..)
+        db.0.range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(_, s)| s)
             .find(|s| s.name == id)
@@ -631,8 +630,7 @@ impl Secrets {
     fn listed(&self, ctx: &Ctx, filters: &[Value], include_deleted: bool) -> Vec<Secret> {
         let prefix = ctx.prefix();
         self.store.read(|db| {
-            db.0
-                .range(prefix.clone()..)
+            db.0.range(prefix.clone()..)
                 .take_while(|(k, _)| k.starts_with(&prefix))
                 .map(|(_, s)| s)
                 .filter(|s| include_deleted || s.deleted_date.is_none())

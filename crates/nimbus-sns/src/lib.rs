@@ -220,9 +220,11 @@ impl Deliver for Sns {
                 .attributes
                 .iter()
                 .map(|(k, v)| (k.clone(), publish::Attribute { data_type: "String".into(), value: v.clone() }))
-                .chain(d.typed_attributes.iter().map(|(k, t, v)| {
-                    (k.clone(), publish::Attribute { data_type: t.clone(), value: v.clone() })
-                }))
+                .chain(
+                    d.typed_attributes
+                        .iter()
+                        .map(|(k, t, v)| (k.clone(), publish::Attribute { data_type: t.clone(), value: v.clone() })),
+                )
                 .collect(),
             group_id: d.group_id.clone(),
             dedup_id: d.dedup_id.clone().or_else(|| d.group_id.as_ref().map(|_| uuid::Uuid::new_v4().to_string())),

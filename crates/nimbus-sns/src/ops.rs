@@ -118,9 +118,7 @@ fn default_policy(arn: &str, account: &str) -> String {
 fn valid_topic_name(name: &str, fifo: bool) -> bool {
     let base = if fifo { name.strip_suffix(".fifo") } else { Some(name) };
     base.is_some_and(|b| {
-        !b.is_empty()
-            && name.len() <= 256
-            && b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !b.is_empty() && name.len() <= 256 && b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     })
 }
 
@@ -258,8 +256,7 @@ pub fn list_topics(db: &Topics, ctx: &Ctx, input: &Value) -> Result<Value> {
 
 /// A filter policy must be a JSON object the pattern engine accepts.
 fn check_filter_policy(text: &str) -> Result<()> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|_| invalid("FilterPolicy: failed to parse JSON."))?;
+    let value: Value = serde_json::from_str(text).map_err(|_| invalid("FilterPolicy: failed to parse JSON."))?;
     if value.as_object().is_some_and(|o| o.is_empty()) {
         return Ok(()); // `{}` clears the policy
     }
@@ -279,8 +276,7 @@ fn check_subscription_attribute(name: &str, value: &str) -> Result<()> {
             Err(invalid("RawMessageDelivery: Invalid value [".to_string() + value + "]. Must be true or false."))
         }
         "RedrivePolicy" => {
-            let v: Value =
-                serde_json::from_str(value).map_err(|_| invalid("RedrivePolicy: failed to parse JSON."))?;
+            let v: Value = serde_json::from_str(value).map_err(|_| invalid("RedrivePolicy: failed to parse JSON."))?;
             match str_of(&v, "deadLetterTargetArn") {
                 Some(arn) if arn.starts_with("arn:aws:sqs:") => Ok(()),
                 _ => Err(invalid("RedrivePolicy: deadLetterTargetArn is an invalid arn")),
@@ -344,10 +340,8 @@ pub fn subscribe(db: &Topics, ctx: &Ctx, input: &Value, changes: &mut Changes<Re
 pub fn confirm_subscription(db: &Topics, input: &Value, changes: &mut Changes<Record>) -> Result<Value> {
     let t = topic(db, str_of(input, "TopicArn").unwrap_or_default())?;
     let token = str_of(input, "Token").unwrap_or_default();
-    let sub = db
-        .subscriptions_of(&t.arn)
-        .find(|s| s.token.as_deref() == Some(token))
-        .ok_or_else(|| invalid("Token"))?;
+    let sub =
+        db.subscriptions_of(&t.arn).find(|s| s.token.as_deref() == Some(token)).ok_or_else(|| invalid("Token"))?;
     if !sub.confirmed {
         let mut s = sub.clone();
         s.confirmed = true;
@@ -447,7 +441,11 @@ pub fn tag_resource(db: &Topics, input: &Value, changes: &mut Changes<Record>) -
     let mut t = tagged(db, input)?.clone();
     t.tags.extend(tag_list(input.get("Tags")));
     if t.tags.len() > 50 {
-        return Err(nimbus_core::AwsError::new(400, "TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded"));
+        return Err(nimbus_core::AwsError::new(
+            400,
+            "TagLimitExceeded",
+            "Could not complete request: tag quota of per resource exceeded",
+        ));
     }
     changes.put(topic_key(&t.arn), Record::Topic(t));
     Ok(json!({}))
@@ -509,8 +507,13 @@ pub fn add_permission(db: &Topics, input: &Value, changes: &mut Changes<Record>)
         .filter_map(Value::as_str)
         .map(|a| format!("arn:aws:iam::{a}:root"))
         .collect();
-    let actions: Vec<String> =
-        input["ActionName"].as_array().into_iter().flatten().filter_map(Value::as_str).map(|a| format!("SNS:{a}")).collect();
+    let actions: Vec<String> = input["ActionName"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|a| format!("SNS:{a}"))
+        .collect();
     let mut statements = statements;
     statements.push(json!({"Sid": label, "Effect": "Allow", "Principal": {"AWS": principals},
                            "Action": actions, "Resource": t.arn}));

@@ -68,7 +68,11 @@ pub fn parse(input: &Value) -> Result<Message> {
     let mut size = message.len();
     if let Some(map) = input.get("MessageAttributes").and_then(Value::as_object) {
         if map.len() > 10 {
-            return Err(invalid("Number of message attributes [".to_string() + &map.len().to_string() + "] exceeds the allowed maximum [10]."));
+            return Err(invalid(
+                "Number of message attributes [".to_string()
+                    + &map.len().to_string()
+                    + "] exceeds the allowed maximum [10].",
+            ));
         }
         for (name, v) in map {
             let data_type = str_of(v, "DataType").unwrap_or_default().to_string();
@@ -89,13 +93,9 @@ pub fn parse(input: &Value) -> Result<Message> {
                 )));
             };
             if base == "Number" && value.trim().parse::<f64>().is_err() {
-                return Err(invalid(format!(
-                    "Could not cast message attribute '{name}' value to number."
-                )));
+                return Err(invalid(format!("Could not cast message attribute '{name}' value to number.")));
             }
-            if data_type == "String.Array"
-                && !serde_json::from_str::<Value>(&value).is_ok_and(|v| v.is_array())
-            {
+            if data_type == "String.Array" && !serde_json::from_str::<Value>(&value).is_ok_and(|v| v.is_array()) {
                 return Err(invalid(format!(
                     "The message attribute '{name}' with type 'String.Array' has an invalid value."
                 )));
@@ -187,7 +187,11 @@ impl Sns {
                     if let Some(s) = &m.subject {
                         fields.push(("Subject", s));
                     }
-                    fields.extend([("Timestamp", timestamp.as_str()), ("TopicArn", topic.arn.as_str()), ("Type", "Notification")]);
+                    fields.extend([
+                        ("Timestamp", timestamp.as_str()),
+                        ("TopicArn", topic.arn.as_str()),
+                        ("Type", "Notification"),
+                    ]);
                     self.signer().sign(&version, &fields)
                 })
                 .clone();
@@ -281,12 +285,9 @@ fn attributes_view(attributes: &BTreeMap<String, Attribute>) -> Value {
 fn message_for(m: &Message, protocol: &str) -> String {
     match &m.structure {
         None => m.message.clone(),
-        Some(map) => map
-            .get(protocol)
-            .or_else(|| map.get("default"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        Some(map) => {
+            map.get(protocol).or_else(|| map.get("default")).and_then(Value::as_str).unwrap_or_default().to_string()
+        }
     }
 }
 

@@ -55,7 +55,8 @@ fn signatures_verify_with_the_signing_key() {
     use rsa::pkcs8::DecodePrivateKey;
     use rsa::signature::Verifier;
     let signer = crate::sign::Signer::default();
-    let fields = [("Message", "hi"), ("MessageId", "1"), ("Timestamp", "t"), ("TopicArn", "a"), ("Type", "Notification")];
+    let fields =
+        [("Message", "hi"), ("MessageId", "1"), ("Timestamp", "t"), ("TopicArn", "a"), ("Type", "Notification")];
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("../keys/signing-key.pem")).unwrap();
     let text = "Message\nhi\nMessageId\n1\nTimestamp\nt\nTopicArn\na\nType\nNotification\n";
     for version in ["1", "2"] {

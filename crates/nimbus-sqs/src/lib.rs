@@ -112,7 +112,9 @@ impl Sqs {
                         // back to what is durable, so a write answered 500 changes nothing.
                         match journal.records() {
                             Ok(records) => *store = Store::load(&records),
-                            Err(reload) => tracing::error!(error = %reload, "could not reload SQS state after a failed write"),
+                            Err(reload) => {
+                                tracing::error!(error = %reload, "could not reload SQS state after a failed write")
+                            }
                         }
                         return Err(errors::storage_error(err));
                     }
@@ -404,7 +406,8 @@ impl Sqs {
                     delay: None,
                     attributes: attrs,
                     system_attributes: BTreeMap::new(),
-                    dedup: fifo.then(|| d.dedup_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
+                    dedup: fifo
+                        .then(|| d.dedup_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
                     group: fifo.then(|| d.group_id.clone().unwrap_or_else(|| "default".to_string())),
                 };
                 ops::send_one(store, call, &loc, outgoing)

@@ -149,7 +149,10 @@ pub fn authorize(store: &Store, call: &Call, op: &str, input: &Value) -> Result<
         nimbus_core::policy::Decision::Allow => Ok(()),
         _ => Err(errors::err(
             "AccessDenied",
-            format!("Access to the resource https://sqs.{}.amazonaws.com/{}/{} is denied.", loc.region, loc.account, loc.name),
+            format!(
+                "Access to the resource https://sqs.{}.amazonaws.com/{}/{} is denied.",
+                loc.region, loc.account, loc.name
+            ),
         )),
     }
 }

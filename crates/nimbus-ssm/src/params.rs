@@ -428,11 +428,7 @@ impl Ssm {
     fn all_params(&self, ctx: &Ctx) -> Vec<Parameter> {
         let prefix = ctx.prefix();
         self.store.read(|db| {
-            db.0
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .map(|(_, p)| p.clone())
-                .collect()
+            db.0.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, p)| p.clone()).collect()
         })
     }
 

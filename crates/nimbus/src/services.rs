@@ -38,10 +38,7 @@ pub fn register(
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));
     *lambda.lambda().keys.write() = keys.clone();
     lambda.start_background();
-    router.add_health_fact(
-        "lambdaIsolation",
-        serde_json::json!(lambda.lambda().invoker.isolation().describe()),
-    );
+    router.add_health_fact("lambdaIsolation", serde_json::json!(lambda.lambda().invoker.isolation().describe()));
     let dynamodb = nimbus_dynamodb::DynamoService::open(data_dir, router.clock().clone())?;
     dynamodb.start_background();
     let s3 = nimbus_s3::S3Service::open(data_dir, router.clock().clone())?;

@@ -18,14 +18,16 @@ const TARGET_P50_US: u64 = 3_000;
 const ACCOUNT: &str = "000000000000";
 const REGION: &str = "us-east-1";
 /// The control plane answers requests signed for `apigateway` (only the credential scope is read).
-const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/apigateway/aws4_request, SignedHeaders=host, Signature=0";
+const SIGNED: &str =
+    "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/apigateway/aws4_request, SignedHeaders=host, Signature=0";
 
 fn handler_zip() -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut w = zip::ZipWriter::new(&mut buf);
         w.start_file("index.py", zip::write::SimpleFileOptions::default()).expect("zip entry");
-        w.write_all(b"def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n").expect("zip write");
+        w.write_all(b"def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n")
+            .expect("zip write");
         w.finish().expect("zip finish");
     }
     buf.into_inner()
@@ -71,21 +73,37 @@ async fn run(nimbus: &str) -> Res<()> {
     if status != 201 {
         return Err(format!("CreateFunction answered {status}: {}", String::from_utf8_lossy(&body)));
     }
-    let permission = br#"{"StatementId":"apigw","Action":"lambda:InvokeFunction","Principal":"apigateway.amazonaws.com"}"#;
+    let permission =
+        br#"{"StatementId":"apigw","Action":"lambda:InvokeFunction","Principal":"apigateway.amazonaws.com"}"#;
     conn.request("POST", "/2015-03-31/functions/apigw-bench/policy", permission).await?;
     let function = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:apigw-bench");
 
     let api = call(&mut conn, "POST", "/restapis", json!({"name": "bench"}), 201).await?;
-    let (id, root) = (api["id"].as_str().unwrap_or_default().to_string(), api["rootResourceId"].as_str().unwrap_or_default().to_string());
+    let (id, root) = (
+        api["id"].as_str().unwrap_or_default().to_string(),
+        api["rootResourceId"].as_str().unwrap_or_default().to_string(),
+    );
     let method = format!("/restapis/{id}/resources/{root}/methods/GET");
     call(&mut conn, "PUT", &method, json!({"authorizationType": "NONE"}), 201).await?;
     let uri = format!("arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function}/invocations");
-    call(&mut conn, "PUT", &format!("{method}/integration"), json!({"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}), 201).await?;
+    call(
+        &mut conn,
+        "PUT",
+        &format!("{method}/integration"),
+        json!({"type": "AWS_PROXY", "httpMethod": "POST", "uri": uri}),
+        201,
+    )
+    .await?;
     call(&mut conn, "POST", &format!("/restapis/{id}/deployments"), json!({"stageName": "bench"}), 201).await?;
-    let http = call(&mut conn, "POST", "/v2/apis", json!({"name": "bench", "protocolType": "HTTP", "target": function}), 201).await?;
+    let http =
+        call(&mut conn, "POST", "/v2/apis", json!({"name": "bench", "protocolType": "HTTP", "target": function}), 201)
+            .await?;
     let http_id = http["apiId"].as_str().unwrap_or_default().to_string();
 
-    println!("nimbus-bench-apigateway: trivial Python handler, {CONNECTIONS} keep-alive connections, {}s each", DURATION.as_secs());
+    println!(
+        "nimbus-bench-apigateway: trivial Python handler, {CONNECTIONS} keep-alive connections, {}s each",
+        DURATION.as_secs()
+    );
     for (label, path) in [
         ("REST API, AWS_PROXY", format!("/restapis/{id}/bench/_user_request_/")),
         ("HTTP API, payload 2.0", format!("/restapis/{http_id}/$default/_user_request_/")),

@@ -228,7 +228,10 @@ async fn run(nimbus: &str, rounds: usize) -> Res<usize> {
     }
 
     let acked = acked.lock().expect("acks").clone();
-    println!("nimbus crash loop: {rounds} rounds of kill -9 under 4 writers ({:.0} s)", started.elapsed().as_secs_f64());
+    println!(
+        "nimbus crash loop: {rounds} rounds of kill -9 under 4 writers ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
     let mut lost_total = 0;
     for (writer, name) in WRITERS.iter().enumerate() {
         let lost: Vec<&String> = acked[writer].iter().filter(|t| !found[writer].contains(*t)).collect();

@@ -59,7 +59,10 @@ async fn query(conn: &mut Conn, params: &[(&str, &str)]) -> Res<String> {
 
 fn xml_field(text: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
-    text.split_once(&open).and_then(|(_, r)| r.split_once(&format!("</{tag}>"))).map(|(v, _)| v.to_string()).unwrap_or_default()
+    text.split_once(&open)
+        .and_then(|(_, r)| r.split_once(&format!("</{tag}>")))
+        .map(|(v, _)| v.to_string())
+        .unwrap_or_default()
 }
 
 async fn events(conn: &mut Conn, op: &str, body: &Value) -> Res<Value> {
@@ -128,7 +131,11 @@ fn recorded(path: &str) -> Vec<u64> {
 }
 
 /// Trigger `TRIGGERS` times, one at a time (each waits for its handler), after 5 warm-ups.
-async fn trigger_latency(conn: &mut Conn, out: &str, mut trigger: impl FnMut(u64) -> (String, Vec<u8>, Vec<(String, String)>)) -> Res<(u64, u64)> {
+async fn trigger_latency(
+    conn: &mut Conn,
+    out: &str,
+    mut trigger: impl FnMut(u64) -> (String, Vec<u8>, Vec<(String, String)>),
+) -> Res<(u64, u64)> {
     for i in 0..TRIGGERS + 5 {
         let (path, body, headers) = trigger(now_us());
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -161,16 +168,25 @@ async fn run(nimbus: &str) -> Res<()> {
     // Publish → Lambda.
     let topic = xml_field(&query(&mut conn, &[("Action", "CreateTopic"), ("Name", "bench")]).await?, "TopicArn");
     let f1 = function(&mut conn, "on-sns", &sns_out, "sns.amazonaws.com").await?;
-    query(&mut conn, &[("Action", "Subscribe"), ("TopicArn", &topic), ("Protocol", "lambda"), ("Endpoint", &f1)]).await?;
+    query(&mut conn, &[("Action", "Subscribe"), ("TopicArn", &topic), ("Protocol", "lambda"), ("Endpoint", &f1)])
+        .await?;
     let form = [("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string())].to_vec();
     let (sns_p50, sns_p99) = trigger_latency(&mut conn, &sns_out, |t0| {
         let message = json!({"t0": t0}).to_string();
-        let body = format!("Action=Publish&Version=2010-03-31&TopicArn={}&Message={}", encode_query(&topic), encode_query(&message));
+        let body = format!(
+            "Action=Publish&Version=2010-03-31&TopicArn={}&Message={}",
+            encode_query(&topic),
+            encode_query(&message)
+        );
         ("/".into(), body.into_bytes(), form.clone())
     })
     .await?;
-    println!("Publish -> Lambda handler start:   p50 {:.2} ms  p99 {:.2} ms  (target p50 <= {TARGET_TRIGGER_P50_MS} ms: {})",
-        sns_p50 as f64 / 1000.0, sns_p99 as f64 / 1000.0, verdict(sns_p50 as f64 / 1000.0 <= TARGET_TRIGGER_P50_MS));
+    println!(
+        "Publish -> Lambda handler start:   p50 {:.2} ms  p99 {:.2} ms  (target p50 <= {TARGET_TRIGGER_P50_MS} ms: {})",
+        sns_p50 as f64 / 1000.0,
+        sns_p99 as f64 / 1000.0,
+        verdict(sns_p50 as f64 / 1000.0 <= TARGET_TRIGGER_P50_MS)
+    );
 
     // PutEvents → rule → Lambda.
     let f2 = function(&mut conn, "on-event", &events_out, "events.amazonaws.com").await?;
@@ -181,16 +197,26 @@ async fn run(nimbus: &str) -> Res<()> {
         ("X-Amz-Target".to_string(), "AWSEvents.PutEvents".to_string()),
     ];
     let (ev_p50, ev_p99) = trigger_latency(&mut conn, &events_out, |t0| {
-        let body = json!({"Entries": [{"Source": "bench", "DetailType": "t", "Detail": json!({"t0": t0}).to_string()}]});
+        let body =
+            json!({"Entries": [{"Source": "bench", "DetailType": "t", "Detail": json!({"t0": t0}).to_string()}]});
         ("/".into(), body.to_string().into_bytes(), json11.clone())
     })
     .await?;
-    println!("PutEvents -> Lambda handler start: p50 {:.2} ms  p99 {:.2} ms  (target p50 <= {TARGET_TRIGGER_P50_MS} ms: {})",
-        ev_p50 as f64 / 1000.0, ev_p99 as f64 / 1000.0, verdict(ev_p50 as f64 / 1000.0 <= TARGET_TRIGGER_P50_MS));
+    println!(
+        "PutEvents -> Lambda handler start: p50 {:.2} ms  p99 {:.2} ms  (target p50 <= {TARGET_TRIGGER_P50_MS} ms: {})",
+        ev_p50 as f64 / 1000.0,
+        ev_p99 as f64 / 1000.0,
+        verdict(ev_p50 as f64 / 1000.0 <= TARGET_TRIGGER_P50_MS)
+    );
 
     // PutEvents throughput on a bus with one rule that does not match.
     events(&mut conn, "CreateEventBus", &json!({"Name": "load"})).await?;
-    events(&mut conn, "PutRule", &json!({"Name": "other", "EventBusName": "load", "EventPattern": r#"{"source": ["elsewhere"]}"#})).await?;
+    events(
+        &mut conn,
+        "PutRule",
+        &json!({"Name": "other", "EventBusName": "load", "EventPattern": r#"{"source": ["elsewhere"]}"#}),
+    )
+    .await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
@@ -213,8 +239,10 @@ async fn run(nimbus: &str) -> Res<()> {
         t.await.map_err(|e| e.to_string())??;
     }
     let entries_per_sec = (PUT_EVENTS_CALLS * 10) as f64 / started.elapsed().as_secs_f64();
-    println!("PutEvents entries/s (8 connections, 10 a call): {entries_per_sec:.0}  (target >= {TARGET_ENTRIES}: {})",
-        verdict(entries_per_sec >= TARGET_ENTRIES));
+    println!(
+        "PutEvents entries/s (8 connections, 10 a call): {entries_per_sec:.0}  (target >= {TARGET_ENTRIES}: {})",
+        verdict(entries_per_sec >= TARGET_ENTRIES)
+    );
 
     // SNS → 10 SQS queues.
     let fan = xml_field(&query(&mut conn, &[("Action", "CreateTopic"), ("Name", "fan")]).await?, "TopicArn");
@@ -223,7 +251,8 @@ async fn run(nimbus: &str) -> Res<()> {
         let q = sqs(&mut conn, "CreateQueue", &json!({"QueueName": format!("fan-{i}")})).await?;
         let url = q["QueueUrl"].as_str().unwrap_or_default().to_string();
         let arn = format!("arn:aws:sqs:us-east-1:000000000000:fan-{i}");
-        query(&mut conn, &[("Action", "Subscribe"), ("TopicArn", &fan), ("Protocol", "sqs"), ("Endpoint", &arn)]).await?;
+        query(&mut conn, &[("Action", "Subscribe"), ("TopicArn", &fan), ("Protocol", "sqs"), ("Endpoint", &arn)])
+            .await?;
         urls.push(url);
     }
     let started = Instant::now();
@@ -233,7 +262,8 @@ async fn run(nimbus: &str) -> Res<()> {
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(port).await?;
             for i in 0..FANOUT_PUBLISHES / CONNECTIONS {
-                query(&mut conn, &[("Action", "Publish"), ("TopicArn", &fan), ("Message", &format!("message {i}"))]).await?;
+                query(&mut conn, &[("Action", "Publish"), ("TopicArn", &fan), ("Message", &format!("message {i}"))])
+                    .await?;
             }
             Ok::<_, String>(())
         }));
@@ -244,11 +274,21 @@ async fn run(nimbus: &str) -> Res<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let mut delivered = 0;
     for url in &urls {
-        let a = sqs(&mut conn, "GetQueueAttributes", &json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]})).await?;
-        delivered += a["Attributes"]["ApproximateNumberOfMessages"].as_str().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+        let a = sqs(
+            &mut conn,
+            "GetQueueAttributes",
+            &json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"]}),
+        )
+        .await?;
+        delivered +=
+            a["Attributes"]["ApproximateNumberOfMessages"].as_str().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
     }
-    println!("SNS -> 10 SQS fan-out: {:.0} messages delivered/s ({delivered} of {} in {elapsed:.2} s, {:.0} publishes/s)",
-        delivered as f64 / elapsed, FANOUT_PUBLISHES * 10, FANOUT_PUBLISHES as f64 / elapsed);
+    println!(
+        "SNS -> 10 SQS fan-out: {:.0} messages delivered/s ({delivered} of {} in {elapsed:.2} s, {:.0} publishes/s)",
+        delivered as f64 / elapsed,
+        FANOUT_PUBLISHES * 10,
+        FANOUT_PUBLISHES as f64 / elapsed
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -47,7 +47,10 @@ async fn kinesis(conn: &mut Conn, op: &str, body: &Value) -> Res<Value> {
     let headers = [
         ("Content-Type", "application/x-amz-json-1.1"),
         ("X-Amz-Target", target.as_str()),
-        ("Authorization", "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0"),
+        (
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0",
+        ),
     ];
     let (status, out) = conn.request_with("POST", "/", &headers, body.to_string().as_bytes()).await?;
     if status != 200 {
@@ -225,15 +228,20 @@ async fn run(nimbus: &str) -> Res<()> {
     let arn = create_stream(&mut conn, "bench-latency", 1).await?;
     mapping(&mut conn, "latency", &arn, 100).await?;
     // Warm the environment first (the first invocation starts Python).
-    kinesis(&mut conn, "PutRecord", &json!({"StreamName": "bench-latency", "PartitionKey": "w", "Data": b64("warm")})).await?;
+    kinesis(&mut conn, "PutRecord", &json!({"StreamName": "bench-latency", "PartitionKey": "w", "Data": b64("warm")}))
+        .await?;
     wait_for(&latency_dir, 1, Duration::from_secs(60)).await;
     let mut sent_at = HashMap::new();
     for i in 0..LATENCY_SAMPLES {
         let data = format!("p{i}");
         // Timed from just before PutRecord is sent (the handler may start before the answer is read).
         sent_at.insert(data.clone(), now_secs());
-        kinesis(&mut conn, "PutRecord", &json!({"StreamName": "bench-latency", "PartitionKey": "k", "Data": b64(&data)}))
-            .await?;
+        kinesis(
+            &mut conn,
+            "PutRecord",
+            &json!({"StreamName": "bench-latency", "PartitionKey": "k", "Data": b64(&data)}),
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let seen = wait_for(&latency_dir, LATENCY_SAMPLES + 1, Duration::from_secs(60)).await;
@@ -255,8 +263,9 @@ async fn run(nimbus: &str) -> Res<()> {
     let arn = create_stream(&mut conn, "bench-drain", 4).await?;
     mapping(&mut conn, "drain", &arn, 500).await?;
     let started = Instant::now();
-    let records: Vec<(String, String)> =
-        (0..DRAIN_RECORDS).map(|i| (format!("k{}", i % DRAIN_KEYS), format!("k{}:{}", i % DRAIN_KEYS, i / DRAIN_KEYS))).collect();
+    let records: Vec<(String, String)> = (0..DRAIN_RECORDS)
+        .map(|i| (format!("k{}", i % DRAIN_KEYS), format!("k{}:{}", i % DRAIN_KEYS, i / DRAIN_KEYS)))
+        .collect();
     for chunk in records.chunks(BATCH) {
         put_batch(&mut conn, "bench-drain", chunk).await?;
     }

@@ -437,9 +437,9 @@ impl ServiceModel {
                 None => Value::Array(items),
             },
             (ShapeType::Map, Value::Object(obj)) => match &shape.value {
-                Some(r) => Value::Object(
-                    obj.into_iter().map(|(k, i)| (k, self.rename_nested(&r.shape, i, to_wire))).collect(),
-                ),
+                Some(r) => {
+                    Value::Object(obj.into_iter().map(|(k, i)| (k, self.rename_nested(&r.shape, i, to_wire))).collect())
+                }
                 None => Value::Object(obj),
             },
             (_, v) => v,

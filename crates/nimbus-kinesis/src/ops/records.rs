@@ -123,8 +123,7 @@ pub fn put_record(db: &Streams, ctx: &Ctx, input: &Value, changes: &mut Journal)
     let shard = route(&stream.meta, &entry)?;
     let counter = stream.next_counter(ctx.now_millis);
     store(ctx, stream, shard.index, entry.record(ctx, &stream.meta, counter), changes);
-    let mut out =
-        json!({"ShardId": shard.id(), "SequenceNumber": sequence_number(&stream.meta, shard.index, counter)});
+    let mut out = json!({"ShardId": shard.id(), "SequenceNumber": sequence_number(&stream.meta, shard.index, counter)});
     encryption(&stream.meta, &mut out);
     Ok(out)
 }
@@ -245,9 +244,10 @@ pub fn get_shard_iterator(db: &Streams, ctx: &Ctx, input: &Value) -> Result<Valu
             }
         }
         "AT_TIMESTAMP" => {
-            let at = input.get("Timestamp").and_then(millis_of).ok_or_else(|| {
-                invalid("The timestamp must be specified for ShardIteratorType AT_TIMESTAMP.")
-            })?;
+            let at = input
+                .get("Timestamp")
+                .and_then(millis_of)
+                .ok_or_else(|| invalid("The timestamp must be specified for ShardIteratorType AT_TIMESTAMP."))?;
             records_of(stream, shard.index).find(|r| r.arrival_millis >= at).map_or(latest, |r| r.counter)
         }
         other => return Err(invalid(format!("Invalid ShardIteratorType {other}."))),

@@ -29,7 +29,12 @@ fn open_shard<'a>(stream: &'a StreamData, ctx: &Ctx, id: &str) -> Result<&'a Sha
 
 /// Close the shards at `indexes` (one counter marks their end) and add `children`, whose
 /// sequence numbers start after it.
-fn reshard(stream: &StreamData, ctx: &Ctx, indexes: &[u32], children: Vec<(u128, u128, Option<u32>, Option<u32>)>) -> StreamMeta {
+fn reshard(
+    stream: &StreamData,
+    ctx: &Ctx,
+    indexes: &[u32],
+    children: Vec<(u128, u128, Option<u32>, Option<u32>)>,
+) -> StreamMeta {
     let mut meta = stream.meta.clone();
     let end = stream.next_counter(ctx.now_millis);
     for shard in meta.shards.iter_mut().filter(|s| indexes.contains(&s.index)) {
@@ -66,10 +71,8 @@ pub fn split_shard(db: &Streams, ctx: &Ctx, input: &Value, changes: &mut Journal
         ))
     })?;
     check_shard_quota(db, ctx, 1)?;
-    let children = vec![
-        (shard.start_hash, key - 1, Some(shard.index), None),
-        (key, shard.end_hash, Some(shard.index), None),
-    ];
+    let children =
+        vec![(shard.start_hash, key - 1, Some(shard.index), None), (key, shard.end_hash, Some(shard.index), None)];
     save(ctx, reshard(stream, ctx, &[shard.index], children), changes);
     Ok(json!({}))
 }

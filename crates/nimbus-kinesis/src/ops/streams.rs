@@ -36,8 +36,7 @@ pub fn even_ranges(count: u32) -> Vec<(u128, u128)> {
 }
 
 fn open_shard_total(db: &Streams, ctx: &Ctx) -> u32 {
-    db.region(&ctx.account, &ctx.region)
-        .map_or(0, |r| r.values().map(|s| s.meta.open_shards().count() as u32).sum())
+    db.region(&ctx.account, &ctx.region).map_or(0, |r| r.values().map(|s| s.meta.open_shards().count() as u32).sum())
 }
 
 pub fn check_shard_quota(db: &Streams, ctx: &Ctx, adding: u32) -> Result<()> {
@@ -289,9 +288,8 @@ pub fn list_shards(db: &Streams, ctx: &Ctx, input: &Value) -> Result<Value> {
 }
 
 pub fn describe_limits(db: &Streams, ctx: &Ctx) -> Result<Value> {
-    let on_demand = db
-        .region(&ctx.account, &ctx.region)
-        .map_or(0, |r| r.values().filter(|s| s.meta.mode == "ON_DEMAND").count());
+    let on_demand =
+        db.region(&ctx.account, &ctx.region).map_or(0, |r| r.values().filter(|s| s.meta.mode == "ON_DEMAND").count());
     Ok(json!({
         "ShardLimit": SHARD_LIMIT,
         "OpenShardCount": open_shard_total(db, ctx),
@@ -300,7 +298,13 @@ pub fn describe_limits(db: &Streams, ctx: &Ctx) -> Result<Value> {
     }))
 }
 
-pub fn change_retention(db: &Streams, ctx: &Ctx, input: &Value, changes: &mut Journal, increase: bool) -> Result<Value> {
+pub fn change_retention(
+    db: &Streams,
+    ctx: &Ctx,
+    input: &Value,
+    changes: &mut Journal,
+    increase: bool,
+) -> Result<Value> {
     let stream = find(db, ctx, input)?;
     let hours = input["RetentionPeriodHours"].as_u64().unwrap_or_default() as u32;
     let current = stream.meta.retention_hours;

@@ -380,7 +380,10 @@ pub fn resume_durable_execution(lambda: &Arc<Lambda>, ctx: &RequestContext, inpu
     let reason = member_str(input, "Reason").map(str::to_string);
     with_execution(lambda, ctx, input, not_found, |exec| {
         if !matches!(exec.status.as_str(), "PAUSED" | "PAUSING") {
-            return Err(error::conflict(format!("Durable execution {} is not paused; it is {}.", exec.arn, exec.status)));
+            return Err(error::conflict(format!(
+                "Durable execution {} is not paused; it is {}.",
+                exec.arn, exec.status
+            )));
         }
         exec.end_pause(now);
         exec.status = "RUNNING".into();

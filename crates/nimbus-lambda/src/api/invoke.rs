@@ -158,7 +158,9 @@ fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) ->
     let (code, why) = match e.code.as_str() {
         "DisabledException" => ("KMSDisabledException", "the KMS key used is disabled"),
         "NotFoundException" => ("KMSNotFoundException", "the KMS key was not found"),
-        "KMSInvalidStateException" => ("KMSInvalidStateException", "the KMS key used is in an invalid state for Decrypt"),
+        "KMSInvalidStateException" => {
+            ("KMSInvalidStateException", "the KMS key used is in an invalid state for Decrypt")
+        }
         _ => ("KMSAccessDeniedException", "KMS access is denied"),
     };
     Err(AwsError::new(

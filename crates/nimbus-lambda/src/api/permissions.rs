@@ -245,7 +245,9 @@ fn grants_public_access(statement: &Value) -> bool {
     };
     let principal = &statement["Principal"];
     let public = wildcard(principal) || principal.get("AWS").is_some_and(wildcard);
-    statement["Effect"] == "Allow" && public && statement.get("Condition").is_none_or(|c| c.as_object().is_none_or(Map::is_empty))
+    statement["Effect"] == "Allow"
+        && public
+        && statement.get("Condition").is_none_or(|c| c.as_object().is_none_or(Map::is_empty))
 }
 
 /// The statements of a policy document as PutResourcePolicy receives it.
@@ -611,11 +613,21 @@ pub(crate) mod tests {
 
         let doc = json!({"Version": "2012-10-17", "Statement": [{"Sid": "acct", "Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "lambda:InvokeFunction", "Resource": arn}]});
-        let stale = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": doc.to_string(),
-            "RevisionId": "00000000-0000-0000-0000-000000000000"})).unwrap_err();
+        let stale = put_resource_policy(
+            &l,
+            &c,
+            &json!({"ResourceArn": arn, "Policy": doc.to_string(),
+            "RevisionId": "00000000-0000-0000-0000-000000000000"}),
+        )
+        .unwrap_err();
         assert_eq!(stale.code, "PreconditionFailedException");
-        let put = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": doc.to_string(),
-            "RevisionId": before["RevisionId"]})).unwrap();
+        let put = put_resource_policy(
+            &l,
+            &c,
+            &json!({"ResourceArn": arn, "Policy": doc.to_string(),
+            "RevisionId": before["RevisionId"]}),
+        )
+        .unwrap();
         assert_ne!(put["RevisionId"], before["RevisionId"]);
         // The AddPermission statement is gone; GetPolicy and GetFunction agree on the revision.
         let after = get_policy(&l, &c, &json!({"FunctionName": "f"})).unwrap();
@@ -627,7 +639,10 @@ pub(crate) mod tests {
         assert_eq!(statements["Statement"][0]["Sid"], "acct");
         // RemovePermission sees the statement PutResourcePolicy wrote.
         remove_permission(&l, &c, &json!({"FunctionName": "f", "StatementId": "acct"})).unwrap();
-        assert_eq!(get_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap_err().code, "ResourceNotFoundException");
+        assert_eq!(
+            get_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap_err().code,
+            "ResourceNotFoundException"
+        );
 
         let public = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction", "Resource": arn}]});
         let err = put_resource_policy(&l, &c, &json!({"ResourceArn": arn, "Policy": public.to_string()})).unwrap_err();
@@ -639,9 +654,12 @@ pub(crate) mod tests {
         delete_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap();
         let err = delete_resource_policy(&l, &c, &json!({"ResourceArn": arn})).unwrap_err();
         assert_eq!((err.status, err.message.as_str()), (404, "No policy is associated with the given resource."));
-        let err = put_resource_policy(&l, &c, &json!({"ResourceArn": format!("{arn}:9"), "Policy": doc.to_string()})).unwrap_err();
+        let err = put_resource_policy(&l, &c, &json!({"ResourceArn": format!("{arn}:9"), "Policy": doc.to_string()}))
+            .unwrap_err();
         assert_eq!(err.message, format!("Function not found: {arn}:9"));
-        let err = get_resource_policy(&l, &c, &json!({"ResourceArn": "arn:aws:lambda:us-east-1:123456789012:function:nope"})).unwrap_err();
+        let err =
+            get_resource_policy(&l, &c, &json!({"ResourceArn": "arn:aws:lambda:us-east-1:123456789012:function:nope"}))
+                .unwrap_err();
         assert_eq!(err.code, "ResourceNotFoundException");
     }
 }

@@ -475,7 +475,10 @@ pub fn render_event(event: &Value, include_data: bool) -> Value {
     if let Some(Value::Object(details)) = event_details_mut(&mut out) {
         for (key, value) in details.iter_mut() {
             match key.as_str() {
-                "ScheduledEndTimestamp" | "StartTimestamp" | "EndTimestamp" | "PauseRequestTimestamp"
+                "ScheduledEndTimestamp"
+                | "StartTimestamp"
+                | "EndTimestamp"
+                | "PauseRequestTimestamp"
                 | "ResumeRequestTimestamp" => {
                     if let Some(ms) = value.as_i64() {
                         *value = seconds(ms);

@@ -282,10 +282,20 @@ fn iso(millis: i64) -> String {
 
 /// The outcome of one invocation of a batch.
 enum Invoked {
-    Done { response: Value },
+    Done {
+        response: Value,
+    },
     /// `ReportBatchItemFailures`: everything before this index succeeded.
-    Partial { from: usize, response: Value },
-    Failed { status: u16, function_error: Option<String>, version: String, request_id: String },
+    Partial {
+        from: usize,
+        response: Value,
+    },
+    Failed {
+        status: u16,
+        function_error: Option<String>,
+        version: String,
+        request_id: String,
+    },
 }
 
 impl Worker {
@@ -340,14 +350,16 @@ impl Worker {
             let knobs = Knobs::of(&mapping);
             let it = match iterator.take() {
                 Some(it) => it,
-                None => match self.reader.iterator(&self.account, &self.region, &self.stream_arn, &self.shard, &position) {
-                    Ok(it) => it,
-                    Err(err) => {
-                        tracing::debug!(shard = %self.shard, error = %err, "no shard iterator");
-                        tokio::time::sleep(SHARD_SCAN).await;
-                        continue;
+                None => {
+                    match self.reader.iterator(&self.account, &self.region, &self.stream_arn, &self.shard, &position) {
+                        Ok(it) => it,
+                        Err(err) => {
+                            tracing::debug!(shard = %self.shard, error = %err, "no shard iterator");
+                            tokio::time::sleep(SHARD_SCAN).await;
+                            continue;
+                        }
                     }
-                },
+                }
             };
             let (raw, next) = match self.collect(it, &knobs, &mut changes).await {
                 Ok(got) => got,
@@ -609,7 +621,14 @@ impl Worker {
                             "executedVersion": version,
                             "functionError": function_error.unwrap_or_default(),
                         });
-                        self.discard(mapping, knobs, &batch, "RetryAttemptsExhausted", retries, Some((failure, request_id)));
+                        self.discard(
+                            mapping,
+                            knobs,
+                            &batch,
+                            "RetryAttemptsExhausted",
+                            retries,
+                            Some((failure, request_id)),
+                        );
                         continue;
                     }
                     if current(&self.lambda, &self.account, &self.region, &self.uuid).is_none() {

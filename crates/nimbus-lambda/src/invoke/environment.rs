@@ -428,7 +428,8 @@ async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pen
             let mut pending = sink.lock();
             if pending.truncated {
                 // Over budget: the rest of this invocation's output is dropped.
-            } else if pending.lines.len() >= MAX_PENDING_LINES || pending.bytes + line.len() > MAX_INVOCATION_LOG_BYTES {
+            } else if pending.lines.len() >= MAX_PENDING_LINES || pending.bytes + line.len() > MAX_INVOCATION_LOG_BYTES
+            {
                 pending.truncated = true;
                 let note = format!(
                     "[nimbus] output truncated: more than {MAX_PENDING_LINES} lines or {} MB in one invocation",

@@ -675,7 +675,16 @@ impl Invoker {
             vars.extend(env.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         let node = family == Some(Family::Node);
-        Spec { launch, task_dir: task, opt_dir: opt, env_dir, variables: vars, memory_mb: config.memory_size, node, log }
+        Spec {
+            launch,
+            task_dir: task,
+            opt_dir: opt,
+            env_dir,
+            variables: vars,
+            memory_mb: config.memory_size,
+            node,
+            log,
+        }
     }
 
     /// Write the START line (the function's own lines follow as it writes them); return it.
@@ -783,7 +792,13 @@ fn exit_message(request_id: &str, status: &str) -> String {
 /// the runtime's command line as its arguments (a missing wrapper fails as `Runtime.ExitError`).
 /// Not applied to Node.js here (its heap flag must follow the interpreter) nor to custom runtimes,
 /// as on AWS.
-fn wrapped(launch: runtimes::Launch, target: &Target, family: Option<Family>, task: &Path, opt: &Path) -> runtimes::Launch {
+fn wrapped(
+    launch: runtimes::Launch,
+    target: &Target,
+    family: Option<Family>,
+    task: &Path,
+    opt: &Path,
+) -> runtimes::Launch {
     let wrapper = target.config.environment.as_ref().and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"));
     match (wrapper, family) {
         (Some(wrapper), Some(Family::Python)) => {

@@ -200,7 +200,9 @@ async fn handle(api: &RuntimeApi, req: Request<Incoming>) -> Response<Full<Bytes
                 Some((error_type, Bytes::from(body)))
             });
             // Over the limit, or cut short (the runtime died mid-post): different failures.
-            let body = collected.map(|c| c.to_bytes()).map_err(|e| e.downcast_ref::<http_body_util::LengthLimitError>().is_some());
+            let body = collected
+                .map(|c| c.to_bytes())
+                .map_err(|e| e.downcast_ref::<http_body_util::LengthLimitError>().is_some());
             let Some(InFlight { reply: sender, stream, .. }) = api.in_flight.lock().take() else {
                 return error_reply(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
             };

@@ -213,15 +213,19 @@ async fn aws_proxy_sends_the_proxy_event_and_maps_the_answer() {
     let (status, _, body) = get(&format!("{}/restapis/{api_id}/dev/_user_request_/", server.endpoint()), &[]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["resource"], "/");
-    let (status, headers, body) = get(&format!("{}/restapis/{api_id}/dev/_user_request_/items/bad", server.endpoint()), &[]).await;
+    let (status, headers, body) =
+        get(&format!("{}/restapis/{api_id}/dev/_user_request_/items/bad", server.endpoint()), &[]).await;
     assert_eq!((status, body.as_str()), (502, r#"{"message": "Internal server error"}"#.replace(": ", ":").as_str()));
     assert_eq!(headers["x-amzn-errortype"], "InternalServerErrorException");
-    let (status, _, _) = get(&format!("{}/restapis/{api_id}/dev/_user_request_/items/boom", server.endpoint()), &[]).await;
+    let (status, _, _) =
+        get(&format!("{}/restapis/{api_id}/dev/_user_request_/items/boom", server.endpoint()), &[]).await;
     assert_eq!(status, 502);
-    let (status, headers, body) = get(&format!("{}/restapis/{api_id}/dev/_user_request_/nothing/here", server.endpoint()), &[]).await;
+    let (status, headers, body) =
+        get(&format!("{}/restapis/{api_id}/dev/_user_request_/nothing/here", server.endpoint()), &[]).await;
     assert_eq!((status, body.as_str()), (403, r#"{"message":"Missing Authentication Token"}"#));
     assert_eq!(headers["x-amzn-errortype"], "MissingAuthenticationTokenException");
-    let (status, _, body) = get(&format!("{}/restapis/{api_id}/prod/_user_request_/items/1", server.endpoint()), &[]).await;
+    let (status, _, body) =
+        get(&format!("{}/restapis/{api_id}/prod/_user_request_/items/1", server.endpoint()), &[]).await;
     assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
 }
 
@@ -233,7 +237,15 @@ async fn a_function_without_a_permission_for_the_api_is_not_invoked() {
     let api_id = api.id().unwrap();
     let arn = function(&server, "locked-fn", ECHO, Some("someotherapi")).await;
     let root = api.root_resource_id().unwrap();
-    apigw.put_method().rest_api_id(api_id).resource_id(root).http_method("GET").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(api_id)
+        .resource_id(root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
     apigw
         .put_integration()
         .rest_api_id(api_id)
@@ -257,7 +269,15 @@ async fn mock_integrations_answer_from_their_templates() {
     let api = apigw.create_rest_api().name("mock").send().await.unwrap();
     let api_id = api.id().unwrap();
     let root = api.root_resource_id().unwrap();
-    apigw.put_method().rest_api_id(api_id).resource_id(root).http_method("GET").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(api_id)
+        .resource_id(root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
     apigw
         .put_integration()
         .rest_api_id(api_id)
@@ -290,13 +310,15 @@ async fn mock_integrations_answer_from_their_templates() {
         .send()
         .await
         .unwrap();
-    let integration = apigw.get_integration().rest_api_id(api_id).resource_id(root).http_method("GET").send().await.unwrap();
+    let integration =
+        apigw.get_integration().rest_api_id(api_id).resource_id(root).http_method("GET").send().await.unwrap();
     assert_eq!(integration.integration_responses().unwrap()["201"].selection_pattern(), Some("201"));
     assert_eq!(integration.passthrough_behavior(), Some("WHEN_NO_MATCH"));
     apigw.create_deployment().rest_api_id(api_id).stage_name("v1").send().await.unwrap();
     let stage = apigw.get_stage().rest_api_id(api_id).stage_name("v1").send().await.unwrap();
     assert!(stage.deployment_id().is_some());
-    let (status, headers, body) = get(&format!("{}/restapis/{api_id}/v1/_user_request_/", server.endpoint()), &[]).await;
+    let (status, headers, body) =
+        get(&format!("{}/restapis/{api_id}/v1/_user_request_/", server.endpoint()), &[]).await;
     assert_eq!((status, body.as_str()), (201, r#"{"mocked": true}"#));
     assert_eq!(headers["x-mocked"], "true");
 }
@@ -459,7 +481,12 @@ async fn http_api_routes_payload_1_0_http_proxy_and_cors() {
         .update_api()
         .api_id(&api_id)
         .cors_configuration(
-            Cors::builder().allow_origins("https://example.com").allow_methods("GET").allow_headers("x-thing").max_age(60).build(),
+            Cors::builder()
+                .allow_origins("https://example.com")
+                .allow_methods("GET")
+                .allow_headers("x-thing")
+                .max_age(60)
+                .build(),
         )
         .send()
         .await
@@ -512,7 +539,15 @@ async fn apis_survive_kill_9_with_a_data_dir() {
     let api = apigw.create_rest_api().name("durable").send().await.unwrap();
     let api_id = api.id().unwrap().to_string();
     let root = api.root_resource_id().unwrap().to_string();
-    apigw.put_method().rest_api_id(&api_id).resource_id(&root).http_method("GET").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(&api_id)
+        .resource_id(&root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
     apigw
         .put_integration()
         .rest_api_id(&api_id)
@@ -557,9 +592,24 @@ async fn aws_integrations_map_through_velocity_templates() {
     let api_id = api.id().unwrap().to_string();
     let code = "def handler(event, context):\n    if event.get('fail'):\n        raise Exception('boom: ' + event['id'])\n    return event\n";
     let arn = function(&server, "custom-fn", code, Some(&api_id)).await;
-    let item = apigw.create_resource().rest_api_id(&api_id).parent_id(api.root_resource_id().unwrap()).path_part("{id}").send().await.unwrap();
+    let item = apigw
+        .create_resource()
+        .rest_api_id(&api_id)
+        .parent_id(api.root_resource_id().unwrap())
+        .path_part("{id}")
+        .send()
+        .await
+        .unwrap();
     let rid = item.id().unwrap();
-    apigw.put_method().rest_api_id(&api_id).resource_id(rid).http_method("POST").authorization_type("NONE").send().await.unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(&api_id)
+        .resource_id(rid)
+        .http_method("POST")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
     apigw
         .put_integration()
         .rest_api_id(&api_id)
@@ -579,7 +629,15 @@ async fn aws_integrations_map_through_velocity_templates() {
         ("200", None, "#set($r = $input.path('$'))$r.id:$r.tags[1]:$r.stage"),
         ("400", Some(".*boom.*"), "{\"error\": \"$util.escapeJavaScript($input.path('$.errorMessage'))\"}"),
     ] {
-        apigw.put_method_response().rest_api_id(&api_id).resource_id(rid).http_method("POST").status_code(code).send().await.unwrap();
+        apigw
+            .put_method_response()
+            .rest_api_id(&api_id)
+            .resource_id(rid)
+            .http_method("POST")
+            .status_code(code)
+            .send()
+            .await
+            .unwrap();
         let mut put = apigw
             .put_integration_response()
             .rest_api_id(&api_id)
@@ -595,10 +653,22 @@ async fn aws_integrations_map_through_velocity_templates() {
     apigw.create_deployment().rest_api_id(&api_id).stage_name("dev").send().await.unwrap();
     let client = reqwest::Client::new();
     let url = format!("{}/restapis/{api_id}/dev/_user_request_/abc", server.endpoint());
-    let ok = client.post(&url).header("content-type", "application/json").body(r#"{"fail": false, "tags": ["x", "y"]}"#).send().await.unwrap();
+    let ok = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"fail": false, "tags": ["x", "y"]}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "abc:Y:dev");
-    let failed = client.post(&url).header("content-type", "application/json").body(r#"{"fail": true, "tags": []}"#).send().await.unwrap();
+    let failed = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"fail": true, "tags": []}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(failed.status(), 400);
     assert_eq!(failed.json::<Value>().await.unwrap(), json!({"error": "boom: abc"}));
 }

@@ -13,7 +13,13 @@ pub fn events(server: &Server) -> aws_sdk_eventbridge::Client {
         .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
         .endpoint_url(server.endpoint())
         .region(aws_sdk_eventbridge::config::Region::new(REGION))
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        ))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_eventbridge::Client::from_conf(config)
@@ -26,7 +32,8 @@ fn entry(source: &str, detail_type: &str, detail: &str) -> PutEventsRequestEntry
 /// One long poll (1 s): whatever is there now.
 /// Receive and delete whatever is there now (one 1 s long poll); the count.
 async fn poll_once(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
-    let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+    let out =
+        sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
     for m in out.messages() {
         sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
     }
@@ -100,7 +107,9 @@ async fn rules_route_events_to_lambda_with_a_transformer_and_to_sqs() {
                 .build(),
         )
         .entries(PutEventsRequestEntry::builder().event_bus_name("shop").detail_type("x").detail("{}").build())
-        .entries(PutEventsRequestEntry::builder().event_bus_name("shop").source("s").detail_type("x").detail("[1").build())
+        .entries(
+            PutEventsRequestEntry::builder().event_bus_name("shop").source("s").detail_type("x").detail("[1").build(),
+        )
         .send()
         .await
         .unwrap();
@@ -108,7 +117,10 @@ async fn rules_route_events_to_lambda_with_a_transformer_and_to_sqs() {
     let results = put.entries();
     assert!(results[0].event_id().is_some());
     assert_eq!(results[2].error_code(), Some("InvalidArgument"));
-    assert_eq!(results[2].error_message(), Some("Parameter Source is not valid. Reason: Source is a required argument."));
+    assert_eq!(
+        results[2].error_message(),
+        Some("Parameter Source is not valid. Reason: Source is a required argument.")
+    );
     assert_eq!(results[3].error_code(), Some("MalformedDetail"));
 
     wait_for(|| !lines(&out).is_empty(), "the transformed event").await;
@@ -147,7 +159,12 @@ async fn a_rate_rule_fires_once_per_period_of_the_clock() {
     let (eb, sqs) = (events(&server), sqs(&server));
     let (url, arn) = queue(&sqs, "ticks").await;
     eb.put_rule().name("every-5").schedule_expression("rate(5 minutes)").send().await.unwrap();
-    eb.put_targets().rule("every-5").targets(Target::builder().id("q").arn(&arn).build().unwrap()).send().await.unwrap();
+    eb.put_targets()
+        .rule("every-5")
+        .targets(Target::builder().id("q").arn(&arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
     advance(&server, 30 * 60).await;
     let got = receive(&sqs, &url, 6).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -186,13 +203,24 @@ def handler(event, context):
         .runtime(aws_sdk_lambda::types::Runtime::Python312)
         .handler("index.handler")
         .role(ROLE)
-        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(zip_of(&[("index.py", code)]))).build())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip_of(&[("index.py", code)])))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
     let topic = sns.create_topic().name("results").send().await.unwrap().topic_arn().unwrap().to_string();
     let (ok_url, ok_arn) = queue(&sqs, "ok-results").await;
-    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&ok_arn).attributes("RawMessageDelivery", "true").send().await.unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&ok_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
     let (bad_url, bad_arn) = queue(&sqs, "failures").await;
     eb.put_rule()
         .name("lambda-failures")
@@ -200,7 +228,12 @@ def handler(event, context):
         .send()
         .await
         .unwrap();
-    eb.put_targets().rule("lambda-failures").targets(Target::builder().id("q").arn(&bad_arn).build().unwrap()).send().await.unwrap();
+    eb.put_targets()
+        .rule("lambda-failures")
+        .targets(Target::builder().id("q").arn(&bad_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
     lambda
         .put_function_event_invoke_config()
         .function_name("dest")
@@ -208,7 +241,9 @@ def handler(event, context):
         .destination_config(
             DestinationConfig::builder()
                 .on_success(OnSuccess::builder().destination(&topic).build())
-                .on_failure(OnFailure::builder().destination("arn:aws:events:us-east-1:000000000000:event-bus/default").build())
+                .on_failure(
+                    OnFailure::builder().destination("arn:aws:events:us-east-1:000000000000:event-bus/default").build(),
+                )
                 .build(),
         )
         .send()
@@ -248,14 +283,21 @@ async fn event_bridge_state_survives_kill_9() {
     let (_, arn) = queue(&sqs_client, "kept-events").await;
     eb.create_event_bus().name("kept").send().await.unwrap();
     eb.put_rule().name("r").event_bus_name("kept").event_pattern(r#"{"source": ["a"]}"#).send().await.unwrap();
-    eb.put_targets().rule("r").event_bus_name("kept").targets(Target::builder().id("q").arn(&arn).build().unwrap()).send().await.unwrap();
+    eb.put_targets()
+        .rule("r")
+        .event_bus_name("kept")
+        .targets(Target::builder().id("q").arn(&arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
     server.kill();
     let server = Server::start_with_data_dir(dir.path());
     let (eb, sqs_client) = (events(&server), sqs(&server));
     let targets = eb.list_targets_by_rule().rule("r").event_bus_name("kept").send().await.unwrap();
     assert_eq!(targets.targets()[0].arn(), arn);
     eb.put_events().entries(entry("a", "t", "{}").to_builder_bus("kept")).send().await.unwrap();
-    let url = sqs_client.get_queue_url().queue_name("kept-events").send().await.unwrap().queue_url().unwrap().to_string();
+    let url =
+        sqs_client.get_queue_url().queue_name("kept-events").send().await.unwrap().queue_url().unwrap().to_string();
     assert_eq!(receive(&sqs_client, &url, 1).await.len(), 1);
 }
 

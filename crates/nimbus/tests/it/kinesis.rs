@@ -108,7 +108,13 @@ async fn streams_are_created_described_listed_and_deleted() {
     let after = client
         .list_shards()
         .stream_name("orders")
-        .shard_filter(ShardFilter::builder().r#type(ShardFilterType::AfterShardId).shard_id("shardId-000000000000").build().unwrap())
+        .shard_filter(
+            ShardFilter::builder()
+                .r#type(ShardFilterType::AfterShardId)
+                .shard_id("shardId-000000000000")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -240,18 +246,26 @@ async fn bad_records_and_expired_iterators_get_kinesis_errors() {
     let client = kinesis(&server);
     create(&client, "strict", 1).await;
     let big = vec![b'x'; 1024 * 1024 + 1];
-    let err = client.put_record().stream_name("strict").partition_key("k").data(Blob::new(big)).send().await.unwrap_err();
+    let err =
+        client.put_record().stream_name("strict").partition_key("k").data(Blob::new(big)).send().await.unwrap_err();
     let err = err.into_service_error();
     assert_eq!(err.meta().code(), Some("ValidationException"));
     assert_eq!(
         err.meta().message(),
         Some("1 validation error detected: Value at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576")
     );
-    let err = client.put_record().stream_name("strict").partition_key("").data(Blob::new("x")).send().await.unwrap_err();
+    let err =
+        client.put_record().stream_name("strict").partition_key("").data(Blob::new("x")).send().await.unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
     let long_key = "k".repeat(257);
-    let err =
-        client.put_record().stream_name("strict").partition_key(long_key).data(Blob::new("x")).send().await.unwrap_err();
+    let err = client
+        .put_record()
+        .stream_name("strict")
+        .partition_key(long_key)
+        .data(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.into_service_error().meta().code(), Some("ValidationException"));
     let err = client
         .put_record()
@@ -278,7 +292,8 @@ async fn bad_records_and_expired_iterators_get_kinesis_errors() {
     let err = err.into_service_error();
     assert!(err.is_invalid_argument_exception(), "{err:?}");
     assert_eq!(err.meta().message(), Some("Records size exceeds 5 MB limit"));
-    let err = client.put_record().stream_name("missing").partition_key("k").data(Blob::new("x")).send().await.unwrap_err();
+    let err =
+        client.put_record().stream_name("missing").partition_key("k").data(Blob::new("x")).send().await.unwrap_err();
     assert!(err.into_service_error().is_resource_not_found_exception());
     // Nothing of the refused requests was stored.
     assert!(read_all(&client, "strict", "shardId-000000000000").await.is_empty());
@@ -357,8 +372,7 @@ async fn retention_tags_encryption_and_consumers() {
     let registered = client.register_stream_consumer().stream_arn(&arn).consumer_name("fan").send().await.unwrap();
     let consumer = registered.consumer().unwrap();
     assert!(consumer.consumer_arn().starts_with(&format!("{arn}/consumer/fan:")));
-    let described =
-        client.describe_stream_consumer().stream_arn(&arn).consumer_name("fan").send().await.unwrap();
+    let described = client.describe_stream_consumer().stream_arn(&arn).consumer_name("fan").send().await.unwrap();
     assert_eq!(described.consumer_description().unwrap().stream_arn(), arn);
     let listed = client.list_stream_consumers().stream_arn(&arn).send().await.unwrap();
     assert_eq!(listed.consumers().len(), 1);
@@ -398,7 +412,8 @@ async fn resharding_closes_parents_that_stay_readable() {
         .unwrap();
     assert_eq!(open.shards().len(), 2);
 
-    let after = client.put_record().stream_name("reshard").partition_key("a").data(Blob::new("after")).send().await.unwrap();
+    let after =
+        client.put_record().stream_name("reshard").partition_key("a").data(Blob::new("after")).send().await.unwrap();
     assert_eq!(after.shard_id(), "shardId-000000000001");
     // The closed parent still has its record; reading it to the end names the children.
     let it = client
@@ -482,7 +497,8 @@ async fn acknowledged_records_survive_kill_9() {
         .send()
         .await
         .unwrap();
-    let last = client.put_record().stream_name("durable").partition_key("p1").data(Blob::new("last")).send().await.unwrap();
+    let last =
+        client.put_record().stream_name("durable").partition_key("p1").data(Blob::new("last")).send().await.unwrap();
     server.kill();
 
     let server = Server::start_with_data_dir(&dir);
@@ -491,7 +507,9 @@ async fn acknowledged_records_survive_kill_9() {
     assert_eq!(shards.shards().len(), 4);
     let mut seen = Vec::new();
     for shard in shards.shards() {
-        seen.extend(read_all(&client, "durable", shard.shard_id()).await.iter().map(|r| r.sequence_number().to_string()));
+        seen.extend(
+            read_all(&client, "durable", shard.shard_id()).await.iter().map(|r| r.sequence_number().to_string()),
+        );
     }
     for seq in &acked {
         assert!(seen.contains(seq), "acknowledged record {seq} lost");
@@ -499,7 +517,8 @@ async fn acknowledged_records_survive_kill_9() {
     assert!(seen.contains(&last.sequence_number().to_string()));
     assert_eq!(seen.len(), acked.len() + 1);
     // New records sort after the old ones.
-    let next = client.put_record().stream_name("durable").partition_key("p1").data(Blob::new("next")).send().await.unwrap();
+    let next =
+        client.put_record().stream_name("durable").partition_key("p1").data(Blob::new("next")).send().await.unwrap();
     assert_eq!(next.shard_id(), last.shard_id());
     assert!(next.sequence_number() > last.sequence_number());
     let tags = client.list_tags_for_stream().stream_name("durable").send().await.unwrap();

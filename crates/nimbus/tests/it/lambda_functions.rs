@@ -63,7 +63,10 @@ async fn errors_have_aws_codes_and_messages() {
     let err = lambda.get_function().function_name("missing").send().await.unwrap_err().into_service_error();
     assert!(err.is_resource_not_found_exception());
     // AWS names the version it resolved: $LATEST for an unqualified name.
-    assert_eq!(err.message(), Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"));
+    assert_eq!(
+        err.message(),
+        Some("Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST")
+    );
 
     let created_dup = create_python_function(&lambda, "dup").await;
     let err = lambda

@@ -30,9 +30,9 @@ fn sqs_as(server: &Server, access_key: &str) -> aws_sdk_sqs::Client {
 /// with EFBIG the way a full disk fails them) — a short append on demand.
 fn start_with_file_size_limit(data_dir: &std::path::Path, kib: u64) -> Server {
     let mut command = Command::new("bash");
-    command.arg("-c").arg(format!(
-        "trap '' XFSZ; ulimit -f {kib} && exec \"$0\" --port 0 --log error --data-dir \"$1\"",
-    ));
+    command
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib} && exec \"$0\" --port 0 --log error --data-dir \"$1\"",));
     command.arg(env!("CARGO_BIN_EXE_nimbus")).arg(data_dir);
     Server::start_command(command)
 }
@@ -120,7 +120,11 @@ async fn a_lambda_write_answered_500_changes_nothing() {
             .role(ROLE)
             .handler("index.handler")
             .description("d".repeat(250))
-            .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone())).build())
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone()))
+                    .build(),
+            )
             .send()
             .await;
         match out {
@@ -144,7 +148,11 @@ async fn a_lambda_write_answered_500_changes_nothing() {
         .role(ROLE)
         .handler("index.handler")
         .description("d".repeat(250))
-        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone())).build())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip.clone()))
+                .build(),
+        )
         .send()
         .await;
     assert_eq!(again.expect_err("still no room").raw_response().map(|r| r.status().as_u16()), Some(500));
@@ -167,7 +175,13 @@ async fn foreign_origins_and_hosts_are_refused() {
     let t = Duration::from_secs(20);
     let plain = [("content-type", "text/plain"), ("authorization", "none")];
     let evil = server
-        .raw_with("POST", "/_nimbus/reset", &[plain[0], plain[1], ("origin", "https://evil.example")], b"{}".to_vec(), t)
+        .raw_with(
+            "POST",
+            "/_nimbus/reset",
+            &[plain[0], plain[1], ("origin", "https://evil.example")],
+            b"{}".to_vec(),
+            t,
+        )
         .await
         .unwrap();
     assert_eq!(evil.status, 403, "{}", evil.text());
@@ -294,8 +308,16 @@ async fn hostile_functions_cannot_kill_nimbus_or_outlive_their_environment() {
 
     // setsid + double fork: the grandchild reports its pid, then sleeps forever.
     let escape = "import os, time\ndef handler(event, context):\n    r, w = os.pipe()\n    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n            os.write(w, str(os.getpid()).encode() + b'\\n')\n            with open('/proc/self/stat') as f:\n                os.write(w, f.read().split()[0].encode())\n            time.sleep(3600)\n        os._exit(0)\n    os.close(w)\n    data = os.read(r, 100).decode()\n    if event.get('hang'):\n        time.sleep(60)\n    return data\n";
-    create_function_with(&lambda, "escapee", aws_sdk_lambda::types::Runtime::Python312, "index.handler", python_zip(escape), 2, &[])
-        .await;
+    create_function_with(
+        &lambda,
+        "escapee",
+        aws_sdk_lambda::types::Runtime::Python312,
+        "index.handler",
+        python_zip(escape),
+        2,
+        &[],
+    )
+    .await;
     // The grandchild's host pid: the function sees namespace pids, so find it by its parent.
     let host_pid_of_sleeper = || {
         let mut found = None;
@@ -319,8 +341,16 @@ async fn hostile_functions_cannot_kill_nimbus_or_outlive_their_environment() {
         assert!(wait_dead(pid, Duration::from_secs(10)).await, "pid {pid} outlived DeleteFunction ({isolation})");
     }
 
-    create_function_with(&lambda, "escapee", aws_sdk_lambda::types::Runtime::Python312, "index.handler", python_zip(escape), 2, &[])
-        .await;
+    create_function_with(
+        &lambda,
+        "escapee",
+        aws_sdk_lambda::types::Runtime::Python312,
+        "index.handler",
+        python_zip(escape),
+        2,
+        &[],
+    )
+    .await;
     let (error, body) = invoke_json(&lambda, "escapee", r#"{"hang": true}"#).await;
     assert_eq!(error.as_deref(), Some("Unhandled"), "{body}");
     assert_eq!(body["errorType"], "Sandbox.Timedout");
@@ -366,7 +396,11 @@ async fn sqs_queues_are_private_to_their_account_unless_a_policy_grants() {
     assert!(url.contains("/111111111111/private"), "{url}");
     let err = other.send_message().queue_url(&url).message_body("x").send().await.expect_err("no policy: denied");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403), "{err:?}");
-    assert!(format!("{err:?}").contains("Access to the resource https://sqs.us-east-1.amazonaws.com/111111111111/private is denied."), "{err:?}");
+    assert!(
+        format!("{err:?}")
+            .contains("Access to the resource https://sqs.us-east-1.amazonaws.com/111111111111/private is denied."),
+        "{err:?}"
+    );
     let err = other.purge_queue().queue_url(&url).send().await.expect_err("purge denied");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
     let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{

@@ -39,7 +39,8 @@ async fn advance(server: &Server, seconds: u64) {
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
     let mut bodies = Vec::new();
     for _ in 0..3 {
-        let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        let out =
+            sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
         for m in out.messages() {
             bodies.push(m.body().unwrap_or_default().to_string());
             sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();

@@ -297,6 +297,16 @@ async fn rotate_secret_runs_the_rotation_function_and_its_schedule() {
         .await
         .unwrap();
     let function_arn = function.function_arn().unwrap().to_string();
+    // As on AWS, Secrets Manager may invoke the rotation function only if its policy allows it.
+    lambda
+        .add_permission()
+        .function_name("rotator")
+        .statement_id("secretsmanager")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
     let created = sm
         .create_secret()
         .name("rotated")

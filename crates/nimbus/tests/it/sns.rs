@@ -193,7 +193,9 @@ async fn publish_fans_out_to_sqs_enveloped_raw_and_filtered() {
 
     let enveloped = receive(&sqs, &env_url, 2).await;
     assert_eq!(enveloped.len(), 2);
-    let note: Value = serde_json::from_str(enveloped.iter().find(|m| m.body().unwrap().contains("150")).unwrap().body().unwrap()).unwrap();
+    let note: Value =
+        serde_json::from_str(enveloped.iter().find(|m| m.body().unwrap().contains("150")).unwrap().body().unwrap())
+            .unwrap();
     assert_eq!(note["Type"], "Notification");
     assert_eq!(note["MessageId"], first.message_id().unwrap());
     assert_eq!(note["TopicArn"], topic.as_str());
@@ -338,7 +340,10 @@ async fn fifo_topics_deduplicate_and_keep_groups_and_batches_report_per_entry() 
     let err = sns.publish().topic_arn(&topic).message("no group").send().await.unwrap_err();
     let err = err.into_service_error();
     assert_eq!(err.meta().code(), Some("InvalidParameter"));
-    assert_eq!(err.meta().message(), Some("Invalid parameter: The MessageGroupId parameter is required for FIFO topics"));
+    assert_eq!(
+        err.meta().message(),
+        Some("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+    );
     let a = sns.publish().topic_arn(&topic).message("one").message_group_id("g1").send().await.unwrap();
     let again = sns.publish().topic_arn(&topic).message("one").message_group_id("g1").send().await.unwrap();
     assert_eq!(a.message_id(), again.message_id(), "a duplicate within 5 minutes is the same message");
@@ -394,7 +399,13 @@ async fn sns_state_survives_kill_9() {
         .send()
         .await
         .unwrap();
-    sns_client.tag_resource().resource_arn(&topic).tags(aws_sdk_sns::types::Tag::builder().key("k").value("v").build().unwrap()).send().await.unwrap();
+    sns_client
+        .tag_resource()
+        .resource_arn(&topic)
+        .tags(aws_sdk_sns::types::Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
     server.kill();
     let server = Server::start_with_data_dir(dir.path());
     let (sns_client, sqs_client) = (sns(&server), sqs(&server));

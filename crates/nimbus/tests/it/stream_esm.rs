@@ -97,9 +97,7 @@ async fn function(lambda: &aws_sdk_lambda::Client, name: &str, out: &Path, mode:
         .handler("index.handler")
         .role(ROLE)
         .timeout(30)
-        .environment(
-            Environment::builder().variables("OUT", out.to_str().unwrap()).variables("MODE", mode).build(),
-        )
+        .environment(Environment::builder().variables("OUT", out.to_str().unwrap()).variables("MODE", mode).build())
         .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("index.py", HANDLER)]))).build())
         .send()
         .await
@@ -229,14 +227,19 @@ async fn dynamodb_stream_changes_reach_the_function() {
         .starting_position(EventSourcePosition::TrimHorizon)
         .filter_criteria(
             FilterCriteria::builder()
-                .filters(Filter::builder().pattern(r#"{"dynamodb": {"Keys": {"id": {"S": [{"prefix": "p"}]}}}}"#).build())
+                .filters(
+                    Filter::builder().pattern(r#"{"dynamodb": {"Keys": {"id": {"S": [{"prefix": "p"}]}}}}"#).build(),
+                )
                 .build(),
         )
         .send()
         .await
         .unwrap();
     let item = |id: &str, name: &str| {
-        HashMap::from([("id".to_string(), AttributeValue::S(id.into())), ("name".to_string(), AttributeValue::S(name.into()))])
+        HashMap::from([
+            ("id".to_string(), AttributeValue::S(id.into())),
+            ("name".to_string(), AttributeValue::S(name.into())),
+        ])
     };
     db.put_item().table_name("people").set_item(Some(item("p1", "Ada"))).send().await.unwrap();
     db.put_item().table_name("people").set_item(Some(item("skip", "filtered out"))).send().await.unwrap();
@@ -244,11 +247,8 @@ async fn dynamodb_stream_changes_reach_the_function() {
     db.delete_item().table_name("people").key("id", AttributeValue::S("p1".into())).send().await.unwrap();
     wait_for(|| out.records().len() >= 3, "three stream records").await;
     assert_eq!(out.records(), ["INSERT", "MODIFY", "REMOVE"]);
-    let records: Vec<Value> = out
-        .invocations()
-        .iter()
-        .flat_map(|i| i["event"]["Records"].as_array().cloned().unwrap_or_default())
-        .collect();
+    let records: Vec<Value> =
+        out.invocations().iter().flat_map(|i| i["event"]["Records"].as_array().cloned().unwrap_or_default()).collect();
     let modify = &records[1];
     assert_eq!(modify["eventSource"], "aws:dynamodb");
     assert_eq!(modify["eventVersion"], "1.1");
@@ -288,7 +288,9 @@ async fn a_poison_record_is_bisected_to_an_sqs_on_failure_destination() {
         .batch_size(8)
         .bisect_batch_on_function_error(true)
         .maximum_retry_attempts(5)
-        .destination_config(DestinationConfig::builder().on_failure(OnFailure::builder().destination(queue_arn).build()).build())
+        .destination_config(
+            DestinationConfig::builder().on_failure(OnFailure::builder().destination(queue_arn).build()).build(),
+        )
         .send()
         .await
         .unwrap();
@@ -384,7 +386,8 @@ async fn filters_and_a_tumbling_window_carry_state_to_the_final_invoke() {
     put(&client, "window", &[rec("keep", 4), ("k".into(), "not json".into()), rec("keep", 5)]).await;
     wait_for(|| out.records().len() >= 4, "the second window invocation").await;
     advance_clock(&server, 1000).await;
-    wait_for(|| out.invocations().iter().any(|i| i["event"]["isFinalInvokeForWindow"] == true), "the final invoke").await;
+    wait_for(|| out.invocations().iter().any(|i| i["event"]["isFinalInvokeForWindow"] == true), "the final invoke")
+        .await;
     let invocations = out.invocations();
     assert_eq!(out.records().len(), 4, "filtered records are skipped");
     assert!(out.records().iter().all(|r| r.contains("keep")));
