@@ -87,6 +87,16 @@ impl Screening {
         matches!(labels.next(), Some("lambda-url" | "execute-api"))
     }
 
+    /// The path forms of the same endpoints: function URLs and API Gateway stages
+    /// (`/restapis/<id>/<stage>/_user_request_/…`), not API Gateway's control plane.
+    pub fn browser_facing_path(path: &str) -> bool {
+        if path.starts_with("/_nimbus/lambda/url/") {
+            return true;
+        }
+        let mut parts = path.trim_start_matches('/').splitn(5, '/');
+        parts.next() == Some("restapis") && parts.nth(2) == Some("_user_request_")
+    }
+
     /// `None` if the request may proceed; otherwise the refusal to send.
     pub fn check(&self, req: &HttpRequest) -> Option<HttpResponse> {
         if let Some(host) = req.header("host") {
@@ -98,7 +108,7 @@ impl Screening {
                 )));
             }
         }
-        if Self::browser_facing(req) || req.path.starts_with("/_nimbus/lambda/url/") {
+        if Self::browser_facing(req) || Self::browser_facing_path(&req.path) {
             return None;
         }
         let (header, origin) = match (req.header("origin"), req.header("referer")) {
@@ -147,6 +157,14 @@ mod tests {
         }
         let s = Screening { allowed_hosts: vec!["*.corp.test".into()], ..Default::default() };
         assert!(s.host_allowed("nimbus.corp.test:4566"));
+    }
+
+    #[test]
+    fn stages_and_function_urls_are_browser_facing_by_path_but_control_planes_are_not() {
+        assert!(Screening::browser_facing_path("/restapis/abc123/prod/_user_request_/items/5"));
+        assert!(Screening::browser_facing_path("/_nimbus/lambda/url/xyz/"));
+        assert!(!Screening::browser_facing_path("/restapis/abc123/resources"));
+        assert!(!Screening::browser_facing_path("/2015-03-31/functions"));
     }
 
     #[test]

@@ -187,6 +187,8 @@ fn rest_cases(model: &Model, name: &str, op: &Value, xml: bool) -> Vec<Request> 
     let outside_uri: Vec<String> = required(model, input)
         .into_iter()
         .filter(|r| all.iter().any(|m| m["name"] == r.as_str() && m["location"] != "uri"))
+        // A blob or text payload is the body itself: the `{}` sent below is that body.
+        .filter(|r| !(payload_is_blob && payload == Some(r.as_str())))
         .collect();
     // A REST-XML payload member may be absent on the wire (S3 defaults it); only JSON bodies and
     // query/header members are certain to be refused when missing.

@@ -14,20 +14,23 @@ fn signed_for(service: &str) -> String {
 async fn services_not_emulated_answer_in_their_own_protocol() {
     let server = Server::start();
     let http = reqwest::Client::new();
-    // Query protocol (CloudFormation's clients parse XML).
+    // Query protocol (Elastic Beanstalk's clients parse XML).
     let resp = http
         .post(server.endpoint())
-        .header("authorization", signed_for("cloudformation"))
+        .header("authorization", signed_for("elasticbeanstalk"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("Action=DescribeStacks&Version=2010-05-15")
+        .body("Action=DescribeApplications&Version=2010-12-01")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 501);
     let body = resp.text().await.unwrap();
-    assert!(body.contains("<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">"), "{body}");
+    assert!(
+        body.contains("<ErrorResponse xmlns=\"http://elasticbeanstalk.amazonaws.com/docs/2010-12-01/\">"),
+        "{body}"
+    );
     assert!(body.contains("<Code>NotImplemented</Code>"), "{body}");
-    assert!(body.contains("The service 'cloudformation' is not emulated by nimbus"), "{body}");
+    assert!(body.contains("The service 'elasticbeanstalk' is not emulated by nimbus"), "{body}");
     // A JSON protocol service (Step Functions).
     let resp = http
         .post(server.endpoint())
