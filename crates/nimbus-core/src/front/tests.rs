@@ -189,7 +189,7 @@ fn query_protocol_decodes_lists_and_maps_and_answers_xml() {
         body.contains(
             "<PutThingResponse xmlns=\"http://demo/doc/2020-01-01/\"><PutThingResult><ThingName>t</ThingName>\
          <Total>5</Total><Tags><member><Key>a</Key></member><member><Key>b</Key></member></Tags>\
-         <Created>2024-12-02T10:00:00.000Z</Created></PutThingResult><ResponseMetadata><RequestId>req-1</RequestId>"
+         <Created>2024-12-02T10:00:00Z</Created></PutThingResult><ResponseMetadata><RequestId>req-1</RequestId>"
         ),
         "{body}"
     );
