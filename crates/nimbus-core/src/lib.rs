@@ -39,6 +39,7 @@ pub mod sigv4;
 pub mod state;
 pub mod streams;
 pub mod urls;
+pub mod websocket;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse, RequestBody};
