@@ -324,3 +324,63 @@ def test_websocket_chat_routes_and_connections(endpoint):
         raise AssertionError("expected GoneException")
     except gone.exceptions.GoneException:
         pass
+
+
+GUARD = '''
+import json
+
+def authorize(event, context):
+    token = (event.get("queryStringParameters") or {}).get("token")
+    effect = "Allow" if token == "good" else "Deny"
+    return {"principalId": "user-" + str(token), "context": {"team": "blue", "type": event["type"]},
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+
+def handler(event, context):
+    ctx = event["requestContext"]
+    if ctx["routeKey"] == "$connect":
+        return {"statusCode": 200}
+    return {"statusCode": 200, "body": json.dumps(ctx.get("authorizer"))}
+'''
+
+
+def test_websocket_connect_lambda_authorizer(endpoint):
+    import websocket  # websocket-client
+
+    v2 = client(endpoint, "apigatewayv2")
+    lam = client(endpoint, "lambda")
+    api_id = v2.create_api(Name="guarded", ProtocolType="WEBSOCKET",
+                           RouteSelectionExpression="$request.body.action")["ApiId"]
+    arns = {}
+    for handler in ["authorize", "handler"]:
+        fn = f"guard-{handler}-" + uuid.uuid4().hex[:6]
+        arns[handler] = lam.create_function(
+            FunctionName=fn, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/lambda-role",
+            Handler=f"index.{handler}", Code={"ZipFile": _zip({"index.py": GUARD})})["FunctionArn"]
+        lam.add_permission(FunctionName=fn, StatementId="apigw", Action="lambda:InvokeFunction",
+                           Principal="apigateway.amazonaws.com",
+                           SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*")
+    uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{}/invocations"
+    authorizer = v2.create_authorizer(ApiId=api_id, Name="guard", AuthorizerType="REQUEST",
+                                      AuthorizerUri=uri.format(arns["authorize"]),
+                                      IdentitySource=["route.request.querystring.token"])
+    integration = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY",
+                                        IntegrationUri=uri.format(arns["handler"]))
+    target = "integrations/" + integration["IntegrationId"]
+    v2.create_route(ApiId=api_id, RouteKey="$connect", Target=target, AuthorizationType="CUSTOM",
+                    AuthorizerId=authorizer["AuthorizerId"])
+    v2.create_route(ApiId=api_id, RouteKey="$default", Target=target, RouteResponseSelectionExpression="$default")
+    v2.create_stage(ApiId=api_id, StageName="prod")
+    port = endpoint.rsplit(":", 1)[1]
+    url = f"ws://127.0.0.1:{port}/restapis/{api_id}/prod/_user_request_"
+
+    for query, status in [("", 401), ("?token=bad", 403)]:
+        try:
+            websocket.create_connection(url + query, timeout=60)
+            raise AssertionError(f"expected {status}")
+        except websocket.WebSocketBadStatusException as e:
+            assert e.status_code == status
+    ws = websocket.create_connection(url + "?token=good", timeout=60)
+    ws.send("hello")
+    assert json.loads(ws.recv()) == {"team": "blue", "type": "REQUEST", "principalId": "user-good"}
+    ws.close()

@@ -402,7 +402,7 @@ pub async fn lambda(
 }
 
 /// Invoke the authorizer's function; its answer, or the response to send.
-async fn invoke(
+pub(crate) async fn invoke(
     gw: &ApiGateway,
     route: &RouteAuth<'_>,
     authorizer: &Value,

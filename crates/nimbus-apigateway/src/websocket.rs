@@ -17,6 +17,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
+use crate::http_auth;
 use crate::serve::{self, decode, function_of, Address};
 use crate::util::str_of;
 use crate::ApiGateway;
@@ -42,6 +43,8 @@ pub struct Connection {
     pub source_ip: String,
     pub user_agent: String,
     pub outbox: mpsc::UnboundedSender<Outgoing>,
+    /// What the `$connect` authorizer let through (`requestContext.authorizer` of every event).
+    pub authorizer: Mutex<Value>,
 }
 
 /// Everything about the API and stage a connection needs, copied out of the state.
@@ -55,6 +58,7 @@ struct Stage {
     selection: String,
     /// Route key → (route, its integration).
     routes: Vec<(String, Value, Option<Value>)>,
+    authorizers: crate::state::Docs,
     domain: String,
 }
 
@@ -111,6 +115,7 @@ fn stage(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Option<Stage> {
                 .unwrap_or(Value::Null),
             selection: str_of(&api.doc, "RouteSelectionExpression").unwrap_or("$request.body.action").to_string(),
             routes,
+            authorizers: api.authorizers.clone(),
             domain: req.header("host").unwrap_or_default().to_string(),
         })
     })
@@ -130,7 +135,7 @@ fn request_context(
     now: i64,
 ) -> Value {
     let request_id = crate::util::new_id(16);
-    json!({
+    let mut context = json!({
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": request_id,
@@ -144,7 +149,68 @@ fn request_context(
         "domainName": s.domain,
         "connectionId": connection_id,
         "apiId": s.api_id,
-    })
+    });
+    let authorizer = conn.authorizer.lock().clone();
+    if !authorizer.is_null() {
+        context["authorizer"] = authorizer;
+    }
+    context
+}
+
+/// A Lambda `REQUEST` authorizer on `$connect`: every identity source
+/// (`route.request.header.<name>`, `route.request.querystring.<name>`, `stageVariables.<name>`)
+/// must be present, and the returned policy must allow the `$connect` route's ARN. Its
+/// `principalId` and `context` reach the events of the connection.
+async fn authorize_connect(
+    gw: &ApiGateway,
+    req: &HttpRequest,
+    s: &Stage,
+    route: &Value,
+    event: &Value,
+) -> Result<Value, HttpResponse> {
+    let Some(authorizer) = str_of(route, "AuthorizerId").and_then(|id| s.authorizers.get(id)) else {
+        tracing::warn!(api = %s.api_id, "the $connect route's authorizer does not exist");
+        return Err(HttpResponse::json(500, &json!({"message": "Internal server error"})));
+    };
+    let method_arn = format!("arn:aws:execute-api:{}:{}:{}/{}/$connect", s.region, s.account, s.api_id, s.stage);
+    let no_params = Map::new();
+    let auth = http_auth::RouteAuth {
+        api_id: &s.api_id,
+        account: &s.account,
+        region: &s.region,
+        variables: &s.variables,
+        route_arn: method_arn.clone(),
+        scopes: Vec::new(),
+        path_params: &no_params,
+        stage: &s.stage,
+    };
+    let sources: Vec<String> = match &authorizer["IdentitySource"] {
+        Value::Array(list) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::String(one) => one.split(',').map(|p| p.trim().to_string()).collect(),
+        _ => Vec::new(),
+    };
+    for source in sources.iter().filter(|p| !p.is_empty()) {
+        let expression = match source.strip_prefix("route.request.") {
+            Some(rest) => format!("$request.{rest}"),
+            None if source.starts_with('$') => source.clone(),
+            None => format!("${source}"),
+        };
+        if http_auth::identity_value(req, &auth, &expression).is_none() {
+            return Err(http_auth::unauthorized());
+        }
+    }
+    let mut event = event.clone();
+    event["type"] = json!("REQUEST");
+    event["methodArn"] = json!(method_arn);
+    let answer = http_auth::invoke(gw, &auth, authorizer, event).await?;
+    match crate::rest::evaluate(&answer["policyDocument"], &method_arn) {
+        Some(true) => {
+            let mut context = answer["context"].as_object().cloned().unwrap_or_default();
+            context.insert("principalId".into(), answer.get("principalId").cloned().unwrap_or(Value::Null));
+            Ok(Value::Object(context))
+        }
+        _ => Err(http_auth::forbidden()),
+    }
 }
 
 /// What a route's integration answered: the function's payload, or why there is none.
@@ -257,8 +323,9 @@ pub async fn connect(gw: Arc<ApiGateway>, req: HttpRequest, addr: Address, upgra
         source_ip: "127.0.0.1".into(),
         user_agent: req.header("user-agent").unwrap_or_default().to_string(),
         outbox,
+        authorizer: Mutex::new(Value::Null),
     });
-    if s.routes.iter().any(|(k, _, _)| k == "$connect") {
+    if let Some((_, route, _)) = s.routes.iter().find(|(k, _, _)| k == "$connect") {
         let (headers, multi_headers) = serve::headers(&req);
         let mut query = Map::new();
         let mut multi_query: Map<String, Value> = Map::new();
@@ -283,6 +350,15 @@ pub async fn connect(gw: Arc<ApiGateway>, req: HttpRequest, addr: Address, upgra
         }
         if !s.variables.is_null() {
             event["stageVariables"] = s.variables.clone();
+        }
+        if str_of(route, "AuthorizationType") == Some("CUSTOM") {
+            match authorize_connect(&gw, &req, &s, route, &event).await {
+                Ok(context) => {
+                    *conn.authorizer.lock() = context.clone();
+                    event["requestContext"]["authorizer"] = context;
+                }
+                Err(refused) => return refused,
+            }
         }
         match call_route(&gw, &s, "$connect", event).await {
             Answer::Payload(p) if (200..300).contains(&status_of(&p)) => {}
