@@ -164,14 +164,20 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
     let response = match authorize(gw, req, &route, &request_id).await {
         Err(denied) => denied,
         Ok(auth) => {
-            let context = mapping_context(req, &route, &request_id, &auth);
-            let (mapped, path) = map_request(req, &route, &context);
+            let has = |k: &str| integration[k].as_object().is_some_and(|p| !p.is_empty());
+            let mapped = has("RequestParameters") || has("ResponseParameters");
+            // `$context` of the mappings (only built when the integration maps anything).
+            let context = if mapped { mapping_context(req, &route, &request_id, &auth) } else { Value::Null };
+            let (mapped_req, path) = if mapped { map_request(req, &route, &context) } else { (None, None) };
+            let forwarded = mapped_req.as_ref().unwrap_or(req);
             let mut response = match str_of(integration, "IntegrationType").unwrap_or_default() {
-                "AWS_PROXY" => lambda(gw, &mapped, &route, &request_id, &auth).await,
-                "HTTP_PROXY" => http_proxy(&mapped, &route, path).await,
+                "AWS_PROXY" => lambda(gw, forwarded, &route, &request_id, &auth).await,
+                "HTTP_PROXY" => http_proxy(forwarded, &route, path).await,
                 _ => HttpResponse::json(500, &json!({"message": "Internal Server Error"})),
             };
-            map_response(req, &route, &context, &mut response);
+            if mapped {
+                map_response(req, &route, &context, &mut response);
+            }
             response
         }
     };
@@ -210,12 +216,12 @@ fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
 }
 
-/// The request as the integration gets it, after the integration's `RequestParameters`; and
-/// the path an `overwrite:path` mapping gave.
-fn map_request(req: &HttpRequest, route: &Route, context: &Value) -> (HttpRequest, Option<String>) {
+/// The request as the integration gets it after the integration's `RequestParameters` (`None`:
+/// unchanged), and the path an `overwrite:path` mapping gave.
+fn map_request(req: &HttpRequest, route: &Route, context: &Value) -> (Option<HttpRequest>, Option<String>) {
     let parameters = &route.integration["RequestParameters"];
     if parameters.as_object().is_none_or(|p| p.is_empty()) {
-        return (req.clone(), None);
+        return (None, None);
     }
     let headers = header_list(&req.headers);
     let sources = mapping::Sources {
@@ -237,7 +243,7 @@ fn map_request(req: &HttpRequest, route: &Route, context: &Value) -> (HttpReques
         }
     }
     out.query = mapped.query;
-    (out, mapped.path)
+    (Some(out), mapped.path)
 }
 
 /// The integration's `ResponseParameters` for the answer's status code.
