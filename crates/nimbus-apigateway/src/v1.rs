@@ -87,8 +87,29 @@ pub fn new_api(ctx: &RequestContext, input: &Value) -> RestApi {
     api
 }
 
+/// The models every REST API created with CreateRestApi starts with, as AWS words them.
+const DEFAULT_MODELS: [(&str, &str, &str); 2] = [
+    (
+        "Empty",
+        "This is a default empty schema model",
+        "{\n  \"$schema\": \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Empty Schema\",\n  \"type\" : \"object\"\n}",
+    ),
+    (
+        "Error",
+        "This is a default error schema model",
+        "{\n  \"$schema\" : \"http://json-schema.org/draft-04/schema#\",\n  \"title\" : \"Error Schema\",\n  \"type\" : \"object\",\n  \"properties\" : {\n    \"message\" : { \"type\" : \"string\" }\n  }\n}",
+    ),
+];
+
 pub fn create_rest_api(ctx: &RequestContext, input: &Value, changes: &mut Changes<Record>) -> Out {
-    let api = new_api(ctx, input);
+    let mut api = new_api(ctx, input);
+    for (name, description, schema) in DEFAULT_MODELS {
+        api.models.insert(
+            name.to_string(),
+            json!({"id": new_id(6), "name": name, "description": description, "schema": schema,
+                   "contentType": "application/json"}),
+        );
+    }
     let out = api.doc.clone();
     save(changes, api);
     Ok(out)

@@ -1020,6 +1020,10 @@ async fn rest_api_request_validators_check_parameters_and_bodies_against_models(
         .await
         .unwrap();
     assert_eq!(validator.validate_request_body(), true);
+    let models = apigw.get_models().rest_api_id(&api_id).send().await.unwrap();
+    let empty = models.items().iter().find(|m| m.name() == Some("Empty")).expect("the default Empty model");
+    assert_eq!(empty.description(), Some("This is a default empty schema model"));
+    assert!(models.items().iter().any(|m| m.name() == Some("Error")));
     let pets = apigw.create_resource().rest_api_id(&api_id).parent_id(&root).path_part("pets").send().await.unwrap();
     let pets_id = pets.id().unwrap();
     apigw
