@@ -202,6 +202,7 @@ fn mapping_context(req: &HttpRequest, route: &Route, request_id: &str, auth: &Au
             }
             Value::Object(out)
         }
+        Authorized::Iam { access_key, account } => json!({"iam": {"accessKey": access_key, "accountId": account}}),
     };
     json!({
         "accountId": route.account, "apiId": route.api_id, "authorizer": authorizer,
@@ -288,6 +289,17 @@ async fn authorize(
     request_id: &str,
 ) -> Result<Authorized, HttpResponse> {
     let kind = route.authorization_type.as_str();
+    if kind == "AWS_IAM" {
+        return match serve::verify_iam(gw, &route.region, req) {
+            Ok(signer) => {
+                let account = serve::account_of_key(gw, &signer.access_key_id, &route.account);
+                Ok(Authorized::Iam { access_key: signer.access_key_id, account })
+            }
+            Err(nimbus_core::sigv4::Failure::Missing) => Err(http_auth::forbidden()),
+            Err(failure) => Err(HttpResponse::json(403, &json!({"message": failure.message()}))
+                .with_header("x-amzn-ErrorType", failure.error_type())),
+        };
+    }
     if kind != "JWT" && kind != "CUSTOM" {
         return Ok(Authorized::None);
     }
@@ -528,6 +540,10 @@ fn event_v1(req: &HttpRequest, route: &Route, request_id: &str, auth: &Authorize
     });
     if let Some(authorizer) = auth.v1() {
         event["requestContext"]["authorizer"] = authorizer;
+    }
+    if let Authorized::Iam { access_key, account } = auth {
+        event["requestContext"]["identity"]["accessKey"] = json!(access_key);
+        event["requestContext"]["identity"]["accountId"] = json!(account);
     }
     event
 }

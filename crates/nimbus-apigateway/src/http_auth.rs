@@ -26,8 +26,19 @@ const JWKS_TTL_MILLIS: i64 = 2 * 60 * 60 * 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Authorized {
     None,
-    Jwt { claims: Map<String, Value>, scopes: Option<Vec<String>> },
-    Lambda { context: Map<String, Value>, principal_id: Option<Value> },
+    Jwt {
+        claims: Map<String, Value>,
+        scopes: Option<Vec<String>>,
+    },
+    Lambda {
+        context: Map<String, Value>,
+        principal_id: Option<Value>,
+    },
+    /// `AWS_IAM`: who signed the request.
+    Iam {
+        access_key: String,
+        account: String,
+    },
 }
 
 impl Authorized {
@@ -37,6 +48,9 @@ impl Authorized {
             Authorized::None => None,
             Authorized::Jwt { claims, scopes } => Some(json!({"jwt": {"claims": claims, "scopes": scopes}})),
             Authorized::Lambda { context, .. } => Some(json!({"lambda": context})),
+            Authorized::Iam { access_key, account } => {
+                Some(json!({"iam": {"accessKey": access_key, "accountId": account}}))
+            }
         }
     }
 
@@ -52,6 +66,8 @@ impl Authorized {
                 }
                 Some(out)
             }
+            // Payload 1.0 carries the signer in `requestContext.identity` instead.
+            Authorized::Iam { .. } => None,
         }
     }
 }

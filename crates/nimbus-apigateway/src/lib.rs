@@ -61,6 +61,8 @@ pub struct ApiGateway {
     pub authorizer_cache: Mutex<HashMap<String, (i64, Value)>>,
     /// JWT issuers' keys by issuer: (valid until, millis; the JWKS `keys`).
     pub jwks_cache: Mutex<HashMap<String, (i64, Vec<Value>)>>,
+    /// The access keys nimbus issued (wired by the binary), for `AWS_IAM` authorization.
+    pub keys: RwLock<nimbus_core::identity::KeyRegistry>,
     /// Open WebSocket connections by connection id.
     pub connections: Mutex<HashMap<String, Arc<websocket::Connection>>>,
 }
@@ -74,6 +76,7 @@ impl ApiGateway {
             authorizer_cache: Mutex::default(),
             jwks_cache: Mutex::default(),
             connections: Mutex::default(),
+            keys: RwLock::default(),
         }))
     }
 

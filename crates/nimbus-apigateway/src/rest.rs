@@ -188,6 +188,25 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
             return gateway_error(&route.responses, "INVALID_API_KEY", 403, "Forbidden", "ForbiddenException");
         }
     }
+    let mut signer = None;
+    if str_of(&route.method, "authorizationType") == Some("AWS_IAM") {
+        match serve::verify_iam(gw, &route.region, req) {
+            Ok(verified) => {
+                let account = serve::account_of_key(gw, &verified.access_key_id, &route.account);
+                signer = Some((verified.access_key_id, account));
+            }
+            Err(nimbus_core::sigv4::Failure::Missing) => return missing_token(&route.responses),
+            Err(failure) => {
+                return gateway_error(
+                    &route.responses,
+                    "INVALID_SIGNATURE",
+                    403,
+                    &failure.message(),
+                    failure.error_type(),
+                )
+            }
+        }
+    }
     let mut authorizer_context = Value::Null;
     if str_of(&route.method, "authorizationType") == Some("CUSTOM") {
         match authorize(gw, req, &route).await {
@@ -198,7 +217,11 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
     if let Err(response) = validate_request(req, &route) {
         return response;
     }
-    let context = request_context(req, &route, &request_id, &authorizer_context);
+    let mut context = request_context(req, &route, &request_id, &authorizer_context);
+    if let Some((access_key, account)) = signer {
+        context["identity"]["accessKey"] = json!(access_key);
+        context["identity"]["accountId"] = json!(account);
+    }
     let integration = route.method.get("methodIntegration").cloned().unwrap_or(Value::Null);
     let mut response = match str_of(&integration, "type").unwrap_or_default() {
         "AWS_PROXY" => lambda_proxy(gw, req, &route, &integration, context).await,

@@ -7,6 +7,32 @@ use nimbus_core::HttpRequest;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// `AWS_IAM` authorization: the request must carry a valid SigV4 signature for `execute-api`
+/// in the API's region (IAM policies are not evaluated: any valid credentials are let through).
+pub fn verify_iam(
+    gw: &crate::ApiGateway,
+    region: &str,
+    req: &HttpRequest,
+) -> Result<nimbus_core::sigv4::Verified, nimbus_core::sigv4::Failure> {
+    let keys = gw.keys.read().clone();
+    let verifier = nimbus_core::sigv4::Verifier {
+        keys: &keys,
+        service: "execute-api",
+        region,
+        wall_now: chrono::Utc::now(),
+        clock_now: gw.clock.now(),
+    };
+    verifier.verify(req)
+}
+
+/// The account of an access key (issued by nimbus's STS, a 12-digit account id, or the API's).
+pub fn account_of_key(gw: &crate::ApiGateway, access_key_id: &str, default_account: &str) -> String {
+    gw.keys
+        .read()
+        .account(access_key_id)
+        .unwrap_or_else(|| nimbus_core::identity::account_for_key(access_key_id, default_account))
+}
+
 /// The path form that needs no special host name (as LocalStack spells it).
 pub const USER_REQUEST: &str = "/_user_request_";
 

@@ -79,6 +79,7 @@ pub fn register(
     router.add(Arc::new(sns));
     let apigateway = nimbus_apigateway::ApiGatewayService::open(data_dir, router.clock().clone())?;
     *apigateway.gateway().invoker.write() = Some(Arc::new(nimbus_lambda::gateway::LambdaInvoker(lambda_handle)));
+    *apigateway.gateway().keys.write() = keys.clone();
     router.add(Arc::new(apigateway));
     router.add(Arc::new(kinesis.service()));
     router.add(Arc::new(nimbus_events::service(events)));

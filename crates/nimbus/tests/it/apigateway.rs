@@ -1181,3 +1181,87 @@ async fn http_api_parameter_mapping_rewrites_requests_and_responses() {
     assert_eq!(event["headers"]["x-added"], "from-1");
     assert_eq!(event["queryStringParameters"], json!({"q": "1"}));
 }
+
+/// A GET signed with SigV4 for `execute-api` in us-east-1 (by aws-sigv4, the SDK's signer).
+fn signed_get(url: &str, access_key: &str, secret: &str) -> reqwest::RequestBuilder {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let identity = aws_credential_types::Credentials::new(access_key, secret, None, None, "t").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("execute-api")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(b"")).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::builder().method("GET").uri(url).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    let mut out = reqwest::Client::new().get(request.uri().to_string());
+    for (k, v) in request.headers() {
+        out = out.header(k.as_str(), v.to_str().unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn aws_iam_routes_and_methods_need_a_valid_signature() {
+    use aws_sdk_apigatewayv2::types::AuthorizationType;
+    let server = Server::start();
+    let (api_id, integration, base) = http_api_with_echo(&server, "iam", "2.0").await;
+    v2(&server)
+        .create_route()
+        .api_id(&api_id)
+        .route_key("GET /iam")
+        .target(format!("integrations/{integration}"))
+        .authorization_type(AuthorizationType::AwsIam)
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{base}/iam");
+    let (status, _, body) = get(&url, &[]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    let wrong = signed_get(&url, "111122223333", "not-the-secret").send().await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(wrong.headers()["x-amzn-errortype"], "InvalidSignatureException");
+    let right = signed_get(&url, "111122223333", "test").send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    let event: Value = right.json().await.unwrap();
+    assert_eq!(
+        event["requestContext"]["authorizer"]["iam"],
+        json!({"accessKey": "111122223333", "accountId": "111122223333"})
+    );
+
+    // REST APIs: an unsigned request is AWS's `Missing Authentication Token`.
+    let apigw = v1(&server);
+    let (rest_id, _) = proxy_api(&server, "iam-rest").await;
+    let resources = apigw.get_resources().rest_api_id(&rest_id).send().await.unwrap();
+    let item = resources.items().iter().find(|r| r.path() == Some("/items/{id}")).unwrap();
+    apigw
+        .update_method()
+        .rest_api_id(&rest_id)
+        .resource_id(item.id().unwrap())
+        .http_method("ANY")
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/authorizationType")
+                .value("AWS_IAM")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    apigw.create_deployment().rest_api_id(&rest_id).stage_name("dev").send().await.unwrap();
+    let url = format!("{}/restapis/{rest_id}/dev/_user_request_/items/1", server.endpoint());
+    let (status, headers, body) = get(&url, &[]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Missing Authentication Token"}"#));
+    assert_eq!(headers["x-amzn-errortype"], "MissingAuthenticationTokenException");
+    let right = signed_get(&url, "AKIDEXAMPLE", "test").send().await.unwrap();
+    assert_eq!(right.status(), 200);
+    let event: Value = right.json().await.unwrap();
+    assert_eq!(event["requestContext"]["identity"]["accessKey"], "AKIDEXAMPLE");
+    assert_eq!(event["requestContext"]["identity"]["accountId"], ACCOUNT);
+}
