@@ -3,6 +3,7 @@
 //! replacement (from AWS's resource specification), and what `Ref` and `Fn::GetAtt` answer.
 
 mod dynamodb;
+mod ecr;
 mod iam;
 mod lambda;
 mod logs;
@@ -138,6 +139,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(ecr::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
