@@ -23,3 +23,13 @@ install_venv() {
 
 install_venv .venv tests/requirements.txt
 install_venv .venv-sam tests/requirements-sam.txt
+
+# The Node deployment tools (CDK CLI and library, Serverless Framework v3 with the plugin that
+# points it at a local endpoint), pinned by tests/deploy-tools/package-lock.json.
+tools=tests/deploy-tools
+want=$(sha256sum "$tools/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$tools/node_modules/.lock.sha256" 2>/dev/null)" != "$want" ]; then
+    echo "installing the deployment tools into $tools/node_modules (npm ci)" >&2
+    npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error
+    echo "$want" > "$tools/node_modules/.lock.sha256"
+fi
