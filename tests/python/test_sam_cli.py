@@ -6,14 +6,11 @@ The SAM CLI lives in its own virtualenv (.venv-sam, from tests/requirements-sam.
 pins an older botocore than the other tests.
 """
 import json
-import os
-import subprocess
-import time
 
 import botocore.exceptions
 import pytest
 
-from conftest import ROOT, client
+from conftest import ROOT, client, run_tool, stack_outputs, wait_for_log
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
@@ -56,35 +53,13 @@ def handler(event, context):
 
 
 def sam(endpoint, project, *args, timeout=600):
-    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, SAM_CLI_TELEMETRY="0", AWS_ACCESS_KEY_ID="test",
-               AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
-    out = subprocess.run([str(SAM), *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, f"sam {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-    return out.stdout + out.stderr
+    return run_tool([SAM, *args], project, endpoint, timeout=timeout, SAM_CLI_TELEMETRY="0")
 
 
 def write_project(project, version):
     (project / "src").mkdir(parents=True, exist_ok=True)
     (project / "template.yaml").write_text(TEMPLATE)
     (project / "src" / "app.py").write_text(HANDLER.replace("{version}", version))
-
-
-def wait_for_log(logs, group, text, deadline_s=90):
-    deadline = time.time() + deadline_s
-    while time.time() < deadline:
-        try:
-            events = logs.filter_log_events(logGroupName=group)["events"]
-        except logs.exceptions.ResourceNotFoundException:
-            events = []
-        if any(text in e["message"] for e in events):
-            return events
-        time.sleep(0.5)
-    raise AssertionError(f"{text!r} never reached {group}")
-
-
-def outputs(cfn, stack):
-    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
-    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
 def test_sam_deploy_trigger_logs_update_and_delete(endpoint, tmp_path):
@@ -101,7 +76,7 @@ def test_sam_deploy_trigger_logs_update_and_delete(endpoint, tmp_path):
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     # What `sam deploy` uploaded is really in the bucket: the code zip and the packaged template.
     assert len(s3.list_objects_v2(Bucket="sam-artifacts").get("Contents", [])) >= 2
-    names = outputs(cfn, "sam-worker")
+    names = stack_outputs(cfn, "sam-worker")
     function = names["WorkerName"]
     assert function.startswith("sam-worker-Worker-")
     mappings = lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
