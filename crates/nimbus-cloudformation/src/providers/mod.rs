@@ -7,6 +7,7 @@ mod iam;
 mod lambda;
 mod logs;
 mod misc;
+mod s3;
 mod sqs;
 
 use std::collections::BTreeMap;
@@ -138,6 +139,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(s3::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
