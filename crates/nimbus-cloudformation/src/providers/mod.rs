@@ -8,6 +8,7 @@ mod lambda;
 mod logs;
 mod misc;
 mod sqs;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -138,6 +139,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(ssm::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
