@@ -8,7 +8,9 @@ mod iam;
 mod lambda;
 mod logs;
 mod misc;
+mod s3;
 mod sqs;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -140,6 +142,8 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(logs::specs());
         all.extend(misc::specs());
         all.extend(ecr::specs());
+        all.extend(s3::specs());
+        all.extend(ssm::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
