@@ -5,6 +5,7 @@
 mod dynamodb;
 mod ecr;
 mod iam;
+mod kms;
 mod lambda;
 mod logs;
 mod misc;
@@ -142,6 +143,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(logs::specs());
         all.extend(misc::specs());
         all.extend(ecr::specs());
+        all.extend(kms::specs());
         all.extend(s3::specs());
         all.extend(ssm::specs());
         all.extend(crate::custom::specs());
