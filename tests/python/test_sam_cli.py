@@ -1,4 +1,5 @@
-"""The SAM CLI end to end against nimbus, as a new user runs it: `sam deploy` (package to S3,
+"""The SAM CLI end to end against nimbus, as a new user runs it: `sam deploy --resolve-s3` (SAM's
+managed bucket stack, package to S3,
 change set, execute, wait on the stack events), the SQS trigger it wires, `sam logs`, a second
 `sam deploy` with changed code (an UPDATE change set), and `sam delete`.
 
@@ -64,9 +65,8 @@ def write_project(project, version):
 
 def test_sam_deploy_trigger_logs_update_and_delete(endpoint, tmp_path):
     s3, cfn, sqs, logs, lam = (client(endpoint, s) for s in ("s3", "cloudformation", "sqs", "logs", "lambda"))
-    s3.create_bucket(Bucket="sam-artifacts")
     project = tmp_path / "app"
-    deploy = ("deploy", "--stack-name", "sam-worker", "--s3-bucket", "sam-artifacts", "--capabilities",
+    deploy = ("deploy", "--stack-name", "sam-worker", "--resolve-s3", "--capabilities",
               "CAPABILITY_IAM", "--no-confirm-changeset", "--no-progressbar")
 
     write_project(project, "v1")
@@ -74,8 +74,13 @@ def test_sam_deploy_trigger_logs_update_and_delete(endpoint, tmp_path):
     assert "Successfully created/updated stack - sam-worker" in out, out
     stack = cfn.describe_stacks(StackName="sam-worker")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    # What `sam deploy` uploaded is really in the bucket: the code zip and the packaged template.
-    assert len(s3.list_objects_v2(Bucket="sam-artifacts").get("Contents", [])) >= 2
+    # --resolve-s3 made SAM's managed stack (an S3 bucket and its policy); what `sam deploy` uploaded
+    # is really in that bucket: the code zip and the packaged template.
+    managed = cfn.describe_stack_resource(StackName="aws-sam-cli-managed-default",
+                                          LogicalResourceId="SamCliSourceBucket")["StackResourceDetail"]
+    bucket = managed["PhysicalResourceId"]
+    assert bucket.startswith("aws-sam-cli-managed-default-samclisourcebucket-")
+    assert len(s3.list_objects_v2(Bucket=bucket).get("Contents", [])) >= 2
     names = stack_outputs(cfn, "sam-worker")
     function = names["WorkerName"]
     assert function.startswith("sam-worker-Worker-")
