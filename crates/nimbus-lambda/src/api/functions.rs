@@ -314,6 +314,9 @@ pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     let function = find_resolved(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = find_version(function, ctx, &id)?;
     let mut config = render(&version.config, View::Current);
+    if let Some(e) = super::invoke::kms_key_error(lambda, ctx, &version.config) {
+        config["Environment"] = json!({"Error": {"ErrorCode": e.code, "Message": e.message}});
+    }
     if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q) && *q != "$LATEST") {
         // Asked through an alias: the ARN carries the alias, the version stays the target's.
         config["FunctionArn"] = json!(ident::qualified_arn(ctx, &id.name, Some(q)));

@@ -118,7 +118,9 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     let owner = cross_account_owner(lambda, ctx, input);
     let ctx = owner.as_ref().unwrap_or(ctx);
     let Call { id, invocation_type, payload, client_context, log_tail, target } = call(lambda, ctx, input)?;
-    check_kms_key(lambda, ctx, &target)?;
+    if let Some(e) = kms_key_error(lambda, ctx, &target.config) {
+        return Err(e);
+    }
     if target.config.durable_config.is_some() {
         return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
     }
@@ -147,14 +149,19 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
 }
 
 /// A function whose environment is encrypted with its own `KMSKeyArn` runs only while that
-/// key can decrypt, as on AWS (`KMSDisabledException` and friends, 502).
-fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) -> Result<()> {
-    let Some(key) = target.config.kms_key_arn.as_deref() else { return Ok(()) };
-    if target.config.environment.as_ref().is_none_or(|e| e.variables.is_empty()) {
-        return Ok(());
+/// key can decrypt, as on AWS (`KMSDisabledException` and friends, 502); GetFunction and
+/// GetFunctionConfiguration show the same error as `Environment.Error`.
+pub(crate) fn kms_key_error(
+    lambda: &Lambda,
+    ctx: &RequestContext,
+    config: &crate::state::FunctionConfig,
+) -> Option<AwsError> {
+    let key = config.kms_key_arn.as_deref()?;
+    if config.environment.as_ref().is_none_or(|e| e.variables.is_empty()) {
+        return None;
     }
-    let Some(kms) = lambda.kms.read().clone() else { return Ok(()) };
-    let Err(e) = kms.usable_key_arn(&ctx.account, &ctx.region, key) else { return Ok(()) };
+    let kms = lambda.kms.read().clone()?;
+    let e = kms.usable_key_arn(&ctx.account, &ctx.region, key).err()?;
     let (code, why) = match e.code.as_str() {
         "DisabledException" => ("KMSDisabledException", "the KMS key used is disabled"),
         "NotFoundException" => ("KMSNotFoundException", "the KMS key was not found"),
@@ -163,7 +170,7 @@ fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) ->
         }
         _ => ("KMSAccessDeniedException", "KMS access is denied"),
     };
-    Err(AwsError::new(
+    Some(AwsError::new(
         502,
         code,
         format!(

@@ -578,6 +578,15 @@ async fn a_function_with_a_disabled_kms_key_cannot_be_invoked() {
     let err = err.into_service_error();
     assert_eq!(err.code(), Some("KMSDisabledException"));
     assert!(err.message().unwrap().contains("because the KMS key used is disabled"), "{err:?}");
+    let config = lambda.get_function_configuration().function_name("env-kms").send().await.unwrap();
+    let env = config.environment().unwrap();
+    assert_eq!(env.variables(), None, "the values are not shown while the key cannot decrypt");
+    let shown = env.error().unwrap();
+    assert_eq!(shown.error_code(), Some("KMSDisabledException"));
+    assert!(shown.message().unwrap().contains("because the KMS key used is disabled"), "{shown:?}");
     kms.enable_key().key_id(key.key_id()).send().await.unwrap();
     lambda.invoke().function_name("env-kms").send().await.unwrap();
+    let config = lambda.get_function_configuration().function_name("env-kms").send().await.unwrap();
+    assert_eq!(config.environment().unwrap().variables().unwrap()["GREETING"], "hi");
+    assert!(config.environment().unwrap().error().is_none());
 }
