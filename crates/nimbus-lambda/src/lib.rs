@@ -61,6 +61,8 @@ pub struct Lambda {
     pub streams: esm::stream::StreamSources,
     /// KMS, for functions with a `KMSKeyArn` (wired by the binary).
     pub kms: RwLock<Option<std::sync::Arc<dyn nimbus_core::crypto::KeyService>>>,
+    /// How long an update is shown in progress ([`invoke::Settings::update_window`]).
+    pub update_window: std::time::Duration,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -82,6 +84,7 @@ impl Lambda {
         clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<Lambda> {
         let work_dir = nimbus_core::scratch::create("lambda")?;
+        let update_window = settings.update_window;
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
         let durable = durable::Durable::open(data_dir.map(|d| d.join("lambda")).as_deref())?;
         let (store, blobs, journal) = match data_dir {
@@ -108,6 +111,7 @@ impl Lambda {
             keys: RwLock::default(),
             streams: esm::stream::StreamSources::open(data_dir)?,
             kms: RwLock::new(None),
+            update_window,
             pollers: Default::default(),
             work_dir,
         })

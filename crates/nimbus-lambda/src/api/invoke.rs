@@ -621,13 +621,12 @@ async fn run_event_inner(
         if let Some(dlq) =
             target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str)
         {
+            // AWS's DLQ message attributes: the status of the invocation is a Number.
+            let message = response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default();
             let attributes = vec![
-                ("RequestID".to_string(), request_id.clone()),
-                ("ErrorCode".to_string(), "200".to_string()),
-                (
-                    "ErrorMessage".to_string(),
-                    response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string(),
-                ),
+                ("RequestID".to_string(), "String".to_string(), request_id.clone()),
+                ("ErrorCode".to_string(), "Number".to_string(), "200".to_string()),
+                ("ErrorMessage".to_string(), "String".to_string(), message.to_string()),
             ];
             deliver(lambda, ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
         }
@@ -636,7 +635,14 @@ async fn run_event_inner(
 
 /// Send a destination record (or DLQ message) to its target: Lambda functions directly, other
 /// services through the cross-service interface.
-fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: String, attributes: Vec<(String, String)>) {
+/// `attributes` are typed message attributes: name, `DataType`, value.
+fn deliver(
+    lambda: &Arc<Lambda>,
+    ctx: &RequestContext,
+    arn: &str,
+    message: String,
+    attributes: Vec<(String, String, String)>,
+) {
     let parsed = nimbus_core::arn::Arn::parse(arn);
     if parsed.as_ref().is_some_and(|a| a.service == "lambda") {
         let Ok(id) = ident::parse_function(ctx, arn, None) else { return };
@@ -658,7 +664,7 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
     match deliverer {
         Some(d) => {
             let delivery = nimbus_core::delivery::Delivery::new(&ctx.account, &ctx.region, arn, message)
-                .with_attributes(attributes);
+                .with_typed_attributes(attributes);
             if let Err(err) = d.deliver(&delivery) {
                 tracing::warn!(destination = arn, error = %err, "could not deliver to destination");
             }

@@ -197,8 +197,10 @@ impl Environment {
         std::fs::create_dir_all(&tmp)?;
         let mut command = if spec.node {
             let heap = (u64::from(spec.memory_mb) * 9 / 10).max(64);
-            let mut args: Vec<std::ffi::OsString> = vec![format!("--max-old-space-size={heap}").into()];
-            args.extend(spec.launch.args.iter().map(Into::into));
+            let flag: std::ffi::OsString = format!("--max-old-space-size={heap}").into();
+            let mut args: Vec<std::ffi::OsString> = spec.launch.args.iter().map(Into::into).collect();
+            // The heap flag follows the interpreter: first, or after it under a wrapper.
+            args.insert(usize::from(spec.launch.wrapper && !args.is_empty()), flag);
             isolation.command(&spec.launch.program, &args)
         } else {
             // Bound the address space (memory size plus room for the interpreter's mappings).
@@ -414,7 +416,8 @@ fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
 
 /// Read a pipe to its end, line by line, keeping what the current invocation will log (for the
 /// tail, within the invocation's byte and line budget) and storing each line in the log stream
-/// as soon as it is written. Lines that arrive together are stored together.
+/// as soon as it is written, one event per line (a `\r` inside a line is a line break within
+/// its event). Lines that arrive together are stored together.
 async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pending>>, log: Option<LiveLog>) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
@@ -439,7 +442,10 @@ async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pen
                 written.push((stamp, note));
             } else {
                 pending.bytes += line.len();
-                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+                // A carriage return inside a line is a line break of the same event: the
+                // bundled runtimes send a multi-line record (a print, a log call, a traceback)
+                // that way, and AWS stores it as one event with its line breaks.
+                let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).replace('\r', "\n");
                 pending.lines.push(text.clone());
                 written.push((stamp, text));
             }
