@@ -22,6 +22,7 @@ pub mod ident;
 pub mod invoke;
 pub mod model;
 pub mod recursion;
+pub mod sealed;
 pub mod state;
 pub mod urls;
 
@@ -122,7 +123,7 @@ impl Lambda {
     pub fn save_function(&self, ctx: &RequestContext, name: &str, function: Option<&Function>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::function_key(&ctx.account, &ctx.region, name);
-        let value = function.map(|f| serde_json::to_value(f).expect("state serializes"));
+        let value = function.map(sealed::journal_value);
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
@@ -155,6 +156,22 @@ impl Lambda {
         let key = state::capacity_provider_key(&ctx.account, &ctx.region, name);
         let value = provider.map(|p| serde_json::to_value(p).expect("state serializes"));
         journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
+    /// After a restart, decrypt the variables the journal keeps only as ciphertext (call once
+    /// KMS is wired). Those whose key cannot decrypt now stay sealed until an environment
+    /// starts or GetFunction shows them.
+    pub fn unseal_all(&self) {
+        let mut store = self.store.write();
+        for ((account, region), r) in store.regions_mut() {
+            for function in r.functions.values_mut() {
+                for version in std::iter::once(&mut function.latest).chain(function.versions.values_mut()) {
+                    if let Err(err) = sealed::unseal(self, account, region, version) {
+                        tracing::debug!(function = %version.config.function_arn, error = %err.message, "environment stays sealed");
+                    }
+                }
+            }
+        }
     }
 
     /// Durably record a queued event invocation (`None`: it has finished).

@@ -114,10 +114,25 @@ pub struct Version {
     /// be PublishVersion's): a later description change is a change worth a new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_description: Option<String>,
+    /// With `KMSKeyArn` and variables: the variables encrypted under that key. The journal
+    /// keeps only this, not the plain values (see [`crate::sealed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_environment: Option<SealedEnvironment>,
     /// The create or update AWS is still applying to this version, if any. Not journaled:
     /// after a restart everything has settled.
     #[serde(skip)]
     pub transition: Option<Transition>,
+}
+
+/// A version's environment variables as KMS ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedEnvironment {
+    /// The `KMSKeyArn` they are encrypted under.
+    pub key: String,
+    /// SHA-256 of the variables (as JSON): whether they changed since.
+    pub digest: String,
+    /// Base64 of the KMS ciphertext of the variables as JSON.
+    pub ciphertext: String,
 }
 
 /// A version being created (`State: Pending`) or updated (`LastUpdateStatus: InProgress`),

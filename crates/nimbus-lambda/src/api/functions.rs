@@ -327,11 +327,13 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         hot_reload_dir: None,
         layer_code: layer_refs.into_iter().map(|(_, c)| c).collect(),
         source_description: None,
+        sealed_environment: None,
         transition: None,
     };
     if let Some(source) = code {
         set_code(&mut latest, source);
     }
+    crate::sealed::seal(lambda, ctx, &mut latest)?;
     let mut function = Function {
         latest,
         versions: BTreeMap::new(),
@@ -368,7 +370,16 @@ pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     let function = find_resolved(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = find_version(function, ctx, &id)?;
     let mut config = render_version(version, View::Current);
-    if let Some(e) = super::invoke::kms_key_error(lambda, ctx, &version.config) {
+    if crate::sealed::is_locked(version) {
+        // Journaled as ciphertext and not decrypted yet: shown decrypted, or why it cannot be.
+        config["Environment"] = match crate::sealed::open(lambda, &ctx.account, &ctx.region, version) {
+            Ok(variables) => json!({"Variables": variables}),
+            Err(e) => {
+                let e = super::invoke::kms_failure(&e);
+                json!({"Error": {"ErrorCode": e.code, "Message": e.message}})
+            }
+        };
+    } else if let Some(e) = super::invoke::kms_key_error(lambda, ctx, &version.config) {
         config["Environment"] = json!({"Error": {"ErrorCode": e.code, "Message": e.message}});
     }
     if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q)) {
@@ -589,6 +600,9 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     check_not_updating(ctx, function)?;
     check_revision(input, &function.latest.config.revision_id)?;
     let mut latest = function.latest.clone();
+    // Variables still only in ciphertext are needed in the clear to change or re-encrypt them.
+    crate::sealed::unseal(lambda, &ctx.account, &ctx.region, &mut latest)
+        .map_err(|e| super::invoke::kms_failure(&e))?;
     let config = &mut latest.config;
     let is_image = config.package_type == "Image";
     if let Some(rt) = member_str(input, "Runtime") {
@@ -666,6 +680,7 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         apply_layers(&mut latest.config, &refs);
         latest.layer_code = refs.into_iter().map(|(_, c)| c).collect();
     }
+    crate::sealed::seal(lambda, ctx, &mut latest)?;
     latest.config.last_modified = timestamp(ctx);
     latest.config.revision_id = new_revision();
     function.latest = latest;

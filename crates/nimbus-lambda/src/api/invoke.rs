@@ -162,6 +162,11 @@ pub(crate) fn kms_key_error(
     }
     let kms = lambda.kms.read().clone()?;
     let e = kms.usable_key_arn(&ctx.account, &ctx.region, key).err()?;
+    Some(kms_failure(&e))
+}
+
+/// KMS's error, as Lambda words it when it cannot decrypt a function's variables (502).
+pub(crate) fn kms_failure(e: &AwsError) -> AwsError {
     let (code, why) = match e.code.as_str() {
         "DisabledException" => ("KMSDisabledException", "the KMS key used is disabled"),
         "NotFoundException" => ("KMSNotFoundException", "the KMS key was not found"),
@@ -170,14 +175,14 @@ pub(crate) fn kms_key_error(
         }
         _ => ("KMSAccessDeniedException", "KMS access is denied"),
     };
-    Some(AwsError::new(
+    AwsError::new(
         502,
         code,
         format!(
             "Lambda was unable to decrypt the environment variables because {why}. Please check the function's KMS key settings. KMS Exception: {}; KMS Message: {}",
             e.code, e.message
         ),
-    ))
+    )
 }
 
 /// Chunks of a streamed response waiting for the caller; as many as the function may run ahead.
@@ -400,10 +405,16 @@ pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::Function
     let version =
         find_version(function, ctx, &ident::FunctionId { name: id.name.clone(), qualifier: qualifier.clone() })
             .or_else(|_| find_version(function, ctx, id))?;
+    let mut config = version.config.clone();
+    if crate::sealed::is_locked(version) {
+        // Journaled as ciphertext only: the environment gets the variables decrypted.
+        let variables = crate::sealed::open(lambda, &ctx.account, &ctx.region, version).map_err(|e| kms_failure(&e))?;
+        config.environment = Some(crate::state::Environment { variables });
+    }
     Ok(Target {
         account: ctx.account.clone(),
         region: ctx.region.clone(),
-        config: version.config.clone(),
+        config,
         code: version.code.clone(),
         hot_reload_dir: version.hot_reload_dir.as_ref().map(std::path::PathBuf::from),
         layer_code: version.layer_code.clone(),
