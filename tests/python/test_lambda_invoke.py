@@ -92,6 +92,23 @@ def test_a_multi_line_print_is_one_log_event(endpoint):
     assert "first line\nsecond line\n" in base64.b64decode(out["LogResult"]).decode()
 
 
+def test_a_multi_line_console_log_is_one_log_event(endpoint):
+    lam = client(endpoint, "lambda")
+    logs = client(endpoint, "logs")
+    fn = "multiline-node-" + uuid.uuid4().hex[:8]
+    code = 'exports.handler = async () => { console.log("first line\\nsecond line"); return "ok"; };\n'
+    lam.create_function(FunctionName=fn, Runtime="nodejs22.x", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": zip_bytes({"index.js": code})})
+    out = lam.invoke(FunctionName=fn, Payload=b"{}")
+    request_id = out["ResponseMetadata"]["RequestId"]
+    group = f"/aws/lambda/{fn}"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]]
+    logged = [m for m in messages if "first line" in m]
+    assert len(logged) == 1, messages
+    assert re.fullmatch(r"\S+Z\t" + request_id + r"\tINFO\tfirst line\nsecond line\n", logged[0]), logged
+
+
 def test_json_log_format_and_custom_group(endpoint):
     lam = client(endpoint, "lambda")
     logs = client(endpoint, "logs")

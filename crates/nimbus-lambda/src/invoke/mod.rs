@@ -695,6 +695,7 @@ impl Invoker {
             variables: vars,
             memory_mb: config.memory_size,
             node,
+            bundled: matches!(family, Some(Family::Python | Family::Node)),
             log,
         }
     }
