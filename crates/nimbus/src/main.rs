@@ -50,6 +50,12 @@ struct Args {
     #[arg(long, env = "NIMBUS_LAMBDA_IDLE_TIMEOUT", default_value_t = 600)]
     lambda_idle_timeout: u64,
 
+    /// How long (milliseconds) a Lambda update shows `LastUpdateStatus: InProgress`, and a
+    /// version it publishes `State: Pending`, as AWS does while it applies one; another update
+    /// of the function meanwhile is refused with ResourceConflictException. 0 settles at once.
+    #[arg(long, env = "NIMBUS_LAMBDA_UPDATE_MS", default_value_t = 250)]
+    lambda_update_ms: u64,
+
     /// Debug mode: lift function timeouts so a debugger can be attached to the runtime process
     /// (see `/_nimbus/lambda/environments` for its pid and command line).
     #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
@@ -132,6 +138,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .filter_map(|r| r.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        update_window: std::time::Duration::from_millis(args.lambda_update_ms),
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;

@@ -480,3 +480,20 @@ def test_telemetry_log_fd(make_env):
     (t1, warning), (t2, error) = frames
     assert t1 == 0xA55A0003 and re.fullmatch(r"\[WARNING\]\t\S+Z\t%s\tmulti\nline\n" % rid, warning)
     assert t2 == 0xA55A0017 and error.startswith("[ERROR] ValueError: x\nTraceback (most recent call last):\n")
+
+
+def test_each_print_is_one_record_on_stdout(make_env):
+    """A multi-line print (and a write without a newline) is one stdout line, its own line
+    breaks as carriage returns: nimbus's log capture makes each such line one event."""
+    env = make_env({"index.py": """
+        import sys
+        def handler(event, context):
+            print("first\\nsecond")
+            print("a", "b", sep="\\n", end="!\\n")
+            sys.stdout.write("no newline")
+            return 1
+    """})
+    kind, _, _, _ = env.invoke({})
+    assert kind == "response"
+    _, out, _ = env.stop()
+    assert out == "first\rsecond\na\rb!\nno newline\n", repr(out)
