@@ -65,6 +65,11 @@ impl Runtimes {
         Ok(Runtimes { overrides, dir: dir.to_path_buf(), found: Default::default() })
     }
 
+    /// Interpreter lookup only (no bootstrap files), for commands that run no function.
+    pub fn probe_only(overrides: HashMap<String, String>) -> Runtimes {
+        Runtimes { overrides, dir: PathBuf::new(), found: Default::default() }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -87,7 +92,7 @@ impl Runtimes {
                 Ok(Launch { program: bootstrap, args: Vec::new(), wrapper: false })
             }
             Family::Python => {
-                let program = self.interpreter(runtime, &[runtime, "python3"], "import sys; print(sys.executable)")?;
+                let program = self.interpreter_for(runtime)?;
                 Ok(Launch {
                     program,
                     args: vec![self.dir.join("python/bootstrap.py").display().to_string()],
@@ -95,13 +100,24 @@ impl Runtimes {
                 })
             }
             Family::Node => {
-                let program = self.interpreter(runtime, &["node"], "console.log(process.execPath)")?;
+                let program = self.interpreter_for(runtime)?;
                 Ok(Launch {
                     program,
                     args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()],
                     wrapper: false,
                 })
             }
+        }
+    }
+
+    /// The interpreter that runs a Python or Node.js runtime.
+    pub fn interpreter_for(&self, runtime: &str) -> Result<PathBuf, AwsError> {
+        match family(runtime) {
+            Some(Family::Python) => {
+                self.interpreter(runtime, &[runtime, "python3"], "import sys; print(sys.executable)")
+            }
+            Some(Family::Node) => self.interpreter(runtime, &["node"], "console.log(process.execPath)"),
+            _ => Err(invalid_runtime(format!("{runtime} has no interpreter"))),
         }
     }
 

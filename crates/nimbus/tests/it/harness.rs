@@ -32,6 +32,10 @@ impl Server {
     /// Start nimbus from a prepared command (e.g. a shell that sets limits and `exec`s it); it
     /// must print nimbus's banner on stdout.
     pub fn start_command(mut command: Command) -> Server {
+        // The AWS SDK functions import is installed once into a cache shared by the tests.
+        if !command.get_envs().any(|(k, _)| k == "NIMBUS_CACHE_DIR") {
+            command.env("NIMBUS_CACHE_DIR", shared_cache_dir());
+        }
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start nimbus");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
@@ -139,6 +143,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Nimbus's cache folder for the tests (`NIMBUS_CACHE_DIR` if set, else under target/): the SDK
+/// runtimes include is installed there once, not into the user's cache.
+pub fn shared_cache_dir() -> std::path::PathBuf {
+    std::env::var_os("NIMBUS_CACHE_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("nimbus-cache"))
 }
 
 pub const ROLE: &str = "arn:aws:iam::000000000000:role/lambda-role";
