@@ -127,11 +127,12 @@ fn check_topic_attribute(name: &str, value: &str) -> Result<()> {
         return Err(invalid(format!("AttributeName")));
     }
     match name {
-        "Policy" | "DeliveryPolicy" | "DataProtectionPolicy" | "ArchivePolicy"
+        "Policy" | "DataProtectionPolicy" | "ArchivePolicy"
             if serde_json::from_str::<Value>(value).map(|v| !v.is_object()).unwrap_or(true) =>
         {
             Err(invalid(format!("{name}: failed to parse JSON")))
         }
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, true).map_err(invalid),
         "SignatureVersion" if value != "1" && value != "2" => {
             Err(invalid("SignatureVersion: Invalid value [".to_string() + value + "]. Valid values: 1, 2."))
         }
@@ -269,6 +270,7 @@ fn check_subscription_attribute(name: &str, value: &str) -> Result<()> {
     }
     match name {
         "FilterPolicy" => check_filter_policy(value),
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, false).map_err(invalid),
         "FilterPolicyScope" if value != "MessageAttributes" && value != "MessageBody" => Err(invalid(
             "FilterPolicyScope: Invalid filter policy scope, it must be one of: MessageAttributes, MessageBody",
         )),
