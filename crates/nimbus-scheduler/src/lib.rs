@@ -445,10 +445,14 @@ impl Scheduler {
             tracing::warn!(%schedule, target = %dead.target_arn, error = %failed.error, "Scheduler target delivery failed");
             let Some(dlq) = dlq else { return };
             let mut dead = dead;
-            dead.target_arn = dlq;
+            let target_arn = std::mem::replace(&mut dead.target_arn, dlq);
             dead.source = None;
-            dead.attributes =
-                vec![("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()), ("ERROR_MESSAGE".into(), failed.error)];
+            dead.attributes = vec![
+                ("SCHEDULE_ARN".into(), schedule.clone()),
+                ("TARGET_ARN".into(), target_arn),
+                ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
+                ("ERROR_MESSAGE".into(), failed.error),
+            ];
             if let Some(condition) = failed.condition {
                 dead.attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
                 dead.attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
