@@ -567,6 +567,13 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     let again = sns.confirm_subscription().topic_arn(&topic).token(&token).send().await.unwrap();
     assert_eq!(again.subscription_arn(), Some(sub_arn.as_str()));
 
+    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["healthyRetryPolicy"]["numRetries"], 3);
+    assert_eq!(effective["healthyRetryPolicy"]["minDelayTarget"], 20);
+    assert_eq!(effective["requestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
+    assert!(effective["sicklyRetryPolicy"].is_null());
+
     // A notification, enveloped, with the subscription's header.
     let published = sns.publish().topic_arn(&topic).subject("Hi").message("hello endpoint").send().await.unwrap();
     let got = endpoint.wait_for(2, "the Notification").await;
