@@ -353,9 +353,9 @@ fn eventbridge_event(
         ("ObjectCreated", "Post") => ("Object Created", Some("POST Object"), None),
         ("ObjectCreated", "Copy") => ("Object Created", Some("CopyObject"), None),
         ("ObjectCreated", "CompleteMultipartUpload") => ("Object Created", Some("CompleteMultipartUpload"), None),
-        ("ObjectRemoved", "Delete") => ("Object Deleted", Some("DeleteObject"), Some("Permanently Deleted")),
+        ("ObjectRemoved", "Delete") => ("Object Deleted", Some(delete_reason(r)), Some("Permanently Deleted")),
         ("ObjectRemoved", "DeleteMarkerCreated") => {
-            ("Object Deleted", Some("DeleteObject"), Some("Delete Marker Created"))
+            ("Object Deleted", Some(delete_reason(r)), Some("Delete Marker Created"))
         }
         ("ObjectTagging", "Put") => ("Object Tags Added", None, None),
         ("ObjectTagging", "Delete") => ("Object Tags Deleted", None, None),
@@ -400,6 +400,15 @@ fn eventbridge_event(
         "resources": [format!("arn:aws:s3:::{}", r.bucket())],
         "detail": detail,
     }))
+}
+
+/// DeleteObject, or DeleteObjects for a key of a multi-object delete (`POST ?delete`).
+fn delete_reason(r: &Req<'_>) -> &'static str {
+    if r.has("delete") {
+        "DeleteObjects"
+    } else {
+        "DeleteObject"
+    }
 }
 
 /// The bucket owner's principal id as event records show it.

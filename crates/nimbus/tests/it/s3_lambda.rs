@@ -355,6 +355,14 @@ async fn notifications_reach_an_sns_topic_its_policy_allows_and_the_default_even
     assert_eq!(deleted["detail-type"], "Object Deleted");
     assert_eq!(deleted["detail"]["reason"], "DeleteObject");
     assert_eq!(deleted["detail"]["deletion-type"], "Permanently Deleted");
+    s3.put_object().bucket("to-bus").key("batch").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    assert_eq!(receive_one(&sqs, &eb_url).await["detail-type"], "Object Created");
+    let batch = aws_sdk_s3::types::Delete::builder()
+        .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("batch").build().unwrap())
+        .build()
+        .unwrap();
+    s3.delete_objects().bucket("to-bus").delete(batch).send().await.unwrap();
+    assert_eq!(receive_one(&sqs, &eb_url).await["detail"]["reason"], "DeleteObjects");
     let stored = s3.get_bucket_notification_configuration().bucket("to-bus").send().await.unwrap();
     assert!(stored.event_bridge_configuration().is_some());
 }
