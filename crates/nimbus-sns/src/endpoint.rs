@@ -147,13 +147,18 @@ pub fn effective(topic: &Topic, sub: &Subscription) -> (RetryPolicy, String) {
     (retry, content_type)
 }
 
+/// Whether a delivery is still wanted (its subscription not deleted meanwhile).
+pub type Alive = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// One POST to an endpoint, with the delays of its retries.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Post {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delays: Vec<i64>,
+    /// Checked before each retry: a delivery no longer wanted stops there.
+    pub alive: Option<Alive>,
 }
 
 impl Post {
@@ -169,6 +174,7 @@ impl Post {
             ],
             body: String::new(),
             delays: RetryPolicy::default().delays(),
+            alive: None,
         }
     }
 
@@ -179,8 +185,8 @@ impl Post {
 }
 
 /// Deliver `post` on a background task: an answer below 500 is a delivery (as SNS counts it);
-/// a 5xx, a refused connection or a timeout is retried after each delay on nimbus's clock, and
-/// when the retries are spent `on_exhausted` gets the last error.
+/// a 5xx, a refused connection or a timeout is retried after each delay on nimbus's clock (while
+/// the post is still `alive`), and when the retries are spent `on_exhausted` gets the last error.
 pub fn spawn(clock: Clock, post: Post, on_exhausted: impl FnOnce(String) + Send + 'static) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         on_exhausted("no runtime to deliver on".into());
@@ -208,6 +214,9 @@ pub fn spawn(clock: Clock, post: Post, on_exhausted: impl FnOnce(String) + Send 
                 return;
             };
             clock.wait_until(clock.now_millis() + delay * 1000).await;
+            if post.alive.as_ref().is_some_and(|alive| !alive()) {
+                return;
+            }
         }
     });
 }

@@ -56,20 +56,34 @@ pub struct Sns {
     signer: OnceLock<Signer>,
     fifo: Mutex<DedupWindows>,
     sequence: AtomicU64,
+    /// Itself, for background deliveries that check their subscription is still there.
+    me: std::sync::Weak<Sns>,
 }
 
 impl Sns {
     /// In memory without a data dir; otherwise persisted in `DIR/sns/state.journal`.
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<Sns>> {
-        Ok(Arc::new(Sns {
-            store: Store::open(data_dir, "sns")?,
+        let store = Store::open(data_dir, "sns")?;
+        Ok(Arc::new_cyclic(|me| Sns {
+            store,
             clock,
             targets: RwLock::new(None),
             endpoint: RwLock::new("http://127.0.0.1:4566".into()),
             signer: OnceLock::new(),
             fifo: Mutex::default(),
             sequence: AtomicU64::new(1),
+            me: me.clone(),
         }))
+    }
+
+    /// A check that the subscription `arn` still exists (and is confirmed, or still pending).
+    pub(crate) fn alive(&self, arn: &str, confirmed: bool) -> endpoint::Alive {
+        let (me, arn) = (self.me.clone(), arn.to_string());
+        Arc::new(move || {
+            me.upgrade().is_some_and(|sns| {
+                sns.store.read(|db| db.subscriptions.get(&arn).is_some_and(|s| s.confirmed == confirmed))
+            })
+        })
     }
 
     fn signer(&self) -> &Signer {
@@ -209,6 +223,7 @@ impl Sns {
         let mut post = endpoint::Post::new(url, "SubscriptionConfirmation", &message_id, &topic.arn, &content_type);
         post.body = publish::layout(&fields);
         post.delays = policy.delays();
+        post.alive = Some(self.alive(&sub.arn, false));
         let arn = sub.arn.clone();
         endpoint::spawn(self.clock.clone(), post, move |error| {
             tracing::warn!(subscription = %arn, %error, "SNS could not deliver the subscription confirmation");

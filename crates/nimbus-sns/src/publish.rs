@@ -248,6 +248,7 @@ impl Sns {
             post = post.header("x-amz-sns-rawdelivery", "true");
         }
         post.delays = policy.delays();
+        post.alive = Some(self.alive(&sub.arn, true));
         let dead = Delivery::new(&topic.account, &topic.region, &sub.endpoint, body.clone());
         post.body = body;
         let (targets, sub) = (targets.clone(), sub.clone());

@@ -640,4 +640,27 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     advance(&server, 30).await;
     let got = endpoint.wait_for(7, "the successful retry").await;
     assert_eq!(got[6].body, "second time lucky");
+
+    // Unsubscribing stops the retries of a failing delivery: a second endpoint, subscribed
+    // afterwards, gets its notification while the first gets nothing more.
+    endpoint.script.lock().unwrap().push_back(500);
+    sns.publish().topic_arn(&topic).message("then unsubscribed").send().await.unwrap();
+    endpoint.wait_for(8, "the failing attempt before unsubscribing").await;
+    sns.unsubscribe().subscription_arn(&sub_arn).send().await.unwrap();
+    let second = Endpoint::start().await;
+    sns.subscribe().topic_arn(&topic).protocol("http").endpoint(&second.url).send().await.unwrap();
+    let token = serde_json::from_str::<Value>(&second.wait_for(1, "the second confirmation").await[0].body).unwrap()
+        ["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sns.confirm_subscription().topic_arn(&topic).token(&token).send().await.unwrap();
+    advance(&server, 30).await;
+    sns.publish().topic_arn(&topic).message("only the second").send().await.unwrap();
+    let got = second.wait_for(2, "the second endpoint's notification").await;
+    assert!(got[1].body.contains("only the second"));
+    advance(&server, 30).await;
+    sns.publish().topic_arn(&topic).message("still only the second").send().await.unwrap();
+    second.wait_for(3, "the second endpoint's next notification").await;
+    assert_eq!(endpoint.received().len(), 8, "no retry after the subscription was deleted");
 }
