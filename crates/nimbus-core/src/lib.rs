@@ -40,6 +40,7 @@ pub mod sigv4;
 pub mod state;
 pub mod streams;
 pub mod urls;
+pub mod websocket;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse, RequestBody};
