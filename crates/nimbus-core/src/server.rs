@@ -402,7 +402,9 @@ async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: Sock
     // HTTP/2 carries the host as the `:authority` pseudo-header; services, screening and
     // SigV4 (which signs `host`) read it as the `Host` header it stands for.
     if !parts.headers.contains_key(hyper::header::HOST) {
-        if let Some(authority) = parts.uri.authority().and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(authority) =
+            parts.uri.authority().and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok())
+        {
             parts.headers.insert(hyper::header::HOST, authority);
         }
     }

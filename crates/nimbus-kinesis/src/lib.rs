@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use nimbus_core::clock::Clock;
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
+use nimbus_core::http::HttpResponse;
 use nimbus_core::model::ServiceModel;
 use nimbus_core::service::BoxFuture;
 use nimbus_core::state::Store;
 use nimbus_core::streams::{Shard, StartingPosition, StreamBatch, StreamReader};
-use nimbus_core::http::HttpResponse;
 use nimbus_core::{AwsError, RequestContext};
 use serde_json::{json, Value};
 use tokio::sync::watch;

@@ -98,10 +98,7 @@ pub fn subscribe(kinesis: &Arc<Kinesis>, ctx: Ctx, input: &Value, as_cbor: bool)
     let consumer = &described["ConsumerDescription"];
     let stream_arn = consumer["StreamARN"].as_str().unwrap_or_default().to_string();
     if consumer["ConsumerStatus"] != "ACTIVE" {
-        return Err(in_use(format!(
-            "Consumer {consumer_arn} under account {} is not ACTIVE.",
-            ctx.account
-        )));
+        return Err(in_use(format!("Consumer {consumer_arn} under account {} is not ACTIVE.", ctx.account)));
     }
     let position = &input["StartingPosition"];
     let mut request = json!({
@@ -115,10 +112,8 @@ pub fn subscribe(kinesis: &Arc<Kinesis>, ctx: Ctx, input: &Value, as_cbor: bool)
     if let Some(at) = position.get("Timestamp") {
         request["Timestamp"] = at.clone();
     }
-    let iterator = kinesis.run(&ctx, "GetShardIterator", &request)?["ShardIterator"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let iterator =
+        kinesis.run(&ctx, "GetShardIterator", &request)?["ShardIterator"].as_str().unwrap_or_default().to_string();
 
     let key = (ctx.account.clone(), ctx.region.clone(), consumer_arn.clone(), shard_id.clone());
     let stream_name = stream_arn.rsplit('/').next().unwrap_or_default().to_string();
@@ -143,16 +138,8 @@ pub fn subscribe(kinesis: &Arc<Kinesis>, ctx: Ctx, input: &Value, as_cbor: bool)
 
     let format = if as_cbor { Format::Cbor } else { Format::Json };
     let (tx, body) = Body::channel(4);
-    let pump = Pump {
-        kinesis: kinesis.clone(),
-        ctx,
-        consumer_arn,
-        stream_name,
-        shard_id,
-        format,
-        tx,
-        taken_over: taken_rx,
-    };
+    let pump =
+        Pump { kinesis: kinesis.clone(), ctx, consumer_arn, stream_name, shard_id, format, tx, taken_over: taken_rx };
     tokio::spawn(async move {
         let started = pump.ctx.now_millis;
         let kinesis = pump.kinesis.clone();
@@ -162,7 +149,11 @@ pub fn subscribe(kinesis: &Arc<Kinesis>, ctx: Ctx, input: &Value, as_cbor: bool)
             active.remove(&key);
         }
     });
-    Ok(HttpResponse { status: 200, headers: vec![("Content-Type".into(), "application/vnd.amazon.eventstream".into())], body })
+    Ok(HttpResponse {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/vnd.amazon.eventstream".into())],
+        body,
+    })
 }
 
 fn consumer_name(arn: &str) -> &str {
@@ -224,23 +215,23 @@ impl Pump {
                 return;
             }
             // The consumer (or its stream) went away: the subscription ends with the error.
-            if let Err(err) = self.kinesis.run(&ctx, "DescribeStreamConsumer", &json!({"ConsumerARN": self.consumer_arn}))
+            if let Err(err) =
+                self.kinesis.run(&ctx, "DescribeStreamConsumer", &json!({"ConsumerARN": self.consumer_arn}))
             {
                 self.exception(&err).await;
                 return;
             }
             // Mark what was written before this read as seen, so a wake-up means new writes.
             changes.borrow_and_update();
-            let out = match self
-                .kinesis
-                .run(&ctx, "GetRecords", &json!({"ShardIterator": iterator, "Limit": EVENT_RECORDS}))
-            {
-                Ok(out) => out,
-                Err(err) => {
-                    self.exception(&err).await;
-                    return;
-                }
-            };
+            let out =
+                match self.kinesis.run(&ctx, "GetRecords", &json!({"ShardIterator": iterator, "Limit": EVENT_RECORDS}))
+                {
+                    Ok(out) => out,
+                    Err(err) => {
+                        self.exception(&err).await;
+                        return;
+                    }
+                };
             let records = out["Records"].as_array().cloned().unwrap_or_default();
             let full = records.len() as u64 >= EVENT_RECORDS;
             let next = out["NextShardIterator"].as_str().map(String::from);

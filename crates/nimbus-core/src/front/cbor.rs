@@ -15,7 +15,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::AwsError;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::model::{ModelError, Shape, ShapeType, ServiceModel};
+use crate::model::{ModelError, ServiceModel, Shape, ShapeType};
 
 pub const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 
@@ -74,11 +74,9 @@ fn to_json(model: &ServiceModel, shape: Option<&Shape>, value: Cbor) -> Result<V
                 let Cbor::Text(key) = key else { return Err(invalid("Map keys must be strings.")) };
                 let inner = match shape {
                     Some(s) if s.ty == ShapeType::Map => target(s.value.as_ref()),
-                    Some(s) if s.ty == ShapeType::Structure => s
-                        .members
-                        .iter()
-                        .find(|m| m.wire_name() == key)
-                        .and_then(|m| model.shape(&m.shape)),
+                    Some(s) if s.ty == ShapeType::Structure => {
+                        s.members.iter().find(|m| m.wire_name() == key).and_then(|m| model.shape(&m.shape))
+                    }
                     _ => None,
                 };
                 out.insert(key, to_json(model, inner, v)?);

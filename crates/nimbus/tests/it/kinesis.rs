@@ -536,7 +536,7 @@ mod efo {
     use aws_sdk_kinesis::operation::subscribe_to_shard::SubscribeToShardOutput;
     use aws_sdk_kinesis::primitives::Blob;
     use aws_sdk_kinesis::types::{
-        Record, StartingPosition, SubscribeToShardEvent, SubscribeToShardEventStream, ShardIteratorType,
+        Record, ShardIteratorType, StartingPosition, SubscribeToShardEvent, SubscribeToShardEventStream,
     };
     use aws_sdk_kinesis::Client;
 
@@ -598,19 +598,38 @@ mod efo {
             .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
             .endpoint_url(server.endpoint())
             .region(aws_sdk_kinesis::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_kinesis::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+            .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
             .http_client(h2c::client())
             .build();
         Client::from_conf(config)
     }
 
     async fn consumer(client: &Client, stream_arn: &str, name: &str) -> String {
-        let registered = client.register_stream_consumer().stream_arn(stream_arn).consumer_name(name).send().await.unwrap();
+        let registered =
+            client.register_stream_consumer().stream_arn(stream_arn).consumer_name(name).send().await.unwrap();
         registered.consumer().unwrap().consumer_arn().to_string()
     }
 
-    async fn subscribe(client: &Client, consumer: &str, shard: &str, position: StartingPosition) -> SubscribeToShardOutput {
-        client.subscribe_to_shard().consumer_arn(consumer).shard_id(shard).starting_position(position).send().await.unwrap()
+    async fn subscribe(
+        client: &Client,
+        consumer: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> SubscribeToShardOutput {
+        client
+            .subscribe_to_shard()
+            .consumer_arn(consumer)
+            .shard_id(shard)
+            .starting_position(position)
+            .send()
+            .await
+            .unwrap()
     }
 
     fn at(kind: ShardIteratorType) -> StartingPosition {
@@ -644,7 +663,8 @@ mod efo {
     }
 
     async fn put(client: &Client, stream: &str, text: &str) -> String {
-        let out = client.put_record().stream_name(stream).partition_key("k").data(Blob::new(text)).send().await.unwrap();
+        let out =
+            client.put_record().stream_name(stream).partition_key("k").data(Blob::new(text)).send().await.unwrap();
         out.sequence_number().to_string()
     }
 
@@ -711,14 +731,18 @@ mod efo {
 
         // AT_SEQUENCE_NUMBER and AT_TIMESTAMP from another consumer.
         let other = consumer(&client, &arn, "second").await;
-        let at_third =
-            StartingPosition::builder().r#type(ShardIteratorType::AtSequenceNumber).sequence_number(&third).build().unwrap();
+        let at_third = StartingPosition::builder()
+            .r#type(ShardIteratorType::AtSequenceNumber)
+            .sequence_number(&third)
+            .build()
+            .unwrap();
         let mut from_third = subscribe(&client, &other, shard, at_third).await;
         assert_eq!(data(&records(&mut from_third, 1).await.0), ["three"]);
         drop(from_third);
         let other_shard_consumer = consumer(&client, &arn, "third").await;
         let since = aws_sdk_kinesis::primitives::DateTime::from_secs(0);
-        let by_time = StartingPosition::builder().r#type(ShardIteratorType::AtTimestamp).timestamp(since).build().unwrap();
+        let by_time =
+            StartingPosition::builder().r#type(ShardIteratorType::AtTimestamp).timestamp(since).build().unwrap();
         let mut all = subscribe(&client, &other_shard_consumer, shard, by_time).await;
         assert_eq!(data(&records(&mut all, 3).await.0), ["one", "two", "three"]);
 
@@ -901,7 +925,11 @@ mod cbor {
 
     fn get<'a>(v: &'a Cbor, key: &str) -> &'a Cbor {
         let Cbor::Map(entries) = v else { panic!("not a map: {v:?}") };
-        entries.iter().find(|(k, _)| k == &Cbor::Text(key.into())).map(|(_, v)| v).unwrap_or_else(|| panic!("no {key} in {v:?}"))
+        entries
+            .iter()
+            .find(|(k, _)| k == &Cbor::Text(key.into()))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {key} in {v:?}"))
     }
 
     fn as_text(v: &Cbor) -> &str {
