@@ -644,9 +644,10 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     if let Some(vpc) = member(input, "VpcConfig") {
         config.vpc_config = Some(vpc_config_response(vpc));
     }
-    if let Some(dlc) = member(input, "DeadLetterConfig") {
-        config.dead_letter_config =
-            dlc.get("TargetArn").and_then(Value::as_str).filter(|a| !a.is_empty()).map(|_| dlc.clone());
+    // `TargetArn: ""` clears the dead-letter queue; `DeadLetterConfig: {}` leaves it as it is,
+    // as AWS answers it.
+    if let Some(target) = member(input, "DeadLetterConfig").and_then(|d| d.get("TargetArn")).and_then(Value::as_str) {
+        config.dead_letter_config = (!target.is_empty()).then(|| json!({"TargetArn": target}));
     }
     if let Some(kms) = member_str(input, "KMSKeyArn") {
         config.kms_key_arn = (!kms.is_empty()).then(|| kms.to_string());

@@ -366,6 +366,26 @@ async fn async_failures_reach_the_dead_letter_queue_with_typed_attributes() {
     assert_eq!(typed("ErrorMessage"), ("String".to_string(), "broken on purpose".to_string()));
     assert_eq!(typed("RequestID"), ("String".to_string(), request_id));
     assert_eq!(attributes.len(), 3);
+
+    // An empty DeadLetterConfig leaves the queue in place (as AWS answers it); an empty
+    // TargetArn removes it.
+    let kept = lambda
+        .update_function_configuration()
+        .function_name("doomed")
+        .dead_letter_config(DeadLetterConfig::builder().build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.dead_letter_config().and_then(|d| d.target_arn()), Some(arn.as_str()));
+    wait_updated(&lambda, "doomed").await;
+    let cleared = lambda
+        .update_function_configuration()
+        .function_name("doomed")
+        .dead_letter_config(DeadLetterConfig::builder().target_arn("").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.dead_letter_config().and_then(|d| d.target_arn()), None);
 }
 
 /// A function that sends every message it gets back to its own trigger queue (with boto3, which
