@@ -206,14 +206,18 @@ pub fn get_topic_attributes(db: &Topics, input: &Value) -> Result<Value> {
     attrs.insert("SubscriptionsConfirmed".into(), subs.iter().filter(|s| s.confirmed).count().to_string());
     attrs.insert("SubscriptionsPending".into(), subs.iter().filter(|s| !s.confirmed).count().to_string());
     attrs.insert("SubscriptionsDeleted".into(), "0".into());
-    attrs.insert(
-        "EffectiveDeliveryPolicy".into(),
-        json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
-            "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
-            "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
-            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}})
-        .to_string(),
-    );
+    // AWS's HTTP defaults, with what the topic's own DeliveryPolicy sets in their place.
+    let mut effective = json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
+        "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
+        "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
+        "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}});
+    let own = t.attributes.get("DeliveryPolicy").and_then(|p| serde_json::from_str::<Value>(p).ok());
+    if let Some(Value::Object(http)) = own.as_ref().map(|p| &p["http"]) {
+        for (k, v) in http {
+            effective["http"][k.as_str()] = v.clone();
+        }
+    }
+    attrs.insert("EffectiveDeliveryPolicy".into(), effective.to_string());
     if t.fifo() {
         attrs.insert("FifoTopic".into(), "true".into());
         attrs.insert("ContentBasedDeduplication".into(), "false".into());

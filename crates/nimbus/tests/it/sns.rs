@@ -573,6 +573,23 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     assert_eq!(effective["healthyRetryPolicy"]["minDelayTarget"], 20);
     assert_eq!(effective["requestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
     assert!(effective["sicklyRetryPolicy"].is_null());
+    // A topic-level policy becomes the subscription's effective one, and the topic reports it.
+    let topic_policy =
+        r#"{"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 1, "maxDelayTarget": 9}}}"#;
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("DeliveryPolicy")
+        .attribute_value(topic_policy)
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["healthyRetryPolicy"]["numRetries"], 5);
+    let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["http"]["defaultHealthyRetryPolicy"]["numRetries"], 5);
+    assert_eq!(effective["http"]["defaultRequestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
 
     // A notification, enveloped, with the subscription's header.
     let published = sns.publish().topic_arn(&topic).subject("Hi").message("hello endpoint").send().await.unwrap();
