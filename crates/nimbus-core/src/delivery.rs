@@ -265,5 +265,21 @@ mod tests {
         let err = targets.deliver(&Delivery::new("a", "r", "arn:aws:kinesis:us-east-1:1:stream/s", "x")).unwrap_err();
         assert!(err.contains("kinesis"), "{err}");
         assert!(targets.deliver(&Delivery::new("a", "r", "nope", "x")).is_err());
+        assert!(targets.reachable(&Delivery::new("a", "r", arn, "x")));
+        assert!(!targets.reachable(&Delivery::new("a", "r", "arn:aws:kinesis:us-east-1:1:stream/s", "x")));
+    }
+
+    #[test]
+    fn retry_policies_default_to_awss_and_back_off_exponentially() {
+        assert_eq!(
+            RetryPolicy::from_json(None),
+            RetryPolicy { maximum_retry_attempts: 185, maximum_event_age_seconds: 86_400 }
+        );
+        let p = RetryPolicy::from_json(Some(&serde_json::json!({"MaximumRetryAttempts": 3})));
+        assert_eq!((p.maximum_retry_attempts, p.maximum_event_age_seconds), (3, 86_400));
+        let delays: Vec<i64> = (1..=11).map(RetryPolicy::delay_ms).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 480_000, 480_000]);
+        let total: i64 = (1..=185).map(RetryPolicy::delay_ms).sum();
+        assert!((80_000_000..=90_000_000).contains(&total), "185 retries span about a day: {total}");
     }
 }

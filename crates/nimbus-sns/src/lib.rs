@@ -186,13 +186,47 @@ impl Sns {
             Some((topic, sub))
         });
         let Some((topic, sub)) = found else { return };
-        let Some(token) = sub.token.clone().filter(|_| !sub.confirmed) else { return };
-        let message_id = uuid::Uuid::new_v4().to_string();
-        let timestamp = nimbus_core::shapes::Timestamp::from_millis(self.clock.now_millis()).to_iso8601();
+        if sub.confirmed {
+            return;
+        }
         let message = format!(
             "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
             topic.arn
         );
+        let alive = self.alive(&sub.arn, false);
+        self.handshake(endpoint, &topic, &sub, "SubscriptionConfirmation", message, Some(alive));
+    }
+
+    /// After Unsubscribe of an `http`/`https` subscription: its `UnsubscribeConfirmation`,
+    /// whose token (or `SubscribeURL`) restores it.
+    fn confirm_unsubscribe(&self, endpoint: &str, input: &Value) {
+        let arn = str_of(input, "SubscriptionArn").unwrap_or_default();
+        let found = self.store.read(|db| {
+            let sub = db.unsubscribed.get(arn)?.clone();
+            Some((db.topics.get(&sub.topic_arn)?.clone(), sub))
+        });
+        let Some((topic, sub)) = found else { return };
+        let message = format!(
+            "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+            sub.arn
+        );
+        self.handshake(endpoint, &topic, &sub, "UnsubscribeConfirmation", message, None);
+    }
+
+    /// POST a signed `SubscriptionConfirmation` / `UnsubscribeConfirmation` with the
+    /// subscription's token and the `SubscribeURL` that confirms it.
+    fn handshake(
+        &self,
+        endpoint: &str,
+        topic: &state::Topic,
+        sub: &state::Subscription,
+        kind: &str,
+        message: String,
+        alive: Option<endpoint::Alive>,
+    ) {
+        let Some(token) = sub.token.clone() else { return };
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let timestamp = nimbus_core::shapes::Timestamp::from_millis(self.clock.now_millis()).to_iso8601();
         let subscribe_url = format!("{endpoint}/?Action=ConfirmSubscription&TopicArn={}&Token={token}", topic.arn);
         let version = topic.attributes.get("SignatureVersion").map(String::as_str).unwrap_or("1");
         let signature = self.signer().sign(
@@ -204,11 +238,11 @@ impl Sns {
                 ("Timestamp", timestamp.as_str()),
                 ("Token", token.as_str()),
                 ("TopicArn", topic.arn.as_str()),
-                ("Type", "SubscriptionConfirmation"),
+                ("Type", kind),
             ],
         );
         let fields = [
-            ("Type", json!("SubscriptionConfirmation")),
+            ("Type", json!(kind)),
             ("MessageId", json!(message_id)),
             ("Token", json!(token)),
             ("TopicArn", json!(topic.arn)),
@@ -219,14 +253,17 @@ impl Sns {
             ("Signature", json!(signature)),
             ("SigningCertURL", json!(format!("{endpoint}{}", sign::CERT_PATH))),
         ];
-        let (policy, content_type) = endpoint::effective(&topic, &sub);
-        let mut post = endpoint::Post::new(url, "SubscriptionConfirmation", &message_id, &topic.arn, &content_type);
+        let (policy, content_type) = endpoint::effective(topic, sub);
+        let mut post = endpoint::Post::new(&sub.endpoint, kind, &message_id, &topic.arn, &content_type);
+        if kind == "UnsubscribeConfirmation" {
+            post = post.header("x-amz-sns-subscription-arn", &sub.arn);
+        }
         post.body = publish::layout(&fields);
         post.delays = policy.delays();
-        post.alive = Some(self.alive(&sub.arn, false));
-        let arn = sub.arn.clone();
+        post.alive = alive;
+        let (arn, kind) = (sub.arn.clone(), kind.to_string());
         endpoint::spawn(self.clock.clone(), post, move |error| {
-            tracing::warn!(subscription = %arn, %error, "SNS could not deliver the subscription confirmation");
+            tracing::warn!(subscription = %arn, %error, kind, "SNS could not deliver a confirmation message");
         });
     }
 
@@ -247,7 +284,11 @@ impl Sns {
                 Ok(out)
             }
             "ConfirmSubscription" => write(&|db, ch| ops::confirm_subscription(db, input, ch)),
-            "Unsubscribe" => write(&|db, ch| ops::unsubscribe(db, input, ch)),
+            "Unsubscribe" => {
+                let out = write(&|db, ch| ops::unsubscribe(db, input, ch))?;
+                self.confirm_unsubscribe(&ctx.endpoint, input);
+                Ok(out)
+            }
             "GetSubscriptionAttributes" => self.store.read(|db| ops::get_subscription_attributes(db, input)),
             "SetSubscriptionAttributes" => write(&|db, ch| ops::set_subscription_attributes(db, input, ch)),
             "ListSubscriptions" => self.store.read(|db| ops::list_subscriptions(db, &c, input)),

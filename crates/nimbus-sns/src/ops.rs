@@ -191,6 +191,9 @@ pub fn delete_topic(db: &Topics, input: &Value, changes: &mut Changes<Record>) -
         for s in db.subscriptions_of(arn) {
             changes.delete(subscription_key(&s.arn));
         }
+        for s in db.unsubscribed.values().filter(|s| s.topic_arn == arn) {
+            changes.delete(unsubscribed_key(&s.arn));
+        }
     }
     Ok(json!({}))
 }
@@ -206,14 +209,18 @@ pub fn get_topic_attributes(db: &Topics, input: &Value) -> Result<Value> {
     attrs.insert("SubscriptionsConfirmed".into(), subs.iter().filter(|s| s.confirmed).count().to_string());
     attrs.insert("SubscriptionsPending".into(), subs.iter().filter(|s| !s.confirmed).count().to_string());
     attrs.insert("SubscriptionsDeleted".into(), "0".into());
-    attrs.insert(
-        "EffectiveDeliveryPolicy".into(),
-        json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
-            "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
-            "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
-            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}})
-        .to_string(),
-    );
+    // AWS's HTTP defaults, with what the topic's own DeliveryPolicy sets in their place.
+    let mut effective = json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
+        "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
+        "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
+        "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}});
+    let own = t.attributes.get("DeliveryPolicy").and_then(|p| serde_json::from_str::<Value>(p).ok());
+    if let Some(Value::Object(http)) = own.as_ref().map(|p| &p["http"]) {
+        for (k, v) in http {
+            effective["http"][k.as_str()] = v.clone();
+        }
+    }
+    attrs.insert("EffectiveDeliveryPolicy".into(), effective.to_string());
     if t.fifo() {
         attrs.insert("FifoTopic".into(), "true".into());
         attrs.insert("ContentBasedDeduplication".into(), "false".into());
@@ -342,6 +349,15 @@ pub fn subscribe(db: &Topics, ctx: &Ctx, input: &Value, changes: &mut Changes<Re
 pub fn confirm_subscription(db: &Topics, input: &Value, changes: &mut Changes<Record>) -> Result<Value> {
     let t = topic(db, str_of(input, "TopicArn").unwrap_or_default())?;
     let token = str_of(input, "Token").unwrap_or_default();
+    let restorable = db.unsubscribed.values().find(|s| s.topic_arn == t.arn && s.token.as_deref() == Some(token));
+    if let Some(gone) = restorable {
+        // The token of an UnsubscribeConfirmation restores the subscription.
+        let mut s = gone.clone();
+        s.confirmed = true;
+        changes.delete(unsubscribed_key(&s.arn));
+        changes.put(subscription_key(&s.arn), Record::Subscription(s.clone()));
+        return Ok(json!({"SubscriptionArn": s.arn}));
+    }
     let sub =
         db.subscriptions_of(&t.arn).find(|s| s.token.as_deref() == Some(token)).ok_or_else(|| invalid("Token"))?;
     if !sub.confirmed {
@@ -357,8 +373,13 @@ pub fn unsubscribe(db: &Topics, input: &Value, changes: &mut Changes<Record>) ->
     if arn.split(':').count() != 7 {
         return Err(invalid("SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"));
     }
-    if db.subscriptions.contains_key(arn) {
+    if let Some(s) = db.subscriptions.get(arn) {
         changes.delete(subscription_key(arn));
+        if s.confirmed && matches!(s.protocol.as_str(), "http" | "https") {
+            let mut gone = s.clone();
+            gone.token = Some(hex::encode(uuid::Uuid::new_v4().as_bytes()).repeat(4));
+            changes.put(unsubscribed_key(arn), Record::Unsubscribed(gone));
+        }
     }
     Ok(json!({}))
 }

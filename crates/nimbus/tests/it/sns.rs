@@ -573,6 +573,23 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     assert_eq!(effective["healthyRetryPolicy"]["minDelayTarget"], 20);
     assert_eq!(effective["requestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
     assert!(effective["sicklyRetryPolicy"].is_null());
+    // A topic-level policy becomes the subscription's effective one, and the topic reports it.
+    let topic_policy =
+        r#"{"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 1, "maxDelayTarget": 9}}}"#;
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("DeliveryPolicy")
+        .attribute_value(topic_policy)
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["healthyRetryPolicy"]["numRetries"], 5);
+    let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["http"]["defaultHealthyRetryPolicy"]["numRetries"], 5);
+    assert_eq!(effective["http"]["defaultRequestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
 
     // A notification, enveloped, with the subscription's header.
     let published = sns.publish().topic_arn(&topic).subject("Hi").message("hello endpoint").send().await.unwrap();
@@ -647,6 +664,23 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     sns.publish().topic_arn(&topic).message("then unsubscribed").send().await.unwrap();
     endpoint.wait_for(8, "the failing attempt before unsubscribing").await;
     sns.unsubscribe().subscription_arn(&sub_arn).send().await.unwrap();
+    // The endpoint is told, with a token that could restore the subscription.
+    let got = endpoint.wait_for(9, "the UnsubscribeConfirmation").await;
+    let goodbye = &got[8];
+    assert_eq!(goodbye.headers["x-amz-sns-message-type"], "UnsubscribeConfirmation");
+    assert_eq!(goodbye.headers["x-amz-sns-subscription-arn"], sub_arn);
+    let body: Value = serde_json::from_str(&goodbye.body).unwrap();
+    assert_eq!(
+        body["Message"],
+        format!(
+            "You have chosen to deactivate subscription {sub_arn}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
+        )
+    );
+    verify_signed_fields(&body, &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"])
+        .await;
+    let restore_token = body["Token"].as_str().unwrap().to_string();
+    let err = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("NotFound"));
     let second = Endpoint::start().await;
     sns.subscribe().topic_arn(&topic).protocol("http").endpoint(&second.url).send().await.unwrap();
     let token = serde_json::from_str::<Value>(&second.wait_for(1, "the second confirmation").await[0].body).unwrap()
@@ -662,5 +696,12 @@ async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dl
     advance(&server, 30).await;
     sns.publish().topic_arn(&topic).message("still only the second").send().await.unwrap();
     second.wait_for(3, "the second endpoint's next notification").await;
-    assert_eq!(endpoint.received().len(), 8, "no retry after the subscription was deleted");
+    assert_eq!(endpoint.received().len(), 9, "no retry after the subscription was deleted");
+
+    // The unsubscribe token restores the subscription, under its ARN.
+    let restored = sns.confirm_subscription().topic_arn(&topic).token(&restore_token).send().await.unwrap();
+    assert_eq!(restored.subscription_arn(), Some(sub_arn.as_str()));
+    sns.publish().topic_arn(&topic).message("welcome back").send().await.unwrap();
+    let got = endpoint.wait_for(10, "the restored subscription's notification").await;
+    assert_eq!(got[9].body, "welcome back", "raw delivery kept");
 }
