@@ -180,3 +180,236 @@ def test_lambda_backed_custom_resource_answers_through_its_response_url(endpoint
 
     cfn.delete_stack(StackName="custom")
     cfn.get_waiter("stack_delete_complete").wait(StackName="custom", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+
+def wait_stack(cfn, stack, deadline=240):
+    """Poll until the stack leaves *_IN_PROGRESS (as the CLI and SDK waiters do)."""
+    import time
+    end = time.time() + deadline
+    while True:
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        assert time.time() < end, f"{stack} still {status}"
+        time.sleep(0.3)
+
+
+def physical(cfn, stack, logical):
+    res = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical)["StackResourceDetail"]
+    return res["PhysicalResourceId"]
+
+
+def receive_until(sqs, url, predicate, deadline=90):
+    """Messages from the queue until one satisfies `predicate` (it is returned)."""
+    import time
+    end = time.time() + deadline
+    seen = []
+    while time.time() < end:
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            if predicate(m["Body"]):
+                return m["Body"]
+    raise AssertionError(f"no matching message on {url}; saw {seen}")
+
+
+SNS_TEMPLATE = """
+Parameters:
+  Display: {Type: String}
+  Inline: {Type: String, AllowedValues: ["yes", "no"]}
+Conditions:
+  WithInline: !Equals [!Ref Inline, "yes"]
+Resources:
+  Inbox:
+    Type: AWS::SQS::Queue
+  Raw:
+    Type: AWS::SQS::Queue
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      DisplayName: !Ref Display
+      Tags: [{Key: team, Value: core}]
+      Subscription: !If
+        - WithInline
+        - [{Protocol: sqs, Endpoint: !GetAtt Inbox.Arn}]
+        - !Ref AWS::NoValue
+  RawSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Raw.Arn
+      RawMessageDelivery: true
+      FilterPolicy: {kind: [order]}
+  Policy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Topic]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement: [{Sid: s3, Effect: Allow, Principal: {Service: s3.amazonaws.com}, Action: sns:Publish, Resource: !Ref Topic}]
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+  TopicName: {Value: !GetAtt Topic.TopicName}
+  Subscription: {Value: !Ref RawSubscription}
+"""
+
+
+def test_sns_topic_subscriptions_and_policy_through_sns(endpoint):
+    cfn, sns, sqs = client(endpoint, "cloudformation"), client(endpoint, "sns"), client(endpoint, "sqs")
+    params = lambda display, inline: [{"ParameterKey": "Display", "ParameterValue": display},
+                                      {"ParameterKey": "Inline", "ParameterValue": inline}]
+    stack_id = cfn.create_stack(StackName="topics", TemplateBody=SNS_TEMPLATE, Parameters=params("Alerts", "yes"))["StackId"]
+    assert wait_stack(cfn, "topics") == "CREATE_COMPLETE"
+    out = outputs(cfn, "topics")
+    arn = out["TopicArn"]
+    assert arn == f"arn:aws:sns:us-east-1:000000000000:{out['TopicName']}"
+    assert out["TopicName"].startswith("topics-Topic-")
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["DisplayName"] == "Alerts"
+    assert json.loads(attrs["Policy"])["Statement"][0]["Sid"] == "s3"
+    assert {"Key": "team", "Value": "core"} in sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+    subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    inbox, raw = physical(cfn, "topics", "Inbox"), physical(cfn, "topics", "Raw")
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert sorted(s["Endpoint"] for s in subs) == sorted(
+        [inbox_arn, sqs.get_queue_attributes(QueueUrl=raw, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]])
+    sub_attrs = sns.get_subscription_attributes(SubscriptionArn=out["Subscription"])["Attributes"]
+    assert sub_attrs["RawMessageDelivery"] == "true"
+    assert json.loads(sub_attrs["FilterPolicy"]) == {"kind": ["order"]}
+
+    # Published messages really reach both queues (the raw one only through its filter).
+    sns.publish(TopicArn=arn, Message="hello", MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}})
+    assert json.loads(receive_until(sqs, inbox, lambda b: "hello" in b))["Message"] == "hello"
+    assert receive_until(sqs, raw, lambda b: b == "hello") == "hello"
+
+    # Update in place: the display name changes, the inline subscription goes.
+    cfn.update_stack(StackName="topics", TemplateBody=SNS_TEMPLATE, Parameters=params("Pager", "no"))
+    assert wait_stack(cfn, "topics") == "UPDATE_COMPLETE"
+    assert outputs(cfn, "topics")["TopicArn"] == arn, "same topic"
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Pager"
+    subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in subs] == [out["Subscription"]]
+
+    cfn.delete_stack(StackName="topics")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+    assert arn not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+
+
+EVENTS_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Rate: {Type: String, Default: rate(5 minutes)}
+Resources:
+  Ticks:
+    Type: AWS::SQS::Queue
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: shop-bus
+  ToQueue:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [shop], detail-type: [order]}
+      Targets:
+        - Id: queue
+          Arn: !GetAtt Ticks.Arn
+          InputTransformer:
+            InputPathsMap: {id: $.detail.id}
+            InputTemplate: '{"via": "rule", "order": <id>}'
+  Ticker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Timeout: 30
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            via = event.get("via") or event.get("source")
+            boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"],
+                MessageBody=json.dumps({"via": via, "resources": event.get("resources", [])}))
+      Environment:
+        Variables:
+          QUEUE: !Ref Ticks
+      Policies:
+        - SQSSendMessagePolicy:
+            QueueName: !GetAtt Ticks.QueueName
+      Events:
+        Every:
+          Type: Schedule
+          Properties:
+            Schedule: !Ref Rate
+        Later:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: rate(7 minutes)
+            Input: '{"via": "scheduler"}'
+        Orders:
+          Type: EventBridgeRule
+          Properties:
+            EventBusName: !Ref Bus
+            Pattern: {source: [shop]}
+Outputs:
+  RuleName: {Value: !Ref TickerEvery}
+  RuleArn: {Value: !GetAtt TickerEvery.Arn}
+  QueueRule: {Value: !Ref ToQueue}
+  Schedule: {Value: !Ref TickerLater}
+"""
+
+
+def test_sam_schedule_rules_and_scheduler_fire_the_function_on_the_clock(tmp_path):
+    import requests
+    from conftest import start_nimbus
+    proc, endpoint = start_nimbus()
+    try:
+        cfn, events, sqs = client(endpoint, "cloudformation"), client(endpoint, "events"), client(endpoint, "sqs")
+        scheduler = client(endpoint, "scheduler")
+        stack_id = cfn.create_stack(StackName="ticks", TemplateBody=EVENTS_TEMPLATE,
+                                    Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])["StackId"]
+        assert wait_stack(cfn, "ticks", deadline=400) == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="ticks")
+        out = outputs(cfn, "ticks")
+        rule = events.describe_rule(Name=out["RuleName"])
+        assert (rule["ScheduleExpression"], rule["State"], rule["Arn"]) == ("rate(5 minutes)", "ENABLED", out["RuleArn"])
+        assert out["RuleName"].startswith("ticks-TickerEvery-")
+        bus_rule = out["QueueRule"]
+        assert bus_rule.startswith("shop-bus|ticks-ToQueue-"), bus_rule
+        targets = events.list_targets_by_rule(Rule=bus_rule.split("|")[1], EventBusName="shop-bus")["Targets"]
+        assert targets[0]["Id"] == "queue"
+        schedule = scheduler.get_schedule(Name=out["Schedule"])
+        assert schedule["ScheduleExpression"] == "rate(7 minutes)"
+        queue = physical(cfn, "ticks", "Ticks")
+
+        def advance(seconds):
+            requests.post(f"{endpoint}/_nimbus/clock/advance", json={"seconds": seconds}).raise_for_status()
+
+        # The SAM Schedule event's rule invokes the function when the clock passes 5 minutes…
+        advance(6 * 60)
+        body = json.loads(receive_until(sqs, queue, lambda b: '"aws.events"' in b, deadline=120))
+        assert body["resources"] == [out["RuleArn"]]
+        # …and the ScheduleV2 event's schedule at 7.
+        advance(2 * 60)
+        receive_until(sqs, queue, lambda b: '"scheduler"' in b, deadline=120)
+        # An event on the stack's bus reaches the function (EventBridgeRule) and the queue rule.
+        entry = {"Source": "shop", "DetailType": "order", "Detail": json.dumps({"id": 42}), "EventBusName": "shop-bus"}
+        assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        assert json.loads(receive_until(sqs, queue, lambda b: '"rule"' in b)) == {"via": "rule", "order": 42}
+        receive_until(sqs, queue, lambda b: '"shop"' in b, deadline=120)
+
+        # Update in place: the rule keeps its name with the new schedule.
+        cfn.update_stack(StackName="ticks", TemplateBody=EVENTS_TEMPLATE,
+                         Parameters=[{"ParameterKey": "Rate", "ParameterValue": "rate(1 hour)"}],
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        assert wait_stack(cfn, "ticks", deadline=400) == "UPDATE_COMPLETE"
+        assert events.describe_rule(Name=out["RuleName"])["ScheduleExpression"] == "rate(1 hour)"
+
+        cfn.delete_stack(StackName="ticks")
+        assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
+        names = [r["Name"] for r in events.list_rules()["Rules"]]
+        assert out["RuleName"] not in names
+        assert "shop-bus" not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+        assert out["Schedule"] not in [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
+    finally:
+        proc.kill()
+        proc.wait()

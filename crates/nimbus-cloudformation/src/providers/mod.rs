@@ -2,12 +2,16 @@
 //! service's public API (create, update in place, delete), which property changes force a
 //! replacement (from AWS's resource specification), and what `Ref` and `Fn::GetAtt` answer.
 
+mod apigateway;
 mod dynamodb;
+mod events;
 mod iam;
 mod lambda;
 mod logs;
 mod misc;
 mod s3;
+mod scheduler;
+mod sns;
 mod sqs;
 mod ssm;
 
@@ -142,6 +146,10 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(misc::specs());
         all.extend(s3::specs());
         all.extend(ssm::specs());
+        all.extend(sns::specs());
+        all.extend(events::specs());
+        all.extend(scheduler::specs());
+        all.extend(apigateway::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })
