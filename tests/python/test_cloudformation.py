@@ -413,3 +413,195 @@ def test_sam_schedule_rules_and_scheduler_fire_the_function_on_the_clock(tmp_pat
     finally:
         proc.kill()
         proc.wait()
+
+
+API_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting: {Type: String, Default: hello}
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        import json, os
+        def handler(event, context):
+            version = event.get("version", "1.0")
+            path = event.get("rawPath") or event.get("path")
+            return {"statusCode": 200, "headers": {"content-type": "application/json"},
+                    "body": json.dumps({"greeting": os.environ["GREETING"], "path": path, "version": version})}
+      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+      Events:
+        Rest:
+          Type: Api
+          Properties:
+            Path: /hello/{name}
+            Method: get
+        Http:
+          Type: HttpApi
+          Properties: {Path: /hi, Method: get}
+Outputs:
+  RestId: {Value: !Ref ServerlessRestApi}
+  HttpId: {Value: !Ref ServerlessHttpApi}
+  HttpEndpoint: {Value: !GetAtt ServerlessHttpApi.ApiEndpoint}
+"""
+
+
+def test_sam_api_and_http_api_events_answer_over_http(endpoint):
+    import requests
+    cfn, apigw, apigw2 = client(endpoint, "cloudformation"), client(endpoint, "apigateway"), client(endpoint, "apigatewayv2")
+    caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    stack_id = cfn.create_stack(StackName="apis", TemplateBody=API_TEMPLATE, Capabilities=caps)["StackId"]
+    assert wait_stack(cfn, "apis", deadline=400) == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="apis")
+    out = outputs(cfn, "apis")
+    types = {r["ResourceType"] for r in cfn.list_stack_resources(StackName="apis")["StackResourceSummaries"]}
+    assert {"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage",
+            "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage"} <= types
+    rest_id, http_id = out["RestId"], out["HttpId"]
+    paths = {r["path"] for r in apigw.get_resources(restApiId=rest_id)["items"]}
+    assert "/hello/{name}" in paths
+    assert apigw.get_stage(restApiId=rest_id, stageName="Prod")["deploymentId"]
+    assert [r["RouteKey"] for r in apigw2.get_routes(ApiId=http_id)["Items"]] == ["GET /hi"]
+
+    def get(url):
+        import time
+        end = time.time() + 120
+        while True:
+            r = requests.get(url, timeout=60)
+            if r.status_code == 200 or time.time() > end:
+                return r
+            time.sleep(0.5)
+
+    r = get(f"{endpoint}/restapis/{rest_id}/Prod/_user_request_/hello/world")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"greeting": "hello", "path": "/hello/world", "version": "1.0"}
+    r = get(f"{endpoint}/restapis/{http_id}/$default/_user_request_/hi")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"greeting": "hello", "path": "/hi", "version": "2.0"}
+
+    # A code change redeploys: the same APIs answer with the new environment.
+    cfn.update_stack(StackName="apis", TemplateBody=API_TEMPLATE, Capabilities=caps,
+                     Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "bonjour"}])
+    assert wait_stack(cfn, "apis", deadline=400) == "UPDATE_COMPLETE"
+    assert outputs(cfn, "apis")["RestId"] == rest_id
+    import time
+    end = time.time() + 60
+    while get(f"{endpoint}/restapis/{rest_id}/Prod/_user_request_/hello/x").json()["greeting"] != "bonjour":
+        assert time.time() < end
+        time.sleep(0.5)
+
+    cfn.delete_stack(StackName="apis")
+    assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
+    assert rest_id not in [a["id"] for a in apigw.get_rest_apis()["items"]]
+    assert http_id not in [a["ApiId"] for a in apigw2.get_apis()["Items"]]
+
+
+PLAIN_API_TEMPLATE = """
+Parameters:
+  Answer: {Type: String, Default: '{"ok": true}'}
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: plain-api
+      Description: built resource by resource
+  Items:
+    Type: AWS::ApiGateway::Resource
+    Properties:
+      RestApiId: !Ref Api
+      ParentId: !GetAtt Api.RootResourceId
+      PathPart: items
+  GetItems:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Items
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates: {application/json: '{"statusCode": 200}'}
+        IntegrationResponses:
+          - StatusCode: '200'
+            ResponseTemplates: {application/json: !Ref Answer}
+      MethodResponses: [{StatusCode: '200'}]
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: GetItems
+    Properties:
+      RestApiId: !Ref Api
+  Stage:
+    Type: AWS::ApiGateway::Stage
+    Properties:
+      RestApiId: !Ref Api
+      DeploymentId: !Ref Deployment
+      StageName: v1
+      Variables: {mode: test}
+  Http:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: plain-http
+      ProtocolType: HTTP
+  Backend:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Http
+      IntegrationType: HTTP_PROXY
+      IntegrationMethod: GET
+      IntegrationUri: !Sub 'ENDPOINT/restapis/${Api}/v1/_user_request_/items'
+      PayloadFormatVersion: '1.0'
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Http
+      RouteKey: GET /proxied
+      Target: !Sub 'integrations/${Backend}'
+  HttpStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties:
+      ApiId: !Ref Http
+      StageName: $default
+      AutoDeploy: true
+Outputs:
+  Api: {Value: !Ref Api}
+  Http: {Value: !Ref Http}
+  Root: {Value: !GetAtt Api.RootResourceId}
+"""
+
+
+def test_plain_rest_and_http_api_resources_through_api_gateway(endpoint):
+    import requests
+    cfn, apigw, apigw2 = client(endpoint, "cloudformation"), client(endpoint, "apigateway"), client(endpoint, "apigatewayv2")
+    body = PLAIN_API_TEMPLATE.replace("ENDPOINT", endpoint)
+    stack_id = cfn.create_stack(StackName="plain-apis", TemplateBody=body)["StackId"]
+    assert wait_stack(cfn, "plain-apis") == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="plain-apis")
+    out = outputs(cfn, "plain-apis")
+    api = apigw.get_rest_api(restApiId=out["Api"])
+    assert (api["name"], api["description"]) == ("plain-api", "built resource by resource")
+    root = [r for r in apigw.get_resources(restApiId=out["Api"])["items"] if r["path"] == "/"][0]
+    assert root["id"] == out["Root"]
+    stage = apigw.get_stage(restApiId=out["Api"], stageName="v1")
+    assert stage["variables"] == {"mode": "test"}
+    r = requests.get(f"{endpoint}/restapis/{out['Api']}/v1/_user_request_/items", timeout=30)
+    assert (r.status_code, r.json()) == (200, {"ok": True})
+    r = requests.get(f"{endpoint}/restapis/{out['Http']}/$default/_user_request_/proxied", timeout=30)
+    assert (r.status_code, r.json()) == (200, {"ok": True}), r.text
+
+    # The method is updated in place; a new deployment is needed for the stage to serve it,
+    # as on AWS, so the old answer is still served.
+    cfn.update_stack(StackName="plain-apis", TemplateBody=body,
+                     Parameters=[{"ParameterKey": "Answer", "ParameterValue": '{"ok": false}'}])
+    assert wait_stack(cfn, "plain-apis") == "UPDATE_COMPLETE"
+    integ = apigw.get_integration(restApiId=out["Api"], resourceId=physical(cfn, "plain-apis", "Items"), httpMethod="GET")
+    assert integ["integrationResponses"]["200"]["responseTemplates"] == {"application/json": '{"ok": false}'}
+    r = requests.get(f"{endpoint}/restapis/{out['Api']}/v1/_user_request_/items", timeout=30)
+    assert r.json() == {"ok": True}
+
+    cfn.delete_stack(StackName="plain-apis")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+    assert out["Api"] not in [a["id"] for a in apigw.get_rest_apis()["items"]]
+    assert out["Http"] not in [a["ApiId"] for a in apigw2.get_apis()["Items"]]
