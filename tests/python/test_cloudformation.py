@@ -605,3 +605,152 @@ def test_plain_rest_and_http_api_resources_through_api_gateway(endpoint):
     assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
     assert out["Api"] not in [a["id"] for a in apigw.get_rest_apis()["items"]]
     assert out["Http"] not in [a["ApiId"] for a in apigw2.get_apis()["Items"]]
+
+
+DATA_TEMPLATE = """
+Parameters:
+  Hours: {Type: Number, Default: 48}
+  AliasTarget: {Type: String, Default: First, AllowedValues: [First, Second]}
+Conditions:
+  ToFirst: !Equals [!Ref AliasTarget, First]
+Resources:
+  Stream:
+    Type: AWS::Kinesis::Stream
+    Properties:
+      ShardCount: 2
+      RetentionPeriodHours: !Ref Hours
+      Tags: [{Key: team, Value: data}]
+  DbSecret:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Description: !Sub 'kept for ${Hours} hours'
+      GenerateSecretString:
+        SecretStringTemplate: '{"username": "admin"}'
+        GenerateStringKey: password
+        PasswordLength: 20
+        ExcludePunctuation: true
+  First:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: first key
+      EnableKeyRotation: true
+  Second:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: second key
+      PendingWindowInDays: 7
+  Alias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: alias/cfn-data
+      TargetKeyId: !If [ToFirst, !Ref First, !Ref Second]
+Outputs:
+  StreamArn: {Value: !GetAtt Stream.Arn}
+  Secret: {Value: !Ref DbSecret}
+  FirstArn: {Value: !GetAtt First.Arn}
+"""
+
+
+def test_kinesis_secrets_manager_and_kms_resources_through_their_services(endpoint):
+    cfn, kinesis = client(endpoint, "cloudformation"), client(endpoint, "kinesis")
+    sm, kms = client(endpoint, "secretsmanager"), client(endpoint, "kms")
+    stack_id = cfn.create_stack(StackName="data", TemplateBody=DATA_TEMPLATE)["StackId"]
+    assert wait_stack(cfn, "data") == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="data")
+    out = outputs(cfn, "data")
+    stream = physical(cfn, "data", "Stream")
+    assert stream.startswith("data-Stream-")
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    assert (summary["StreamARN"], summary["OpenShardCount"], summary["RetentionPeriodHours"]) == (out["StreamArn"], 2, 48)
+    assert {"Key": "team", "Value": "data"} in kinesis.list_tags_for_stream(StreamName=stream)["Tags"]
+    kinesis.put_record(StreamName=stream, Data=b"x", PartitionKey="k")
+
+    secret = sm.describe_secret(SecretId=out["Secret"])
+    assert secret["ARN"] == out["Secret"] and secret["Name"].startswith("DbSecret-")
+    value = json.loads(sm.get_secret_value(SecretId=out["Secret"])["SecretString"])
+    assert value["username"] == "admin" and len(value["password"]) == 20 and value["password"].isalnum()
+
+    first = physical(cfn, "data", "First")
+    meta = kms.describe_key(KeyId=first)["KeyMetadata"]
+    assert (meta["Arn"], meta["Description"], meta["KeyState"]) == (out["FirstArn"], "first key", "Enabled")
+    assert kms.get_key_rotation_status(KeyId=first)["KeyRotationEnabled"] is True
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases["alias/cfn-data"] == first
+    blob = kms.encrypt(KeyId="alias/cfn-data", Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+
+    # Updates in place: retention grows, the secret's description changes (its value stays),
+    # the alias moves to the second key.
+    cfn.update_stack(StackName="data", TemplateBody=DATA_TEMPLATE, Parameters=[
+        {"ParameterKey": "Hours", "ParameterValue": "72"}, {"ParameterKey": "AliasTarget", "ParameterValue": "Second"}])
+    assert wait_stack(cfn, "data") == "UPDATE_COMPLETE", cfn.describe_stack_events(StackName="data")
+    assert physical(cfn, "data", "Stream") == stream
+    assert kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["RetentionPeriodHours"] == 72
+    assert sm.describe_secret(SecretId=out["Secret"])["Description"] == "kept for 72 hours"
+    assert json.loads(sm.get_secret_value(SecretId=out["Secret"])["SecretString"]) == value
+    second = physical(cfn, "data", "Second")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases["alias/cfn-data"] == second
+
+    cfn.delete_stack(StackName="data")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+    assert stream not in kinesis.list_streams()["StreamNames"]
+    try:
+        sm.describe_secret(SecretId=out["Secret"])
+        raise AssertionError("the secret is still there")
+    except sm.exceptions.ResourceNotFoundException:
+        pass
+    assert kms.describe_key(KeyId=first)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    assert "alias/cfn-data" not in [a["AliasName"] for a in kms.list_aliases()["Aliases"]]
+
+
+CHILD_TEMPLATE = """
+Parameters:
+  Timeout: {Type: Number}
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !Ref Timeout
+Outputs:
+  QueueUrl: {Value: !Ref Queue}
+"""
+
+PARENT_TEMPLATE = """
+Parameters:
+  Timeout: {Type: Number, Default: 40}
+Resources:
+  Child:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: https://s3.amazonaws.com/nested-templates/child.yaml
+      Parameters:
+        Timeout: !Ref Timeout
+Outputs:
+  QueueUrl: {Value: !GetAtt Child.Outputs.QueueUrl}
+  ChildId: {Value: !Ref Child}
+"""
+
+
+def test_nested_stack_from_s3_is_created_updated_and_deleted_with_its_parent(endpoint):
+    cfn, s3, sqs = client(endpoint, "cloudformation"), client(endpoint, "s3"), client(endpoint, "sqs")
+    s3.create_bucket(Bucket="nested-templates")
+    s3.put_object(Bucket="nested-templates", Key="child.yaml", Body=CHILD_TEMPLATE.encode())
+    stack_id = cfn.create_stack(StackName="parent", TemplateBody=PARENT_TEMPLATE)["StackId"]
+    assert wait_stack(cfn, "parent") == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="parent")
+    out = outputs(cfn, "parent")
+    child = cfn.describe_stacks(StackName=out["ChildId"])["Stacks"][0]
+    assert child["StackName"].startswith("parent-Child-") and child["StackStatus"] == "CREATE_COMPLETE"
+    attrs = sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["VisibilityTimeout"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "40"
+
+    cfn.update_stack(StackName="parent", TemplateBody=PARENT_TEMPLATE,
+                     Parameters=[{"ParameterKey": "Timeout", "ParameterValue": "90"}])
+    assert wait_stack(cfn, "parent") == "UPDATE_COMPLETE"
+    assert cfn.describe_stacks(StackName=out["ChildId"])["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    attrs = sqs.get_queue_attributes(QueueUrl=out["QueueUrl"], AttributeNames=["VisibilityTimeout"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "90"
+
+    cfn.delete_stack(StackName="parent")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+    assert cfn.describe_stacks(StackName=out["ChildId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert out["QueueUrl"] not in sqs.list_queues().get("QueueUrls", [])

@@ -53,7 +53,9 @@ pub fn specs() -> Vec<Spec> {
             replace_on: &[],
             create: boxed!(create_rest_api),
             update: Some(boxed!(update_rest_api, 3)),
-            delete: |cx, r| Box::pin(delete_at(cx, format!("/restapis/{}", seg(&r.physical_id.unwrap_or_default())), "apigateway")),
+            delete: |cx, r| {
+                Box::pin(delete_at(cx, format!("/restapis/{}", seg(&r.physical_id.unwrap_or_default())), "apigateway"))
+            },
             name_property: None,
         },
         Spec {
@@ -101,7 +103,9 @@ pub fn specs() -> Vec<Spec> {
             replace_on: &["ProtocolType"],
             create: boxed!(create_http_api),
             update: Some(boxed!(update_http_api, 3)),
-            delete: |cx, r| Box::pin(delete_at(cx, format!("/v2/apis/{}", seg(&r.physical_id.unwrap_or_default())), "apigateway")),
+            delete: |cx, r| {
+                Box::pin(delete_at(cx, format!("/v2/apis/{}", seg(&r.physical_id.unwrap_or_default())), "apigateway"))
+            },
             name_property: None,
         },
         Spec {
@@ -295,12 +299,24 @@ async fn create_rest_api(cx: Cx, props: Value) -> Outcome {
             let out = import(&cx, None, &props, doc).await?;
             let id = out["id"].as_str().unwrap_or_default().to_string();
             // Properties given beside the Body override what the definition says.
-            let ops = patch_ops(&out, &rest_api_body(&props), &["name", "description", "policy", "apiKeySource", "minimumCompressionSize", "disableExecuteApiEndpoint"])
-                .into_iter()
-                .filter(|op| op["value"] != "")
-                .collect::<Vec<_>>();
+            let ops = patch_ops(
+                &out,
+                &rest_api_body(&props),
+                &[
+                    "name",
+                    "description",
+                    "policy",
+                    "apiKeySource",
+                    "minimumCompressionSize",
+                    "disableExecuteApiEndpoint",
+                ],
+            )
+            .into_iter()
+            .filter(|op| op["value"] != "")
+            .collect::<Vec<_>>();
             if !ops.is_empty() {
-                rest(&cx, Method::PATCH, &format!("/restapis/{}", seg(&id)), Some(json!({"patchOperations": ops}))).await?;
+                rest(&cx, Method::PATCH, &format!("/restapis/{}", seg(&id)), Some(json!({"patchOperations": ops})))
+                    .await?;
             }
             id
         }
@@ -339,7 +355,8 @@ async fn create_resource(cx: Cx, props: Value) -> Outcome {
     let api = str_prop(&props, "RestApiId").unwrap_or_default();
     let parent = str_prop(&props, "ParentId").unwrap_or_default();
     let body = json!({"pathPart": str_prop(&props, "PathPart").unwrap_or_default()});
-    let out = rest(&cx, Method::POST, &format!("/restapis/{}/resources/{}", seg(&api), seg(&parent)), Some(body)).await?;
+    let out =
+        rest(&cx, Method::POST, &format!("/restapis/{}/resources/{}", seg(&api), seg(&parent)), Some(body)).await?;
     let id = out["id"].as_str().unwrap_or_default().to_string();
     Ok(Created::named(id.clone()).attr("ResourceId", id))
 }
@@ -427,7 +444,15 @@ async fn delete_method(cx: Cx, props: Value) -> Result<(), String> {
 fn stage_body(props: &Value) -> Value {
     let mut body = body_of(
         props,
-        &["Description", "Variables", "TracingEnabled", "CacheClusterEnabled", "CacheClusterSize", "ClientCertificateId", "DocumentationVersion"],
+        &[
+            "Description",
+            "Variables",
+            "TracingEnabled",
+            "CacheClusterEnabled",
+            "CacheClusterSize",
+            "ClientCertificateId",
+            "DocumentationVersion",
+        ],
     );
     if let Some(d) = str_prop(props, "DeploymentId") {
         body["deploymentId"] = Value::String(d);
@@ -440,7 +465,13 @@ async fn create_deployment(cx: Cx, props: Value) -> Outcome {
     let mut body = body_of(&props, &["Description", "StageName"]);
     if let Some(s) = props.get("StageDescription") {
         let stage = stage_body(s);
-        for (k, target) in [("description", "stageDescription"), ("variables", "variables"), ("tracingEnabled", "tracingEnabled"), ("cacheClusterEnabled", "cacheClusterEnabled"), ("cacheClusterSize", "cacheClusterSize")] {
+        for (k, target) in [
+            ("description", "stageDescription"),
+            ("variables", "variables"),
+            ("tracingEnabled", "tracingEnabled"),
+            ("cacheClusterEnabled", "cacheClusterEnabled"),
+            ("cacheClusterSize", "cacheClusterSize"),
+        ] {
             if let Some(v) = stage.get(k) {
                 body[target] = v.clone();
             }
@@ -454,7 +485,11 @@ async fn create_deployment(cx: Cx, props: Value) -> Outcome {
 async fn update_deployment(cx: Cx, current: Resource, props: Value) -> Outcome {
     let api = str_prop(&props, "RestApiId").unwrap_or_default();
     let id = current.physical_id.clone().unwrap_or_default();
-    let ops = patch_ops(&body_of(&current.properties, &["Description"]), &body_of(&props, &["Description"]), &["description"]);
+    let ops = patch_ops(
+        &body_of(&current.properties, &["Description"]),
+        &body_of(&props, &["Description"]),
+        &["description"],
+    );
     if !ops.is_empty() {
         let path = format!("/restapis/{}/deployments/{}", seg(&api), seg(&id));
         rest(&cx, Method::PATCH, &path, Some(json!({"patchOperations": ops}))).await?;
@@ -493,7 +528,19 @@ async fn update_stage(cx: Cx, current: Resource, props: Value) -> Outcome {
     let api = str_prop(&props, "RestApiId").unwrap_or_default();
     let name = current.physical_id.clone().unwrap_or_default();
     let (old, new) = (stage_body(&current.properties), stage_body(&props));
-    let mut ops = patch_ops(&old, &new, &["deploymentId", "description", "tracingEnabled", "cacheClusterEnabled", "cacheClusterSize", "clientCertificateId", "documentationVersion"]);
+    let mut ops = patch_ops(
+        &old,
+        &new,
+        &[
+            "deploymentId",
+            "description",
+            "tracingEnabled",
+            "cacheClusterEnabled",
+            "cacheClusterSize",
+            "clientCertificateId",
+            "documentationVersion",
+        ],
+    );
     let empty = Map::new();
     let old_vars = old.get("variables").and_then(Value::as_object).unwrap_or(&empty);
     let new_vars = new.get("variables").and_then(Value::as_object).unwrap_or(&empty);
@@ -580,7 +627,18 @@ async fn update_http_api(cx: Cx, current: Resource, props: Value) -> Outcome {
                 .map_err(|e| failure(&e))?;
         }
     }
-    let mut patch = body_of(&props, &["Name", "Description", "CorsConfiguration", "DisableExecuteApiEndpoint", "RouteSelectionExpression", "ApiKeySelectionExpression", "Version"]);
+    let mut patch = body_of(
+        &props,
+        &[
+            "Name",
+            "Description",
+            "CorsConfiguration",
+            "DisableExecuteApiEndpoint",
+            "RouteSelectionExpression",
+            "ApiKeySelectionExpression",
+            "Version",
+        ],
+    );
     patch.as_object_mut().map(|p| p.remove("tags"));
     let out = if patch.as_object().is_some_and(|p| !p.is_empty()) {
         rest(&cx, Method::PATCH, &path, Some(patch)).await?
@@ -675,7 +733,11 @@ mod tests {
 
     #[test]
     fn patch_operations_replace_what_changed() {
-        let ops = patch_ops(&json!({"name": "a", "description": "d"}), &json!({"name": "b", "description": "d"}), &["name", "description"]);
+        let ops = patch_ops(
+            &json!({"name": "a", "description": "d"}),
+            &json!({"name": "b", "description": "d"}),
+            &["name", "description"],
+        );
         assert_eq!(ops, vec![json!({"op": "replace", "path": "/name", "value": "b"})]);
     }
 }

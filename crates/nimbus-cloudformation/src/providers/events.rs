@@ -129,7 +129,8 @@ async fn update_rule(cx: Cx, current: Resource, props: Value) -> Outcome {
     let arn = out["RuleArn"].as_str().unwrap_or_default().to_string();
     let wanted = targets(&props);
     let keep = target_ids(&wanted);
-    let gone: Vec<String> = target_ids(&targets(&current.properties)).into_iter().filter(|id| !keep.contains(id)).collect();
+    let gone: Vec<String> =
+        target_ids(&targets(&current.properties)).into_iter().filter(|id| !keep.contains(id)).collect();
     remove_targets(&cx, &name, &props, gone).await?;
     put_targets(&cx, &name, &props, wanted).await?;
     Ok(rule_created(&name, &props, &arn))
@@ -183,8 +184,10 @@ async fn put_policy(cx: &Cx, name: &str, props: &Value, old: Option<&Value>) -> 
 }
 
 async fn create_bus(cx: Cx, props: Value) -> Outcome {
-    let name = str_prop(&props, "Name").ok_or("Properties validation failed for resource: #: required key [Name] not found")?;
-    let mut body: Map<String, Value> = pick(&props, &["EventSourceName", "Description", "KmsKeyIdentifier", "DeadLetterConfig"]);
+    let name = str_prop(&props, "Name")
+        .ok_or("Properties validation failed for resource: #: required key [Name] not found")?;
+    let mut body: Map<String, Value> =
+        pick(&props, &["EventSourceName", "Description", "KmsKeyIdentifier", "DeadLetterConfig"]);
     body.insert("Name".into(), Value::String(name.clone()));
     let tags = cx.tag_list(&props);
     if !tags.is_empty() {

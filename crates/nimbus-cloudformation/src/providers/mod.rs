@@ -6,11 +6,15 @@ mod apigateway;
 mod dynamodb;
 mod events;
 mod iam;
+mod kinesis;
+mod kms;
 mod lambda;
 mod logs;
 mod misc;
+mod nested;
 mod s3;
 mod scheduler;
+mod secrets;
 mod sns;
 mod sqs;
 mod ssm;
@@ -150,6 +154,10 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(events::specs());
         all.extend(scheduler::specs());
         all.extend(apigateway::specs());
+        all.extend(kinesis::specs());
+        all.extend(secrets::specs());
+        all.extend(kms::specs());
+        all.extend(nested::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })

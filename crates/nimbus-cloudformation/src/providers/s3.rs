@@ -138,7 +138,9 @@ fn lifecycle_xml(cfg: &Value) -> String {
         for t in items(r.get("TagFilters")) {
             conditions.push(tag_xml(&t));
         }
-        for (prop, tag) in [("ObjectSizeGreaterThan", "ObjectSizeGreaterThan"), ("ObjectSizeLessThan", "ObjectSizeLessThan")] {
+        for (prop, tag) in
+            [("ObjectSizeGreaterThan", "ObjectSizeGreaterThan"), ("ObjectSizeLessThan", "ObjectSizeLessThan")]
+        {
             if let Some(v) = str_prop(&r, prop) {
                 conditions.push(leaf(tag, &v));
             }
@@ -170,8 +172,10 @@ fn lifecycle_xml(cfg: &Value) -> String {
             x += &node("Expiration", &expiration);
         }
         let noncurrent_expiration = match r.get("NoncurrentVersionExpiration") {
-            Some(e) => opt_leaf("NoncurrentDays", e, "NoncurrentDays")
-                + &opt_leaf("NewerNoncurrentVersions", e, "NewerNoncurrentVersions"),
+            Some(e) => {
+                opt_leaf("NoncurrentDays", e, "NoncurrentDays")
+                    + &opt_leaf("NewerNoncurrentVersions", e, "NewerNoncurrentVersions")
+            }
             None => opt_leaf("NoncurrentDays", &r, "NoncurrentVersionExpirationInDays"),
         };
         if !noncurrent_expiration.is_empty() {
@@ -211,13 +215,16 @@ fn public_access_block_xml(cfg: &Value) -> String {
 
 /// `OwnershipControls` → PutBucketOwnershipControls's document.
 fn ownership_xml(cfg: &Value) -> String {
-    let rules: String =
-        items(cfg.get("Rules")).iter().map(|r| node("Rule", &opt_leaf("ObjectOwnership", r, "ObjectOwnership"))).collect();
+    let rules: String = items(cfg.get("Rules"))
+        .iter()
+        .map(|r| node("Rule", &opt_leaf("ObjectOwnership", r, "ObjectOwnership")))
+        .collect();
     node("OwnershipControls", &rules)
 }
 
 fn filter_xml(c: &Value) -> String {
-    let rules: Vec<Value> = c.get("Filter").and_then(|f| f.get("S3Key")).map(|k| items(k.get("Rules"))).unwrap_or_default();
+    let rules: Vec<Value> =
+        c.get("Filter").and_then(|f| f.get("S3Key")).map(|k| items(k.get("Rules"))).unwrap_or_default();
     if rules.is_empty() {
         return String::new();
     }

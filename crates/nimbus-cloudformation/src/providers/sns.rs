@@ -11,12 +11,26 @@ use crate::state::Resource;
 const VERSION: &str = "2010-03-31";
 
 /// Topic properties that are SNS topic attributes of the same name.
-const TOPIC_ATTRIBUTES: &[&str] =
-    &["DisplayName", "KmsMasterKeyId", "ContentBasedDeduplication", "SignatureVersion", "TracingConfig", "FifoThroughputScope", "ArchivePolicy"];
+const TOPIC_ATTRIBUTES: &[&str] = &[
+    "DisplayName",
+    "KmsMasterKeyId",
+    "ContentBasedDeduplication",
+    "SignatureVersion",
+    "TracingConfig",
+    "FifoThroughputScope",
+    "ArchivePolicy",
+];
 
 /// Subscription properties that are subscription attributes of the same name.
-const SUBSCRIPTION_ATTRIBUTES: &[&str] =
-    &["DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy", "SubscriptionRoleArn", "ReplayPolicy"];
+const SUBSCRIPTION_ATTRIBUTES: &[&str] = &[
+    "DeliveryPolicy",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RawMessageDelivery",
+    "RedrivePolicy",
+    "SubscriptionRoleArn",
+    "ReplayPolicy",
+];
 
 pub fn specs() -> Vec<Spec> {
     vec![
@@ -99,10 +113,8 @@ fn logging_attributes(props: &Value) -> Vec<(String, String)> {
 }
 
 fn topic_attributes(props: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = TOPIC_ATTRIBUTES
-        .iter()
-        .filter_map(|n| props.get(*n).map(|v| (n.to_string(), attr_text(v))))
-        .collect();
+    let mut out: Vec<(String, String)> =
+        TOPIC_ATTRIBUTES.iter().filter_map(|n| props.get(*n).map(|v| (n.to_string(), attr_text(v)))).collect();
     out.extend(logging_attributes(props));
     out
 }
@@ -127,7 +139,13 @@ fn inline_subscriptions(props: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn subscribe(cx: &Cx, topic: &str, protocol: &str, endpoint: &str, attrs: &[(String, String)]) -> Result<String, String> {
+async fn subscribe(
+    cx: &Cx,
+    topic: &str,
+    protocol: &str,
+    endpoint: &str,
+    attrs: &[(String, String)],
+) -> Result<String, String> {
     let mut params = vec![
         p("TopicArn", topic),
         p("Protocol", protocol),
@@ -224,12 +242,17 @@ async fn update_topic(cx: Cx, current: Resource, props: Value) -> Outcome {
         if before.iter().any(|(n, v)| *n == name && *v == value) {
             continue;
         }
-        call(&cx, "SetTopicAttributes", vec![p("TopicArn", arn.clone()), p("AttributeName", name), p("AttributeValue", value)])
-            .await?;
+        call(
+            &cx,
+            "SetTopicAttributes",
+            vec![p("TopicArn", arn.clone()), p("AttributeName", name), p("AttributeValue", value)],
+        )
+        .await?;
     }
     if old.get("DataProtectionPolicy") != props.get("DataProtectionPolicy") {
         let doc = props.get("DataProtectionPolicy").map(doc_string).unwrap_or_default();
-        call(&cx, "PutDataProtectionPolicy", vec![p("ResourceArn", arn.clone()), p("DataProtectionPolicy", doc)]).await?;
+        call(&cx, "PutDataProtectionPolicy", vec![p("ResourceArn", arn.clone()), p("DataProtectionPolicy", doc)])
+            .await?;
     }
     // Tags: set the template's, remove the ones no longer there.
     let new_tags = cx.tag_list(&props);

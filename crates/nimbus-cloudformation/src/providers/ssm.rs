@@ -34,7 +34,8 @@ fn created(name: &str, props: &Value) -> Created {
 }
 
 async fn create_parameter(cx: Cx, props: Value) -> Outcome {
-    let name = str_prop(&props, "Name").unwrap_or_else(|| format!("CFN-{}-{}", cx.logical_id, super::random_suffix(12)));
+    let name =
+        str_prop(&props, "Name").unwrap_or_else(|| format!("CFN-{}-{}", cx.logical_id, super::random_suffix(12)));
     let mut body = put_body(&name, &props);
     let tags = cx.tag_list(&props);
     if !tags.is_empty() {

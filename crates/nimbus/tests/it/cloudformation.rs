@@ -435,8 +435,7 @@ async fn a_bucket_and_its_policy_are_created_through_s3_and_deleted_with_the_sta
     }}"#
         )
     };
-    let created =
-        client.create_stack().stack_name("buckets").template_body(template(true, 7)).send().await.unwrap();
+    let created = client.create_stack().stack_name("buckets").template_body(template(true, 7)).send().await.unwrap();
     let stack_id = created.stack_id().unwrap().to_string();
     assert_eq!(settle(&client, "buckets").await, "CREATE_COMPLETE");
     let name = physical(&client, "buckets", "Bucket").await;
@@ -497,10 +496,22 @@ async fn a_bucket_and_its_policy_are_created_through_s3_and_deleted_with_the_sta
     // A versioned bucket still holding versions cannot be deleted; empty it first, as AWS requires.
     let versions = s3.list_object_versions().bucket(&name).send().await.unwrap();
     for v in versions.versions() {
-        s3.delete_object().bucket(&name).key(v.key().unwrap()).version_id(v.version_id().unwrap()).send().await.unwrap();
+        s3.delete_object()
+            .bucket(&name)
+            .key(v.key().unwrap())
+            .version_id(v.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
     for m in versions.delete_markers() {
-        s3.delete_object().bucket(&name).key(m.key().unwrap()).version_id(m.version_id().unwrap()).send().await.unwrap();
+        s3.delete_object()
+            .bucket(&name)
+            .key(m.key().unwrap())
+            .version_id(m.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
     client.delete_stack().stack_name("buckets").send().await.unwrap();
     assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
