@@ -754,3 +754,59 @@ def test_nested_stack_from_s3_is_created_updated_and_deleted_with_its_parent(end
     assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
     assert cfn.describe_stacks(StackName=out["ChildId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     assert out["QueueUrl"] not in sqs.list_queues().get("QueueUrls", [])
+
+
+S3_EVENT_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Seen:
+    Type: AWS::SQS::Queue
+  Uploads:
+    Type: AWS::S3::Bucket
+  OnUpload:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        import json, os, boto3
+        def handler(event, context):
+            keys = [r["s3"]["object"]["key"] for r in event["Records"]]
+            boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"], MessageBody=json.dumps({"keys": keys}))
+      Environment:
+        Variables:
+          QUEUE: !Ref Seen
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: !Ref Uploads
+            Events: s3:ObjectCreated:*
+            Filter:
+              S3Key:
+                Rules: [{Name: suffix, Value: .csv}]
+"""
+
+
+def test_sam_s3_event_invokes_the_function_through_the_buckets_notification(endpoint):
+    cfn, s3, sqs = client(endpoint, "cloudformation"), client(endpoint, "s3"), client(endpoint, "sqs")
+    caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    stack_id = cfn.create_stack(StackName="uploads", TemplateBody=S3_EVENT_TEMPLATE, Capabilities=caps)["StackId"]
+    assert wait_stack(cfn, "uploads", deadline=400) == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="uploads")
+    bucket, queue = physical(cfn, "uploads", "Uploads"), physical(cfn, "uploads", "Seen")
+    config = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    assert config[0]["Events"] == ["s3:ObjectCreated:*"]
+    assert config[0]["Filter"]["Key"]["FilterRules"][0]["Value"] == ".csv"
+    s3.put_object(Bucket=bucket, Key="skip.txt", Body=b"no")
+    s3.put_object(Bucket=bucket, Key="in/data.csv", Body=b"a,b")
+    def only_csv(body):
+        assert "skip.txt" not in body, "the suffix filter lets only .csv keys through"
+        return "data.csv" in body
+    assert json.loads(receive_until(sqs, queue, only_csv, deadline=120)) == {"keys": ["in/data.csv"]}
+    late = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2).get("Messages", [])
+    assert not [m for m in late if "skip.txt" in m["Body"]]
+    for key in ["skip.txt", "in/data.csv"]:
+        s3.delete_object(Bucket=bucket, Key=key)
+    cfn.delete_stack(StackName="uploads")
+    assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
