@@ -360,6 +360,55 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_rules_with_several_conditions_filter_under_and() {
+        let cfg = serde_json::json!({"Rules": [{"Id": "r", "Status": "Enabled", "Prefix": "logs/",
+            "TagFilters": [{"Key": "k", "Value": "v"}], "ExpirationInDays": 30,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+            "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 90}]}]});
+        assert_eq!(
+            lifecycle_xml(&cfg),
+            "<LifecycleConfiguration><Rule><ID>r</ID><Filter><And><Prefix>logs/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And></Filter>\
+             <Status>Enabled</Status><Transition><Days>90</Days><StorageClass>GLACIER</StorageClass></Transition>\
+             <Expiration><Days>30</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>7</NoncurrentDays></NoncurrentVersionExpiration>\
+             </Rule></LifecycleConfiguration>"
+        );
+        let one = serde_json::json!({"Rules": [{"Status": "Enabled", "Prefix": "tmp/", "ExpirationInDays": 1}]});
+        assert!(lifecycle_xml(&one).contains("<Filter><Prefix>tmp/</Prefix></Filter>"));
+    }
+
+    #[test]
+    fn notification_configurations_use_s3s_element_names() {
+        let cfg = serde_json::json!({
+            "LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                "Filter": {"S3Key": {"Rules": [{"Name": "suffix", "Value": ".csv"}]}}}],
+            "TopicConfigurations": [{"Event": "s3:ObjectRemoved:*", "Topic": "arn:aws:sns:us-east-1:000000000000:t"}],
+            "EventBridgeConfiguration": {"EventBridgeEnabled": true}});
+        assert_eq!(
+            notification_xml(&cfg),
+            "<NotificationConfiguration><TopicConfiguration><Topic>arn:aws:sns:us-east-1:000000000000:t</Topic><Event>s3:ObjectRemoved:*</Event></TopicConfiguration>\
+             <CloudFunctionConfiguration><CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction><Event>s3:ObjectCreated:*</Event>\
+             <Filter><S3Key><FilterRule><Name>suffix</Name><Value>.csv</Value></FilterRule></S3Key></Filter></CloudFunctionConfiguration>\
+             <EventBridgeConfiguration></EventBridgeConfiguration></NotificationConfiguration>"
+        );
+    }
+
+    #[test]
+    fn cors_encryption_and_ownership_documents() {
+        let cors = serde_json::json!({"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposedHeaders": ["ETag"], "MaxAge": 60}]});
+        assert_eq!(
+            cors_xml(&cors),
+            "<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod><AllowedOrigin>*</AllowedOrigin><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>60</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+        );
+        let enc = serde_json::json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]});
+        assert_eq!(
+            encryption_xml(&enc),
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+        );
+        let own = serde_json::json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]});
+        assert_eq!(ownership_xml(&own), "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>");
+    }
+
+    #[test]
     fn tags_are_escaped_in_the_tagging_document() {
         let xml = tagging_xml(&[("a&b".into(), "<v>".into())]);
         assert_eq!(xml, "<Tagging><TagSet><Tag><Key>a&amp;b</Key><Value>&lt;v&gt;</Value></Tag></TagSet></Tagging>");

@@ -309,12 +309,26 @@ async fn create_subscription(cx: Cx, props: Value) -> Outcome {
     let topic = str_prop(&props, "TopicArn").ok_or_else(|| required(&props, "TopicArn").unwrap_err())?;
     let protocol = str_prop(&props, "Protocol").ok_or_else(|| required(&props, "Protocol").unwrap_err())?;
     let endpoint = str_prop(&props, "Endpoint").unwrap_or_default();
+    // `Region`: the topic's region, when it is not the stack's.
+    let mut cx = cx;
+    if let Some(region) = str_prop(&props, "Region") {
+        cx.api.region = region;
+    }
     let arn = subscribe(&cx, &topic, &protocol, &endpoint, &subscription_attributes(&props)).await?;
     Ok(Created::named(arn.clone()).attr("Arn", arn))
 }
 
+/// Calls about a subscription go to its topic's region (`Region` may differ from the stack's).
+fn in_region_of(mut cx: Cx, arn: &str) -> Cx {
+    if let Some(region) = arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+        cx.api.region = region.to_string();
+    }
+    cx
+}
+
 async fn update_subscription(cx: Cx, current: Resource, props: Value) -> Outcome {
     let arn = current.physical_id.clone().unwrap_or_default();
+    let cx = in_region_of(cx, &arn);
     let before = subscription_attributes(&current.properties);
     let mut attrs = subscription_attributes(&props);
     for (name, _) in &before {
@@ -339,6 +353,7 @@ async fn update_subscription(cx: Cx, current: Resource, props: Value) -> Outcome
 
 async fn delete_subscription(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(arn) = r.physical_id.filter(|a| a.starts_with("arn:")) else { return Ok(()) };
+    let cx = in_region_of(cx, &arn);
     tolerate_gone(cx.api.query("sns", "Unsubscribe", VERSION, &[p("SubscriptionArn", arn)]).await.map(|_| ()))
 }
 
