@@ -257,7 +257,9 @@ fn notification_xml(cfg: &Value) -> String {
 }
 
 /// The bucket configuration properties: the sub-resource each is put to and its document.
-const CONFIG: &[(&str, &str, fn(&Value) -> String)] = &[
+type Document = fn(&Value) -> String;
+
+const CONFIG: &[(&str, &str, Document)] = &[
     ("CorsConfiguration", "cors", cors_xml),
     ("LifecycleConfiguration", "lifecycle", lifecycle_xml),
     ("BucketEncryption", "encryption", encryption_xml),
