@@ -810,3 +810,19 @@ def test_sam_s3_event_invokes_the_function_through_the_buckets_notification(endp
     cfn.delete_stack(StackName="uploads")
     assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_a_configuration_s3_refuses_fails_the_bucket_and_leaves_nothing_behind(endpoint):
+    cfn, s3 = client(endpoint, "cloudformation"), client(endpoint, "s3")
+    body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": "cfn-bad-cors",
+        "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["PATCH"], "AllowedOrigins": ["*"]}]}}}}})
+    stack_id = cfn.create_stack(StackName="bad-bucket", TemplateBody=body)["StackId"]
+    assert wait_stack(cfn, "bad-bucket") == "ROLLBACK_COMPLETE"
+    failed = [e for e in cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+              if e["ResourceStatus"] == "CREATE_FAILED" and e["LogicalResourceId"] == "Bucket"]
+    assert failed[0]["ResourceStatusReason"].startswith(
+        'Resource handler returned message: "Found unsupported HTTP method in CORS config. Unsupported method is PATCH"')
+    assert "cfn-bad-cors" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    cfn.delete_stack(StackName="bad-bucket")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
