@@ -826,3 +826,47 @@ def test_a_configuration_s3_refuses_fails_the_bucket_and_leaves_nothing_behind(e
     assert "cfn-bad-cors" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     cfn.delete_stack(StackName="bad-bucket")
     assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+
+
+BUCKET_TO_TOPIC_TEMPLATE = """
+Resources:
+  Inbox:
+    Type: AWS::SQS::Queue
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      Subscription: [{Protocol: sqs, Endpoint: !GetAtt Inbox.Arn}]
+  TopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Topic]
+      PolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: s3.amazonaws.com}, Action: sns:Publish, Resource: !Ref Topic}]
+  Bucket:
+    Type: AWS::S3::Bucket
+    DependsOn: TopicPolicy
+    Properties:
+      NotificationConfiguration:
+        TopicConfigurations:
+          - Event: s3:ObjectRemoved:*
+            Topic: !Ref Topic
+        EventBridgeConfiguration:
+          EventBridgeEnabled: true
+"""
+
+
+def test_bucket_notifications_reach_an_sns_topic_of_the_stack(endpoint):
+    cfn, s3, sqs = client(endpoint, "cloudformation"), client(endpoint, "s3"), client(endpoint, "sqs")
+    stack_id = cfn.create_stack(StackName="bucket-topic", TemplateBody=BUCKET_TO_TOPIC_TEMPLATE)["StackId"]
+    assert wait_stack(cfn, "bucket-topic") == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="bucket-topic")
+    bucket, inbox = physical(cfn, "bucket-topic", "Bucket"), physical(cfn, "bucket-topic", "Inbox")
+    config = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert config["TopicConfigurations"][0]["TopicArn"] == physical(cfn, "bucket-topic", "Topic")
+    assert "EventBridgeConfiguration" in config
+    s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="gone.txt")
+    body = receive_until(sqs, inbox, lambda b: "ObjectRemoved" in b)
+    record = json.loads(json.loads(body)["Message"])["Records"][0]
+    assert (record["eventName"], record["s3"]["object"]["key"]) == ("ObjectRemoved:Delete", "gone.txt")
+    cfn.delete_stack(StackName="bucket-topic")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
