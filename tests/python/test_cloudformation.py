@@ -870,3 +870,49 @@ def test_bucket_notifications_reach_an_sns_topic_of_the_stack(endpoint):
     assert (record["eventName"], record["s3"]["object"]["key"]) == ("ObjectRemoved:Delete", "gone.txt")
     cfn.delete_stack(StackName="bucket-topic")
     assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE"
+
+
+KINESIS_EVENT_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Seen:
+    Type: AWS::SQS::Queue
+  Clicks:
+    Type: AWS::Kinesis::Stream
+    Properties:
+      ShardCount: 1
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        import base64, json, os, boto3
+        def handler(event, context):
+            data = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+            boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"], MessageBody=json.dumps({"data": data}))
+      Environment:
+        Variables:
+          QUEUE: !Ref Seen
+      Events:
+        Stream:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Clicks.Arn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+"""
+
+
+def test_sam_kinesis_event_reads_the_stacks_stream(endpoint):
+    cfn, kinesis, sqs = client(endpoint, "cloudformation"), client(endpoint, "kinesis"), client(endpoint, "sqs")
+    caps = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+    stack_id = cfn.create_stack(StackName="clicks", TemplateBody=KINESIS_EVENT_TEMPLATE, Capabilities=caps)["StackId"]
+    assert wait_stack(cfn, "clicks", deadline=400) == "CREATE_COMPLETE", cfn.describe_stack_events(StackName="clicks")
+    stream, queue = physical(cfn, "clicks", "Clicks"), physical(cfn, "clicks", "Seen")
+    kinesis.put_record(StreamName=stream, Data=b"click-1", PartitionKey="u1")
+    body = json.loads(receive_until(sqs, queue, lambda b: "click-1" in b, deadline=120))
+    assert body == {"data": ["click-1"]}
+    cfn.delete_stack(StackName="clicks")
+    assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
+    assert stream not in kinesis.list_streams()["StreamNames"]
