@@ -916,3 +916,88 @@ def test_sam_kinesis_event_reads_the_stacks_stream(endpoint):
     cfn.delete_stack(StackName="clicks")
     assert wait_stack(cfn, stack_id, deadline=400) == "DELETE_COMPLETE"
     assert stream not in kinesis.list_streams()["StreamNames"]
+
+
+def sam_cli():
+    """The SAM CLI: `NIMBUS_SAM_CLI`, or `sam` on PATH (not in tests/requirements.txt: it is large)."""
+    import shutil
+    return os.environ.get("NIMBUS_SAM_CLI") or shutil.which("sam")
+
+
+SAM_APP = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Items:
+    Type: AWS::Serverless::SimpleTable
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src/
+      Environment: {Variables: {TABLE: !Ref Items}}
+      Events:
+        Get:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: get
+        Tick:
+          Type: Schedule
+          Properties:
+            Schedule: rate(5 minutes)
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src/
+      Events:
+        Q:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+Outputs:
+  RestId:
+    Value: !Ref ServerlessRestApi
+"""
+
+
+def test_sam_deploy_redeploy_and_delete_with_the_sam_cli(endpoint, tmp_path):
+    import pytest
+    import requests
+    sam = sam_cli()
+    if not sam:
+        pytest.skip("the SAM CLI is not installed (pip install aws-sam-cli; or set NIMBUS_SAM_CLI)")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(SAM_APP)
+    code = 'import json\ndef handler(event, context):\n    return {"statusCode": 200, "body": json.dumps({"hello": "VERSION"})}\n'
+    (tmp_path / "src" / "app.py").write_text(code.replace("VERSION", "v1"))
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, SAM_CLI_TELEMETRY="0")
+
+    def run(*args):
+        return subprocess.run([sam, *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+
+    deploy = ("deploy", "--stack-name", "sam-cli-app", "--resolve-s3", "--capabilities", "CAPABILITY_IAM",
+              "--no-confirm-changeset", "--no-fail-on-empty-changeset")
+    done = run(*deploy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Successfully created/updated stack - sam-cli-app" in done.stdout
+    rest_id = outputs(client(endpoint, "cloudformation"), "sam-cli-app")["RestId"]
+    url = f"{endpoint}/restapis/{rest_id}/Prod/_user_request_/hello"
+    assert requests.get(url, timeout=60).json() == {"hello": "v1"}
+
+    # A code change: the change set modifies both functions in place.
+    (tmp_path / "src" / "app.py").write_text(code.replace("VERSION", "v2"))
+    done = run(*deploy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Modify" in done.stdout and "AWS::Lambda::Function" in done.stdout
+    assert requests.get(url, timeout=60).json() == {"hello": "v2"}
+
+    done = run("delete", "--stack-name", "sam-cli-app", "--no-prompts")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Deleted successfully" in done.stdout
+    assert rest_id not in [a["id"] for a in client(endpoint, "apigateway").get_rest_apis()["items"]]
