@@ -24,6 +24,7 @@ pub mod journal;
 pub mod logs;
 pub mod model;
 pub mod objects;
+pub mod outbound;
 pub mod paging;
 pub mod pattern;
 pub mod policy;
