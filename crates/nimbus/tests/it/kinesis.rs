@@ -1033,4 +1033,91 @@ mod cbor {
         assert_eq!(missing.status, 400);
         assert_eq!(as_text(get(&parse(&missing), "__type")), "ValidationException");
     }
+
+    /// One event-stream message: its string headers and payload (the framing's lengths are
+    /// checked; the SDK and boto3 tests check the CRCs through their own decoders).
+    fn frame(buf: &[u8]) -> Option<(Vec<(String, String)>, Vec<u8>, usize)> {
+        if buf.len() < 12 {
+            return None;
+        }
+        let total = u32::from_be_bytes(buf[0..4].try_into().unwrap()) as usize;
+        let headers_len = u32::from_be_bytes(buf[4..8].try_into().unwrap()) as usize;
+        if buf.len() < total {
+            return None;
+        }
+        let mut headers = Vec::new();
+        let mut at = 12;
+        while at < 12 + headers_len {
+            let name_len = buf[at] as usize;
+            let name = String::from_utf8(buf[at + 1..at + 1 + name_len].to_vec()).unwrap();
+            at += 1 + name_len;
+            assert_eq!(buf[at], 7, "string header");
+            let value_len = u16::from_be_bytes(buf[at + 1..at + 3].try_into().unwrap()) as usize;
+            let value = String::from_utf8(buf[at + 3..at + 3 + value_len].to_vec()).unwrap();
+            at += 3 + value_len;
+            headers.push((name, value));
+        }
+        Some((headers, buf[12 + headers_len..total - 4].to_vec(), total))
+    }
+
+    #[tokio::test]
+    async fn subscribe_to_shard_over_cbor_sends_cbor_events() {
+        let server = Server::start();
+        let sdk = kinesis(&server);
+        let arn = create(&sdk, "cbor-efo", 1).await;
+        sdk.put_record()
+            .stream_name("cbor-efo")
+            .partition_key("pk")
+            .data(aws_sdk_kinesis::primitives::Blob::new(vec![9u8, 8, 7]))
+            .send()
+            .await
+            .unwrap();
+        let consumer = sdk.register_stream_consumer().stream_arn(&arn).consumer_name("java").send().await.unwrap();
+        let consumer = consumer.consumer().unwrap().consumer_arn().to_string();
+
+        let mut body = vec![0xbf];
+        text(&mut body, "ConsumerARN");
+        text(&mut body, &consumer);
+        text(&mut body, "ShardId");
+        text(&mut body, "shardId-000000000000");
+        text(&mut body, "StartingPosition");
+        body.push(0xbf);
+        text(&mut body, "Type");
+        text(&mut body, "TRIM_HORIZON");
+        body.push(0xff);
+        body.push(0xff);
+        let mut response = reqwest::Client::new()
+            .post(server.endpoint())
+            .header("authorization", AUTH)
+            .header("content-type", "application/x-amz-cbor-1.1")
+            .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/vnd.amazon.eventstream");
+        let mut buf = Vec::new();
+        let mut messages = Vec::new();
+        while messages.len() < 2 {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk()).await.unwrap().unwrap();
+            buf.extend_from_slice(&chunk.expect("the stream goes on"));
+            while let Some((headers, payload, used)) = frame(&buf) {
+                messages.push((headers, payload));
+                buf.drain(..used);
+            }
+        }
+        let header = |m: &(Vec<(String, String)>, Vec<u8>), name: &str| {
+            m.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        assert_eq!(header(&messages[0], ":event-type"), "initial-response");
+        assert_eq!(header(&messages[0], ":message-type"), "event");
+        assert_eq!(header(&messages[1], ":event-type"), "SubscribeToShardEvent");
+        assert_eq!(header(&messages[1], ":content-type"), "application/x-amz-cbor-1.1");
+        let event: Cbor = ciborium::de::from_reader(&messages[1].1[..]).unwrap();
+        let Cbor::Array(records) = get(&event, "Records") else { panic!("no records: {event:?}") };
+        assert_eq!(get(&records[0], "Data"), &Cbor::Bytes(vec![9, 8, 7]));
+        assert!(matches!(get(&records[0], "ApproximateArrivalTimestamp"), Cbor::Tag(1, _)));
+        assert_eq!(get(&event, "ContinuationSequenceNumber"), get(&records[0], "SequenceNumber"));
+    }
 }
