@@ -858,6 +858,17 @@ mod efo {
         let plain = kinesis(&server);
         let listed = plain.list_streams().send().await.unwrap();
         assert_eq!(listed.stream_names(), ["h2"]);
+
+        // Deregistering the consumer ends its subscription with ResourceNotFoundException.
+        plain.deregister_stream_consumer().consumer_arn(&fan).send().await.unwrap();
+        let ended = loop {
+            match tokio::time::timeout(DEADLINE, sub.event_stream.recv()).await.unwrap() {
+                Ok(Some(_)) => continue,
+                other => break other,
+            }
+        };
+        let err = ended.unwrap_err().into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
     }
 }
 
