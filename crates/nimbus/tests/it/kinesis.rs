@@ -589,7 +589,10 @@ mod efo {
         }
 
         pub fn client() -> SharedHttpClient {
-            SharedHttpClient::new(H2c(Client::builder(TokioExecutor::new()).http2_only(true).build_http()))
+            // TCP_NODELAY as Netty (the Java SDK) and the SDK's own connector set it.
+            let mut tcp = Tcp::new();
+            tcp.set_nodelay(true);
+            SharedHttpClient::new(H2c(Client::builder(TokioExecutor::new()).http2_only(true).build(tcp)))
         }
     }
 
@@ -694,6 +697,7 @@ mod efo {
         let sent = Instant::now();
         let third = put(&client, "fan", "three").await;
         let (got, _) = records(&mut sub, 1).await;
+        eprintln!("PutRecord sent -> SubscribeToShardEvent received (HTTP/1.1): {:?}", sent.elapsed());
         assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
         assert_eq!(data(&got), ["three"]);
 
@@ -837,6 +841,7 @@ mod efo {
         let sent = Instant::now();
         put(&client, "h2", "pushed").await;
         assert_eq!(data(&records(&mut sub, 1).await.0), ["pushed"]);
+        eprintln!("PutRecord sent -> SubscribeToShardEvent received (h2c): {:?}", sent.elapsed());
         assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
 
         // Another protocol (REST-XML, signed with the payload hash) over the same kind of client.
