@@ -793,6 +793,37 @@ mod efo {
         assert!(err.is_invalid_argument_exception(), "{err:?}");
     }
 
+    /// With nothing to push, an event without records comes after 5 seconds; its
+    /// ContinuationSequenceNumber resumes exactly where the subscription stood.
+    #[tokio::test]
+    async fn heartbeats_carry_a_continuation_to_resume_from() {
+        let server = Server::start();
+        let client = kinesis(&server);
+        let arn = create(&client, "beat", 1).await;
+        put(&client, "beat", "old").await;
+        let fan = consumer(&client, &arn, "reader").await;
+        let shard = "shardId-000000000000";
+        let started = Instant::now();
+        let mut sub = subscribe(&client, &fan, shard, at(ShardIteratorType::Latest)).await;
+        let beat = next_event(&mut sub).await.expect("a heartbeat");
+        assert!(beat.records().is_empty());
+        assert!(started.elapsed() >= Duration::from_secs(4), "after the quiet period: {:?}", started.elapsed());
+        assert_eq!(beat.millis_behind_latest(), 0);
+        let continuation = beat.continuation_sequence_number().to_string();
+        assert_eq!(continuation.len(), 56);
+        drop(sub);
+
+        put(&client, "beat", "new").await;
+        advance_clock(&server, 6).await;
+        let resume = StartingPosition::builder()
+            .r#type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(&continuation)
+            .build()
+            .unwrap();
+        let mut again = subscribe(&client, &fan, shard, resume).await;
+        assert_eq!(data(&records(&mut again, 1).await.0), ["new"]);
+    }
+
     /// A closed shard read to its end: the last event names the children, then the stream ends.
     #[tokio::test]
     async fn a_closed_shard_ends_with_its_child_shards() {
