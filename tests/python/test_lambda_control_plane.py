@@ -42,6 +42,7 @@ def test_publish_version_on_a_configuration_only_change(endpoint):
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
     assert lam.publish_version(FunctionName=fn)["Version"] == "2"
     lam.update_function_configuration(FunctionName=fn, Timeout=9)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
     assert lam.publish_version(FunctionName=fn)["Version"] == "3"
 
 
@@ -81,7 +82,7 @@ def test_oversized_invoke_and_deprecated_runtimes(endpoint):
     payload = json.dumps({"x": "a" * 6_300_000})
     assert error_of(lam.invoke, FunctionName=fn, Payload=payload) == (
         413, "RequestEntityTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
-    for runtime in ["java8", "provided", "nodejs14.x", "python3.8"]:
+    for runtime in ["java8", "provided", "nodejs14.x", "python3.8", "python3.9", "nodejs18.x", "nodejs20.x"]:
         status, kind, message = error_of(lam.create_function, FunctionName="old-" + uuid.uuid4().hex[:6], Runtime=runtime,
                                          Role=ROLE, Handler="index.handler", Code={"ZipFile": code()})
         assert (status, kind) == (400, "InvalidParameterValueException"), runtime

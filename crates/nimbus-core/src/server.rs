@@ -100,6 +100,29 @@ impl Router {
         service.streams_body(head).then(|| service.clone())
     }
 
+    /// The service that answers this WebSocket handshake, if any (see [`Service::upgrades`]).
+    fn upgrading_service(&self, head: &HttpRequest) -> Option<Arc<dyn Service>> {
+        if !crate::websocket::is_upgrade(head) {
+            return None;
+        }
+        self.services.iter().find(|s| s.intercepts(head) && s.upgrades(head)).cloned()
+    }
+
+    /// Answer a WebSocket handshake through the service that serves it.
+    async fn dispatch_upgrade(
+        &self,
+        service: Arc<dyn Service>,
+        head: HttpRequest,
+        upgrade: crate::websocket::Upgrade,
+    ) -> HttpResponse {
+        if let Some(refusal) = self.screening.check(&head) {
+            return refusal;
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let ctx = self.context(&head, &request_id);
+        service.handle_upgrade(ctx, head, upgrade).await
+    }
+
     /// Handle a request whose body `service` reads itself, as it arrives.
     async fn dispatch_stream(&self, service: Arc<dyn Service>, head: HttpRequest, body: RequestBody) -> HttpResponse {
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -351,6 +374,7 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_READ_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await
                 }
                 None => return,
@@ -397,7 +421,25 @@ async fn sniff(stream: &tokio::net::TcpStream) -> Option<Version> {
     }
 }
 
-async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
+async fn handle_http(router: &Router, mut req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
+    let wants_upgrade = req
+        .headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_upgrade {
+        let head = HttpRequest {
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().map(parse_query).unwrap_or_default(),
+            headers: req.headers().clone(),
+            body: Bytes::new(),
+        };
+        if let Some(service) = router.upgrading_service(&head) {
+            let upgrade = crate::websocket::Upgrade(hyper::upgrade::on(&mut req));
+            return into_hyper(router.dispatch_upgrade(service, head, upgrade).await);
+        }
+    }
     let (mut parts, body) = req.into_parts();
     // HTTP/2 carries the host as the `:authority` pseudo-header; services, screening and
     // SigV4 (which signs `host`) read it as the `Host` header it stands for.

@@ -127,11 +127,12 @@ fn check_topic_attribute(name: &str, value: &str) -> Result<()> {
         return Err(invalid(format!("AttributeName")));
     }
     match name {
-        "Policy" | "DeliveryPolicy" | "DataProtectionPolicy" | "ArchivePolicy"
+        "Policy" | "DataProtectionPolicy" | "ArchivePolicy"
             if serde_json::from_str::<Value>(value).map(|v| !v.is_object()).unwrap_or(true) =>
         {
             Err(invalid(format!("{name}: failed to parse JSON")))
         }
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, true).map_err(invalid),
         "SignatureVersion" if value != "1" && value != "2" => {
             Err(invalid("SignatureVersion: Invalid value [".to_string() + value + "]. Valid values: 1, 2."))
         }
@@ -269,6 +270,7 @@ fn check_subscription_attribute(name: &str, value: &str) -> Result<()> {
     }
     match name {
         "FilterPolicy" => check_filter_policy(value),
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, false).map_err(invalid),
         "FilterPolicyScope" if value != "MessageAttributes" && value != "MessageBody" => Err(invalid(
             "FilterPolicyScope: Invalid filter policy scope, it must be one of: MessageAttributes, MessageBody",
         )),
@@ -380,10 +382,45 @@ pub fn get_subscription_attributes(db: &Topics, input: &Value) -> Result<Value> 
     for (k, v) in &s.attributes {
         attrs.insert(k.clone(), v.clone());
     }
+    if matches!(s.protocol.as_str(), "http" | "https") {
+        if let Some(t) = db.topics.get(&s.topic_arn) {
+            attrs.insert("EffectiveDeliveryPolicy".into(), effective_delivery_policy(t, s).to_string());
+        }
+    }
     if attrs.contains_key("FilterPolicy") && !attrs.contains_key("FilterPolicyScope") {
         attrs.insert("FilterPolicyScope".into(), "MessageAttributes".into());
     }
     Ok(json!({"Attributes": attrs}))
+}
+
+/// An `http`/`https` subscription's `EffectiveDeliveryPolicy`: its own `DeliveryPolicy` when
+/// the topic allows overrides, else the topic's HTTP defaults (AWS's when the topic has none).
+fn effective_delivery_policy(t: &Topic, s: &Subscription) -> Value {
+    let parse = |text: Option<&String>| text.and_then(|p| serde_json::from_str::<Value>(p).ok());
+    let topic = parse(t.attributes.get("DeliveryPolicy")).unwrap_or(Value::Null);
+    let http = &topic["http"];
+    let own = parse(s.attributes.get("DeliveryPolicy")).filter(|_| http["disableSubscriptionOverrides"] != true);
+    let section = |own_key: &str, topic_key: &str, default: Value| match &own {
+        Some(p) => p.get(own_key).cloned().unwrap_or(Value::Null),
+        None => http.get(topic_key).cloned().unwrap_or(default),
+    };
+    let r = crate::endpoint::RetryPolicy::default();
+    let default_retry = json!({
+        "minDelayTarget": r.min_delay, "maxDelayTarget": r.max_delay, "numRetries": r.num_retries,
+        "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear",
+    });
+    let healthy = match &own {
+        Some(p) if p.get("healthyRetryPolicy").is_none() => default_retry.clone(),
+        _ => section("healthyRetryPolicy", "defaultHealthyRetryPolicy", default_retry),
+    };
+    json!({
+        "healthyRetryPolicy": healthy,
+        "sicklyRetryPolicy": section("sicklyRetryPolicy", "defaultSicklyRetryPolicy", Value::Null),
+        "throttlePolicy": section("throttlePolicy", "defaultThrottlePolicy", Value::Null),
+        "requestPolicy": section("requestPolicy", "defaultRequestPolicy",
+            json!({"headerContentType": crate::endpoint::DEFAULT_CONTENT_TYPE})),
+        "guaranteed": own.as_ref().and_then(|p| p.get("guaranteed").cloned()).unwrap_or(json!(false)),
+    })
 }
 
 pub fn set_subscription_attributes(db: &Topics, input: &Value, changes: &mut Changes<Record>) -> Result<Value> {

@@ -3,11 +3,15 @@
 //! replacement (from AWS's resource specification), and what `Ref` and `Fn::GetAtt` answer.
 
 mod dynamodb;
+mod ecr;
 mod iam;
+mod kms;
 mod lambda;
 mod logs;
 mod misc;
+mod s3;
 mod sqs;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -138,6 +142,10 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(ecr::specs());
+        all.extend(kms::specs());
+        all.extend(s3::specs());
+        all.extend(ssm::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })

@@ -391,3 +391,40 @@ async fn stacks_survive_kill_9() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_bucket_and_its_policy_are_created_through_s3_and_deleted_with_the_stack() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let template = r#"{
+      "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+          "VersioningConfiguration": {"Status": "Enabled"},
+          "Tags": [{"Key": "team", "Value": "core"}]}},
+        "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+          "Bucket": {"Ref": "Bucket"},
+          "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${Bucket.Arn}/*"}}]}}}
+      },
+      "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Bucket", "Arn"]}},
+                  "Domain": {"Value": {"Fn::GetAtt": ["Bucket", "RegionalDomainName"]}}}
+    }"#;
+    let created = client.create_stack().stack_name("buckets").template_body(template).send().await.unwrap();
+    let stack_id = created.stack_id().unwrap().to_string();
+    assert_eq!(settle(&client, "buckets").await, "CREATE_COMPLETE");
+    let name = physical(&client, "buckets", "Bucket").await;
+    assert!(name.starts_with("buckets-bucket-"), "{name}");
+    let stack = client.describe_stacks().stack_name("buckets").send().await.unwrap().stacks()[0].clone();
+    assert_eq!(output(&stack, "Arn"), format!("arn:aws:s3:::{name}"));
+    assert_eq!(output(&stack, "Domain"), format!("{name}.s3.{REGION}.amazonaws.com"));
+    let s3 = server.s3();
+    let versioning = s3.get_bucket_versioning().bucket(&name).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let tags = s3.get_bucket_tagging().bucket(&name).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "team" && t.value() == "core"));
+    let policy = s3.get_bucket_policy().bucket(&name).send().await.unwrap();
+    assert!(policy.policy().unwrap().contains("s3:GetObject"));
+    client.delete_stack().stack_name("buckets").send().await.unwrap();
+    assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
+    assert!(s3.head_bucket().bucket(&name).send().await.is_err(), "bucket deleted");
+}
