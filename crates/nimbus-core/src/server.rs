@@ -495,3 +495,51 @@ fn into_hyper(response: HttpResponse) -> hyper::Response<Body> {
         fallback
     })
 }
+
+#[cfg(test)]
+mod sniff_tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// What `sniff` makes of a connection whose client writes `parts` with pauses between.
+    async fn sniffed(parts: &'static [&'static [u8]]) -> Option<&'static str> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            if parts.is_empty() {
+                return None; // closed at once
+            }
+            for part in parts {
+                conn.write_all(part).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            }
+            Some(conn)
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let version = sniff(&stream).await;
+        drop(client.await.unwrap());
+        version.map(|v| match v {
+            Version::Http1 => "http/1.1",
+            Version::Http2 => "h2c",
+        })
+    }
+
+    #[tokio::test]
+    async fn the_preface_picks_http2_even_when_split() {
+        assert_eq!(sniffed(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]).await, Some("h2c"));
+        assert_eq!(sniffed(&[b"PRI * HTT", b"P/2.0\r\n\r\nSM\r\n\r\n"]).await, Some("h2c"));
+    }
+
+    #[tokio::test]
+    async fn anything_else_is_http1_at_its_first_differing_byte() {
+        assert_eq!(sniffed(&[b"POST / HTTP/1.1\r\n"]).await, Some("http/1.1"));
+        assert_eq!(sniffed(&[b"G"]).await, Some("http/1.1"));
+        assert_eq!(sniffed(&[b"PRI * HTTP/1.1\r\n"]).await, Some("http/1.1"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_any_byte_is_let_go() {
+        assert_eq!(sniffed(&[]).await, None);
+    }
+}

@@ -589,7 +589,10 @@ mod efo {
         }
 
         pub fn client() -> SharedHttpClient {
-            SharedHttpClient::new(H2c(Client::builder(TokioExecutor::new()).http2_only(true).build_http()))
+            // TCP_NODELAY as Netty (the Java SDK) and the SDK's own connector set it.
+            let mut tcp = Tcp::new();
+            tcp.set_nodelay(true);
+            SharedHttpClient::new(H2c(Client::builder(TokioExecutor::new()).http2_only(true).build(tcp)))
         }
     }
 
@@ -694,6 +697,7 @@ mod efo {
         let sent = Instant::now();
         let third = put(&client, "fan", "three").await;
         let (got, _) = records(&mut sub, 1).await;
+        eprintln!("PutRecord sent -> SubscribeToShardEvent received (HTTP/1.1): {:?}", sent.elapsed());
         assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
         assert_eq!(data(&got), ["three"]);
 
@@ -789,6 +793,37 @@ mod efo {
         assert!(err.is_invalid_argument_exception(), "{err:?}");
     }
 
+    /// With nothing to push, an event without records comes after 5 seconds; its
+    /// ContinuationSequenceNumber resumes exactly where the subscription stood.
+    #[tokio::test]
+    async fn heartbeats_carry_a_continuation_to_resume_from() {
+        let server = Server::start();
+        let client = kinesis(&server);
+        let arn = create(&client, "beat", 1).await;
+        put(&client, "beat", "old").await;
+        let fan = consumer(&client, &arn, "reader").await;
+        let shard = "shardId-000000000000";
+        let started = Instant::now();
+        let mut sub = subscribe(&client, &fan, shard, at(ShardIteratorType::Latest)).await;
+        let beat = next_event(&mut sub).await.expect("a heartbeat");
+        assert!(beat.records().is_empty());
+        assert!(started.elapsed() >= Duration::from_secs(4), "after the quiet period: {:?}", started.elapsed());
+        assert_eq!(beat.millis_behind_latest(), 0);
+        let continuation = beat.continuation_sequence_number().to_string();
+        assert_eq!(continuation.len(), 56);
+        drop(sub);
+
+        put(&client, "beat", "new").await;
+        advance_clock(&server, 6).await;
+        let resume = StartingPosition::builder()
+            .r#type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(&continuation)
+            .build()
+            .unwrap();
+        let mut again = subscribe(&client, &fan, shard, resume).await;
+        assert_eq!(data(&records(&mut again, 1).await.0), ["new"]);
+    }
+
     /// A closed shard read to its end: the last event names the children, then the stream ends.
     #[tokio::test]
     async fn a_closed_shard_ends_with_its_child_shards() {
@@ -837,6 +872,7 @@ mod efo {
         let sent = Instant::now();
         put(&client, "h2", "pushed").await;
         assert_eq!(data(&records(&mut sub, 1).await.0), ["pushed"]);
+        eprintln!("PutRecord sent -> SubscribeToShardEvent received (h2c): {:?}", sent.elapsed());
         assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
 
         // Another protocol (REST-XML, signed with the payload hash) over the same kind of client.
@@ -858,6 +894,17 @@ mod efo {
         let plain = kinesis(&server);
         let listed = plain.list_streams().send().await.unwrap();
         assert_eq!(listed.stream_names(), ["h2"]);
+
+        // Deregistering the consumer ends its subscription with ResourceNotFoundException.
+        plain.deregister_stream_consumer().consumer_arn(&fan).send().await.unwrap();
+        let ended = loop {
+            match tokio::time::timeout(DEADLINE, sub.event_stream.recv()).await.unwrap() {
+                Ok(Some(_)) => continue,
+                other => break other,
+            }
+        };
+        let err = ended.unwrap_err().into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
     }
 }
 
@@ -1032,5 +1079,92 @@ mod cbor {
         let missing = call(&server, "PutRecord", body).await;
         assert_eq!(missing.status, 400);
         assert_eq!(as_text(get(&parse(&missing), "__type")), "ValidationException");
+    }
+
+    /// One event-stream message: its string headers and payload (the framing's lengths are
+    /// checked; the SDK and boto3 tests check the CRCs through their own decoders).
+    fn frame(buf: &[u8]) -> Option<(Vec<(String, String)>, Vec<u8>, usize)> {
+        if buf.len() < 12 {
+            return None;
+        }
+        let total = u32::from_be_bytes(buf[0..4].try_into().unwrap()) as usize;
+        let headers_len = u32::from_be_bytes(buf[4..8].try_into().unwrap()) as usize;
+        if buf.len() < total {
+            return None;
+        }
+        let mut headers = Vec::new();
+        let mut at = 12;
+        while at < 12 + headers_len {
+            let name_len = buf[at] as usize;
+            let name = String::from_utf8(buf[at + 1..at + 1 + name_len].to_vec()).unwrap();
+            at += 1 + name_len;
+            assert_eq!(buf[at], 7, "string header");
+            let value_len = u16::from_be_bytes(buf[at + 1..at + 3].try_into().unwrap()) as usize;
+            let value = String::from_utf8(buf[at + 3..at + 3 + value_len].to_vec()).unwrap();
+            at += 3 + value_len;
+            headers.push((name, value));
+        }
+        Some((headers, buf[12 + headers_len..total - 4].to_vec(), total))
+    }
+
+    #[tokio::test]
+    async fn subscribe_to_shard_over_cbor_sends_cbor_events() {
+        let server = Server::start();
+        let sdk = kinesis(&server);
+        let arn = create(&sdk, "cbor-efo", 1).await;
+        sdk.put_record()
+            .stream_name("cbor-efo")
+            .partition_key("pk")
+            .data(aws_sdk_kinesis::primitives::Blob::new(vec![9u8, 8, 7]))
+            .send()
+            .await
+            .unwrap();
+        let consumer = sdk.register_stream_consumer().stream_arn(&arn).consumer_name("java").send().await.unwrap();
+        let consumer = consumer.consumer().unwrap().consumer_arn().to_string();
+
+        let mut body = vec![0xbf];
+        text(&mut body, "ConsumerARN");
+        text(&mut body, &consumer);
+        text(&mut body, "ShardId");
+        text(&mut body, "shardId-000000000000");
+        text(&mut body, "StartingPosition");
+        body.push(0xbf);
+        text(&mut body, "Type");
+        text(&mut body, "TRIM_HORIZON");
+        body.push(0xff);
+        body.push(0xff);
+        let mut response = reqwest::Client::new()
+            .post(server.endpoint())
+            .header("authorization", AUTH)
+            .header("content-type", "application/x-amz-cbor-1.1")
+            .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/vnd.amazon.eventstream");
+        let mut buf = Vec::new();
+        let mut messages = Vec::new();
+        while messages.len() < 2 {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk()).await.unwrap().unwrap();
+            buf.extend_from_slice(&chunk.expect("the stream goes on"));
+            while let Some((headers, payload, used)) = frame(&buf) {
+                messages.push((headers, payload));
+                buf.drain(..used);
+            }
+        }
+        let header = |m: &(Vec<(String, String)>, Vec<u8>), name: &str| {
+            m.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        assert_eq!(header(&messages[0], ":event-type"), "initial-response");
+        assert_eq!(header(&messages[0], ":message-type"), "event");
+        assert_eq!(header(&messages[1], ":event-type"), "SubscribeToShardEvent");
+        assert_eq!(header(&messages[1], ":content-type"), "application/x-amz-cbor-1.1");
+        let event: Cbor = ciborium::de::from_reader(&messages[1].1[..]).unwrap();
+        let Cbor::Array(records) = get(&event, "Records") else { panic!("no records: {event:?}") };
+        assert_eq!(get(&records[0], "Data"), &Cbor::Bytes(vec![9, 8, 7]));
+        assert!(matches!(get(&records[0], "ApproximateArrivalTimestamp"), Cbor::Tag(1, _)));
+        assert_eq!(get(&event, "ContinuationSequenceNumber"), get(&records[0], "SequenceNumber"));
     }
 }
