@@ -167,7 +167,7 @@ impl Sdks {
 
     /// Before an environment of `runtime` starts: install what its code imports from the SDK
     /// and the cache lacks (the start waits), and return the folder to put on its module path
-    /// (`None` when the runtime includes no SDK).
+    /// (`None` when the runtime includes no SDK) and whether the code imports the SDK.
     pub async fn prepare(
         &self,
         runtime: &str,
@@ -175,7 +175,7 @@ impl Sdks {
         task: &Path,
         opt: &Path,
         code_is_fixed: bool,
-    ) -> Result<Option<PathBuf>, AwsError> {
+    ) -> Result<Option<(PathBuf, bool)>, AwsError> {
         let Some(sdk) = for_runtime(runtime) else { return Ok(None) };
         let key = (task.to_path_buf(), opt.to_path_buf());
         let cached = if code_is_fixed { self.needs.lock().get(&key).cloned() } else { None };
@@ -199,7 +199,7 @@ impl Sdks {
         };
         let path = self.module_path(sdk);
         if needs.is_empty() || self.missing(sdk, Some(interpreter), &needs).is_empty() {
-            return Ok(Some(path));
+            return Ok(Some((path, !needs.is_empty())));
         }
         let (root, interpreter) = (self.root.clone(), interpreter.to_path_buf());
         let result = tokio::task::spawn_blocking(move || install(&root, sdk, Some(&interpreter), &needs, true))
@@ -216,7 +216,7 @@ impl Sdks {
                 ),
             )
         })?;
-        Ok(Some(path))
+        Ok(Some((path, true)))
     }
 
     /// Of `needs`, what is not installed yet (Python: the whole SDK, or its compiled files for
