@@ -126,6 +126,21 @@ impl Api {
         json_answer(status, &headers, &body)
     }
 
+    /// REST with a raw body (a blob payload such as an OpenAPI definition) and a JSON answer.
+    pub async fn rest_bytes(
+        &self,
+        signing: &str,
+        method: Method,
+        path: &str,
+        query: Vec<(String, String)>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> ApiResult<Value> {
+        let req = self.request(signing, method, path, query, content_type, body);
+        let (status, headers, body) = self.send(req).await;
+        json_answer(status, &headers, &body)
+    }
+
     /// REST with a raw body and raw answer (S3).
     pub async fn raw(
         &self,

@@ -53,6 +53,12 @@ struct Args {
     #[arg(long, env = "NIMBUS_LAMBDA_IDLE_TIMEOUT", default_value_t = 600)]
     lambda_idle_timeout: u64,
 
+    /// How long (milliseconds) a Lambda update shows `LastUpdateStatus: InProgress`, and a
+    /// version it publishes `State: Pending`, as AWS does while it applies one; another update
+    /// of the function meanwhile is refused with ResourceConflictException. 0 settles at once.
+    #[arg(long, env = "NIMBUS_LAMBDA_UPDATE_MS", default_value_t = 250)]
+    lambda_update_ms: u64,
+
     /// Debug mode: lift function timeouts so a debugger can be attached to the runtime process
     /// (see `/_nimbus/lambda/environments` for its pid and command line).
     #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
@@ -225,6 +231,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         idle_timeout: std::time::Duration::from_secs(args.lambda_idle_timeout),
         debug: args.lambda_debug,
         runtime_overrides: runtime_overrides(&args),
+        update_window: std::time::Duration::from_millis(args.lambda_update_ms),
         cache_dir: args.cache_dir.clone(),
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;

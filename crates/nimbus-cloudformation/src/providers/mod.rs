@@ -2,12 +2,23 @@
 //! service's public API (create, update in place, delete), which property changes force a
 //! replacement (from AWS's resource specification), and what `Ref` and `Fn::GetAtt` answer.
 
+mod apigateway;
 mod dynamodb;
+mod ecr;
+mod events;
 mod iam;
+mod kinesis;
+mod kms;
 mod lambda;
 mod logs;
 mod misc;
+mod nested;
+mod s3;
+mod scheduler;
+mod secrets;
+mod sns;
 mod sqs;
+mod ssm;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -138,6 +149,17 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(ecr::specs());
+        all.extend(s3::specs());
+        all.extend(ssm::specs());
+        all.extend(sns::specs());
+        all.extend(events::specs());
+        all.extend(scheduler::specs());
+        all.extend(apigateway::specs());
+        all.extend(kinesis::specs());
+        all.extend(secrets::specs());
+        all.extend(kms::specs());
+        all.extend(nested::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
     })

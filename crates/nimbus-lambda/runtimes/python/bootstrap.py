@@ -181,19 +181,67 @@ def log_error(err, sink):
 
 
 class Unbuffered:
+    """stdout/stderr as AWS's Python runtime logs them: each print (or write) is one log event,
+    however many lines it has. The text of writes up to a newline goes out as one line whose
+    own line breaks are sent as carriage returns; nimbus's log capture turns them back."""
+
     def __init__(self, stream):
         self.stream = stream
+        self.pending = []
 
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
 
     def write(self, msg):
-        self.stream.write(msg)
-        self.stream.flush()
+        if not isinstance(msg, str):
+            return self.stream.write(msg)  # the stream's own TypeError
+        self.pending.append(msg)
+        if msg.endswith("\n"):
+            self.flush()
+        return len(msg)
 
     def writelines(self, msgs):
-        self.stream.writelines(msgs)
+        self.write("".join(msgs))
+
+    def flush(self):
+        if self.pending:
+            text = "".join(self.pending)
+            self.pending = []
+            if text.endswith("\n"):
+                text = text[:-1]
+            self.stream.write(text.replace("\r\n", "\n").replace("\n", "\r") + "\n")
         self.stream.flush()
+
+
+def install_print():
+    """print() writes its whole line at once, so that one print is one write, hence one event
+    (the built-in print writes each argument and separator apart)."""
+    import builtins
+    builtin_print = builtins.print
+
+    def print(*objects, sep=" ", end="\n", file=None, flush=False):
+        target = sys.stdout if file is None else file
+        if not isinstance(target, Unbuffered):
+            return builtin_print(*objects, sep=sep, end=end, file=file, flush=flush)
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if not isinstance(sep, str) or not isinstance(end, str):
+            return builtin_print(*objects, sep=sep, end=end, file=file, flush=flush)
+        target.write(sep.join(str(o) for o in objects) + end)
+        if flush:
+            target.flush()
+
+    print.__doc__ = builtin_print.__doc__
+    builtins.print = print
+
+
+def flush_output():
+    """What the handler wrote without a final newline belongs to its invocation."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
 
 
 # ---------------------------------------------------------------- errors
@@ -537,8 +585,10 @@ def handle_invocation(client, handler, resp, body, sink):
     except Exception as e:
         err, xray = error_from_exception(e, invoke_id)
         log_error(err, sink)
+        flush_output()
         client.post_error("/invocation/%s/error" % invoke_id, err, xray)
         return
+    flush_output()
     client.call("POST", "/invocation/%s/response" % invoke_id, payload, {"Content-Type": result_type})
 
 
@@ -546,6 +596,7 @@ def main():
     global request_id, tenant_id
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     sys.stdout, sys.stderr = Unbuffered(sys.stdout), Unbuffered(sys.stderr)
+    install_print()
     sink = LogSink()
     setup_logging(sink)
     client = RuntimeClient(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))

@@ -482,6 +482,23 @@ def test_telemetry_log_fd(make_env):
     assert t2 == 0xA55A0017 and error.startswith("[ERROR] ValueError: x\nTraceback (most recent call last):\n")
 
 
+def test_each_print_is_one_record_on_stdout(make_env):
+    """A multi-line print (and a write without a newline) is one stdout line, its own line
+    breaks as carriage returns: nimbus's log capture makes each such line one event."""
+    env = make_env({"index.py": """
+        import sys
+        def handler(event, context):
+            print("first\\nsecond")
+            print("a", "b", sep="\\n", end="!\\n")
+            sys.stdout.write("no newline")
+            return 1
+    """})
+    kind, _, _, _ = env.invoke({})
+    assert kind == "response"
+    _, out, _ = env.stop()
+    assert out == "first\rsecond\na\rb!\nno newline\n", repr(out)
+
+
 # ---------------------------------------------------------------- the Runtime API client itself
 def _bootstrap_module():
     import importlib.util

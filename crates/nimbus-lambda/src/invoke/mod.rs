@@ -41,9 +41,16 @@ pub struct Settings {
     pub debug: bool,
     /// Explicit runtime → interpreter mappings.
     pub runtime_overrides: HashMap<String, String>,
+    /// How long an update shows `LastUpdateStatus: InProgress` (and a version it publishes
+    /// `State: Pending`); another update meanwhile is refused, as on AWS.
+    pub update_window: Duration,
     /// Nimbus's cache folder (the AWS SDK functions import); `None`: [`sdk::default_cache_dir`].
     pub cache_dir: Option<PathBuf>,
 }
+
+/// AWS takes seconds to apply an update; nimbus shows one for this long by default, enough for
+/// a client to see the transition without slowing tools that wait for it.
+pub const DEFAULT_UPDATE_WINDOW: Duration = Duration::from_millis(250);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -51,6 +58,7 @@ impl Default for Settings {
             idle_timeout: Duration::from_secs(600),
             debug: false,
             runtime_overrides: HashMap::new(),
+            update_window: DEFAULT_UPDATE_WINDOW,
             cache_dir: None,
         }
     }
@@ -709,6 +717,7 @@ impl Invoker {
             variables: vars,
             memory_mb: config.memory_size,
             node,
+            bundled: matches!(family, Some(Family::Python | Family::Node)),
             log,
         }
     }
@@ -814,10 +823,10 @@ fn exit_message(request_id: &str, status: &str) -> String {
     }
 }
 
-/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime starts through the wrapper script, which gets
-/// the runtime's command line as its arguments (a missing wrapper fails as `Runtime.ExitError`).
-/// Not applied to Node.js here (its heap flag must follow the interpreter) nor to custom runtimes,
-/// as on AWS.
+/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime (Python, Node.js) starts through the wrapper
+/// script, which gets the runtime's command line as its arguments — the interpreter, its flags,
+/// the bootstrap (a missing wrapper fails as `Runtime.ExitError`). Custom runtimes start their
+/// own `bootstrap`, as on AWS.
 fn wrapped(
     launch: runtimes::Launch,
     target: &Target,
@@ -827,7 +836,7 @@ fn wrapped(
 ) -> runtimes::Launch {
     let wrapper = target.config.environment.as_ref().and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"));
     match (wrapper, family) {
-        (Some(wrapper), Some(Family::Python)) => {
+        (Some(wrapper), Some(Family::Python | Family::Node)) => {
             // AWS's paths map to the environment's folders: layers under /opt, code under /var/task.
             let program = if let Some(rest) = wrapper.strip_prefix("/opt/") {
                 opt.join(rest)
@@ -838,7 +847,7 @@ fn wrapped(
             };
             let mut args = vec![launch.program.display().to_string()];
             args.extend(launch.args);
-            runtimes::Launch { program, args }
+            runtimes::Launch { program, args, wrapper: true }
         }
         _ => launch,
     }

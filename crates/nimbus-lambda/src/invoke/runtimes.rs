@@ -51,6 +51,9 @@ pub struct Runtimes {
 pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// Started through `AWS_LAMBDA_EXEC_WRAPPER`: `args[0]` is the interpreter, and the
+    /// interpreter's own flags go after it.
+    pub wrapper: bool,
 }
 
 impl Runtimes {
@@ -86,15 +89,23 @@ impl Runtimes {
                         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
                     ));
                 }
-                Ok(Launch { program: bootstrap, args: Vec::new() })
+                Ok(Launch { program: bootstrap, args: Vec::new(), wrapper: false })
             }
             Family::Python => {
                 let program = self.interpreter_for(runtime)?;
-                Ok(Launch { program, args: vec![self.dir.join("python/bootstrap.py").display().to_string()] })
+                Ok(Launch {
+                    program,
+                    args: vec![self.dir.join("python/bootstrap.py").display().to_string()],
+                    wrapper: false,
+                })
             }
             Family::Node => {
                 let program = self.interpreter_for(runtime)?;
-                Ok(Launch { program, args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()] })
+                Ok(Launch {
+                    program,
+                    args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()],
+                    wrapper: false,
+                })
             }
         }
     }

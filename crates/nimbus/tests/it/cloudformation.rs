@@ -391,3 +391,165 @@ async fn stacks_survive_kill_9() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_bucket_and_its_policy_are_created_through_s3_and_deleted_with_the_stack() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let template = |cors: bool, days: u32| {
+        let cors = if cors {
+            r#""CorsConfiguration": {"CorsRules": [{"AllowedOrigins": ["https://app.example"],
+               "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"], "MaxAge": 300}]},"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{
+      "Resources": {{
+        "Events": {{"Type": "AWS::SQS::Queue"}},
+        "EventsPolicy": {{"Type": "AWS::SQS::QueuePolicy", "Properties": {{
+          "Queues": [{{"Ref": "Events"}}],
+          "PolicyDocument": {{"Statement": [{{"Effect": "Allow", "Principal": {{"Service": "s3.amazonaws.com"}},
+            "Action": "sqs:SendMessage", "Resource": {{"Fn::GetAtt": ["Events", "Arn"]}}}}]}}}}}},
+        "Bucket": {{"Type": "AWS::S3::Bucket", "DependsOn": "EventsPolicy", "Properties": {{
+          "VersioningConfiguration": {{"Status": "Enabled"}},
+          {cors}
+          "LifecycleConfiguration": {{"Rules": [{{"Id": "expire-tmp", "Status": "Enabled", "Prefix": "tmp/",
+             "ExpirationInDays": {days}, "AbortIncompleteMultipartUpload": {{"DaysAfterInitiation": 2}}}}]}},
+          "BucketEncryption": {{"ServerSideEncryptionConfiguration": [
+             {{"ServerSideEncryptionByDefault": {{"SSEAlgorithm": "AES256"}}, "BucketKeyEnabled": true}}]}},
+          "PublicAccessBlockConfiguration": {{"BlockPublicAcls": true, "BlockPublicPolicy": false,
+             "IgnorePublicAcls": true, "RestrictPublicBuckets": false}},
+          "OwnershipControls": {{"Rules": [{{"ObjectOwnership": "BucketOwnerPreferred"}}]}},
+          "NotificationConfiguration": {{"QueueConfigurations": [{{"Event": "s3:ObjectCreated:*",
+             "Queue": {{"Fn::GetAtt": ["Events", "Arn"]}},
+             "Filter": {{"S3Key": {{"Rules": [{{"Name": "prefix", "Value": "in/"}}]}}}}}}]}},
+          "Tags": [{{"Key": "team", "Value": "core"}}]}}}},
+        "Policy": {{"Type": "AWS::S3::BucketPolicy", "Properties": {{
+          "Bucket": {{"Ref": "Bucket"}},
+          "PolicyDocument": {{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": {{"Fn::Sub": "${{Bucket.Arn}}/*"}}}}]}}}}}}
+      }},
+      "Outputs": {{"Arn": {{"Value": {{"Fn::GetAtt": ["Bucket", "Arn"]}}}},
+                  "Domain": {{"Value": {{"Fn::GetAtt": ["Bucket", "RegionalDomainName"]}}}}}}
+    }}"#
+        )
+    };
+    let created = client.create_stack().stack_name("buckets").template_body(template(true, 7)).send().await.unwrap();
+    let stack_id = created.stack_id().unwrap().to_string();
+    assert_eq!(settle(&client, "buckets").await, "CREATE_COMPLETE");
+    let name = physical(&client, "buckets", "Bucket").await;
+    assert!(name.starts_with("buckets-bucket-"), "{name}");
+    let stack = client.describe_stacks().stack_name("buckets").send().await.unwrap().stacks()[0].clone();
+    assert_eq!(output(&stack, "Arn"), format!("arn:aws:s3:::{name}"));
+    assert_eq!(output(&stack, "Domain"), format!("{name}.s3.{REGION}.amazonaws.com"));
+    let s3 = server.s3();
+    let versioning = s3.get_bucket_versioning().bucket(&name).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let tags = s3.get_bucket_tagging().bucket(&name).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "team" && t.value() == "core"));
+    let policy = s3.get_bucket_policy().bucket(&name).send().await.unwrap();
+    assert!(policy.policy().unwrap().contains("s3:GetObject"));
+    let cors = s3.get_bucket_cors().bucket(&name).send().await.unwrap();
+    let rule = &cors.cors_rules()[0];
+    assert_eq!(rule.allowed_origins(), ["https://app.example"]);
+    assert_eq!(rule.allowed_methods(), ["GET", "PUT"]);
+    assert_eq!(rule.max_age_seconds(), Some(300));
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&name).send().await.unwrap();
+    let rule = &lifecycle.rules()[0];
+    assert_eq!(rule.id(), Some("expire-tmp"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(7));
+    assert_eq!(rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(2));
+    let enc = s3.get_bucket_encryption().bucket(&name).send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    let pab = s3.get_public_access_block().bucket(&name).send().await.unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!((pab.block_public_acls(), pab.block_public_policy()), (Some(true), Some(false)));
+    let own = s3.get_bucket_ownership_controls().bucket(&name).send().await.unwrap();
+    assert_eq!(own.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "BucketOwnerPreferred");
+
+    // The notification really goes to the stack's queue.
+    let queue = physical(&client, "buckets", "Events").await;
+    let sqs = sqs(&server);
+    s3.put_object().bucket(&name).key("in/a.txt").body(b"x".to_vec().into()).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = sqs.receive_message().queue_url(&queue).wait_time_seconds(2).send().await.unwrap();
+        if got.messages().iter().any(|m| m.body().unwrap_or_default().contains("\"key\":\"in/a.txt\"")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ObjectCreated record for in/a.txt");
+    }
+    s3.delete_object().bucket(&name).key("in/a.txt").send().await.unwrap();
+
+    // Update in place: CORS removed from the template goes from the bucket, lifecycle changes.
+    client.update_stack().stack_name("buckets").template_body(template(false, 30)).send().await.unwrap();
+    assert_eq!(settle(&client, "buckets").await, "UPDATE_COMPLETE");
+    assert_eq!(physical(&client, "buckets", "Bucket").await, name, "updated in place");
+    let err = s3.get_bucket_cors().bucket(&name).send().await.unwrap_err();
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&err), Some("NoSuchCORSConfiguration"));
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&name).send().await.unwrap();
+    assert_eq!(lifecycle.rules()[0].expiration().and_then(|e| e.days()), Some(30));
+
+    // A versioned bucket still holding versions cannot be deleted; empty it first, as AWS requires.
+    let versions = s3.list_object_versions().bucket(&name).send().await.unwrap();
+    for v in versions.versions() {
+        s3.delete_object()
+            .bucket(&name)
+            .key(v.key().unwrap())
+            .version_id(v.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    for m in versions.delete_markers() {
+        s3.delete_object()
+            .bucket(&name)
+            .key(m.key().unwrap())
+            .version_id(m.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    client.delete_stack().stack_name("buckets").send().await.unwrap();
+    assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
+    assert!(s3.head_bucket().bucket(&name).send().await.is_err(), "bucket deleted");
+}
+
+#[tokio::test]
+async fn an_ssm_parameter_is_put_updated_renamed_and_deleted_through_ssm() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let ssm = crate::ssm::ssm(&server);
+    let template = |name: &str, value: &str| {
+        format!(
+            r#"{{"Resources": {{"Param": {{"Type": "AWS::SSM::Parameter", "Properties": {{
+                 "Name": "{name}", "Type": "String", "Value": "{value}", "Description": "from a stack"}}}}}},
+               "Outputs": {{"Ref": {{"Value": {{"Ref": "Param"}}}}, "Value": {{"Value": {{"Fn::GetAtt": ["Param", "Value"]}}}}}}}}"#
+        )
+    };
+    let created = client.create_stack().stack_name("params").template_body(template("/app/a", "one")).send().await;
+    let stack_id = created.unwrap().stack_id().unwrap().to_string();
+    assert_eq!(settle(&client, "params").await, "CREATE_COMPLETE");
+    let stack = client.describe_stacks().stack_name("params").send().await.unwrap().stacks()[0].clone();
+    assert_eq!((output(&stack, "Ref"), output(&stack, "Value")), ("/app/a".to_string(), "one".to_string()));
+    let p = ssm.get_parameter().name("/app/a").send().await.unwrap().parameter.unwrap();
+    assert_eq!((p.value(), p.version()), (Some("one"), 1));
+
+    client.update_stack().stack_name("params").template_body(template("/app/a", "two")).send().await.unwrap();
+    assert_eq!(settle(&client, "params").await, "UPDATE_COMPLETE");
+    let p = ssm.get_parameter().name("/app/a").send().await.unwrap().parameter.unwrap();
+    assert_eq!((p.value(), p.version()), (Some("two"), 2), "updated in place");
+
+    client.update_stack().stack_name("params").template_body(template("/app/b", "two")).send().await.unwrap();
+    assert_eq!(settle(&client, "params").await, "UPDATE_COMPLETE");
+    assert_eq!(physical(&client, "params", "Param").await, "/app/b");
+    assert!(ssm.get_parameter().name("/app/a").send().await.is_err(), "the replaced parameter is deleted");
+    assert_eq!(ssm.get_parameter().name("/app/b").send().await.unwrap().parameter.unwrap().value(), Some("two"));
+
+    client.delete_stack().stack_name("params").send().await.unwrap();
+    assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
+    assert!(ssm.get_parameter().name("/app/b").send().await.is_err(), "deleted with the stack");
+}

@@ -503,3 +503,17 @@ pub async fn invoke_json(
     let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     (out.function_error().map(str::to_string), body)
 }
+
+/// Wait until Lambda has applied the last update of `function` (`LastUpdateStatus` no longer
+/// `InProgress`), as a deploy tool does before its next update: AWS refuses one meanwhile.
+pub async fn wait_updated(lambda: &aws_sdk_lambda::Client, function: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let config = lambda.get_function_configuration().function_name(function).send().await.unwrap();
+        if config.last_update_status().map(|s| s.as_str()) != Some("InProgress") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{function} still updating after 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
