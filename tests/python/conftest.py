@@ -16,7 +16,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def start_nimbus(*args):
     """A nimbus of its own on an ephemeral port: (process, endpoint URL)."""
     binary = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
-    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True)
+    # The AWS SDK functions import from their runtime is installed once, into a cache under target/.
+    env = dict(os.environ)
+    env.setdefault("NIMBUS_CACHE_DIR", str(ROOT / "target" / "nimbus-cache"))
+    proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True,
+                            env=env)
     banner = proc.stdout.readline()
     url = banner.strip().rsplit(" ", 1)[-1]
     assert url.startswith("http://"), banner

@@ -175,6 +175,15 @@ fn install_runtimes(args: &Args, runtimes: &[String], packages: &[String]) -> i3
             }
         }
     }
+    let any_node = runtimes.is_empty()
+        || runtimes.iter().any(|r| sdk::for_runtime(r).is_some_and(|s| matches!(s.kind, sdk::Kind::Node { .. })));
+    if !node_packages.is_empty() && !any_node {
+        eprintln!(
+            "nimbus: --package names @aws-sdk packages for Node.js runtimes; none of {} is one",
+            runtimes.join(", ")
+        );
+        return 2;
+    }
     let cache = args.cache_dir.clone().unwrap_or_else(sdk::default_cache_dir);
     let sdks = sdk::Sdks::new(&cache);
     let interpreters = nimbus_lambda::invoke::runtimes::Runtimes::probe_only(runtime_overrides(args));

@@ -390,6 +390,9 @@ let nodePathHooked = false;
 function hookNodePathForEsm() {
   if (nodePathHooked) return;
   nodePathHooked = true;
+  // nimbus says "0" when neither the runtime's SDK nor a layer is imported (the hook costs a
+  // loader thread before Node 22.15).
+  if (env.NIMBUS_LAMBDA_ESM_NODE_PATH === "0") return;
   const dirs = (env.NODE_PATH || "").split(":").filter(Boolean);
   if (!dirs.length) return;
   if (typeof Module.registerHooks === "function") {

@@ -167,7 +167,7 @@ impl Sdks {
 
     /// Before an environment of `runtime` starts: install what its code imports from the SDK
     /// and the cache lacks (the start waits), and return the folder to put on its module path
-    /// (`None` when the runtime includes no SDK).
+    /// (`None` when the runtime includes no SDK) and whether the code imports the SDK.
     pub async fn prepare(
         &self,
         runtime: &str,
@@ -175,7 +175,7 @@ impl Sdks {
         task: &Path,
         opt: &Path,
         code_is_fixed: bool,
-    ) -> Result<Option<PathBuf>, AwsError> {
+    ) -> Result<Option<(PathBuf, bool)>, AwsError> {
         let Some(sdk) = for_runtime(runtime) else { return Ok(None) };
         let key = (task.to_path_buf(), opt.to_path_buf());
         let cached = if code_is_fixed { self.needs.lock().get(&key).cloned() } else { None };
@@ -199,7 +199,7 @@ impl Sdks {
         };
         let path = self.module_path(sdk);
         if needs.is_empty() || self.missing(sdk, Some(interpreter), &needs).is_empty() {
-            return Ok(Some(path));
+            return Ok(Some((path, !needs.is_empty())));
         }
         let (root, interpreter) = (self.root.clone(), interpreter.to_path_buf());
         let result = tokio::task::spawn_blocking(move || install(&root, sdk, Some(&interpreter), &needs, true))
@@ -216,7 +216,7 @@ impl Sdks {
                 ),
             )
         })?;
-        Ok(Some(path))
+        Ok(Some((path, true)))
     }
 
     /// Of `needs`, what is not installed yet (Python: the whole SDK, or its compiled files for
@@ -304,7 +304,10 @@ fn install(
                     .arg("--target")
                     .arg(&tmp)
                     .args(packages.iter().map(|(p, v)| format!("{p}=={v}")));
-                run(command, &parent.join(".pip.log"), "pip")?;
+                if let Err(reason) = run(command, &parent.join(".pip.log"), "pip") {
+                    let _ = nimbus_core::scratch::remove_tree(&tmp);
+                    return Err(reason);
+                }
                 let list: String = packages.iter().map(|(p, v)| format!("{p}=={v}\n")).collect();
                 std::fs::write(tmp.join(PYTHON_READY), list).map_err(|e| e.to_string())?;
                 std::fs::rename(&tmp, &dir).map_err(|e| format!("cannot move the SDK into place: {e}"))?;
@@ -421,10 +424,15 @@ fn run(mut command: Command, log: &Path, what: &str) -> Result<(), String> {
 const MAX_FILES: usize = 200_000;
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Walk code folders, calling `visit` with each file whose name `wanted` accepts; folders
-/// `skip` names (the SDK's own packages, when bundled) are not entered. Symlinks are not
-/// followed.
-fn walk(roots: &[&Path], skip: &dyn Fn(&Path) -> bool, wanted: &dyn Fn(&str) -> bool, visit: &mut dyn FnMut(&[u8])) {
+/// Walk code folders, calling `visit` with each file whose name `wanted` accepts until it
+/// answers `true` (enough seen); folders `skip` names (the SDK's own packages, when bundled)
+/// are not entered. Symlinks are not followed.
+fn walk(
+    roots: &[&Path],
+    skip: &dyn Fn(&Path) -> bool,
+    wanted: &dyn Fn(&str) -> bool,
+    visit: &mut dyn FnMut(&[u8]) -> bool,
+) {
     let mut stack: Vec<PathBuf> = roots.iter().map(|r| r.to_path_buf()).collect();
     let mut files = 0;
     while let Some(dir) = stack.pop() {
@@ -442,8 +450,8 @@ fn walk(roots: &[&Path], skip: &dyn Fn(&Path) -> bool, wanted: &dyn Fn(&str) -> 
                     return;
                 }
                 if entry.metadata().is_ok_and(|m| m.len() <= MAX_FILE_BYTES) {
-                    if let Ok(bytes) = std::fs::read(&path) {
-                        visit(&bytes);
+                    if std::fs::read(&path).is_ok_and(|bytes| visit(&bytes)) {
+                        return;
                     }
                 }
             }
@@ -466,7 +474,10 @@ fn python_needs(task: &Path, opt: &Path) -> Vec<String> {
     static USES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bboto(?:3|core)\b").expect("regex"));
     let skip = |p: &Path| p.file_name().is_some_and(|n| n == "boto3" || n == "botocore" || n == "s3transfer");
     let mut uses = false;
-    walk(&[task, opt], &skip, &|name| name.ends_with(".py"), &mut |bytes| uses = uses || USES.is_match(bytes));
+    walk(&[task, opt], &skip, &|name| name.ends_with(".py"), &mut |bytes| {
+        uses = USES.is_match(bytes);
+        uses
+    });
     if uses {
         vec!["boto3".into()]
     } else {
@@ -491,6 +502,7 @@ fn node_needs(task: &Path, opt: &Path) -> Vec<String> {
                 names.insert(format!("@aws-sdk/{name}"));
             }
         }
+        false
     });
     let mut bundle_dirs = vec![task.join("node_modules"), opt.join("nodejs/node_modules")];
     if let Ok(entries) = std::fs::read_dir(opt.join("nodejs")) {

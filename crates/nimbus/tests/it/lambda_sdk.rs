@@ -69,7 +69,7 @@ sqs = boto3.client("sqs")
 def handler(event, context):
     sent = sqs.send_message(QueueUrl=event["queue"], MessageBody="hello from boto3")
     return {"boto3": boto3.__version__, "botocore": botocore.__version__, "file": boto3.__file__,
-            "python": sys.executable, "id": sent["MessageId"]}
+            "python": sys.executable, "id": sent["MessageId"], "path": sys.path}
 "#;
     create_function_with(&lambda, "uses-boto3", Runtime::Python312, "index.handler", python_zip(code), 30, &[]).await;
     let (error, body) = invoke_json(&lambda, "uses-boto3", &serde_json::json!({"queue": url}).to_string()).await;
@@ -78,6 +78,14 @@ def handler(event, context):
     assert_eq!(body["botocore"], "1.44.8");
     assert_eq!(body["python"], python.display().to_string());
     assert!(body["file"].as_str().unwrap().starts_with(&sdk_dir.display().to_string()), "{body}");
+    // sys.path: the code, the layers' folders, the SDK (where AWS's /var/runtime is), then the
+    // interpreter's own library.
+    let path: Vec<&str> = body["path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let at = |wanted: &dyn Fn(&str) -> bool| path.iter().position(|p| wanted(p));
+    let sdk_at = at(&|p| Path::new(p) == sdk_dir).unwrap_or_else(|| panic!("{path:?}"));
+    let layers_at = at(&|p| p.ends_with("/python")).unwrap_or_else(|| panic!("{path:?}"));
+    let library_at = at(&|p| p.ends_with("-packages") && !p.contains("/opt")).unwrap_or(path.len());
+    assert!(layers_at < sdk_at && sdk_at < library_at && sdk_at > 0, "{path:?}");
     let message = receive_one(&sqs, &url).await;
     assert_eq!(message.body(), Some("hello from boto3"));
     assert_eq!(message.message_id(), body["id"].as_str());
@@ -112,6 +120,8 @@ export const handler = async (event) => {
 exports.handler = async () => ({
   version: require("@aws-sdk/client-sqs/package.json").version,
   path: require.resolve("@aws-sdk/client-sqs"),
+  nodePath: process.env.NODE_PATH,
+  root: process.env.LAMBDA_TASK_ROOT,
 });
 "#;
     let files: &[(&str, &[u8])] = &[("index.mjs", esm), ("version.js", cjs)];
@@ -128,6 +138,11 @@ exports.handler = async () => ({
     assert_eq!(body["version"], "3.1178.0");
     let sdk_dir = shared_cache_dir().join("sdk/nodejs/aws-sdk-3.1178.0/node_modules");
     assert!(body["path"].as_str().unwrap().starts_with(&sdk_dir.display().to_string()), "{body}");
+    // NODE_PATH in AWS's order: the layers' folders, the SDK, then the code.
+    let node_path: Vec<&str> = body["nodePath"].as_str().unwrap().split(':').collect();
+    let sdk_at = node_path.iter().position(|p| Path::new(p) == sdk_dir).unwrap_or_else(|| panic!("{body}"));
+    let root_at = node_path.iter().position(|p| *p == body["root"].as_str().unwrap()).unwrap();
+    assert!(sdk_at == 2 && node_path[..2].iter().all(|p| p.ends_with("/node_modules")) && sdk_at < root_at, "{body}");
 
     // The function's own node_modules win.
     let bundled: &[(&str, &[u8])] = &[
