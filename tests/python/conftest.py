@@ -5,6 +5,7 @@ Set NIMBUS_ENDPOINT to test an already running server instead.
 import os
 import subprocess
 import pathlib
+import time
 
 import boto3
 import pytest
@@ -49,3 +50,32 @@ def client(endpoint, service, **kwargs):
         aws_secret_access_key="test",
         **kwargs,
     )
+
+
+def wait_for_log(logs, group, text, deadline_s=90):
+    """Poll CloudWatch Logs until an event of `group` contains `text`; its events."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        try:
+            events = logs.filter_log_events(logGroupName=group)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        if any(text in e["message"] for e in events):
+            return events
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} never reached {group}")
+
+
+def stack_outputs(cfn, stack):
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def run_tool(argv, cwd, endpoint, timeout=600, **env):
+    """Run a deployment tool with test credentials and nimbus as its endpoint; its output."""
+    full_env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="test",
+                    AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1", **env)
+    out = subprocess.run([str(a) for a in argv], cwd=cwd, env=full_env, capture_output=True, text=True,
+                         timeout=timeout)
+    assert out.returncode == 0, f"{' '.join(map(str, argv))} failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout + out.stderr

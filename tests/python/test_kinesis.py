@@ -145,3 +145,50 @@ def test_aws_cli_puts_and_lists(endpoint):
     listed = subprocess.run(base + ["list-streams", "--output", "json"], capture_output=True, text=True, env=env, check=True)
     assert name in json.loads(listed.stdout)["StreamNames"]
     assert [r["Data"] for r in read_shard(k, name, "shardId-000000000000")] == [b"hello"]
+
+
+def test_subscribe_to_shard_event_stream_with_boto3(endpoint):
+    """boto3 reads SubscribeToShard's event stream over HTTP/1.1: the initial response, then
+    SubscribeToShardEvents with the records, pushed as they are put."""
+    import time
+
+    k = kinesis(endpoint)
+    name = new_stream(k)
+    arn = k.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    first = k.put_record(StreamName=name, PartitionKey="p", Data=b"one")["SequenceNumber"]
+    consumer = k.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+    out = k.subscribe_to_shard(
+        ConsumerARN=consumer, ShardId="shardId-000000000000", StartingPosition={"Type": "TRIM_HORIZON"}
+    )
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 200
+    events = iter(out["EventStream"])
+
+    def next_records(n, deadline_s=30):
+        got, deadline = [], time.monotonic() + deadline_s
+        while len(got) < n:
+            assert time.monotonic() < deadline, "records did not arrive"
+            event = next(events)["SubscribeToShardEvent"]
+            got.extend(event["Records"])
+        return got, event
+
+    got, event = next_records(1)
+    assert [r["Data"] for r in got] == [b"one"]
+    assert got[0]["SequenceNumber"] == first
+    assert got[0]["PartitionKey"] == "p"
+    assert "ApproximateArrivalTimestamp" in got[0]
+    assert event["ContinuationSequenceNumber"] == first
+    assert event["MillisBehindLatest"] == 0
+
+    sent = time.monotonic()
+    k.put_record(StreamName=name, PartitionKey="p", Data=b"two")
+    got, _ = next_records(1)
+    assert [r["Data"] for r in got] == [b"two"]
+    assert time.monotonic() - sent < 2.5, "pushed, not carried by the 5-second heartbeat"
+
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        k.subscribe_to_shard(
+            ConsumerARN=consumer, ShardId="shardId-000000000000", StartingPosition={"Type": "LATEST"}
+        )
+    assert err.value.response["Error"]["Code"] == "ResourceInUseException"
+    out["EventStream"].close()
+    k.delete_stream(StreamName=name, EnforceConsumerDeletion=True)

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import client
+from conftest import client, start_nimbus
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
@@ -42,6 +42,7 @@ def test_publish_version_on_a_configuration_only_change(endpoint):
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
     assert lam.publish_version(FunctionName=fn)["Version"] == "2"
     lam.update_function_configuration(FunctionName=fn, Timeout=9)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
     assert lam.publish_version(FunctionName=fn)["Version"] == "3"
 
 
@@ -81,7 +82,7 @@ def test_oversized_invoke_and_deprecated_runtimes(endpoint):
     payload = json.dumps({"x": "a" * 6_300_000})
     assert error_of(lam.invoke, FunctionName=fn, Payload=payload) == (
         413, "RequestEntityTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
-    for runtime in ["java8", "provided", "nodejs14.x", "python3.8"]:
+    for runtime in ["java8", "provided", "nodejs14.x", "python3.8", "python3.9", "nodejs18.x", "nodejs20.x"]:
         status, kind, message = error_of(lam.create_function, FunctionName="old-" + uuid.uuid4().hex[:6], Runtime=runtime,
                                          Role=ROLE, Handler="index.handler", Code={"ZipFile": code()})
         assert (status, kind) == (400, "InvalidParameterValueException"), runtime
@@ -161,3 +162,37 @@ def test_function_not_found_names_the_resolved_version(endpoint):
     base = "arn:aws:lambda:us-east-1:000000000000:function:nowhere"
     assert error_of(lam.invoke, FunctionName="nowhere")[2] == f"Function not found: {base}:$LATEST"
     assert error_of(lam.get_function, FunctionName="nowhere", Qualifier="1")[2] == f"Function not found: {base}:1"
+
+
+@pytest.fixture
+def slow_updates():
+    """A nimbus whose updates stay in progress for 3 s, so a loaded machine cannot miss them."""
+    proc, url = start_nimbus("--lambda-update-ms", "3000")
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def test_an_update_in_progress_refuses_another_and_waiters_see_it_through(slow_updates):
+    # As recorded from AWS (test_lambda_concurrent_code_updates / _config_updates).
+    lam = client(slow_updates, "lambda")
+    fn = make(lam, Timeout=30)
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{fn}"
+    updated = lam.update_function_code(FunctionName=fn, ZipFile=code("def handler(e, c):\n    return 1\n"), Publish=True)
+    assert (updated["Version"], updated["State"], updated["StateReasonCode"]) == ("1", "Pending", "Creating")
+    assert "LastUpdateStatus" not in updated
+    latest = lam.get_function(FunctionName=fn)["Configuration"]
+    assert (latest["State"], latest["LastUpdateStatus"], latest["LastUpdateStatusReasonCode"]) == ("Active", "InProgress", "Creating")
+    assert lam.get_function(FunctionName=fn, Qualifier="1")["Configuration"]["State"] == "Pending"
+    with pytest.raises(ClientError) as err:
+        lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"TEST": "TEST2"}})
+    r = err.value.response
+    assert r["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert r["Error"] == {"Code": "ResourceConflictException", "Message": f"The operation cannot be performed at this time. An update is in progress for resource: {arn}"}
+    assert r["Type"] == "User"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    lam.get_waiter("published_version_active").wait(FunctionName=fn, Qualifier="1", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    settled = lam.get_function(FunctionName=fn)["Configuration"]
+    assert settled["LastUpdateStatus"] == "Successful" and settled["RevisionId"] != latest["RevisionId"]
+    assert "Environment" not in settled or settled["Environment"].get("Variables", {}).get("TEST") is None
+    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"TEST": "TEST2"}})

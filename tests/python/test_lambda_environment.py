@@ -58,6 +58,40 @@ def test_xray_variables_trace_id_and_exec_wrapper(endpoint):
     assert json.loads(out["Payload"].read())["errorType"] == "Runtime.ExitError"
 
 
+NODE_CODE = """
+exports.handler = async () => ({
+  wrapped: process.env.WRAPPED,
+  argv0: process.argv0,
+  execArgv: process.execArgv,
+  heap: require("v8").getHeapStatistics().heap_size_limit,
+});
+"""
+NODE_WRAPPER = """#!/bin/sh
+export WRAPPED="yes:$1"
+exec "$@"
+"""
+
+
+def test_exec_wrapper_for_nodejs(endpoint):
+    # As for Python: the wrapper gets the runtime's command line (node, its flags, the
+    # bootstrap), and the function's memory size still bounds node's heap.
+    lam = client(endpoint, "lambda")
+    fn = "node-wrap-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="nodejs22.x", Role=ROLE, Handler="index.handler", MemorySize=256,
+                        Code={"ZipFile": package({"index.js": NODE_CODE, "wrapper.sh": NODE_WRAPPER})},
+                        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}})
+    out = json.loads(lam.invoke(FunctionName=fn, Payload=b"{}")["Payload"].read())
+    assert out["wrapped"].startswith("yes:") and out["wrapped"].endswith("node"), out
+    assert any(a.startswith("--max-old-space-size=") for a in out["execArgv"]), out
+    assert out["heap"] < 512 * 1024 * 1024, out
+
+    lam.update_function_configuration(FunctionName=fn, Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/missing"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
+    out = lam.invoke(FunctionName=fn, Payload=b"{}")
+    assert out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Runtime.ExitError"
+
+
 def test_provisioned_environments_say_so(endpoint):
     lam = client(endpoint, "lambda")
     fn = "prov-" + uuid.uuid4().hex[:8]

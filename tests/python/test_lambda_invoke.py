@@ -57,6 +57,58 @@ def test_invoke_writes_platform_and_function_logs(endpoint):
     assert len(found) == 1
 
 
+MULTILINE = """
+import logging, sys
+logging.getLogger().setLevel(logging.INFO)
+
+def handler(event, context):
+    print("first line\\nsecond line")
+    logging.info("logged\\nover two lines")
+    sys.stdout.write("written without a newline")
+    return "ok"
+"""
+
+
+def test_a_multi_line_print_is_one_log_event(endpoint):
+    # AWS's Python runtime sends each print (and each logging record) as one event, its line
+    # breaks inside; output without a final newline still belongs to the invocation.
+    lam = client(endpoint, "lambda")
+    logs = client(endpoint, "logs")
+    fn = "multiline-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": zip_bytes({"index.py": MULTILINE})})
+    out = lam.invoke(FunctionName=fn, Payload=b"{}", LogType="Tail")
+    assert json.loads(out["Payload"].read()) == "ok"
+    request_id = out["ResponseMetadata"]["RequestId"]
+    group = f"/aws/lambda/{fn}"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]]
+    function_events = [m for m in messages if not m.startswith(("START ", "END ", "REPORT ", "INIT_START "))]
+    assert function_events[0] == "first line\nsecond line\n"
+    assert re.fullmatch(r"\[INFO\]\t\S+Z\t" + request_id + r"\tlogged\nover two lines\n", function_events[1]), function_events
+    assert function_events[2] == "written without a newline\n"
+    assert len(function_events) == 3, function_events
+    assert messages.index(function_events[2]) < next(i for i, m in enumerate(messages) if m.startswith("END "))
+    assert "first line\nsecond line\n" in base64.b64decode(out["LogResult"]).decode()
+
+
+def test_a_multi_line_console_log_is_one_log_event(endpoint):
+    lam = client(endpoint, "lambda")
+    logs = client(endpoint, "logs")
+    fn = "multiline-node-" + uuid.uuid4().hex[:8]
+    code = 'exports.handler = async () => { console.log("first line\\nsecond line"); return "ok"; };\n'
+    lam.create_function(FunctionName=fn, Runtime="nodejs22.x", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": zip_bytes({"index.js": code})})
+    out = lam.invoke(FunctionName=fn, Payload=b"{}")
+    request_id = out["ResponseMetadata"]["RequestId"]
+    group = f"/aws/lambda/{fn}"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    messages = [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]]
+    logged = [m for m in messages if "first line" in m]
+    assert len(logged) == 1, messages
+    assert re.fullmatch(r"\S+Z\t" + request_id + r"\tINFO\tfirst line\nsecond line\n", logged[0]), logged
+
+
 def test_json_log_format_and_custom_group(endpoint):
     lam = client(endpoint, "lambda")
     logs = client(endpoint, "logs")

@@ -10,6 +10,8 @@ use nimbus_core::invoke::Invocation;
 use nimbus_core::{HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use crate::http_auth::{self, Authorized, RouteAuth};
+use crate::mapping;
 use crate::serve::{self, decode, function_of, Address};
 use crate::util::str_of;
 use crate::ApiGateway;
@@ -27,6 +29,12 @@ struct Route {
     path_params: Map<String, Value>,
     integration: Value,
     cors: Value,
+    /// `AuthorizationType` of the route (`NONE`, `JWT`, `CUSTOM`, `AWS_IAM`).
+    authorization_type: String,
+    /// The route's authorizer, if it names one that exists.
+    authorizer: Option<Value>,
+    /// `AuthorizationScopes` of the route.
+    scopes: Vec<String>,
 }
 
 fn not_found() -> HttpResponse {
@@ -101,6 +109,7 @@ fn route(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Result<Route, Ht
             .and_then(|id| api.integrations.get(id))
             .cloned()
             .ok_or_else(|| HttpResponse::json(500, &json!({"message": "Internal Server Error"})))?;
+        let authorizer = str_of(route, "AuthorizerId").and_then(|id| api.authorizers.get(id)).cloned();
         Ok(Route {
             account: api.account.clone(),
             region: api.region.clone(),
@@ -116,6 +125,15 @@ fn route(gw: &ApiGateway, req: &HttpRequest, addr: &Address) -> Result<Route, Ht
             path_params,
             integration,
             cors,
+            authorization_type: str_of(route, "AuthorizationType").unwrap_or("NONE").to_string(),
+            authorizer,
+            scopes: route["AuthorizationScopes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
         })
     })
 }
@@ -143,10 +161,19 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let integration = &route.integration;
-    let response = match str_of(integration, "IntegrationType").unwrap_or_default() {
-        "AWS_PROXY" => lambda(gw, req, &route, &request_id).await,
-        "HTTP_PROXY" => http_proxy(req, &route).await,
-        _ => HttpResponse::json(500, &json!({"message": "Internal Server Error"})),
+    let response = match authorize(gw, req, &route, &request_id).await {
+        Err(denied) => denied,
+        Ok(auth) => {
+            let context = mapping_context(req, &route, &request_id, &auth);
+            let (mapped, path) = map_request(req, &route, &context);
+            let mut response = match str_of(integration, "IntegrationType").unwrap_or_default() {
+                "AWS_PROXY" => lambda(gw, &mapped, &route, &request_id, &auth).await,
+                "HTTP_PROXY" => http_proxy(&mapped, &route, path).await,
+                _ => HttpResponse::json(500, &json!({"message": "Internal Server Error"})),
+            };
+            map_response(req, &route, &context, &mut response);
+            response
+        }
     };
     let mut response = with_cors(response, &route.cors, req.header("origin"), false);
     response.headers.push(("apigw-requestid".into(), request_id));
@@ -157,16 +184,86 @@ fn internal_error() -> HttpResponse {
     HttpResponse::json(500, &json!({"message": "Internal Server Error"}))
 }
 
-async fn lambda(gw: &ApiGateway, req: &HttpRequest, route: &Route, request_id: &str) -> HttpResponse {
-    let integration = &route.integration;
-    let version = str_of(integration, "PayloadFormatVersion").unwrap_or("2.0");
-    let event = if version == "1.0" { event_v1(req, route, request_id) } else { event_v2(req, route, request_id) };
-    let Some(invoker) = gw.invoker.read().clone() else { return internal_error() };
-    let Some(function) = function_of(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables)
-    else {
-        return internal_error();
+/// `$context` of parameter mappings.
+fn mapping_context(req: &HttpRequest, route: &Route, request_id: &str, auth: &Authorized) -> Value {
+    let authorizer = match auth {
+        Authorized::None => Value::Null,
+        Authorized::Jwt { claims, scopes } => json!({"claims": claims, "scopes": scopes}),
+        Authorized::Lambda { context, principal_id } => {
+            let mut out = context.clone();
+            if let Some(p) = principal_id {
+                out.insert("principalId".into(), p.clone());
+            }
+            Value::Object(out)
+        }
     };
-    let source_arn = format!(
+    json!({
+        "accountId": route.account, "apiId": route.api_id, "authorizer": authorizer,
+        "domainName": req.header("host").unwrap_or_default(), "domainPrefix": route.api_id,
+        "httpMethod": req.method.as_str(), "path": route.path, "protocol": "HTTP/1.1", "requestId": request_id,
+        "routeKey": route.route_key, "stage": route.stage,
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": req.header("user-agent").unwrap_or_default()},
+    })
+}
+
+fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+}
+
+/// The request as the integration gets it, after the integration's `RequestParameters`; and
+/// the path an `overwrite:path` mapping gave.
+fn map_request(req: &HttpRequest, route: &Route, context: &Value) -> (HttpRequest, Option<String>) {
+    let parameters = &route.integration["RequestParameters"];
+    if parameters.as_object().is_none_or(|p| p.is_empty()) {
+        return (req.clone(), None);
+    }
+    let headers = header_list(&req.headers);
+    let sources = mapping::Sources {
+        headers: &headers,
+        query: &req.query,
+        path: &route.path,
+        path_params: &route.path_params,
+        body: &req.body,
+        context,
+        variables: &route.variables,
+        response: None,
+    };
+    let mapped = mapping::map_request(parameters, &sources);
+    let mut out = req.clone();
+    out.headers = http::HeaderMap::new();
+    for (k, v) in mapped.headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(&v)) {
+            out.headers.append(name, value);
+        }
+    }
+    out.query = mapped.query;
+    (out, mapped.path)
+}
+
+/// The integration's `ResponseParameters` for the answer's status code.
+fn map_response(req: &HttpRequest, route: &Route, context: &Value, response: &mut HttpResponse) {
+    let parameters = &route.integration["ResponseParameters"];
+    if parameters.as_object().is_none_or(|p| p.is_empty()) {
+        return;
+    }
+    let headers = header_list(&req.headers);
+    let answer_headers = response.headers.clone();
+    let answer_body = response.body.as_bytes().cloned().unwrap_or_default();
+    let sources = mapping::Sources {
+        headers: &headers,
+        query: &req.query,
+        path: &route.path,
+        path_params: &route.path_params,
+        body: &req.body,
+        context,
+        variables: &route.variables,
+        response: Some((&answer_headers, &answer_body)),
+    };
+    mapping::map_response(parameters, response, &sources);
+}
+
+fn route_arn(req: &HttpRequest, route: &Route) -> String {
+    format!(
         "arn:aws:execute-api:{}:{}:{}/{}/{}{}",
         route.region,
         route.account,
@@ -174,7 +271,72 @@ async fn lambda(gw: &ApiGateway, req: &HttpRequest, route: &Route, request_id: &
         route.stage,
         req.method.as_str(),
         route.path
-    );
+    )
+}
+
+/// The route's authorizer (`JWT`, or `CUSTOM` with a Lambda `REQUEST` authorizer).
+async fn authorize(
+    gw: &ApiGateway,
+    req: &HttpRequest,
+    route: &Route,
+    request_id: &str,
+) -> Result<Authorized, HttpResponse> {
+    let kind = route.authorization_type.as_str();
+    if kind != "JWT" && kind != "CUSTOM" {
+        return Ok(Authorized::None);
+    }
+    let Some(authorizer) = &route.authorizer else {
+        tracing::warn!(api = %route.api_id, route = %route.route_key, "the route's authorizer does not exist");
+        return Err(internal_error());
+    };
+    let auth = RouteAuth {
+        api_id: &route.api_id,
+        account: &route.account,
+        region: &route.region,
+        variables: &route.variables,
+        route_arn: route_arn(req, route),
+        scopes: route.scopes.clone(),
+        path_params: &route.path_params,
+        stage: &route.stage,
+    };
+    if kind == "JWT" {
+        if str_of(authorizer, "AuthorizerType") != Some("JWT") {
+            return Err(internal_error());
+        }
+        return http_auth::jwt(gw, req, &auth, authorizer).await;
+    }
+    if str_of(authorizer, "AuthorizerType") != Some("REQUEST") {
+        return Err(internal_error());
+    }
+    let none = Authorized::None;
+    http_auth::lambda(
+        gw,
+        req,
+        &auth,
+        authorizer,
+        || event_v1(req, route, request_id, &none),
+        || event_v2(req, route, request_id, &none),
+    )
+    .await
+}
+
+async fn lambda(
+    gw: &ApiGateway,
+    req: &HttpRequest,
+    route: &Route,
+    request_id: &str,
+    auth: &Authorized,
+) -> HttpResponse {
+    let integration = &route.integration;
+    let version = str_of(integration, "PayloadFormatVersion").unwrap_or("2.0");
+    let event =
+        if version == "1.0" { event_v1(req, route, request_id, auth) } else { event_v2(req, route, request_id, auth) };
+    let Some(invoker) = gw.invoker.read().clone() else { return internal_error() };
+    let Some(function) = function_of(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables)
+    else {
+        return internal_error();
+    };
+    let source_arn = route_arn(req, route);
     let call = Invocation {
         account: nimbus_core::arn::Arn::parse(&function)
             .map(|a| a.account)
@@ -251,7 +413,7 @@ fn encode(s: &str) -> String {
 }
 
 /// Payload format 2.0, as HTTP APIs send it.
-fn event_v2(req: &HttpRequest, route: &Route, request_id: &str) -> Value {
+fn event_v2(req: &HttpRequest, route: &Route, request_id: &str, auth: &Authorized) -> Value {
     let (headers, cookies) = joined_headers(req);
     let raw_query = req.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
     let mut query = Map::new();
@@ -309,11 +471,14 @@ fn event_v2(req: &HttpRequest, route: &Route, request_id: &str) -> Value {
     if !body.is_null() {
         event["body"] = body;
     }
+    if let Some(authorizer) = auth.v2() {
+        event["requestContext"]["authorizer"] = authorizer;
+    }
     event
 }
 
 /// Payload format 1.0: the REST API proxy event with `version: "1.0"`.
-fn event_v1(req: &HttpRequest, route: &Route, request_id: &str) -> Value {
+fn event_v1(req: &HttpRequest, route: &Route, request_id: &str, auth: &Authorized) -> Value {
     let (headers, multi_headers) = serve::headers(req);
     let mut query = Map::new();
     let mut multi_query: Map<String, Value> = Map::new();
@@ -330,7 +495,7 @@ fn event_v1(req: &HttpRequest, route: &Route, request_id: &str) -> Value {
     let resource = route.route_key.split_once(' ').map_or("$default", |(_, p)| p);
     let now = chrono::Utc::now();
     let or_null = |m: Map<String, Value>| if m.is_empty() { Value::Null } else { Value::Object(m) };
-    json!({
+    let mut event = json!({
         "version": "1.0",
         "resource": resource,
         "path": route.path,
@@ -354,7 +519,11 @@ fn event_v1(req: &HttpRequest, route: &Route, request_id: &str) -> Value {
         "stageVariables": route.variables,
         "body": body,
         "isBase64Encoded": base64,
-    })
+    });
+    if let Some(authorizer) = auth.v1() {
+        event["requestContext"]["authorizer"] = authorizer;
+    }
+    event
 }
 
 /// Payload 2.0 answers: a `{statusCode, headers, cookies, body, isBase64Encoded}` object, or any
@@ -398,7 +567,7 @@ fn push(response: &mut HttpResponse, name: &str, value: String) {
     response.headers.push((name.to_string(), value));
 }
 
-async fn http_proxy(req: &HttpRequest, route: &Route) -> HttpResponse {
+async fn http_proxy(req: &HttpRequest, route: &Route, path: Option<String>) -> HttpResponse {
     let integration = &route.integration;
     let mut url =
         serve::substitute_stage_variables(str_of(integration, "IntegrationUri").unwrap_or_default(), &route.variables);
@@ -406,7 +575,12 @@ async fn http_proxy(req: &HttpRequest, route: &Route) -> HttpResponse {
         let v = v.as_str().unwrap_or_default();
         url = url.replace(&format!("{{{k}+}}"), v).replace(&format!("{{{k}}}"), v);
     }
-    if route.route_key == "$default" || url.ends_with('/') && route.path != "/" {
+    if let Some(path) = path {
+        // `overwrite:path`: the path of the integration's URL is the mapped one.
+        let authority_end = url.find("://").map_or(0, |i| i + 3);
+        let path_start = url[authority_end..].find('/').map_or(url.len(), |i| authority_end + i);
+        url = format!("{}{path}", &url[..path_start]);
+    } else if route.route_key == "$default" || url.ends_with('/') && route.path != "/" {
         // A `$default` route proxies the whole path to the base URL, as AWS does.
         url = format!("{}{}", url.trim_end_matches('/'), route.path);
     }

@@ -12,6 +12,8 @@
 //! Lambda checks the function's resource policy for `apigateway.amazonaws.com`.
 
 pub mod http_api;
+pub mod http_auth;
+pub mod mapping;
 pub mod openapi;
 pub mod rest;
 pub mod serve;
@@ -19,7 +21,9 @@ pub mod state;
 pub mod util;
 pub mod v1;
 pub mod v2;
+pub mod validate;
 pub mod vtl;
+pub mod websocket;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,6 +59,10 @@ pub struct ApiGateway {
     pub invoker: RwLock<Option<Arc<dyn FunctionInvoker>>>,
     /// Authorizer results by API, authorizer and identity: (valid until, millis; the result).
     pub authorizer_cache: Mutex<HashMap<String, (i64, Value)>>,
+    /// JWT issuers' keys by issuer: (valid until, millis; the JWKS `keys`).
+    pub jwks_cache: Mutex<HashMap<String, (i64, Vec<Value>)>>,
+    /// Open WebSocket connections by connection id.
+    pub connections: Mutex<HashMap<String, Arc<websocket::Connection>>>,
 }
 
 impl ApiGateway {
@@ -64,12 +72,18 @@ impl ApiGateway {
             clock,
             invoker: RwLock::new(None),
             authorizer_cache: Mutex::default(),
+            jwks_cache: Mutex::default(),
+            connections: Mutex::default(),
         }))
     }
 
     pub fn reset(&self) {
         self.store.reset();
         self.authorizer_cache.lock().clear();
+        self.jwks_cache.lock().clear();
+        for (_, connection) in self.connections.lock().drain() {
+            let _ = connection.outbox.send(websocket::Outgoing::Close);
+        }
     }
 }
 
@@ -101,9 +115,16 @@ impl Operations for V2Ops {
 
     fn call<'a>(&'a self, ctx: &'a RequestContext, op: &'a str, input: Value) -> BoxFuture<'a, OpResult> {
         Box::pin(async move {
-            self.0
+            let out = self
+                .0
                 .store
-                .write(|g, changes| v2::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))))
+                .write(|g, changes| v2::dispatch(g, ctx, op, &input, changes).unwrap_or_else(|| Err(unsupported(op))));
+            if op == "ResetAuthorizersCache" && out.is_ok() {
+                // Cached Lambda authorizer results of the API (nimbus keeps one cache per API).
+                let prefix = format!("v2/{}/", input["ApiId"].as_str().unwrap_or_default());
+                self.0.authorizer_cache.lock().retain(|k, _| !k.starts_with(&prefix));
+            }
+            out
         })
     }
 }
@@ -148,6 +169,9 @@ impl Service for ApiGatewayService {
         Box::pin(async move {
             if let Some(addr) = serve::address(&req) {
                 let is_v2 = self.gateway.store.read(|g| g.http_by_id(&addr.api_id).is_some());
+                if is_v2 && websocket::is_websocket(&self.gateway, &addr) {
+                    return websocket::manage(&self.gateway, &req, &addr);
+                }
                 return if is_v2 {
                     http_api::serve(&self.gateway, &req, addr).await
                 } else {
@@ -158,6 +182,24 @@ impl Service for ApiGatewayService {
                 self.v2.respond(&ctx, &req).await
             } else {
                 self.v1.respond(&ctx, &req).await
+            }
+        })
+    }
+
+    fn upgrades(&self, head: &HttpRequest) -> bool {
+        serve::address(head).is_some_and(|addr| websocket::is_websocket(&self.gateway, &addr))
+    }
+
+    fn handle_upgrade<'a>(
+        &'a self,
+        _ctx: RequestContext,
+        head: HttpRequest,
+        upgrade: nimbus_core::websocket::Upgrade,
+    ) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(async move {
+            match serve::address(&head) {
+                Some(addr) => websocket::connect(self.gateway.clone(), head, addr, upgrade).await,
+                None => HttpResponse::json(404, &serde_json::json!({"message": "Not Found"})),
             }
         })
     }

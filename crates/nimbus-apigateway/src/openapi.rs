@@ -93,6 +93,27 @@ fn integration_of(ext: &Value, resource_id: &str) -> Value {
     doc
 }
 
+/// The model a local `$ref` names (`#/definitions/Pet`, `#/components/schemas/Pet`).
+fn ref_name(reference: &str) -> Option<&str> {
+    reference.strip_prefix("#/definitions/").or_else(|| reference.strip_prefix("#/components/schemas/"))
+}
+
+/// A definition as a model's schema: local `$ref`s to other definitions become model URIs.
+fn model_refs(schema: &Value, api_id: &str) -> Value {
+    match schema {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| match (k.as_str(), v.as_str().and_then(ref_name)) {
+                    ("$ref", Some(name)) => (k.clone(), json!(crate::validate::model_uri(api_id, name))),
+                    _ => (k.clone(), model_refs(v, api_id)),
+                })
+                .collect(),
+        ),
+        Value::Array(list) => Value::Array(list.iter().map(|v| model_refs(v, api_id)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Fill `api` from an OpenAPI document (`overwrite`: drop what it had first).
 fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
     if let Some(title) = doc.pointer("/info/title") {
@@ -149,6 +170,32 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
         authorizer_ids.insert(name.clone(), json!(id));
         api.authorizers.insert(id, authorizer);
     }
+    // Request validators by name, and models from the definitions / component schemas.
+    let mut validator_ids = Map::new();
+    for (name, v) in doc["x-amazon-apigateway-request-validators"].as_object().into_iter().flatten() {
+        let id = api
+            .validators
+            .iter()
+            .find(|(_, d)| str_of(d, "name") == Some(name.as_str()))
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| new_id(6));
+        let validator = json!({"id": id, "name": name,
+            "validateRequestBody": v["validateRequestBody"] == true,
+            "validateRequestParameters": v["validateRequestParameters"] == true});
+        validator_ids.insert(name.clone(), json!(id));
+        api.validators.insert(id, validator);
+    }
+    let api_id = text(&api.doc, "id");
+    let definitions = doc.get("definitions").or_else(|| doc.pointer("/components/schemas"));
+    for (name, schema) in definitions.and_then(Value::as_object).into_iter().flatten() {
+        let id = api.models.get(name).and_then(|m| str_of(m, "id")).map_or_else(|| new_id(6), str::to_string);
+        let schema = model_refs(schema, &api_id);
+        api.models.insert(
+            name.clone(),
+            json!({"id": id, "name": name, "contentType": "application/json", "schema": schema.to_string()}),
+        );
+    }
+    let default_validator = str_of(doc, "x-amazon-apigateway-request-validator");
     let schemes = schemes(doc);
     let global_security = doc.get("security").cloned().unwrap_or(Value::Null);
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
@@ -197,6 +244,28 @@ fn apply(api: &mut RestApi, doc: &Value, overwrite: bool) {
             }
             if !request_parameters.is_empty() {
                 method["requestParameters"] = Value::Object(request_parameters);
+            }
+            let validator = str_of(op, "x-amazon-apigateway-request-validator").or(default_validator);
+            if let Some(id) = validator.and_then(|v| validator_ids.get(v)) {
+                method["requestValidatorId"] = id.clone();
+            }
+            let mut request_models = Map::new();
+            let body_params =
+                shared_params.as_array().into_iter().flatten().chain(op["parameters"].as_array().into_iter().flatten());
+            for p in body_params.filter(|p| str_of(p, "in") == Some("body")) {
+                if let Some(name) = str_of(&p["schema"], "$ref").and_then(ref_name) {
+                    request_models.insert("application/json".into(), json!(name));
+                }
+            }
+            for (content_type, media) in
+                op.pointer("/requestBody/content").and_then(Value::as_object).into_iter().flatten()
+            {
+                if let Some(name) = str_of(&media["schema"], "$ref").and_then(ref_name) {
+                    request_models.insert(content_type.clone(), json!(name));
+                }
+            }
+            if !request_models.is_empty() {
+                method["requestModels"] = Value::Object(request_models);
             }
             let mut responses = Map::new();
             for (code, r) in op["responses"].as_object().into_iter().flatten() {

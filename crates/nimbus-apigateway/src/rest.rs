@@ -34,6 +34,8 @@ struct Route {
     binary_media_types: Value,
     responses: Docs,
     authorizers: Docs,
+    validators: Docs,
+    models: Docs,
     api_keys: Vec<Value>,
 }
 
@@ -127,6 +129,8 @@ fn route(gw: &ApiGateway, method: &str, addr: &Address) -> Result<Route, Miss> {
             binary_media_types: api.doc.get("binaryMediaTypes").cloned().unwrap_or(Value::Null),
             responses: api.gateway_responses.clone(),
             authorizers: deployment.authorizers.clone(),
+            validators: deployment.validators.clone(),
+            models: deployment.models.clone(),
             api_keys,
         })
     })
@@ -191,6 +195,9 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
             Err(response) => return response,
         }
     }
+    if let Err(response) = validate_request(req, &route) {
+        return response;
+    }
     let context = request_context(req, &route, &request_id, &authorizer_context);
     let integration = route.method.get("methodIntegration").cloned().unwrap_or(Value::Null);
     let mut response = match str_of(&integration, "type").unwrap_or_default() {
@@ -204,6 +211,38 @@ pub async fn serve(gw: &ApiGateway, req: &HttpRequest, addr: Address) -> HttpRes
     response.headers.push(("x-amzn-RequestId".into(), request_id));
     response.headers.push(("x-amz-apigw-id".into(), crate::util::new_id(16)));
     response
+}
+
+/// The method's request validator: required parameters first, then the body against its model.
+fn validate_request(req: &HttpRequest, route: &Route) -> Result<(), HttpResponse> {
+    let Some(validator) = str_of(&route.method, "requestValidatorId").and_then(|id| route.validators.get(id)) else {
+        return Ok(());
+    };
+    if validator["validateRequestParameters"] == true {
+        let missing = crate::validate::missing_parameters(&route.method, req, &route.path_params);
+        if !missing.is_empty() {
+            let message = format!("Missing required request parameters: [{}]", missing.join(", "));
+            return Err(gateway_error(
+                &route.responses,
+                "BAD_REQUEST_PARAMETERS",
+                400,
+                &message,
+                "BadRequestException",
+            ));
+        }
+    }
+    if validator["validateRequestBody"] == true
+        && !crate::validate::body_is_valid(&route.method, &route.models, &route.api_id, &req.body)
+    {
+        return Err(gateway_error(
+            &route.responses,
+            "BAD_REQUEST_BODY",
+            400,
+            "Invalid request body",
+            "BadRequestException",
+        ));
+    }
+    Ok(())
 }
 
 fn source_arn(route: &Route, method: &str) -> String {

@@ -27,12 +27,17 @@ pub struct RestApi {
     pub gateway_responses: Docs,
 }
 
-/// What a deployment froze: the resources and authorizers as they were.
+/// What a deployment froze: the resources, authorizers, request validators and models as
+/// they were.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Deployment {
     pub doc: Value,
     pub resources: Docs,
     pub authorizers: Docs,
+    #[serde(default)]
+    pub validators: Docs,
+    #[serde(default)]
+    pub models: Docs,
 }
 
 /// An HTTP or WebSocket API (v2).

@@ -278,7 +278,13 @@ pub fn create_deployment(ctx: &RequestContext, api: &mut RestApi, input: &Value)
     copy(&mut doc, input, &["description"]);
     api.deployments.insert(
         id.clone(),
-        Deployment { doc: doc.clone(), resources: api.resources.clone(), authorizers: api.authorizers.clone() },
+        Deployment {
+            doc: doc.clone(),
+            resources: api.resources.clone(),
+            authorizers: api.authorizers.clone(),
+            validators: api.validators.clone(),
+            models: api.models.clone(),
+        },
     );
     if let Some(stage) = str_of(input, "stageName").filter(|s| !s.is_empty()) {
         let existing = api.stages.get(stage).cloned();

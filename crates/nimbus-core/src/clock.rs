@@ -35,6 +35,14 @@ impl Clock {
     pub fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
     }
+
+    /// Wait (polling every 20 ms of real time) until nimbus's clock reads `millis`: retries
+    /// scheduled on this clock run as soon as `POST /_nimbus/clock/advance` passes them.
+    pub async fn wait_until(&self, millis: i64) {
+        while self.now_millis() < millis {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// Call `tick` on the value behind `owner` every `period` of real time until it is dropped:

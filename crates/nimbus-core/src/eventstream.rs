@@ -35,6 +35,14 @@ pub fn event(event_type: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
     message(&[(":event-type", event_type), (":content-type", content_type), (":message-type", "event")], payload)
 }
 
+/// A modeled error ending a stream (`:message-type` exception), its payload the error's document.
+pub fn exception(exception_type: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
+    message(
+        &[(":exception-type", exception_type), (":content-type", content_type), (":message-type", "exception")],
+        payload,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub mod journal;
 pub mod logs;
 pub mod model;
 pub mod objects;
+pub mod outbound;
 pub mod paging;
 pub mod pattern;
 pub mod policy;
@@ -39,6 +40,7 @@ pub mod sigv4;
 pub mod state;
 pub mod streams;
 pub mod urls;
+pub mod websocket;
 
 pub use error::AwsError;
 pub use http::{HttpRequest, HttpResponse, RequestBody};

@@ -37,7 +37,7 @@ fn principal_matches(principal: &Value, account: &str) -> bool {
 }
 
 /// `pattern` with `*` and `?` wildcards, case-insensitive (action names are).
-fn wildcard(pattern: &str, text: &str) -> bool {
+pub fn wildcard(pattern: &str, text: &str) -> bool {
     fn go(p: &[u8], t: &[u8]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -98,6 +98,29 @@ impl Router {
         let credential = identity::credential(&head.headers, &head.query)?;
         let service = self.services.iter().find(|s| s.signing_names().contains(&credential.service.as_str()))?;
         service.streams_body(head).then(|| service.clone())
+    }
+
+    /// The service that answers this WebSocket handshake, if any (see [`Service::upgrades`]).
+    fn upgrading_service(&self, head: &HttpRequest) -> Option<Arc<dyn Service>> {
+        if !crate::websocket::is_upgrade(head) {
+            return None;
+        }
+        self.services.iter().find(|s| s.intercepts(head) && s.upgrades(head)).cloned()
+    }
+
+    /// Answer a WebSocket handshake through the service that serves it.
+    async fn dispatch_upgrade(
+        &self,
+        service: Arc<dyn Service>,
+        head: HttpRequest,
+        upgrade: crate::websocket::Upgrade,
+    ) -> HttpResponse {
+        if let Some(refusal) = self.screening.check(&head) {
+            return refusal;
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let ctx = self.context(&head, &request_id);
+        service.handle_upgrade(ctx, head, upgrade).await
     }
 
     /// Handle a request whose body `service` reads itself, as it arrives.
@@ -305,7 +328,9 @@ pub fn raise_open_file_limit() -> Option<u64> {
     Some(soft)
 }
 
-/// Accept connections until the process ends. Accept errors (at the open-file limit above all)
+/// Accept connections until the process ends. Each connection speaks HTTP/1.1 or, when it opens
+/// with HTTP/2's preface, h2c (HTTP/2 with prior knowledge, as the Java SDK's Kinesis client
+/// and other HTTP/2 clients talk to a plain `http://` endpoint). Accept errors (at the open-file limit above all)
 /// back off instead of spinning, and are logged once per burst.
 pub async fn serve(listener: TcpListener, router: Arc<Router>) {
     let mut failures: u32 = 0;
@@ -336,20 +361,95 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>) {
                 let router = router.clone();
                 async move { Ok::<_, Infallible>(handle_http(&router, req, peer).await) }
             });
-            let connection = http1::Builder::new()
-                .keep_alive(true)
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
+            let result = match sniff(&stream).await {
+                Some(Version::Http2) => {
+                    http2::Builder::new(TokioExecutor::new())
+                        .timer(TokioTimer::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(Version::Http1) => {
+                    http1::Builder::new()
+                        .keep_alive(true)
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await
+                }
+                None => return,
+            };
+            if let Err(err) = result {
                 tracing::debug!(error = %err, "connection ended with error");
             }
         });
     }
 }
 
-async fn handle_http(router: &Router, req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
-    let (parts, body) = req.into_parts();
+/// The client preface that opens an HTTP/2 connection with prior knowledge (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+enum Version {
+    Http1,
+    Http2,
+}
+
+/// Which protocol a new connection speaks, from its first bytes (peeked, not consumed): HTTP/2
+/// when they are the preface, HTTP/1.1 as soon as they differ from it. `None` when the client
+/// sends nothing within [`HEADER_READ_TIMEOUT`] (let go, as HTTP/1's header timeout would) or
+/// the connection closes first.
+async fn sniff(stream: &tokio::net::TcpStream) -> Option<Version> {
+    let deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return None,
+        };
+        if buf[..n] != H2_PREFACE[..n] {
+            return Some(Version::Http1);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(Version::Http2);
+        }
+        // A prefix of the preface so far: wait for the rest (peek returns at once while any
+        // byte is unread, so pause between looks).
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+async fn handle_http(router: &Router, mut req: hyper::Request<Incoming>, _peer: SocketAddr) -> hyper::Response<Body> {
+    let wants_upgrade = req
+        .headers()
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_upgrade {
+        let head = HttpRequest {
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().map(parse_query).unwrap_or_default(),
+            headers: req.headers().clone(),
+            body: Bytes::new(),
+        };
+        if let Some(service) = router.upgrading_service(&head) {
+            let upgrade = crate::websocket::Upgrade(hyper::upgrade::on(&mut req));
+            return into_hyper(router.dispatch_upgrade(service, head, upgrade).await);
+        }
+    }
+    let (mut parts, body) = req.into_parts();
+    // HTTP/2 carries the host as the `:authority` pseudo-header; services, screening and
+    // SigV4 (which signs `host`) read it as the `Host` header it stands for.
+    if !parts.headers.contains_key(hyper::header::HOST) {
+        if let Some(authority) =
+            parts.uri.authority().and_then(|a| hyper::header::HeaderValue::from_str(a.as_str()).ok())
+        {
+            parts.headers.insert(hyper::header::HOST, authority);
+        }
+    }
     let query = parts.uri.query().map(parse_query).unwrap_or_default();
     let head = HttpRequest {
         method: parts.method,

@@ -47,6 +47,26 @@ pub trait Service: Send + Sync + 'static {
         false
     }
 
+    /// Opt-in for WebSocket handshakes (API Gateway's WebSocket APIs): when this answers true
+    /// for a request head that [`crate::websocket::is_upgrade`], the server calls
+    /// [`Service::handle_upgrade`] with the connection to take over after a `101` answer.
+    fn upgrades(&self, _head: &HttpRequest) -> bool {
+        false
+    }
+
+    /// Answer a WebSocket handshake (only called when `upgrades` said so). A `101` answer hands
+    /// the connection over through `upgrade`; any other answer is sent as usual.
+    fn handle_upgrade<'a>(
+        &'a self,
+        _ctx: RequestContext,
+        _head: HttpRequest,
+        _upgrade: crate::websocket::Upgrade,
+    ) -> BoxFuture<'a, HttpResponse> {
+        Box::pin(async {
+            HttpResponse::json(400, &serde_json::json!({"message": "WebSocket connections are not served here"}))
+        })
+    }
+
     /// Handle a request whose body arrives as it is read (only called when `streams_body` said so).
     fn handle_stream<'a>(
         &'a self,

@@ -7,6 +7,7 @@
 //! clock ([`nimbus_core::schedule`]), once per due occurrence. EventBridge is also the `events`
 //! delivery target (Lambda destinations, bus-to-bus targets, Scheduler).
 
+pub mod archive;
 pub mod ops;
 pub mod state;
 pub mod transform;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 use nimbus_core::clock::Clock;
-use nimbus_core::delivery::{Deliver, Delivery, Source, Targets};
+use nimbus_core::delivery::{deliver_with_retries, Deliver, Delivery, RetryPolicy, Source, Targets};
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
 use nimbus_core::model::ServiceModel;
 use nimbus_core::pattern::Pattern;
@@ -45,6 +46,8 @@ pub struct EventBridge {
     next_fire: Mutex<HashMap<String, i64>>,
     /// Compiled patterns by their text, so PutEvents does not reparse them.
     patterns: Mutex<HashMap<String, Arc<Pattern>>>,
+    /// The next sequence number of an archived event.
+    archive_seq: std::sync::atomic::AtomicU64,
 }
 
 impl EventBridge {
@@ -55,7 +58,10 @@ impl EventBridge {
             targets: RwLock::new(None),
             next_fire: Mutex::default(),
             patterns: Mutex::default(),
+            archive_seq: std::sync::atomic::AtomicU64::new(0),
         });
+        let last = me.store.read(|db| db.archived.values().filter_map(|e| e.keys().next_back().copied()).max());
+        me.archive_seq.store(last.map_or(1, |n| n + 1), std::sync::atomic::Ordering::Relaxed);
         // Count from start-up, so a clock advanced before the first tick still fires.
         let now = me.clock.now();
         let seeded: HashMap<String, i64> = me.store.read(|db| {
@@ -150,13 +156,64 @@ impl EventBridge {
         Ok(id)
     }
 
-    /// Send `event` to the targets of every enabled rule on `bus` whose pattern matches.
+    /// Send `event` to the targets of every enabled rule on `bus` whose pattern matches, after
+    /// keeping it in every archive of the bus whose pattern matches.
     pub fn route(&self, account: &str, region: &str, bus: &str, event: &Value) {
+        self.archive(account, region, bus, event);
+        self.route_to_rules(account, region, bus, event, None);
+    }
+
+    /// Journal `event` into each matching archive of `bus` (replayed events are not kept again).
+    fn archive(&self, account: &str, region: &str, bus: &str, event: &Value) {
+        if event.get("replay-name").is_some() {
+            return;
+        }
+        let ctx = Ctx { account, region, now: 0 };
+        let source = ops::bus_arn(&ctx, bus);
+        let archives: Vec<(String, Option<String>)> = self.store.read(|db| {
+            db.archives
+                .values()
+                .filter(|a| a.source_arn == source)
+                .map(|a| (a.arn.clone(), a.event_pattern.clone()))
+                .collect()
+        });
+        if archives.is_empty() {
+            return;
+        }
+        let text = event.to_string();
+        let now = self.clock.now_millis();
+        let keep: Vec<String> = archives
+            .into_iter()
+            .filter(|(_, p)| p.as_deref().is_none_or(|p| self.pattern(p).is_some_and(|p| p.matches(event))))
+            .map(|(arn, _)| arn)
+            .collect();
+        if keep.is_empty() {
+            return;
+        }
+        let result = self.store.write(|db, ch| {
+            for arn in &keep {
+                if !db.archives.contains_key(arn) {
+                    continue;
+                }
+                let seq = self.archive_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let kept = state::Archived { archive: arn.clone(), seq, time: now, event: text.clone() };
+                ch.put(state::archived_key(arn, seq), state::Record::Archived(kept));
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not archive an event");
+        }
+    }
+
+    /// Deliver `event` to the matching rules of `bus` (only those in `only`, when given).
+    fn route_to_rules(&self, account: &str, region: &str, bus: &str, event: &Value, only: Option<&[String]>) {
         let rules: Vec<Rule> = self.store.read(|db| {
             db.rules
                 .values()
                 .filter(|r| r.enabled && r.account == account && r.region == region && r.bus == bus)
                 .filter(|r| r.event_pattern.is_some() && !r.targets.is_empty())
+                .filter(|r| only.is_none_or(|o| o.contains(&r.arn)))
                 .cloned()
                 .collect()
         });
@@ -170,32 +227,41 @@ impl EventBridge {
 
     fn deliver_to_targets(&self, rule: &Rule, event: &Value) {
         let Some(targets) = self.targets.read().clone() else { return };
+        let received = self.clock.now_millis();
         for target in &rule.targets {
-            let arn = str_of(target, "Arn").unwrap_or_default();
+            let arn = str_of(target, "Arn").unwrap_or_default().to_string();
             let payload = transform::target_input(target, event, &rule.arn, &rule.name);
             let group = target.pointer("/SqsParameters/MessageGroupId").and_then(Value::as_str).map(str::to_string);
-            let delivery = Delivery::new(&rule.account, &rule.region, arn, payload)
+            let delivery = Delivery::new(&rule.account, &rule.region, &arn, payload)
                 .in_group(group.clone(), group.as_ref().map(|_| uuid::Uuid::new_v4().to_string()))
                 .from_source(Source {
                     principal: "events.amazonaws.com".into(),
                     source_arn: Some(rule.arn.clone()),
                     source_account: Some(rule.account.clone()),
                 });
-            if let Err(error) = targets.deliver(&delivery) {
-                tracing::warn!(rule = %rule.arn, target = arn, %error, "EventBridge target delivery failed");
-                if let Some(dlq) = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str) {
-                    let dead =
-                        Delivery::new(&rule.account, &rule.region, dlq, event.to_string()).with_attributes(vec![
-                            ("RULE_ARN".into(), rule.arn.clone()),
-                            ("TARGET_ARN".into(), arn.to_string()),
-                            ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
-                            ("ERROR_MESSAGE".into(), error.clone()),
-                        ]);
-                    if let Err(e) = targets.deliver(&dead) {
-                        tracing::warn!(rule = %rule.arn, error = %e, "EventBridge dead-letter delivery failed");
-                    }
+            let policy = RetryPolicy::from_json(target.get("RetryPolicy"));
+            let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str).map(str::to_string);
+            let (rule_arn, account, region, event_text) =
+                (rule.arn.clone(), rule.account.clone(), rule.region.clone(), event.to_string());
+            let dead_targets = targets.clone();
+            deliver_with_retries(&targets, &self.clock, delivery, policy, received, move |failed| {
+                tracing::warn!(rule = %rule_arn, target = %arn, error = %failed.error, "EventBridge target delivery failed");
+                let Some(dlq) = dlq else { return };
+                let mut attributes = vec![
+                    ("RULE_ARN".into(), rule_arn.clone()),
+                    ("TARGET_ARN".into(), arn.clone()),
+                    ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
+                    ("ERROR_MESSAGE".into(), failed.error.clone()),
+                ];
+                if let Some(condition) = failed.condition {
+                    attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
+                    attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
                 }
-            }
+                let dead = Delivery::new(&account, &region, &dlq, event_text).with_attributes(attributes);
+                if let Err(e) = dead_targets.deliver(&dead) {
+                    tracing::warn!(rule = %rule_arn, error = %e, "EventBridge dead-letter delivery failed");
+                }
+            });
         }
     }
 
@@ -245,6 +311,91 @@ impl EventBridge {
         self.next_fire.lock().retain(|arn, _| live.contains(arn));
     }
 
+    /// Move each replay one step (STARTING → RUNNING → its events sent, COMPLETED; CANCELLING →
+    /// CANCELLED) and drop archived events older than their archive's retention.
+    fn tick_archives(&self) {
+        let now = self.clock.now_millis();
+        let (replays, expired) = self.store.read(|db| {
+            let replays: Vec<state::Replay> = db
+                .replays
+                .values()
+                .filter(|r| matches!(r.state.as_str(), "STARTING" | "RUNNING" | "CANCELLING"))
+                .cloned()
+                .collect();
+            let mut expired = Vec::new();
+            for a in db.archives.values().filter(|a| a.retention_days > 0) {
+                let cutoff = now - a.retention_days * 86_400_000;
+                let old = db.archived.get(&a.arn).into_iter().flat_map(|e| e.values()).take_while(|e| e.time < cutoff);
+                expired.extend(old.map(|e| state::archived_key(&a.arn, e.seq)));
+            }
+            (replays, expired)
+        });
+        if !expired.is_empty() {
+            let result = self.store.write(|_, ch| {
+                for key in &expired {
+                    ch.delete(key.clone());
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not sweep archived events");
+            }
+        }
+        for mut r in replays {
+            let state = r.state.clone();
+            match state.as_str() {
+                "STARTING" => r.state = "RUNNING".into(),
+                "CANCELLING" => {
+                    r.state = "CANCELLED".into();
+                    r.replay_end = Some(now);
+                }
+                _ => {
+                    let events: Vec<(i64, String)> = self.store.read(|db| {
+                        db.archived
+                            .get(&r.source_arn)
+                            .into_iter()
+                            .flat_map(|e| e.values())
+                            .filter(|e| e.time >= r.event_start && e.time < r.event_end)
+                            .map(|e| (e.time, e.event.clone()))
+                            .collect()
+                    });
+                    let bus = r.destination["Arn"]
+                        .as_str()
+                        .and_then(|a| a.rsplit_once(":event-bus/"))
+                        .map(|(_, b)| b.to_string());
+                    let filter: Option<Vec<String>> = r.destination["FilterArns"]
+                        .as_array()
+                        .filter(|l| !l.is_empty())
+                        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect());
+                    if let Some(bus) = bus {
+                        for (time, text) in &events {
+                            let Ok(mut event) = serde_json::from_str::<Value>(text) else { continue };
+                            event["replay-name"] = json!(r.name);
+                            self.route_to_rules(&r.account, &r.region, &bus, &event, filter.as_deref());
+                            r.last_replayed = Some(*time);
+                        }
+                    }
+                    r.state = "COMPLETED".into();
+                    r.replay_end = Some(self.clock.now_millis());
+                }
+            }
+            let result = self.store.write(|db, ch| {
+                // A replay deleted or cancelled meanwhile keeps what the API made of it.
+                let current = db.replays.get(&r.arn).map(|c| c.state.as_str());
+                if current == Some("CANCELLING") && r.state != "CANCELLED" {
+                    return Ok(());
+                }
+                if current.is_some() {
+                    ch.put(state::replay_key(&r.arn), state::Record::Replay(r.clone()));
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not record a replay's progress");
+            }
+        }
+    }
+
     /// Tick every 100 ms (real time) so schedules follow nimbus's clock closely.
     pub fn start_background(self: &Arc<Self>) {
         let me: Weak<EventBridge> = Arc::downgrade(self);
@@ -253,6 +404,7 @@ impl EventBridge {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let Some(me) = me.upgrade() else { return };
                 me.tick();
+                me.tick_archives();
             }
         });
     }
@@ -284,6 +436,15 @@ impl EventBridge {
             "ListTagsForResource" => self.store.read(|db| ops::list_tags_for_resource(db, input)),
             "TestEventPattern" => ops::test_event_pattern(input),
             "PutEvents" => self.put_events(ctx, input),
+            "CreateArchive" => write(&|db, ch| archive::create_archive(db, &c, input, ch)),
+            "DescribeArchive" => self.store.read(|db| archive::describe_archive(db, &c, input)),
+            "ListArchives" => self.store.read(|db| archive::list_archives(db, &c, input)),
+            "UpdateArchive" => write(&|db, ch| archive::update_archive(db, &c, input, ch)),
+            "DeleteArchive" => write(&|db, ch| archive::delete_archive(db, &c, input, ch)),
+            "StartReplay" => write(&|db, ch| archive::start_replay(db, &c, input, ch)),
+            "DescribeReplay" => self.store.read(|db| archive::describe_replay(db, &c, input)),
+            "ListReplays" => self.store.read(|db| archive::list_replays(db, &c, input)),
+            "CancelReplay" => write(&|db, ch| archive::cancel_replay(db, &c, input, ch)),
             _ => Err(unsupported(op)),
         };
         if let (Ok(result), "PutRule") = (&out, op) {
@@ -343,6 +504,12 @@ impl Deliver for EventBridge {
         }
         entry["EventBusName"] = Value::String(bus);
         self.put_one(&d.account, &d.region, &entry, self.clock.now()).map(|_| ()).map_err(|(_, m)| m)
+    }
+
+    fn reachable(&self, d: &Delivery) -> bool {
+        let Some((_, bus)) = d.target_arn.rsplit_once(":event-bus/") else { return false };
+        let ctx = Ctx { account: &d.account, region: &d.region, now: 0 };
+        self.store.read(|db| ops::bus_name(db, &ctx, Some(bus)).is_ok())
     }
 }
 

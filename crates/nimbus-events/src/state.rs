@@ -37,10 +37,59 @@ pub struct Rule {
     pub created: i64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Archive {
+    pub arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    /// The ARN of the bus whose events it keeps.
+    pub source_arn: String,
+    pub description: Option<String>,
+    pub event_pattern: Option<String>,
+    /// 0: kept indefinitely.
+    pub retention_days: i64,
+    pub kms_key: Option<String>,
+    pub created: i64,
+}
+
+/// One event an archive kept: when it arrived (nimbus millis) and the event as routed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Archived {
+    pub archive: String,
+    pub seq: u64,
+    pub time: i64,
+    pub event: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Replay {
+    pub arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub description: Option<String>,
+    /// The archive's ARN.
+    pub source_arn: String,
+    /// `Destination` as given (`Arn`, `FilterArns`).
+    pub destination: Value,
+    pub event_start: i64,
+    pub event_end: i64,
+    /// STARTING, RUNNING, CANCELLING, COMPLETED, CANCELLED, FAILED.
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub replay_start: i64,
+    pub replay_end: Option<i64>,
+    pub last_replayed: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Record {
     Bus(Bus),
     Rule(Rule),
+    Archive(Archive),
+    Archived(Archived),
+    Replay(Replay),
 }
 
 #[derive(Default)]
@@ -48,6 +97,10 @@ pub struct Events {
     /// Custom buses by ARN (each account's `default` bus always exists).
     pub buses: BTreeMap<String, Bus>,
     pub rules: BTreeMap<String, Rule>,
+    pub archives: BTreeMap<String, Archive>,
+    /// Each archive's events by sequence number.
+    pub archived: BTreeMap<String, BTreeMap<u64, Archived>>,
+    pub replays: BTreeMap<String, Replay>,
 }
 
 impl Persist for Events {
@@ -60,6 +113,29 @@ impl Persist for Events {
             }
             (_, Some(Record::Rule(r))) => {
                 self.rules.insert(r.arn.clone(), r);
+            }
+            (_, Some(Record::Archive(a))) => {
+                self.archives.insert(a.arn.clone(), a);
+            }
+            (_, Some(Record::Archived(e))) => {
+                self.archived.entry(e.archive.clone()).or_default().insert(e.seq, e);
+            }
+            (_, Some(Record::Replay(r))) => {
+                self.replays.insert(r.arn.clone(), r);
+            }
+            (Some(("a", arn)), None) => {
+                self.archives.remove(arn);
+                self.archived.remove(arn);
+            }
+            (Some(("e", rest)), None) => {
+                if let Some((archive, seq)) = rest.rsplit_once('/') {
+                    if let (Some(events), Ok(seq)) = (self.archived.get_mut(archive), seq.parse::<u64>()) {
+                        events.remove(&seq);
+                    }
+                }
+            }
+            (Some(("p", arn)), None) => {
+                self.replays.remove(arn);
             }
             (Some(("b", arn)), None) => {
                 self.buses.remove(arn);
@@ -78,4 +154,16 @@ pub fn bus_key(arn: &str) -> String {
 
 pub fn rule_key(arn: &str) -> String {
     format!("r/{arn}")
+}
+
+pub fn archive_key(arn: &str) -> String {
+    format!("a/{arn}")
+}
+
+pub fn archived_key(archive_arn: &str, seq: u64) -> String {
+    format!("e/{archive_arn}/{seq:020}")
+}
+
+pub fn replay_key(arn: &str) -> String {
+    format!("p/{arn}")
 }

@@ -1,14 +1,17 @@
-//! Nimbus's Amazon Kinesis Data Streams (JSON 1.1 on the shared front).
+//! Nimbus's Amazon Kinesis Data Streams (JSON 1.1, or CBOR as the Java SDK sends it, on the
+//! shared front).
 //!
 //! Layout:
 //! - [`state`]: streams, shards, consumers and records, replayed from the journal.
 //! - [`ops`]: one plain function per operation (streams, records, resharding, consumers).
 //! - [`Kinesis`]: the store and clock, the front's [`Operations`], a retention sweep on nimbus's
 //!   clock, and the [`StreamReader`] Lambda's stream poller reads through.
+//! - [`subscribe`]: SubscribeToShard's event stream (enhanced fan-out).
 
 pub mod errors;
 pub mod ops;
 pub mod state;
+pub mod subscribe;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -16,11 +19,12 @@ use std::time::Duration;
 
 use nimbus_core::clock::Clock;
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
+use nimbus_core::http::HttpResponse;
 use nimbus_core::model::ServiceModel;
 use nimbus_core::service::BoxFuture;
 use nimbus_core::state::Store;
 use nimbus_core::streams::{Shard, StartingPosition, StreamBatch, StreamReader};
-use nimbus_core::RequestContext;
+use nimbus_core::{AwsError, RequestContext};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -39,13 +43,19 @@ pub struct Kinesis {
     store: Store<Streams>,
     clock: Clock,
     changed: watch::Sender<u64>,
+    subscriptions: subscribe::Subscriptions,
 }
 
 impl Kinesis {
     /// In memory without a data dir; otherwise persisted in `DIR/kinesis/state.journal`.
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<Kinesis>> {
         let (changed, _) = watch::channel(0);
-        Ok(Arc::new(Kinesis { store: Store::open(data_dir, "kinesis")?, clock, changed }))
+        Ok(Arc::new(Kinesis {
+            store: Store::open(data_dir, "kinesis")?,
+            clock,
+            changed,
+            subscriptions: subscribe::Subscriptions::default(),
+        }))
     }
 
     fn ctx(&self, account: &str, region: &str) -> Ctx {
@@ -94,6 +104,7 @@ impl Kinesis {
     }
 
     pub fn reset(&self) {
+        self.subscriptions.clear();
         self.store.reset();
     }
 
@@ -124,6 +135,27 @@ impl Operations for KinesisOps {
 
     fn reset(&self) {
         self.0.reset();
+    }
+
+    fn accepts_cbor(&self) -> bool {
+        true
+    }
+
+    fn answers_raw(&self, op: &str) -> bool {
+        op == "SubscribeToShard"
+    }
+
+    fn call_raw<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        _op: &'a str,
+        input: Value,
+        cbor: bool,
+    ) -> BoxFuture<'a, Result<HttpResponse, AwsError>> {
+        Box::pin(async move {
+            let c = self.0.ctx(&ctx.account, &ctx.region);
+            subscribe::subscribe(&self.0, c, &input, cbor)
+        })
     }
 }
 

@@ -37,6 +37,20 @@ impl Deliver for LambdaTarget {
         let target = invoke::target(lambda, &ctx, &id).map_err(|e| e.message)?;
         invoke::enqueue(lambda, &ctx, &id, target, d.message.clone().into_bytes()).map_err(|e| e.message)
     }
+
+    fn reachable(&self, d: &Delivery) -> bool {
+        let lambda = &self.0;
+        let ctx = RequestContext {
+            account: d.account.clone(),
+            region: d.region.clone(),
+            request_id: String::new(),
+            access_key_id: None,
+            endpoint: lambda.endpoint_or("http://127.0.0.1:4566"),
+            clock: lambda.clock.clone(),
+        };
+        let Ok(id) = ident::parse_function(&ctx, &d.target_arn, None) else { return false };
+        invoke::target(lambda, &ctx, &id).is_ok() && d.source.as_ref().is_none_or(|s| allows(lambda, &ctx, &id, s))
+    }
 }
 
 /// Whether the resource policy of the function (or of the version/alias `id` names) lets

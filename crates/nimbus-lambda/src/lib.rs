@@ -22,6 +22,7 @@ pub mod ident;
 pub mod invoke;
 pub mod model;
 pub mod recursion;
+pub mod sealed;
 pub mod state;
 pub mod urls;
 
@@ -61,6 +62,8 @@ pub struct Lambda {
     pub streams: esm::stream::StreamSources,
     /// KMS, for functions with a `KMSKeyArn` (wired by the binary).
     pub kms: RwLock<Option<std::sync::Arc<dyn nimbus_core::crypto::KeyService>>>,
+    /// How long an update is shown in progress ([`invoke::Settings::update_window`]).
+    pub update_window: std::time::Duration,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -82,6 +85,7 @@ impl Lambda {
         clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<Lambda> {
         let work_dir = nimbus_core::scratch::create("lambda")?;
+        let update_window = settings.update_window;
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
         let durable = durable::Durable::open(data_dir.map(|d| d.join("lambda")).as_deref())?;
         let (store, blobs, journal) = match data_dir {
@@ -108,6 +112,7 @@ impl Lambda {
             keys: RwLock::default(),
             streams: esm::stream::StreamSources::open(data_dir)?,
             kms: RwLock::new(None),
+            update_window,
             pollers: Default::default(),
             work_dir,
         })
@@ -118,7 +123,7 @@ impl Lambda {
     pub fn save_function(&self, ctx: &RequestContext, name: &str, function: Option<&Function>) -> Result<()> {
         let Some(journal) = &self.journal else { return Ok(()) };
         let key = state::function_key(&ctx.account, &ctx.region, name);
-        let value = function.map(|f| serde_json::to_value(f).expect("state serializes"));
+        let value = function.map(sealed::journal_value);
         journal.write(&[(key, value)]).map_err(error::storage_error)
     }
 
@@ -151,6 +156,22 @@ impl Lambda {
         let key = state::capacity_provider_key(&ctx.account, &ctx.region, name);
         let value = provider.map(|p| serde_json::to_value(p).expect("state serializes"));
         journal.write(&[(key, value)]).map_err(error::storage_error)
+    }
+
+    /// After a restart, decrypt the variables the journal keeps only as ciphertext (call once
+    /// KMS is wired). Those whose key cannot decrypt now stay sealed until an environment
+    /// starts or GetFunction shows them.
+    pub fn unseal_all(&self) {
+        let mut store = self.store.write();
+        for ((account, region), r) in store.regions_mut() {
+            for function in r.functions.values_mut() {
+                for version in std::iter::once(&mut function.latest).chain(function.versions.values_mut()) {
+                    if let Err(err) = sealed::unseal(self, account, region, version) {
+                        tracing::debug!(function = %version.config.function_arn, error = %err.message, "environment stays sealed");
+                    }
+                }
+            }
+        }
     }
 
     /// Durably record a queued event invocation (`None`: it has finished).

@@ -114,6 +114,50 @@ pub struct Version {
     /// be PublishVersion's): a later description change is a change worth a new version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_description: Option<String>,
+    /// With `KMSKeyArn` and variables: the variables encrypted under that key. The journal
+    /// keeps only this, not the plain values (see [`crate::sealed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_environment: Option<SealedEnvironment>,
+    /// The create or update AWS is still applying to this version, if any. Not journaled:
+    /// after a restart everything has settled.
+    #[serde(skip)]
+    pub transition: Option<Transition>,
+}
+
+/// A version's environment variables as KMS ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedEnvironment {
+    /// The `KMSKeyArn` they are encrypted under.
+    pub key: String,
+    /// SHA-256 of the variables (as JSON): whether they changed since.
+    pub digest: String,
+    /// Base64 of the KMS ciphertext of the variables as JSON.
+    pub ciphertext: String,
+}
+
+/// A version being created (`State: Pending`) or updated (`LastUpdateStatus: InProgress`),
+/// shown so until `until` on the real clock, as AWS shows the seconds it takes to apply one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub until: std::time::Instant,
+    pub kind: TransitionKind,
+    /// The revision shown while it lasts; the settled one (`config.revision_id`) follows it.
+    pub revision_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionKind {
+    /// `State: Pending`, `StateReasonCode: Creating`.
+    Creating,
+    /// `LastUpdateStatus: InProgress`.
+    Updating,
+}
+
+impl Version {
+    /// The transition still under way at `now`.
+    pub fn in_transition(&self, now: std::time::Instant) -> Option<&Transition> {
+        self.transition.as_ref().filter(|t| now < t.until)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

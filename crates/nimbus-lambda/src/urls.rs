@@ -122,11 +122,19 @@ pub async fn serve(lambda: &Arc<Lambda>, ctx: &RequestContext, req: &HttpRequest
         }
     }
     let owner = RequestContext { account: found.account.clone(), region: found.region.clone(), ..ctx.clone() };
-    let target = match crate::api::invoke::target(lambda, &owner, &found.id) {
+    let mut target = match crate::api::invoke::target(lambda, &owner, &found.id) {
         Ok(t) => t,
         Err(_) => return plain(404, "Not Found"),
     };
-    let event = event(req, &url_id, &path, &ctx.request_id);
+    // The request's trace (the client's, or a new one) is the invocation's, as on AWS.
+    let trace = req
+        .header("x-amzn-trace-id")
+        .filter(|h| h.split(';').any(|f| f.trim().starts_with("Root=")))
+        .map_or_else(|| format!("Root={}", crate::recursion::new_root()), str::to_string);
+    let root = trace.split(';').find_map(|f| f.trim().strip_prefix("Root=")).unwrap_or_default().to_string();
+    let parent = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    target.trace_header = Some(format!("Root={root};Parent={parent};Sampled=0"));
+    let event = event(req, &url_id, &path, &ctx.request_id, &trace);
     if found.config.invoke_mode == "RESPONSE_STREAM" {
         let response = streamed(lambda, &owner, target, event.to_string().into_bytes()).await;
         return with_cors(response, &cors, origin.as_deref(), false);
@@ -239,11 +247,56 @@ fn push_header(response: &mut HttpResponse, name: &str, value: String) {
     response.headers.push((name.to_string(), value));
 }
 
-/// AWS's payload format 2.0 event for a function URL request.
-fn event(req: &HttpRequest, url_id: &str, path: &str, request_id: &str) -> Value {
+/// Headers that describe one connection, not the request: the URL front end does not pass
+/// them on (nor the headers `Connection` names).
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// What the URL front end tells the function about the connection. Nimbus serves plain HTTP on
+/// loopback; the TLS headers carry what a current client negotiates with AWS's front end.
+fn front_end_headers(req: &HttpRequest, trace: &str) -> Vec<(&'static str, String)> {
+    let port = req
+        .header("host")
+        .and_then(|h| h.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .map_or_else(|| "80".to_string(), |p| p.to_string());
+    let forwarded_for = match req.header("x-forwarded-for") {
+        Some(earlier) => format!("{earlier}, {SOURCE_IP}"),
+        None => SOURCE_IP.to_string(),
+    };
+    vec![
+        ("x-amzn-tls-cipher-suite", "TLS_AES_128_GCM_SHA256".to_string()),
+        ("x-amzn-tls-version", "TLSv1.3".to_string()),
+        ("x-amzn-trace-id", trace.to_string()),
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", "http".to_string()),
+    ]
+}
+
+/// The client's address as the event reports it (nimbus listens on loopback).
+const SOURCE_IP: &str = "127.0.0.1";
+
+/// AWS's payload format 2.0 event for a function URL request. The path is the one the client
+/// sent, escapes kept (`%2F`, `%20`), except that an escaped `%` arrives as `%`, as AWS's front
+/// end gives it: a client that sends `/pa2%Fth/1` (as `/pa2%25Fth/1`) shows `/pa2%Fth/1`.
+fn event(req: &HttpRequest, url_id: &str, raw: &str, request_id: &str, trace: &str) -> Value {
+    let unescaped = raw.replace("%25", "%");
+    let path = unescaped.as_str();
+    let named_by_connection: Vec<String> = req
+        .header("connection")
+        .map(|c| c.split(',').map(|n| n.trim().to_ascii_lowercase()).collect())
+        .unwrap_or_default();
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in &req.headers {
+        let lower = name.as_str();
+        if HOP_BY_HOP.contains(&lower) || named_by_connection.iter().any(|n| n == lower) {
+            continue;
+        }
+        if front_end_headers_names().contains(&lower) {
+            continue;
+        }
         let value = value.to_str().unwrap_or_default().to_string();
         if name == http::header::COOKIE {
             cookies.extend(value.split(';').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()));
@@ -255,6 +308,9 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, request_id: &str) -> Value
             Some(existing) => json!(format!("{existing},{value}")),
             None => json!(value),
         };
+    }
+    for (name, value) in front_end_headers(req, trace) {
+        headers.insert(name.to_string(), json!(value));
     }
     let raw_query = req.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
     let mut query = Map::new();
@@ -284,7 +340,7 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, request_id: &str) -> Value
                 "method": req.method.as_str(),
                 "path": path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
+                "sourceIp": SOURCE_IP,
                 "userAgent": req.header("user-agent").unwrap_or_default(),
             },
             "requestId": request_id,
@@ -310,6 +366,19 @@ fn event(req: &HttpRequest, url_id: &str, path: &str, request_id: &str) -> Value
         }
     }
     event
+}
+
+/// The headers the front end sets itself (a client's own are replaced; `x-forwarded-for` is
+/// extended).
+fn front_end_headers_names() -> [&'static str; 6] {
+    [
+        "x-amzn-tls-cipher-suite",
+        "x-amzn-tls-version",
+        "x-amzn-trace-id",
+        "x-forwarded-for",
+        "x-forwarded-port",
+        "x-forwarded-proto",
+    ]
 }
 
 fn is_textual(content_type: &str) -> bool {

@@ -3,7 +3,8 @@
 //! Events are stored compactly, sorted by `(timestamp, seq)` where `seq` is a per-stream
 //! counter assigned at ingestion (it orders events with equal timestamps, identifies them in
 //! tokens and event ids, and ties each event to the journal record of its batch). A stream keeps
-//! at most [`MAX_EVENTS_PER_STREAM`] events: the oldest (by timestamp) go first.
+//! at most [`MAX_EVENTS_PER_STREAM`] events and [`MAX_BYTES_PER_STREAM`] bytes of messages: the
+//! oldest (by timestamp) go first, so a flooding function cannot exhaust the machine's memory.
 //!
 //! Journal records (keys are JSON arrays, so names need no escaping):
 //! - `["g", account, region, group]` → group metadata
@@ -21,6 +22,9 @@ use serde_json::{json, Value};
 /// Newest events kept per stream.
 pub const MAX_EVENTS_PER_STREAM: usize = 100_000;
 
+/// Newest message bytes kept per stream (AWS keeps everything; a laptop cannot).
+pub const MAX_BYTES_PER_STREAM: u64 = 64 * 1024 * 1024;
+
 const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone)]
@@ -37,6 +41,8 @@ pub struct Stream {
     pub events: VecDeque<Event>,
     pub next_seq: u64,
     pub last_ingestion: Option<i64>,
+    /// Message bytes of `events`.
+    bytes: u64,
     /// Batches still holding live events: first seq → live event count.
     batches: BTreeMap<u64, u32>,
 }
@@ -121,6 +127,7 @@ impl Stream {
             if let Some(last) = self.events.back() {
                 in_order &= (last.timestamp, last.seq) <= (timestamp, seq);
             }
+            self.bytes += message.len() as u64;
             self.events.push_back(Event { timestamp, ingestion, seq, message: message.into() });
             count += 1;
         }
@@ -148,10 +155,12 @@ impl Stream {
     pub fn trim(&mut self, cutoff: Option<i64>, place: Place<'_>, changes: &mut Vec<Change>) {
         while let Some(front) = self.events.front() {
             let expired = cutoff.is_some_and(|c| front.timestamp < c);
-            if !expired && self.events.len() <= MAX_EVENTS_PER_STREAM {
+            let over_cap = self.events.len() > MAX_EVENTS_PER_STREAM || self.bytes > MAX_BYTES_PER_STREAM;
+            if !expired && !over_cap {
                 break;
             }
             let seq = front.seq;
+            self.bytes -= front.message.len() as u64;
             self.events.pop_front();
             if let Some((&first, live)) = self.batches.range_mut(..=seq).next_back() {
                 *live -= 1;
@@ -179,7 +188,7 @@ impl Stream {
     }
 
     pub fn stored_bytes(&self) -> u64 {
-        self.events.iter().map(|e| e.message.len() as u64).sum()
+        self.bytes
     }
 }
 

@@ -321,6 +321,23 @@ fn sink_creates_and_caps() {
 }
 
 #[test]
+fn a_stream_keeps_at_most_its_byte_cap() {
+    let l = logs();
+    // 200 events of 1 MiB each: 200 MiB offered, the newest 64 MiB kept.
+    let mib = "x".repeat(1024 * 1024);
+    for batch in 0..20i64 {
+        let events = (0..10).map(|i| LogEvent { timestamp: NOW + batch * 10 + i, message: mib.clone() }).collect();
+        l.put("111111111111", "us-east-1", "/aws/lambda/f", "flood", events);
+    }
+    let store = l.store.lock();
+    let s = &store.groups("111111111111", "us-east-1").unwrap()["/aws/lambda/f"].streams["flood"];
+    assert!(s.stored_bytes() <= state::MAX_BYTES_PER_STREAM);
+    assert_eq!(s.stored_bytes(), s.events.iter().map(|e| e.message.len() as u64).sum::<u64>());
+    assert_eq!(s.events.len() as u64, state::MAX_BYTES_PER_STREAM / (1024 * 1024));
+    assert_eq!(s.events.back().unwrap().timestamp, NOW + 199, "the newest events are kept");
+}
+
+#[test]
 fn persistence_round_trip() {
     let dir = std::env::temp_dir().join(format!("nimbus-logs-test-{:016x}", rand::random::<u64>()));
     {

@@ -46,6 +46,9 @@ const EVENTS: [&str; 28] = [
     "s3:ObjectRestore:Delete",
 ];
 
+/// The subject S3 publishes its notifications to SNS topics with.
+const SNS_SUBJECT: &str = "Amazon S3 Notification";
+
 /// One destination of a notification configuration.
 #[derive(Debug, Clone)]
 pub struct Destination {
@@ -188,6 +191,7 @@ pub fn validate(s3: &S3, r: &Req<'_>, doc: &Element) -> Result<()> {
     for d in &destinations {
         let ok = match (&targets, d.kind) {
             (Some(t), "queue") => t.deliver(&test_delivery(r, d)).is_ok(),
+            (Some(t), "topic") => t.deliver(&test_delivery(r, d).with_subject(SNS_SUBJECT)).is_ok(),
             (Some(t), _) => t.accepts(&d.arn),
             (None, _) => false,
         };
@@ -241,7 +245,7 @@ fn test_delivery(r: &Req<'_>, d: &Destination) -> Delivery {
     Delivery::new(&account, &region, &d.arn, message.to_string()).from_source(source(r.bucket(), &r.ctx.account))
 }
 
-/// The test event already went out while validating; nothing more to send.
+/// The test event already went out (to queues and topics) while validating; nothing more to send.
 pub fn send_test_events(_s3: &S3, _r: &Req<'_>) {}
 
 fn sequencer() -> String {
@@ -273,10 +277,19 @@ impl S3 {
         }) else {
             return;
         };
-        let Some(destinations) = crate::xml::parse(doc.as_bytes()).and_then(|d| parse(&d).ok()) else { return };
+        let Some(config) = crate::xml::parse(doc.as_bytes()) else { return };
+        let Ok(destinations) = parse(&config) else { return };
         let Some(targets) = self.targets.read().clone() else { return };
         let full = format!("s3:{}", event.name);
         let sequencer = sequencer();
+        if config.child("EventBridgeConfiguration").is_some() {
+            if let Some(e) = eventbridge_event(r, &event, &owner, &region, &sequencer, self.clock.now_millis()) {
+                let bus = format!("arn:aws:events:{region}:{owner}:event-bus/default");
+                if let Err(err) = targets.deliver(&Delivery::new(&owner, &region, &bus, e.to_string())) {
+                    tracing::warn!(bucket = r.bucket(), error = %err, "S3 event not delivered to EventBridge");
+                }
+            }
+        }
         for d in destinations {
             let wanted =
                 d.events.iter().any(|e| *e == full || (e.ends_with(":*") && full.starts_with(&e[..e.len() - 1])));
@@ -311,12 +324,90 @@ impl S3 {
                 },
             });
             let (account, target_region) = arn_account_region(&d.arn);
-            let delivery = Delivery::new(&account, &target_region, &d.arn, json!({"Records": [record]}).to_string())
-                .from_source(source(r.bucket(), &owner));
+            let mut delivery =
+                Delivery::new(&account, &target_region, &d.arn, json!({"Records": [record]}).to_string())
+                    .from_source(source(r.bucket(), &owner));
+            if d.kind == "topic" {
+                delivery = delivery.with_subject(SNS_SUBJECT);
+            }
             if let Err(err) = targets.deliver(&delivery) {
                 tracing::warn!(bucket = r.bucket(), target = %d.arn, error = %err, "S3 notification not delivered");
             }
         }
+    }
+}
+
+/// The event S3 sends to the account's default event bus (`EventBridgeConfiguration`): every
+/// object event, `source: aws.s3`, the `detail-type` naming what happened, the key unencoded.
+fn eventbridge_event(
+    r: &Req<'_>,
+    event: &Event,
+    owner: &str,
+    region: &str,
+    sequencer: &str,
+    now: i64,
+) -> Option<serde_json::Value> {
+    let (family, how) = event.name.split_once(':')?;
+    let (detail_type, reason, deletion) = match (family, how) {
+        ("ObjectCreated", "Put") => ("Object Created", Some("PutObject"), None),
+        ("ObjectCreated", "Post") => ("Object Created", Some("POST Object"), None),
+        ("ObjectCreated", "Copy") => ("Object Created", Some("CopyObject"), None),
+        ("ObjectCreated", "CompleteMultipartUpload") => ("Object Created", Some("CompleteMultipartUpload"), None),
+        ("ObjectRemoved", "Delete") => ("Object Deleted", Some(delete_reason(r)), Some("Permanently Deleted")),
+        ("ObjectRemoved", "DeleteMarkerCreated") => {
+            ("Object Deleted", Some(delete_reason(r)), Some("Delete Marker Created"))
+        }
+        ("ObjectTagging", "Put") => ("Object Tags Added", None, None),
+        ("ObjectTagging", "Delete") => ("Object Tags Deleted", None, None),
+        ("ObjectAcl", "Put") => ("Object ACL Updated", None, None),
+        _ => return None,
+    };
+    let mut object = json!({"key": event.key});
+    if let Some(size) = event.size {
+        object["size"] = json!(size);
+    }
+    if let Some(etag) = &event.etag {
+        object["etag"] = json!(etag);
+    }
+    if let Some(v) = &event.version_id {
+        object["version-id"] = json!(v);
+    }
+    if family == "ObjectCreated" || family == "ObjectRemoved" {
+        object["sequencer"] = json!(sequencer);
+    }
+    let mut detail = json!({
+        "version": "0",
+        "bucket": {"name": r.bucket()},
+        "object": object,
+        "request-id": r.ctx.request_id,
+        "requester": r.ctx.account,
+        "source-ip-address": "127.0.0.1",
+    });
+    if let Some(reason) = reason {
+        detail["reason"] = json!(reason);
+    }
+    if let Some(deletion) = deletion {
+        detail["deletion-type"] = json!(deletion);
+    }
+    Some(json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": owner,
+        "time": nimbus_core::schedule::event_time(chrono::DateTime::from_timestamp_millis(now)?),
+        "region": region,
+        "resources": [format!("arn:aws:s3:::{}", r.bucket())],
+        "detail": detail,
+    }))
+}
+
+/// DeleteObject, or DeleteObjects for a key of a multi-object delete (`POST ?delete`).
+fn delete_reason(r: &Req<'_>) -> &'static str {
+    if r.has("delete") {
+        "DeleteObjects"
+    } else {
+        "DeleteObject"
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use nimbus_core::clock::Clock;
-use nimbus_core::delivery::{Delivery, Targets};
+use nimbus_core::delivery::{deliver_with_retries, Delivery, RetryPolicy, Targets};
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
 use nimbus_core::model::ServiceModel;
 use nimbus_core::schedule::{parse_timezone, Schedule};
@@ -438,16 +438,29 @@ impl Scheduler {
         let group = target.pointer("/SqsParameters/MessageGroupId").and_then(Value::as_str).map(str::to_string);
         let delivery = Delivery::new(account, region, target_arn, message)
             .in_group(group.clone(), group.map(|_| uuid::Uuid::new_v4().to_string()));
-        if let Err(error) = targets.deliver(&delivery) {
-            tracing::warn!(schedule = arn, target = target_arn, %error, "Scheduler target delivery failed");
-            if let Some(dlq) = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str) {
-                let mut dead = delivery.clone();
-                dead.target_arn = dlq.to_string();
-                dead.attributes =
-                    vec![("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()), ("ERROR_MESSAGE".into(), error)];
-                let _ = targets.deliver(&dead);
+        let policy = RetryPolicy::from_json(target.get("RetryPolicy"));
+        let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str).map(str::to_string);
+        let (schedule, dead_targets, dead) = (arn.to_string(), targets.clone(), delivery.clone());
+        deliver_with_retries(&targets, &self.clock, delivery, policy, self.clock.now_millis(), move |failed| {
+            tracing::warn!(%schedule, target = %dead.target_arn, error = %failed.error, "Scheduler target delivery failed");
+            let Some(dlq) = dlq else { return };
+            let mut dead = dead;
+            let target_arn = std::mem::replace(&mut dead.target_arn, dlq);
+            dead.source = None;
+            dead.attributes = vec![
+                ("SCHEDULE_ARN".into(), schedule.clone()),
+                ("TARGET_ARN".into(), target_arn),
+                ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
+                ("ERROR_MESSAGE".into(), failed.error),
+            ];
+            if let Some(condition) = failed.condition {
+                dead.attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
+                dead.attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
             }
-        }
+            if let Err(e) = dead_targets.deliver(&dead) {
+                tracing::warn!(%schedule, error = %e, "Scheduler dead-letter delivery failed");
+            }
+        });
     }
 
     pub fn start_background(self: &Arc<Self>) {

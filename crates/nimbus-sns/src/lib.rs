@@ -7,6 +7,7 @@
 //! [`SnsService`] serves the API plus the URLs SNS hands out: the signing certificate
 //! (`SigningCertURL`), `UnsubscribeURL` and `SubscribeURL`.
 
+pub mod endpoint;
 pub mod errors;
 pub mod ops;
 pub mod publish;
@@ -55,20 +56,34 @@ pub struct Sns {
     signer: OnceLock<Signer>,
     fifo: Mutex<DedupWindows>,
     sequence: AtomicU64,
+    /// Itself, for background deliveries that check their subscription is still there.
+    me: std::sync::Weak<Sns>,
 }
 
 impl Sns {
     /// In memory without a data dir; otherwise persisted in `DIR/sns/state.journal`.
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<Sns>> {
-        Ok(Arc::new(Sns {
-            store: Store::open(data_dir, "sns")?,
+        let store = Store::open(data_dir, "sns")?;
+        Ok(Arc::new_cyclic(|me| Sns {
+            store,
             clock,
             targets: RwLock::new(None),
             endpoint: RwLock::new("http://127.0.0.1:4566".into()),
             signer: OnceLock::new(),
             fifo: Mutex::default(),
             sequence: AtomicU64::new(1),
+            me: me.clone(),
         }))
+    }
+
+    /// A check that the subscription `arn` still exists (and is confirmed, or still pending).
+    pub(crate) fn alive(&self, arn: &str, confirmed: bool) -> endpoint::Alive {
+        let (me, arn) = (self.me.clone(), arn.to_string());
+        Arc::new(move || {
+            me.upgrade().is_some_and(|sns| {
+                sns.store.read(|db| db.subscriptions.get(&arn).is_some_and(|s| s.confirmed == confirmed))
+            })
+        })
     }
 
     fn signer(&self) -> &Signer {
@@ -157,6 +172,101 @@ impl Sns {
         Ok(json!({"Successful": ok, "Failed": failed}))
     }
 
+    /// After Subscribe: an `http`/`https` subscription still pending gets its
+    /// `SubscriptionConfirmation` POSTed (in the background, retried by its delivery policy).
+    fn confirm_endpoint(&self, endpoint: &str, input: &Value) {
+        let (Some(topic_arn), Some(protocol @ ("http" | "https")), Some(url)) =
+            (str_of(input, "TopicArn"), str_of(input, "Protocol"), str_of(input, "Endpoint"))
+        else {
+            return;
+        };
+        let found = self.store.read(|db| {
+            let topic = db.topics.get(topic_arn)?.clone();
+            let sub = db.subscriptions_of(topic_arn).find(|s| s.protocol == protocol && s.endpoint == url)?.clone();
+            Some((topic, sub))
+        });
+        let Some((topic, sub)) = found else { return };
+        if sub.confirmed {
+            return;
+        }
+        let message = format!(
+            "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+            topic.arn
+        );
+        let alive = self.alive(&sub.arn, false);
+        self.handshake(endpoint, &topic, &sub, "SubscriptionConfirmation", message, Some(alive));
+    }
+
+    /// After Unsubscribe of an `http`/`https` subscription: its `UnsubscribeConfirmation`,
+    /// whose token (or `SubscribeURL`) restores it.
+    fn confirm_unsubscribe(&self, endpoint: &str, input: &Value) {
+        let arn = str_of(input, "SubscriptionArn").unwrap_or_default();
+        let found = self.store.read(|db| {
+            let sub = db.unsubscribed.get(arn)?.clone();
+            Some((db.topics.get(&sub.topic_arn)?.clone(), sub))
+        });
+        let Some((topic, sub)) = found else { return };
+        let message = format!(
+            "You have chosen to deactivate subscription {}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.",
+            sub.arn
+        );
+        self.handshake(endpoint, &topic, &sub, "UnsubscribeConfirmation", message, None);
+    }
+
+    /// POST a signed `SubscriptionConfirmation` / `UnsubscribeConfirmation` with the
+    /// subscription's token and the `SubscribeURL` that confirms it.
+    fn handshake(
+        &self,
+        endpoint: &str,
+        topic: &state::Topic,
+        sub: &state::Subscription,
+        kind: &str,
+        message: String,
+        alive: Option<endpoint::Alive>,
+    ) {
+        let Some(token) = sub.token.clone() else { return };
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let timestamp = nimbus_core::shapes::Timestamp::from_millis(self.clock.now_millis()).to_iso8601();
+        let subscribe_url = format!("{endpoint}/?Action=ConfirmSubscription&TopicArn={}&Token={token}", topic.arn);
+        let version = topic.attributes.get("SignatureVersion").map(String::as_str).unwrap_or("1");
+        let signature = self.signer().sign(
+            version,
+            &[
+                ("Message", message.as_str()),
+                ("MessageId", message_id.as_str()),
+                ("SubscribeURL", subscribe_url.as_str()),
+                ("Timestamp", timestamp.as_str()),
+                ("Token", token.as_str()),
+                ("TopicArn", topic.arn.as_str()),
+                ("Type", kind),
+            ],
+        );
+        let fields = [
+            ("Type", json!(kind)),
+            ("MessageId", json!(message_id)),
+            ("Token", json!(token)),
+            ("TopicArn", json!(topic.arn)),
+            ("Message", json!(message)),
+            ("SubscribeURL", json!(subscribe_url)),
+            ("Timestamp", json!(timestamp)),
+            ("SignatureVersion", json!(version)),
+            ("Signature", json!(signature)),
+            ("SigningCertURL", json!(format!("{endpoint}{}", sign::CERT_PATH))),
+        ];
+        let (policy, content_type) = endpoint::effective(topic, sub);
+        let mut post = endpoint::Post::new(&sub.endpoint, kind, &message_id, &topic.arn, &content_type);
+        if kind == "UnsubscribeConfirmation" {
+            post = post.header("x-amz-sns-subscription-arn", &sub.arn);
+        }
+        post.body = publish::layout(&fields);
+        post.delays = policy.delays();
+        post.alive = alive;
+        let (arn, kind) = (sub.arn.clone(), kind.to_string());
+        endpoint::spawn(self.clock.clone(), post, move |error| {
+            tracing::warn!(subscription = %arn, %error, kind, "SNS could not deliver a confirmation message");
+        });
+    }
+
     fn run(&self, ctx: &RequestContext, op: &str, input: &Value) -> OpResult {
         let c = Ctx { account: &ctx.account, region: &ctx.region, endpoint: &ctx.endpoint };
         let write = |f: &dyn Fn(&Topics, &mut nimbus_core::state::Changes<state::Record>) -> OpResult| {
@@ -168,9 +278,17 @@ impl Sns {
             "GetTopicAttributes" => self.store.read(|db| ops::get_topic_attributes(db, input)),
             "SetTopicAttributes" => write(&|db, ch| ops::set_topic_attributes(db, input, ch)),
             "ListTopics" => self.store.read(|db| ops::list_topics(db, &c, input)),
-            "Subscribe" => write(&|db, ch| ops::subscribe(db, &c, input, ch)),
+            "Subscribe" => {
+                let out = write(&|db, ch| ops::subscribe(db, &c, input, ch))?;
+                self.confirm_endpoint(&ctx.endpoint, input);
+                Ok(out)
+            }
             "ConfirmSubscription" => write(&|db, ch| ops::confirm_subscription(db, input, ch)),
-            "Unsubscribe" => write(&|db, ch| ops::unsubscribe(db, input, ch)),
+            "Unsubscribe" => {
+                let out = write(&|db, ch| ops::unsubscribe(db, input, ch))?;
+                self.confirm_unsubscribe(&ctx.endpoint, input);
+                Ok(out)
+            }
             "GetSubscriptionAttributes" => self.store.read(|db| ops::get_subscription_attributes(db, input)),
             "SetSubscriptionAttributes" => write(&|db, ch| ops::set_subscription_attributes(db, input, ch)),
             "ListSubscriptions" => self.store.read(|db| ops::list_subscriptions(db, &c, input)),
@@ -208,13 +326,23 @@ impl Operations for Sns {
 /// destinations, EventBridge targets, Scheduler).
 impl Deliver for Sns {
     fn deliver(&self, d: &Delivery) -> Result<(), String> {
-        let exists = self.store.read(|db| db.topics.contains_key(&d.target_arn));
-        if !exists {
+        let policy = self.store.read(|db| db.topics.get(&d.target_arn).map(|t| t.attributes.get("Policy").cloned()));
+        let Some(policy) = policy else {
             return Err(format!("{}: {}", no_topic().message, d.target_arn));
+        };
+        if let Some(source) = d.source.as_ref().filter(|s| s.principal == "s3.amazonaws.com") {
+            // S3 publishes only where the topic policy lets it (the default policy does not).
+            let allowed = policy
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                .is_some_and(|p| policy_allows(&p, source, &d.target_arn));
+            if !allowed {
+                return Err(format!("the policy of {} does not allow {} to publish", d.target_arn, source.principal));
+            }
         }
         let m = Message {
             message: d.message.clone(),
-            subject: None,
+            subject: d.subject.clone(),
             structure: None,
             attributes: d
                 .attributes
@@ -232,6 +360,81 @@ impl Deliver for Sns {
         let endpoint = self.endpoint.read().clone();
         self.publish_to(&endpoint, &d.target_arn, m).map(|_| ()).map_err(|e| e.message)
     }
+
+    fn reachable(&self, d: &Delivery) -> bool {
+        let policy = self.store.read(|db| db.topics.get(&d.target_arn).map(|t| t.attributes.get("Policy").cloned()));
+        match (policy, d.source.as_ref().filter(|s| s.principal == "s3.amazonaws.com")) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(policy), Some(source)) => policy
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<Value>(p).ok())
+                .is_some_and(|p| policy_allows(&p, source, &d.target_arn)),
+        }
+    }
+}
+
+/// Whether a topic policy lets a service (`source`) publish to `topic_arn`: an `Allow` for its
+/// service principal (or everyone) with `SNS:Publish`, whose `aws:SourceArn` /
+/// `aws:SourceAccount` conditions (if any) hold; a matching `Deny` wins.
+fn policy_allows(policy: &Value, source: &nimbus_core::delivery::Source, topic_arn: &str) -> bool {
+    let list = |v: &Value| -> Vec<Value> {
+        match v {
+            Value::Array(items) => items.clone(),
+            Value::Null => Vec::new(),
+            other => vec![other.clone()],
+        }
+    };
+    let glob = nimbus_core::policy::wildcard;
+    let mut allowed = false;
+    for st in list(&policy["Statement"]) {
+        let principal = &st["Principal"];
+        let principal_ok = principal == "*"
+            || principal["AWS"] == "*"
+            || list(&principal["Service"]).iter().any(|p| p.as_str() == Some(source.principal.as_str()));
+        let action_ok = list(&st["Action"]).iter().filter_map(Value::as_str).any(|a| glob(a, "sns:Publish"));
+        let resources = list(&st["Resource"]);
+        let resource_ok =
+            resources.is_empty() || resources.iter().filter_map(Value::as_str).any(|r| glob(r, topic_arn));
+        if !principal_ok || !action_ok || !resource_ok {
+            continue;
+        }
+        let mut conditions_ok = true;
+        if let Some(condition) = st["Condition"].as_object() {
+            for (operator, tests) in condition {
+                let Some(tests) = tests.as_object() else { continue };
+                for (key, expected) in tests {
+                    let actual = match key.to_ascii_lowercase().as_str() {
+                        "aws:sourcearn" => source.source_arn.as_deref(),
+                        "aws:sourceaccount" | "aws:sourceowner" => source.source_account.as_deref(),
+                        _ => continue,
+                    };
+                    let Some(actual) = actual else {
+                        conditions_ok = false;
+                        continue;
+                    };
+                    let like = operator.to_ascii_lowercase().contains("like");
+                    let holds = list(expected).iter().filter_map(Value::as_str).any(|e| {
+                        if like {
+                            glob(e, actual)
+                        } else {
+                            e == actual
+                        }
+                    });
+                    conditions_ok &= holds;
+                }
+            }
+        }
+        if !conditions_ok {
+            continue;
+        }
+        match st["Effect"].as_str() {
+            Some("Deny") => return false,
+            Some("Allow") => allowed = true,
+            _ => {}
+        }
+    }
+    allowed
 }
 
 /// The HTTP face: the model-driven API, plus the signing certificate and the

@@ -127,11 +127,12 @@ fn check_topic_attribute(name: &str, value: &str) -> Result<()> {
         return Err(invalid(format!("AttributeName")));
     }
     match name {
-        "Policy" | "DeliveryPolicy" | "DataProtectionPolicy" | "ArchivePolicy"
+        "Policy" | "DataProtectionPolicy" | "ArchivePolicy"
             if serde_json::from_str::<Value>(value).map(|v| !v.is_object()).unwrap_or(true) =>
         {
             Err(invalid(format!("{name}: failed to parse JSON")))
         }
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, true).map_err(invalid),
         "SignatureVersion" if value != "1" && value != "2" => {
             Err(invalid("SignatureVersion: Invalid value [".to_string() + value + "]. Valid values: 1, 2."))
         }
@@ -190,6 +191,9 @@ pub fn delete_topic(db: &Topics, input: &Value, changes: &mut Changes<Record>) -
         for s in db.subscriptions_of(arn) {
             changes.delete(subscription_key(&s.arn));
         }
+        for s in db.unsubscribed.values().filter(|s| s.topic_arn == arn) {
+            changes.delete(unsubscribed_key(&s.arn));
+        }
     }
     Ok(json!({}))
 }
@@ -205,14 +209,18 @@ pub fn get_topic_attributes(db: &Topics, input: &Value) -> Result<Value> {
     attrs.insert("SubscriptionsConfirmed".into(), subs.iter().filter(|s| s.confirmed).count().to_string());
     attrs.insert("SubscriptionsPending".into(), subs.iter().filter(|s| !s.confirmed).count().to_string());
     attrs.insert("SubscriptionsDeleted".into(), "0".into());
-    attrs.insert(
-        "EffectiveDeliveryPolicy".into(),
-        json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
-            "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
-            "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
-            "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}})
-        .to_string(),
-    );
+    // AWS's HTTP defaults, with what the topic's own DeliveryPolicy sets in their place.
+    let mut effective = json!({"http": {"defaultHealthyRetryPolicy": {"minDelayTarget": 20, "maxDelayTarget": 20,
+        "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0,
+        "backoffFunction": "linear"}, "disableSubscriptionOverrides": false,
+        "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}});
+    let own = t.attributes.get("DeliveryPolicy").and_then(|p| serde_json::from_str::<Value>(p).ok());
+    if let Some(Value::Object(http)) = own.as_ref().map(|p| &p["http"]) {
+        for (k, v) in http {
+            effective["http"][k.as_str()] = v.clone();
+        }
+    }
+    attrs.insert("EffectiveDeliveryPolicy".into(), effective.to_string());
     if t.fifo() {
         attrs.insert("FifoTopic".into(), "true".into());
         attrs.insert("ContentBasedDeduplication".into(), "false".into());
@@ -269,6 +277,7 @@ fn check_subscription_attribute(name: &str, value: &str) -> Result<()> {
     }
     match name {
         "FilterPolicy" => check_filter_policy(value),
+        "DeliveryPolicy" => crate::endpoint::check_delivery_policy(value, false).map_err(invalid),
         "FilterPolicyScope" if value != "MessageAttributes" && value != "MessageBody" => Err(invalid(
             "FilterPolicyScope: Invalid filter policy scope, it must be one of: MessageAttributes, MessageBody",
         )),
@@ -340,6 +349,15 @@ pub fn subscribe(db: &Topics, ctx: &Ctx, input: &Value, changes: &mut Changes<Re
 pub fn confirm_subscription(db: &Topics, input: &Value, changes: &mut Changes<Record>) -> Result<Value> {
     let t = topic(db, str_of(input, "TopicArn").unwrap_or_default())?;
     let token = str_of(input, "Token").unwrap_or_default();
+    let restorable = db.unsubscribed.values().find(|s| s.topic_arn == t.arn && s.token.as_deref() == Some(token));
+    if let Some(gone) = restorable {
+        // The token of an UnsubscribeConfirmation restores the subscription.
+        let mut s = gone.clone();
+        s.confirmed = true;
+        changes.delete(unsubscribed_key(&s.arn));
+        changes.put(subscription_key(&s.arn), Record::Subscription(s.clone()));
+        return Ok(json!({"SubscriptionArn": s.arn}));
+    }
     let sub =
         db.subscriptions_of(&t.arn).find(|s| s.token.as_deref() == Some(token)).ok_or_else(|| invalid("Token"))?;
     if !sub.confirmed {
@@ -355,8 +373,13 @@ pub fn unsubscribe(db: &Topics, input: &Value, changes: &mut Changes<Record>) ->
     if arn.split(':').count() != 7 {
         return Err(invalid("SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"));
     }
-    if db.subscriptions.contains_key(arn) {
+    if let Some(s) = db.subscriptions.get(arn) {
         changes.delete(subscription_key(arn));
+        if s.confirmed && matches!(s.protocol.as_str(), "http" | "https") {
+            let mut gone = s.clone();
+            gone.token = Some(hex::encode(uuid::Uuid::new_v4().as_bytes()).repeat(4));
+            changes.put(unsubscribed_key(arn), Record::Unsubscribed(gone));
+        }
     }
     Ok(json!({}))
 }
@@ -380,10 +403,45 @@ pub fn get_subscription_attributes(db: &Topics, input: &Value) -> Result<Value> 
     for (k, v) in &s.attributes {
         attrs.insert(k.clone(), v.clone());
     }
+    if matches!(s.protocol.as_str(), "http" | "https") {
+        if let Some(t) = db.topics.get(&s.topic_arn) {
+            attrs.insert("EffectiveDeliveryPolicy".into(), effective_delivery_policy(t, s).to_string());
+        }
+    }
     if attrs.contains_key("FilterPolicy") && !attrs.contains_key("FilterPolicyScope") {
         attrs.insert("FilterPolicyScope".into(), "MessageAttributes".into());
     }
     Ok(json!({"Attributes": attrs}))
+}
+
+/// An `http`/`https` subscription's `EffectiveDeliveryPolicy`: its own `DeliveryPolicy` when
+/// the topic allows overrides, else the topic's HTTP defaults (AWS's when the topic has none).
+fn effective_delivery_policy(t: &Topic, s: &Subscription) -> Value {
+    let parse = |text: Option<&String>| text.and_then(|p| serde_json::from_str::<Value>(p).ok());
+    let topic = parse(t.attributes.get("DeliveryPolicy")).unwrap_or(Value::Null);
+    let http = &topic["http"];
+    let own = parse(s.attributes.get("DeliveryPolicy")).filter(|_| http["disableSubscriptionOverrides"] != true);
+    let section = |own_key: &str, topic_key: &str, default: Value| match &own {
+        Some(p) => p.get(own_key).cloned().unwrap_or(Value::Null),
+        None => http.get(topic_key).cloned().unwrap_or(default),
+    };
+    let r = crate::endpoint::RetryPolicy::default();
+    let default_retry = json!({
+        "minDelayTarget": r.min_delay, "maxDelayTarget": r.max_delay, "numRetries": r.num_retries,
+        "numMaxDelayRetries": 0, "numNoDelayRetries": 0, "numMinDelayRetries": 0, "backoffFunction": "linear",
+    });
+    let healthy = match &own {
+        Some(p) if p.get("healthyRetryPolicy").is_none() => default_retry.clone(),
+        _ => section("healthyRetryPolicy", "defaultHealthyRetryPolicy", default_retry),
+    };
+    json!({
+        "healthyRetryPolicy": healthy,
+        "sicklyRetryPolicy": section("sicklyRetryPolicy", "defaultSicklyRetryPolicy", Value::Null),
+        "throttlePolicy": section("throttlePolicy", "defaultThrottlePolicy", Value::Null),
+        "requestPolicy": section("requestPolicy", "defaultRequestPolicy",
+            json!({"headerContentType": crate::endpoint::DEFAULT_CONTENT_TYPE})),
+        "guaranteed": own.as_ref().and_then(|p| p.get("guaranteed").cloned()).unwrap_or(json!(false)),
+    })
 }
 
 pub fn set_subscription_attributes(db: &Topics, input: &Value, changes: &mut Changes<Record>) -> Result<Value> {

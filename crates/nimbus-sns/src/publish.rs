@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use nimbus_core::delivery::{Delivery, Source};
+use nimbus_core::delivery::{Delivery, Source, Targets};
 use nimbus_core::pattern::Pattern;
 use nimbus_core::AwsError;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::endpoint;
 use crate::errors::{invalid, Result};
 use crate::ops::str_of;
 use crate::state::{Subscription, Topic};
@@ -212,6 +213,11 @@ impl Sns {
                 "sqs" if sub.raw() => (text.clone(), typed_attributes(&m.attributes)),
                 "sqs" => (note.sqs_json(), Vec::new()),
                 "lambda" => (note.lambda_event(&sub.arn), Vec::new()),
+                "http" | "https" => {
+                    let body = if sub.raw() { text.clone() } else { note.sqs_json() };
+                    self.post_notification(&targets, topic, sub, &p.message_id, body);
+                    continue;
+                }
                 other => {
                     tracing::debug!(protocol = other, endpoint = %sub.endpoint, "SNS delivery to this protocol is stored only");
                     continue;
@@ -227,24 +233,44 @@ impl Sns {
                 });
             if let Err(error) = targets.deliver(&delivery) {
                 tracing::warn!(subscription = %sub.arn, %error, "SNS delivery failed");
-                self.redrive(&targets, sub, delivery, &error);
+                redrive(&targets, sub, delivery, &error);
             }
         }
     }
 
-    /// Send a failed delivery to the subscription's dead-letter queue, if it has one.
-    fn redrive(&self, targets: &nimbus_core::delivery::Targets, sub: &Subscription, mut d: Delivery, error: &str) {
-        let dlq = sub
-            .attributes
-            .get("RedrivePolicy")
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-            .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_string));
-        let Some(dlq) = dlq else { return };
-        d.target_arn = dlq;
-        d.source = None;
-        if let Err(e) = targets.deliver(&d) {
-            tracing::warn!(subscription = %sub.arn, error = %e, first = %error, "SNS dead-letter delivery failed");
+    /// POST a notification to an `http`/`https` subscriber on a background task, retried by
+    /// its delivery policy; when the retries are spent, the body goes to its dead-letter queue.
+    fn post_notification(&self, targets: &Targets, topic: &Topic, sub: &Subscription, message_id: &str, body: String) {
+        let (policy, content_type) = endpoint::effective(topic, sub);
+        let mut post = endpoint::Post::new(&sub.endpoint, "Notification", message_id, &topic.arn, &content_type)
+            .header("x-amz-sns-subscription-arn", &sub.arn);
+        if sub.raw() {
+            post = post.header("x-amz-sns-rawdelivery", "true");
         }
+        post.delays = policy.delays();
+        post.alive = Some(self.alive(&sub.arn, true));
+        let dead = Delivery::new(&topic.account, &topic.region, &sub.endpoint, body.clone());
+        post.body = body;
+        let (targets, sub) = (targets.clone(), sub.clone());
+        endpoint::spawn(self.clock.clone(), post, move |error| {
+            tracing::warn!(subscription = %sub.arn, %error, "SNS HTTP delivery failed after its retries");
+            redrive(&targets, &sub, dead, &error);
+        });
+    }
+}
+
+/// Send a failed delivery to the subscription's dead-letter queue, if it has one.
+fn redrive(targets: &Targets, sub: &Subscription, mut d: Delivery, error: &str) {
+    let dlq = sub
+        .attributes
+        .get("RedrivePolicy")
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|p| p["deadLetterTargetArn"].as_str().map(str::to_string));
+    let Some(dlq) = dlq else { return };
+    d.target_arn = dlq;
+    d.source = None;
+    if let Err(e) = targets.deliver(&d) {
+        tracing::warn!(subscription = %sub.arn, error = %e, first = %error, "SNS dead-letter delivery failed");
     }
 }
 
@@ -340,8 +366,7 @@ impl Notification<'_> {
         if !self.attributes.is_empty() {
             fields.push(("MessageAttributes", self.attributes_json()));
         }
-        let body: Vec<String> = fields.iter().map(|(k, v)| format!("  \"{k}\" : {v}")).collect();
-        format!("{{\n{}\n}}", body.join(",\n"))
+        layout(&fields)
     }
 
     /// The event a Lambda subscriber is invoked with (`"Subject": null` when there is none).
@@ -370,6 +395,12 @@ impl Notification<'_> {
         }]})
         .to_string()
     }
+}
+
+/// A JSON document laid out as SNS writes its HTTP and SQS messages (`  "Name" : value`).
+pub fn layout(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("  \"{k}\" : {v}")).collect();
+    format!("{{\n{}\n}}", body.join(",\n"))
 }
 
 /// Binary values arrive base64-encoded in the input document; keep them so.

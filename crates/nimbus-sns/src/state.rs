@@ -53,12 +53,17 @@ impl Subscription {
 pub enum Record {
     Topic(Topic),
     Subscription(Subscription),
+    /// An `http`/`https` subscription unsubscribed: its `UnsubscribeConfirmation` token can
+    /// restore it (ConfirmSubscription or the message's `SubscribeURL`), as on AWS.
+    Unsubscribed(Subscription),
 }
 
 #[derive(Default)]
 pub struct Topics {
     pub topics: BTreeMap<String, Topic>,
     pub subscriptions: BTreeMap<String, Subscription>,
+    /// Unsubscribed `http`/`https` subscriptions that their token can still restore.
+    pub unsubscribed: BTreeMap<String, Subscription>,
 }
 
 impl Topics {
@@ -75,6 +80,10 @@ pub fn subscription_key(arn: &str) -> String {
     format!("s/{arn}")
 }
 
+pub fn unsubscribed_key(arn: &str) -> String {
+    format!("u/{arn}")
+}
+
 impl Persist for Topics {
     type Record = Record;
 
@@ -85,6 +94,12 @@ impl Persist for Topics {
             }
             (_, Some(Record::Subscription(s))) => {
                 self.subscriptions.insert(s.arn.clone(), s);
+            }
+            (_, Some(Record::Unsubscribed(s))) => {
+                self.unsubscribed.insert(s.arn.clone(), s);
+            }
+            (Some(("u", arn)), None) => {
+                self.unsubscribed.remove(arn);
             }
             (Some(("t", arn)), None) => {
                 self.topics.remove(arn);

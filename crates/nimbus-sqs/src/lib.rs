@@ -583,6 +583,10 @@ impl Deliver for Sqs {
     fn deliver(&self, d: &Delivery) -> std::result::Result<(), String> {
         self.send_delivery(d).map(|_| ())
     }
+
+    fn reachable(&self, d: &Delivery) -> bool {
+        self.loc_of(&d.account, &d.region, &d.target_arn).is_ok()
+    }
 }
 
 /// The HTTP face of [`Sqs`].

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use nimbus_core::clock::Clock;
 use nimbus_core::identity::KeyRegistry;
 use nimbus_core::server::{self, Defaults, Router};
@@ -21,6 +21,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug, Parser)]
 #[command(name = "nimbus", version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on. Use 0.0.0.0 to accept connections from other machines.
     #[arg(long, env = "NIMBUS_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -50,6 +53,12 @@ struct Args {
     #[arg(long, env = "NIMBUS_LAMBDA_IDLE_TIMEOUT", default_value_t = 600)]
     lambda_idle_timeout: u64,
 
+    /// How long (milliseconds) a Lambda update shows `LastUpdateStatus: InProgress`, and a
+    /// version it publishes `State: Pending`, as AWS does while it applies one; another update
+    /// of the function meanwhile is refused with ResourceConflictException. 0 settles at once.
+    #[arg(long, env = "NIMBUS_LAMBDA_UPDATE_MS", default_value_t = 250)]
+    lambda_update_ms: u64,
+
     /// Debug mode: lift function timeouts so a debugger can be attached to the runtime process
     /// (see `/_nimbus/lambda/environments` for its pid and command line).
     #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
@@ -70,8 +79,13 @@ struct Args {
 
     /// Program for a runtime, e.g. `--runtime python3.12=/usr/bin/python3.12` (repeatable). The
     /// environment variable NIMBUS_RUNTIME_PYTHON3_12 does the same for one runtime.
-    #[arg(long = "runtime", value_name = "RUNTIME=PATH")]
+    #[arg(long = "runtime", value_name = "RUNTIME=PATH", global = true)]
     runtimes: Vec<String>,
+
+    /// Nimbus's cache folder, where the AWS SDK that functions import from their runtime is
+    /// installed (default: $XDG_CACHE_HOME/nimbus or ~/.cache/nimbus).
+    #[arg(long, env = "NIMBUS_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
 
     /// Hand out AWS-shaped host-form URLs (`sqs.<region>.localhost`, `<id>.lambda-url.<region>.localhost`)
     /// instead of path forms on the host the client used. They need `*.localhost` to resolve to
@@ -80,12 +94,40 @@ struct Args {
     aws_host_urls: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// What function runtimes need besides an interpreter.
+    Runtimes {
+        #[command(subcommand)]
+        action: RuntimesAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RuntimesAction {
+    /// Install, once, the AWS SDK that AWS's runtimes include (boto3 for python3.10+, the AWS SDK
+    /// for JavaScript v3 for nodejs18.x+) into nimbus's cache, as nimbus otherwise does on the
+    /// first invocation that imports it. Without RUNTIME: every SDK.
+    Install {
+        /// Runtimes, e.g. `python3.12 nodejs20.x`.
+        #[arg(value_name = "RUNTIME")]
+        names: Vec<String>,
+        /// `@aws-sdk/*` packages to install for Node.js runtimes (repeatable), e.g.
+        /// `--package client-sqs`; without it, the commonly used clients.
+        #[arg(long = "package", value_name = "PACKAGE")]
+        packages: Vec<String>,
+    },
+}
+
 fn main() {
     let args = Args::parse();
     nimbus_core::urls::set_aws_host_urls(args.aws_host_urls);
     if let Err(message) = validate(&args) {
         eprintln!("nimbus: {message}");
         std::process::exit(2);
+    }
+    if let Some(Command::Runtimes { action: RuntimesAction::Install { names, packages } }) = &args.command {
+        std::process::exit(install_runtimes(&args, names, packages));
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
@@ -111,6 +153,59 @@ fn validate(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+fn runtime_overrides(args: &Args) -> std::collections::HashMap<String, String> {
+    args.runtimes.iter().filter_map(|r| r.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// `nimbus runtimes install`: the exit status.
+fn install_runtimes(args: &Args, runtimes: &[String], packages: &[String]) -> i32 {
+    use nimbus_lambda::invoke::sdk;
+    let known: Vec<&str> = sdk::TABLE.iter().map(|(r, _)| *r).collect();
+    if let Some(bad) = runtimes.iter().find(|r| sdk::for_runtime(r).is_none()) {
+        eprintln!("nimbus: {bad} includes no AWS SDK nimbus installs; runtimes that do: {}", known.join(", "));
+        return 2;
+    }
+    let mut node_packages = Vec::new();
+    for name in packages {
+        match sdk::normalize_package(name) {
+            Some(p) => node_packages.push(p),
+            None => {
+                eprintln!("nimbus: --package takes an @aws-sdk package name such as client-sqs, got '{name}'");
+                return 2;
+            }
+        }
+    }
+    let cache = args.cache_dir.clone().unwrap_or_else(sdk::default_cache_dir);
+    let sdks = sdk::Sdks::new(&cache);
+    let interpreters = nimbus_lambda::invoke::runtimes::Runtimes::probe_only(runtime_overrides(args));
+    // Without runtimes: every SDK, compiled for the interpreters found for its runtimes.
+    let chosen: Vec<&str> =
+        if runtimes.is_empty() { known.clone() } else { runtimes.iter().map(String::as_str).collect() };
+    let mut done: Vec<(&str, Option<PathBuf>)> = Vec::new();
+    let mut status = 0;
+    for runtime in chosen {
+        let Some(sdk) = sdk::for_runtime(runtime) else { continue };
+        let python = matches!(sdk.kind, sdk::Kind::Python { .. });
+        // Python's compiled files are per interpreter; the Node packages serve every Node.js.
+        let interpreter = if python { interpreters.interpreter_for(runtime).ok() } else { None };
+        if done.iter().any(|(dir, i)| *dir == sdk.dir && (!python || *i == interpreter)) {
+            continue;
+        }
+        if python && interpreter.is_none() && !runtimes.is_empty() {
+            eprintln!("nimbus: no interpreter found for {runtime}; installing without compiling");
+        }
+        done.push((sdk.dir, interpreter.clone()));
+        match sdks.install(sdk, interpreter.as_deref(), &node_packages) {
+            Ok(()) => println!("{runtime}: {} in {}", sdk::describe(sdk), sdks.dir(sdk).display()),
+            Err(reason) => {
+                eprintln!("nimbus: installing the AWS SDK for {runtime} ({}) failed: {reason}", sdk::describe(sdk));
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     nimbus_core::scratch::remove_stale();
     let open_files = server::raise_open_file_limit();
@@ -126,12 +221,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let lambda_settings = nimbus_lambda::invoke::Settings {
         idle_timeout: std::time::Duration::from_secs(args.lambda_idle_timeout),
         debug: args.lambda_debug,
-        runtime_overrides: args
-            .runtimes
-            .iter()
-            .filter_map(|r| r.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        runtime_overrides: runtime_overrides(&args),
+        update_window: std::time::Duration::from_millis(args.lambda_update_ms),
+        cache_dir: args.cache_dir.clone(),
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     let addr = listener.local_addr()?;

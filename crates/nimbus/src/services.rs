@@ -56,6 +56,8 @@ pub fn register(
     router.add(Arc::new(kms));
     let keys_service: Arc<dyn nimbus_core::crypto::KeyService> = keys_kms.clone();
     *lambda.lambda().kms.write() = Some(keys_service.clone());
+    // The journal keeps KMSKeyArn functions' variables as ciphertext: decrypt them now.
+    lambda.lambda().unseal_all();
     let (ssm, _) = nimbus_ssm::SsmService::open(data_dir, router.clock().clone(), keys_service.clone())?;
     router.add(Arc::new(ssm));
     let invoker: Arc<dyn nimbus_core::invoke::FunctionInvoker> =

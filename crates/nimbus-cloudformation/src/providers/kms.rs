@@ -1,4 +1,6 @@
-//! `AWS::KMS::Key` and `AWS::KMS::Alias` through KMS's JSON 1.1 API.
+//! `AWS::KMS::Key` and `AWS::KMS::Alias` through KMS's JSON 1.1 API (real keys: the key a stack
+//! creates encrypts and decrypts). Replacement rules and Ref/GetAtt as AWS's resource reference
+//! gives them: a key's Ref is its key id, an alias's Ref its name.
 
 use serde_json::{json, Value};
 
@@ -31,115 +33,112 @@ async fn call(cx: &Cx, op: &str, body: Value) -> Result<Value, String> {
     cx.api.json("kms", &format!("TrentService.{op}"), "1.1", body).await.map_err(|e| failure(&e))
 }
 
-fn flag(props: &Value, name: &str, default: bool) -> bool {
-    str_prop(props, name).map(|v| v == "true").unwrap_or(default)
-}
-
-fn key_created(meta: &Value) -> Created {
-    Created::named(meta["KeyId"].as_str().unwrap_or_default())
-        .attr("Arn", meta["Arn"].clone())
-        .attr("KeyId", meta["KeyId"].clone())
-}
-
-async fn set_rotation(cx: &Cx, id: &str, props: &Value) -> Result<(), String> {
-    if flag(props, "EnableKeyRotation", false) {
-        let mut body = json!({"KeyId": id});
-        if let Some(days) = str_prop(props, "RotationPeriodInDays").and_then(|d| d.parse::<i64>().ok()) {
-            body["RotationPeriodInDays"] = json!(days);
-        }
-        call(cx, "EnableKeyRotation", body).await.map(|_| ())
-    } else {
-        call(cx, "DisableKeyRotation", json!({"KeyId": id})).await.map(|_| ())
+/// Booleans arrive as `true` or, from parameters, `"true"`.
+fn flag(props: &Value, name: &str) -> Option<bool> {
+    match props.get(name)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
     }
+}
+
+fn number(props: &Value, name: &str) -> Option<i64> {
+    props.get(name).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+}
+
+fn key_created(arn: &str, key_id: &str) -> Created {
+    Created::named(key_id).attr("Arn", arn).attr("KeyId", key_id)
 }
 
 async fn create_key(cx: Cx, props: Value) -> Outcome {
     let mut body = json!({});
     for (prop, member) in
-        [("Description", "Description"), ("KeyUsage", "KeyUsage"), ("KeySpec", "KeySpec"), ("Origin", "Origin")]
+        [("Description", "Description"), ("KeySpec", "KeySpec"), ("KeyUsage", "KeyUsage"), ("Origin", "Origin")]
     {
         if let Some(v) = str_prop(&props, prop) {
             body[member] = Value::String(v);
         }
     }
-    if let Some(p) = props.get("KeyPolicy") {
-        body["Policy"] = Value::String(doc_string(p));
+    if let Some(policy) = props.get("KeyPolicy") {
+        body["Policy"] = Value::String(doc_string(policy));
     }
-    if flag(&props, "MultiRegion", false) {
-        body["MultiRegion"] = json!(true);
+    if let Some(multi) = flag(&props, "MultiRegion") {
+        body["MultiRegion"] = Value::Bool(multi);
     }
-    if flag(&props, "BypassPolicyLockoutSafetyCheck", false) {
-        body["BypassPolicyLockoutSafetyCheck"] = json!(true);
+    if let Some(bypass) = flag(&props, "BypassPolicyLockoutSafetyCheck") {
+        body["BypassPolicyLockoutSafetyCheck"] = Value::Bool(bypass);
     }
     let tags = cx.tag_list(&props);
     if !tags.is_empty() {
         body["Tags"] = tags.into_iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
     }
-    let meta = call(&cx, "CreateKey", body).await?["KeyMetadata"].clone();
-    let id = meta["KeyId"].as_str().unwrap_or_default().to_string();
-    let setup = async {
-        if flag(&props, "EnableKeyRotation", false) {
-            set_rotation(&cx, &id, &props).await?;
+    let created = call(&cx, "CreateKey", body).await?;
+    let meta = &created["KeyMetadata"];
+    let (arn, key_id) = (meta["Arn"].as_str().unwrap_or_default(), meta["KeyId"].as_str().unwrap_or_default());
+    if flag(&props, "EnableKeyRotation") == Some(true) {
+        let mut rotation = json!({"KeyId": key_id});
+        if let Some(days) = number(&props, "RotationPeriodInDays") {
+            rotation["RotationPeriodInDays"] = Value::from(days);
         }
-        if !flag(&props, "Enabled", true) {
-            call(&cx, "DisableKey", json!({"KeyId": id})).await?;
-        }
-        Ok::<(), String>(())
-    };
-    if let Err(e) = setup.await {
-        let _ = call(&cx, "ScheduleKeyDeletion", json!({"KeyId": id, "PendingWindowInDays": 7})).await;
-        return Err(e);
+        call(&cx, "EnableKeyRotation", rotation).await?;
     }
-    Ok(key_created(&meta))
+    if flag(&props, "Enabled") == Some(false) {
+        call(&cx, "DisableKey", json!({"KeyId": key_id})).await?;
+    }
+    Ok(key_created(arn, key_id))
 }
 
 async fn update_key(cx: Cx, current: Resource, props: Value) -> Outcome {
-    let id = current.physical_id.clone().unwrap_or_default();
+    let key_id = current.physical_id.clone().unwrap_or_default();
     let old = &current.properties;
-    if old.get("Description") != props.get("Description") {
-        call(
-            &cx,
-            "UpdateKeyDescription",
-            json!({"KeyId": id, "Description": str_prop(&props, "Description").unwrap_or_default()}),
-        )
-        .await?;
+    if str_prop(old, "Description") != str_prop(&props, "Description") {
+        let description = str_prop(&props, "Description").unwrap_or_default();
+        call(&cx, "UpdateKeyDescription", json!({"KeyId": key_id, "Description": description})).await?;
     }
     if old.get("KeyPolicy") != props.get("KeyPolicy") {
-        if let Some(p) = props.get("KeyPolicy") {
-            call(&cx, "PutKeyPolicy", json!({"KeyId": id, "PolicyName": "default", "Policy": doc_string(p)})).await?;
+        if let Some(policy) = props.get("KeyPolicy") {
+            call(&cx, "PutKeyPolicy", json!({"KeyId": key_id, "PolicyName": "default", "Policy": doc_string(policy)}))
+                .await?;
         }
     }
-    if flag(old, "Enabled", true) != flag(&props, "Enabled", true) {
-        let op = if flag(&props, "Enabled", true) { "EnableKey" } else { "DisableKey" };
-        call(&cx, op, json!({"KeyId": id})).await?;
+    let enabled = flag(&props, "Enabled").unwrap_or(true);
+    if flag(old, "Enabled").unwrap_or(true) != enabled {
+        call(&cx, if enabled { "EnableKey" } else { "DisableKey" }, json!({"KeyId": key_id})).await?;
     }
-    if old.get("EnableKeyRotation") != props.get("EnableKeyRotation")
-        || old.get("RotationPeriodInDays") != props.get("RotationPeriodInDays")
-    {
-        set_rotation(&cx, &id, &props).await?;
+    let rotation = flag(&props, "EnableKeyRotation").unwrap_or(false);
+    let period_changed = number(old, "RotationPeriodInDays") != number(&props, "RotationPeriodInDays");
+    if flag(old, "EnableKeyRotation").unwrap_or(false) != rotation || (rotation && period_changed) {
+        let mut body = json!({"KeyId": key_id});
+        if let (true, Some(days)) = (rotation, number(&props, "RotationPeriodInDays")) {
+            body["RotationPeriodInDays"] = Value::from(days);
+        }
+        call(&cx, if rotation { "EnableKeyRotation" } else { "DisableKeyRotation" }, body).await?;
     }
-    let (new_tags, old_tags) = (cx.tag_list(&props), cx.tag_list(old));
-    let removed: Vec<String> =
-        old_tags.iter().filter(|(k, _)| !new_tags.iter().any(|(n, _)| n == k)).map(|(k, _)| k.clone()).collect();
-    if !removed.is_empty() {
-        call(&cx, "UntagResource", json!({"KeyId": id, "TagKeys": removed})).await?;
+    let (old_tags, new_tags) = (cx.tag_list(old), cx.tag_list(&props));
+    if old_tags != new_tags {
+        let gone: Vec<&String> =
+            old_tags.iter().map(|(k, _)| k).filter(|k| !new_tags.iter().any(|(n, _)| n == *k)).collect();
+        if !gone.is_empty() {
+            call(&cx, "UntagResource", json!({"KeyId": key_id, "TagKeys": gone})).await?;
+        }
+        if !new_tags.is_empty() {
+            let tags: Vec<Value> = new_tags.iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
+            call(&cx, "TagResource", json!({"KeyId": key_id, "Tags": tags})).await?;
+        }
     }
-    if !new_tags.is_empty() && new_tags != old_tags {
-        let tags: Vec<Value> = new_tags.into_iter().map(|(k, v)| json!({"TagKey": k, "TagValue": v})).collect();
-        call(&cx, "TagResource", json!({"KeyId": id, "Tags": tags})).await?;
-    }
-    let meta = call(&cx, "DescribeKey", json!({"KeyId": id})).await?["KeyMetadata"].clone();
-    Ok(key_created(&meta))
+    let described = call(&cx, "DescribeKey", json!({"KeyId": key_id})).await?;
+    Ok(key_created(described["KeyMetadata"]["Arn"].as_str().unwrap_or_default(), &key_id))
 }
 
-/// Deleting the resource schedules the key's deletion (`PendingWindowInDays`, 30 by default).
+/// A stack's key is scheduled for deletion (`PendingWindowInDays`, 30 by default), as on AWS.
 async fn delete_key(cx: Cx, r: Resource) -> Result<(), String> {
-    let Some(id) = r.physical_id else { return Ok(()) };
-    let days = str_prop(&r.properties, "PendingWindowInDays").and_then(|d| d.parse::<i64>().ok()).unwrap_or(30);
-    let body = json!({"KeyId": id, "PendingWindowInDays": days});
+    let Some(key_id) = r.physical_id else { return Ok(()) };
+    let days = number(&r.properties, "PendingWindowInDays").unwrap_or(30);
+    let body = json!({"KeyId": key_id, "PendingWindowInDays": days});
     match cx.api.json("kms", "TrentService.ScheduleKeyDeletion", "1.1", body).await {
-        Err(e) if !super::gone(&e) && e.code != "KMSInvalidStateException" => Err(failure(&e)),
-        _ => Ok(()),
+        // Already pending deletion: nothing left to do.
+        Err(e) if e.code == "KMSInvalidStateException" => Ok(()),
+        other => tolerate_gone(other.map(|_| ())),
     }
 }
 
@@ -153,7 +152,9 @@ async fn create_alias(cx: Cx, props: Value) -> Outcome {
 async fn update_alias(cx: Cx, current: Resource, props: Value) -> Outcome {
     let name = current.physical_id.clone().unwrap_or_default();
     let target = str_prop(&props, "TargetKeyId").unwrap_or_default();
-    call(&cx, "UpdateAlias", json!({"AliasName": name, "TargetKeyId": target})).await?;
+    if str_prop(&current.properties, "TargetKeyId").as_deref() != Some(target.as_str()) {
+        call(&cx, "UpdateAlias", json!({"AliasName": name, "TargetKeyId": target})).await?;
+    }
     Ok(Created::named(name))
 }
 

@@ -282,6 +282,7 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
             other => other,
         };
         result.map_err(|e| failure(&e))?;
+        wait_updated(&cx, &name).await?;
     }
     let mut config = Value::Object(pick(&props, CONFIG));
     // Members removed from the template go back to Lambda's defaults.
@@ -298,6 +299,7 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
     }
     let path = format!("/2015-03-31/functions/{}/configuration", seg(&name));
     let out = rest(&cx, Method::PUT, &path, vec![], Some(config)).await.map_err(|e| failure(&e))?;
+    wait_updated(&cx, &name).await?;
     let concurrency = format!("/2017-10-31/functions/{}/concurrency", seg(&name));
     match props.get("ReservedConcurrentExecutions") {
         Some(n) => {
@@ -311,6 +313,23 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
         None => {}
     }
     Ok(function_created(&out))
+}
+
+/// Wait, as CloudFormation does, until Lambda has applied an update (`LastUpdateStatus` no
+/// longer `InProgress`): the next update of the function would be refused before that.
+async fn wait_updated(cx: &Cx, name: &str) -> Result<(), String> {
+    let path = format!("/2015-03-31/functions/{}", seg(name));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let out = rest(cx, Method::GET, &path, vec![], None).await.map_err(|e| failure(&e))?;
+        match out["Configuration"]["LastUpdateStatus"].as_str() {
+            Some("InProgress") if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Some("InProgress") => return Err(format!("Function {name} did not finish updating")),
+            _ => return Ok(()),
+        }
+    }
 }
 
 async fn delete_function(cx: Cx, r: Resource) -> Result<(), String> {

@@ -4,6 +4,7 @@
 
 mod apigateway;
 mod dynamodb;
+mod ecr;
 mod events;
 mod iam;
 mod kinesis;
@@ -148,6 +149,8 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(dynamodb::specs());
         all.extend(logs::specs());
         all.extend(misc::specs());
+        all.extend(ecr::specs());
+        all.extend(kms::specs());
         all.extend(s3::specs());
         all.extend(ssm::specs());
         all.extend(sns::specs());
@@ -156,7 +159,6 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(apigateway::specs());
         all.extend(kinesis::specs());
         all.extend(secrets::specs());
-        all.extend(kms::specs());
         all.extend(nested::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()

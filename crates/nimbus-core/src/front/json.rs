@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{log_error, Operations};
+use super::{cbor, log_error, Operations};
 use crate::error::AwsError;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::model::{ModelError, Operation, ServiceModel};
@@ -29,13 +29,31 @@ pub(super) fn content_type(model: &ServiceModel) -> String {
 pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContext, req: &HttpRequest) -> HttpResponse {
     let model = ops.model();
     let ct = content_type(model);
+    let cbor = ops.accepts_cbor() && cbor::is_cbor(req);
+    let fail = |err: &AwsError| if cbor { cbor::error(err) } else { error(err, &ct) };
     let Some(op) = target(req, model) else {
         let target = req.header("x-amz-target").unwrap_or("");
         let err = AwsError::new(400, "UnknownOperationException", format!("Unknown operation {target}"));
-        return error(&err, &ct);
+        return fail(&err);
     };
-    let result = super::run(ops, ctx, op, parse(&req.body)).await;
+    let decoded = if cbor { cbor::decode(model, op.input.as_deref(), &req.body) } else { parse(&req.body) };
+    if ops.answers_raw(&op.name) {
+        let answer = match super::check(ops, op, decoded) {
+            Ok(input) => ops.call_raw(ctx, &op.name, input, cbor).await,
+            Err(err) => Err(err),
+        };
+        return answer.unwrap_or_else(|err| {
+            log_error(model.meta("endpointPrefix").unwrap_or(""), &op.name, &err);
+            fail(&err)
+        });
+    }
+    let result = super::run(ops, ctx, op, decoded).await;
     match result {
+        Ok(output) if cbor => match output {
+            _ if op.output.is_none() => HttpResponse::new(200, cbor::CONTENT_TYPE, Vec::new()),
+            Value::Null => cbor::response(model, None, &Value::Object(Map::new())),
+            other => cbor::response(model, op.output.as_deref(), &other),
+        },
         Ok(output) => {
             // Operations without an output shape answer an empty body.
             let body = match output {
@@ -47,7 +65,7 @@ pub(super) async fn respond<O: Operations + ?Sized>(ops: &O, ctx: &RequestContex
         }
         Err(err) => {
             log_error(model.meta("endpointPrefix").unwrap_or(""), &op.name, &err);
-            error(&err, &ct)
+            fail(&err)
         }
     }
 }

@@ -19,6 +19,7 @@
 //! router.add(Arc::new(ModelService::new("kms", &["kms"], kms)));
 //! ```
 
+pub mod cbor;
 mod json;
 mod query;
 mod rest_json;
@@ -57,6 +58,31 @@ pub trait Operations: Send + Sync + 'static {
     /// differently (IAM and STS: `Could not find operation … for version …`).
     fn unknown_action(&self, action: &str, _version: Option<&str>) -> AwsError {
         AwsError::new(400, "InvalidAction", format!("The action {action} is not valid for this web service."))
+    }
+
+    /// Whether JSON-protocol requests may also come as CBOR (`application/x-amz-cbor-1.1`, see
+    /// [`cbor`]); only services whose AWS endpoint speaks it (Kinesis) say yes.
+    fn accepts_cbor(&self) -> bool {
+        false
+    }
+
+    /// JSON-protocol operations whose answer is an HTTP response of the service's own making
+    /// rather than an output document (Kinesis's SubscribeToShard event stream). They are
+    /// decoded and validated as any other, then handed to [`Operations::call_raw`].
+    fn answers_raw(&self, _op: &str) -> bool {
+        false
+    }
+
+    /// Run an operation [`Operations::answers_raw`] named; `cbor` says the request came as
+    /// CBOR (so the answer should be CBOR too). An error is answered in the request's format.
+    fn call_raw<'a>(
+        &'a self,
+        _ctx: &'a RequestContext,
+        op: &'a str,
+        _input: Value,
+        _cbor: bool,
+    ) -> BoxFuture<'a, Result<HttpResponse, AwsError>> {
+        Box::pin(async move { Err(unsupported(op)) })
     }
 
     /// The error for a request the model refuses. The default is each protocol's usual one;
@@ -169,10 +195,16 @@ async fn run<O: Operations + ?Sized>(
     op: &Operation,
     decoded: Result<Value, ModelError>,
 ) -> OpResult {
+    let input = check(ops, op, decoded)?;
+    ops.call(ctx, &op.name, input).await
+}
+
+/// The service's first checks and the model's validation of a decoded input.
+fn check<O: Operations + ?Sized>(ops: &O, op: &Operation, decoded: Result<Value, ModelError>) -> OpResult {
     let input = decoded.map_err(|e| ops.model_error(e))?;
     ops.check_first(&op.name, &input)?;
     ops.model().validate(op, &input).map_err(|e| ops.model_error(e))?;
-    ops.call(ctx, &op.name, input).await
+    Ok(input)
 }
 
 /// Log server-side failures; a 5xx is a nimbus defect worth seeing.

@@ -1,5 +1,5 @@
 //! Enhanced fan-out consumers: Register, Describe, List and DeregisterStreamConsumer.
-//! (SubscribeToShard needs an HTTP/2 event stream, which nimbus's HTTP/1.1 server cannot give.)
+//! (SubscribeToShard, an event stream, is in [`crate::subscribe`].)
 
 use base64::Engine;
 use serde_json::{json, Value};

@@ -194,6 +194,14 @@ impl Iterator {
     }
 }
 
+/// The sequence number to resume after for a subscription reading at `token` (the position
+/// just before the iterator's): `AFTER_SEQUENCE_NUMBER` with it reads on from the same record.
+pub fn continuation(token: &str) -> Option<String> {
+    let it = Iterator::decode(token)?;
+    let meta = StreamMeta { created_millis: it.created, ..StreamMeta::default() };
+    Some(sequence_number(&meta, it.shard, it.position.saturating_sub(1)))
+}
+
 fn shard_not_found(stream: &StreamMeta, shard: &str, account: &str) -> nimbus_core::AwsError {
     not_found(format!("Shard {shard} in stream {} under account {account} does not exist", stream.name))
 }

@@ -350,8 +350,76 @@ function hasPackageJsonTypeModule(folder) {
   }
 }
 
+// ES modules ignore NODE_PATH; AWS's Node.js 18+ runtimes search it for them too (that is how an
+// ES module handler imports the runtime's SDK or a layer's packages). A resolve hook does it:
+// Node's own resolution first (the function's node_modules win), then each NODE_PATH folder.
+function nodePathFallback(specifier, context, nextResolve, dirs) {
+  const bare = /^[^./\\#]/.test(specifier) && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(specifier);
+  const parts = specifier.split("/");
+  const name = specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+  const tries = [];
+  if (bare) {
+    for (const dir of dirs) {
+      if (!fs.existsSync(path.join(dir, name))) continue;
+      // From a file beside a node_modules folder, Node resolves the package with its "exports".
+      if (path.basename(dir) === "node_modules") tries.push([specifier, pathToFileURL(path.join(path.dirname(dir), "[nimbus]")).href]);
+      else tries.push([pathToFileURL(path.join(dir, specifier)).href, context.parentURL]);
+    }
+  }
+  return { tries };
+}
+const NODE_PATH_HOOKS = `
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+let dirs = [];
+const nodePathFallback = ${nodePathFallback.toString()};
+export function initialize(data) { dirs = data?.dirs ?? []; }
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (error) {
+    if (error?.code !== "ERR_MODULE_NOT_FOUND") throw error;
+    for (const [spec, parentURL] of nodePathFallback(specifier, context, nextResolve, dirs).tries) {
+      try { return await nextResolve(spec, { ...context, parentURL }); } catch {}
+    }
+    throw error;
+  }
+}`;
+let nodePathHooked = false;
+function hookNodePathForEsm() {
+  if (nodePathHooked) return;
+  nodePathHooked = true;
+  const dirs = (env.NODE_PATH || "").split(":").filter(Boolean);
+  if (!dirs.length) return;
+  if (typeof Module.registerHooks === "function") {
+    // Node 22.15+: synchronous hooks in this thread.
+    Module.registerHooks({
+      resolve(specifier, context, nextResolve) {
+        try {
+          return nextResolve(specifier, context);
+        } catch (error) {
+          if (error?.code !== "ERR_MODULE_NOT_FOUND") throw error;
+          for (const [spec, parentURL] of nodePathFallback(specifier, context, nextResolve, dirs).tries) {
+            try {
+              return nextResolve(spec, { ...context, parentURL });
+            } catch {}
+          }
+          throw error;
+        }
+      },
+    });
+  } else if (typeof Module.register === "function") {
+    Module.register(`data:text/javascript,${encodeURIComponent(NODE_PATH_HOOKS)}`, { data: { dirs } });
+  }
+}
+
 const tryRequire = (file) => (fs.existsSync(file) ? require(file) : undefined);
-const tryImport = async (file) => (fs.existsSync(file) ? await import(pathToFileURL(file).href) : undefined);
+const tryImport = async (file) => {
+  if (!fs.existsSync(file)) return undefined;
+  hookNodePathForEsm();
+  return await import(pathToFileURL(file).href);
+};
 
 async function loadModule(appRoot, moduleRoot, moduleName) {
   const base = path.resolve(appRoot, moduleRoot, moduleName);

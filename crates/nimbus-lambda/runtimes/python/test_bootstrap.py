@@ -480,3 +480,134 @@ def test_telemetry_log_fd(make_env):
     (t1, warning), (t2, error) = frames
     assert t1 == 0xA55A0003 and re.fullmatch(r"\[WARNING\]\t\S+Z\t%s\tmulti\nline\n" % rid, warning)
     assert t2 == 0xA55A0017 and error.startswith("[ERROR] ValueError: x\nTraceback (most recent call last):\n")
+
+
+def test_each_print_is_one_record_on_stdout(make_env):
+    """A multi-line print (and a write without a newline) is one stdout line, its own line
+    breaks as carriage returns: nimbus's log capture makes each such line one event."""
+    env = make_env({"index.py": """
+        import sys
+        def handler(event, context):
+            print("first\\nsecond")
+            print("a", "b", sep="\\n", end="!\\n")
+            sys.stdout.write("no newline")
+            return 1
+    """})
+    kind, _, _, _ = env.invoke({})
+    assert kind == "response"
+    _, out, _ = env.stop()
+    assert out == "first\rsecond\na\rb!\nno newline\n", repr(out)
+
+
+# ---------------------------------------------------------------- the Runtime API client itself
+def _bootstrap_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("nimbus_bootstrap_under_test", BOOTSTRAP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ScriptedServer:
+    """A raw socket server: each request read gets the next scripted answer, written in the
+    given pieces (to split status lines, headers and chunks across reads); `None` closes."""
+
+    def __init__(self, answers):
+        import socket as socket_module
+        self.answers, self.requests, self.connections = list(answers), [], 0
+        self.listener = socket_module.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _read_request(self, conn, buf):
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None, b""
+            buf += chunk
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return (head.decode("latin-1"), rest[:length]), rest[length:]
+
+    def _serve(self):
+        while self.answers:
+            conn, _ = self.listener.accept()
+            self.connections += 1
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            buf = b""
+            while self.answers:
+                request, buf = self._read_request(conn, buf)
+                if request is None:
+                    break
+                self.requests.append(request)
+                answer = self.answers.pop(0)
+                if answer is None:
+                    conn.close()
+                    break
+                for piece in answer:
+                    conn.sendall(piece)
+                    time.sleep(0.01)
+                if b"connection: close" in b"".join(answer).lower():
+                    conn.close()
+                    break
+
+
+import socket  # noqa: E402  (for ScriptedServer)
+
+
+def test_client_reads_lengths_chunks_continues_and_keeps_alive():
+    bootstrap = _bootstrap_module()
+    next_head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 b"lambda-runtime-aws-request-id: id-1\r\nLambda-Runtime-Deadline-Ms: 42\r\n"
+                 b"X-Twice: first\r\nX-Twice: second\r\nContent-Length: 10\r\n\r\n")
+    server = ScriptedServer([
+        # Content-Length body, status line and headers split across reads.
+        [next_head[:7], next_head[7:60], next_head[60:], b'{"a"', b': 1}\r\n'[:-2] + b'  '],
+        # 100 Continue, then a chunked answer with an extension and a trailer, in pieces.
+        [b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r",
+         b"\nabcd\r\n3\r\nefg\r\n0\r\nTrailer: x\r\n\r\n"],
+        # No length: the body runs to the close; the next call reconnects.
+        [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end"],
+        [b"HTTP/1.1 204 No Content\r\n\r\n"],
+    ])
+    client = bootstrap.RuntimeClient(server.address)
+    resp, body = client.call("GET", "/invocation/next")
+    assert (resp.status, body) == (200, b'{"a": 1}  ')
+    assert resp.headers.get("Lambda-Runtime-Aws-Request-Id") == "id-1"
+    assert resp.headers.get("lambda-runtime-deadline-ms") == "42"
+    assert resp.headers.get("X-Twice") == "first"
+    assert resp.headers.get("Missing") is None
+    resp, body = client.call("POST", "/invocation/id-1/response", "é".encode("utf-8"),
+                             {"Content-Type": "application/json"})
+    assert (resp.status, body) == (202, b"abcdefg")
+    resp, body = client.call("POST", "/init/error", b"", {"Lambda-Runtime-Function-Error-Type": "E"})
+    assert (resp.status, body) == (200, b"to the end")
+    resp, body = client.call("GET", "/invocation/next")
+    assert (resp.status, body) == (204, b"")
+    assert server.connections == 2
+    heads = [head for head, _ in server.requests]
+    assert heads[0].startswith("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n")
+    assert "Content-Length" not in heads[0]
+    assert "\r\nContent-Length: 2\r\n" in heads[1] and "\r\nContent-Type: application/json" in heads[1]
+    assert server.requests[1][1] == "é".encode("utf-8")
+    assert "\r\nContent-Length: 0\r\n" in heads[2]
+    assert "\r\nLambda-Runtime-Function-Error-Type: E" in heads[2]
+    assert all(("\r\nHost: %s" % server.address) in h for h in heads)
+
+
+def test_client_retries_once_on_a_dropped_connection_then_gives_up():
+    bootstrap = _bootstrap_module()
+    ok = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]
+    server = ScriptedServer([None, ok, None, None])
+    client = bootstrap.RuntimeClient(server.address)
+    assert client.call("GET", "/invocation/next")[1] == b"ok"
+    with pytest.raises(OSError):
+        client.call("GET", "/invocation/next")

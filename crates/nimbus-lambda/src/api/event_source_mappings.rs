@@ -198,7 +198,8 @@ pub fn create_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input:
             existing.uuid
         )));
     }
-    let out = mapping.render(&ctx.region, &ctx.account, "Creating");
+    // AWS answers a mapping created disabled as `Disabled`, any other as `Creating`.
+    let out = mapping.render(&ctx.region, &ctx.account, if mapping.enabled { "Creating" } else { "Disabled" });
     lambda.save_mapping(ctx, &mapping.uuid, Some(&mapping))?;
     region.event_source_mappings.insert(mapping.uuid.clone(), mapping);
     Ok(out)
@@ -257,7 +258,13 @@ pub fn update_event_source_mapping(lambda: &Lambda, ctx: &RequestContext, input:
     check(mapping.kind, &mapping)?;
     mapping.last_modified = ctx.clock.now_millis() as f64 / 1000.0;
     mapping.endpoint = ctx.endpoint.clone();
-    let out = mapping.render(&ctx.region, &ctx.account, "Updating");
+    // Turning a mapping on or off answers `Enabling`/`Disabling`, other changes `Updating`.
+    let transition = match (current.enabled, mapping.enabled) {
+        (false, true) => "Enabling",
+        (true, false) => "Disabling",
+        _ => "Updating",
+    };
+    let out = mapping.render(&ctx.region, &ctx.account, transition);
     lambda.save_mapping(ctx, &uuid, Some(&mapping))?;
     region.event_source_mappings.insert(uuid, mapping);
     Ok(out)

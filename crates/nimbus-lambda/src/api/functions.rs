@@ -9,7 +9,9 @@ use super::{new_revision, timestamp};
 use crate::code;
 use crate::error::{self, Result};
 use crate::ident::{self, FunctionId};
-use crate::state::{CodeRef, Environment, Function, FunctionConfig, LayerReference, Version};
+use crate::state::{
+    CodeRef, Environment, Function, FunctionConfig, LayerReference, Transition, TransitionKind, Version,
+};
 use crate::{member, member_bool, member_str, Lambda};
 
 /// Runtimes AWS no longer lets anyone create or update functions with.
@@ -39,6 +41,11 @@ const BLOCKED_RUNTIMES: &[&str] = &[
     "python3.8",
     "dotnet6",
     "dotnet7",
+    // Deprecated Sep 2025 and Dec 2025; blocked for creation in 2026.
+    "nodejs18.x",
+    "python3.9",
+    // Deprecated Apr 30, 2026; blocked for creation since Aug 31, 2026.
+    "nodejs20.x",
 ];
 
 /// Environment variables the Lambda runtime sets itself.
@@ -67,7 +74,6 @@ const RESERVED_ENV_KEYS: &[&str] = &[
 const SUPPORTED_RUNTIMES: &[&str] = &[
     "nodejs24.x",
     "nodejs22.x",
-    "nodejs20.x",
     "python3.14",
     "python3.13",
     "python3.12",
@@ -94,28 +100,55 @@ const MAX_LAYERS: usize = 5;
 /// How a configuration is shown: AWS reports the transition a call started, then the settled state.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum View {
-    /// Right after CreateFunction: `State: Pending`.
+    /// Right after CreateFunction, or of a version just published with an update: `State: Pending`.
     Created,
     /// Right after an update: `LastUpdateStatus: InProgress`.
     Updating,
-    /// Get*: the settled state.
+    /// Get*: the settled state, or the transition still under way.
     Current,
     /// List*: without the state fields, as AWS documents.
     Listed,
 }
 
 pub fn render(config: &FunctionConfig, view: View) -> Value {
+    render_with(config, view, None)
+}
+
+/// A version as `view` shows it: a create or update still under way (see
+/// [`crate::state::Transition`]) is shown as such, with the revision it has meanwhile.
+pub fn render_version(version: &Version, view: View) -> Value {
+    let transition = version.transition.as_ref();
+    match (view, version.in_transition(std::time::Instant::now())) {
+        (View::Current, Some(t)) => {
+            let view = match t.kind {
+                TransitionKind::Creating => View::Created,
+                TransitionKind::Updating => View::Updating,
+            };
+            render_with(&version.config, view, Some(&t.revision_id))
+        }
+        (View::Created | View::Updating, _) => {
+            render_with(&version.config, view, transition.map(|t| t.revision_id.as_str()))
+        }
+        _ => render_with(&version.config, view, None),
+    }
+}
+
+fn render_with(config: &FunctionConfig, view: View, revision: Option<&str>) -> Value {
     let mut config = config.clone();
+    // The transition's revision: settling gives the function another one.
+    let revision = || revision.map_or_else(new_revision, str::to_string);
     match view {
         View::Created => {
-            // The pending revision: becoming Active gives the function another one.
-            config.revision_id = new_revision();
+            config.revision_id = revision();
             config.state = Some("Pending".into());
             config.state_reason = Some("The function is being created.".into());
             config.state_reason_code = Some("Creating".into());
+            config.last_update_status = None;
+            config.last_update_status_reason = None;
+            config.last_update_status_reason_code = None;
         }
         View::Updating => {
-            config.revision_id = new_revision();
+            config.revision_id = revision();
             config.last_update_status = Some("InProgress".into());
             config.last_update_status_reason = Some("The function is being created.".into());
             config.last_update_status_reason_code = Some("Creating".into());
@@ -124,6 +157,23 @@ pub fn render(config: &FunctionConfig, view: View) -> Value {
         View::Listed => config = listed_view(&config),
     }
     serde_json::to_value(config).expect("config serializes")
+}
+
+/// Start showing a create or update of `version` for the configured window.
+pub fn begin_transition(lambda: &Lambda, version: &mut Version, kind: TransitionKind) {
+    version.transition =
+        Some(Transition { until: std::time::Instant::now() + lambda.update_window, kind, revision_id: new_revision() });
+}
+
+/// AWS refuses to change a function while an update of it is still being applied.
+pub fn check_not_updating(ctx: &RequestContext, function: &Function) -> Result<()> {
+    if function.latest.in_transition(std::time::Instant::now()).is_some() {
+        return Err(error::conflict(format!(
+            "The operation cannot be performed at this time. An update is in progress for resource: {}",
+            ident::function_arn(ctx, function.name())
+        )));
+    }
+    Ok(())
 }
 
 /// Look up the function an identifier names, or AWS's not-found error.
@@ -277,10 +327,13 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         hot_reload_dir: None,
         layer_code: layer_refs.into_iter().map(|(_, c)| c).collect(),
         source_description: None,
+        sealed_environment: None,
+        transition: None,
     };
     if let Some(source) = code {
         set_code(&mut latest, source);
     }
+    crate::sealed::seal(lambda, ctx, &mut latest)?;
     let mut function = Function {
         latest,
         versions: BTreeMap::new(),
@@ -298,10 +351,13 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         scaling_configs: Default::default(),
     };
     let mut shown = render(&function.latest.config, View::Created);
-    shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));
     if member_bool(input, "Publish") {
-        let published = super::versions::publish(ctx, &mut function, None);
-        shown["Version"] = json!(published.config.version);
+        // The published version is shown being created for a while, as AWS shows it.
+        let number = super::versions::publish(ctx, &mut function, None).config.version;
+        if let Some(version) = number.parse().ok().and_then(|n: u64| function.versions.get_mut(&n)) {
+            begin_transition(lambda, version, TransitionKind::Creating);
+        }
+        shown["Version"] = json!(number);
     }
     lambda.save_function(ctx, &name, Some(&function))?;
     region.functions.insert(name, function);
@@ -313,9 +369,22 @@ pub fn get_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Res
     let store = lambda.store.read();
     let function = find_resolved(store.region(&ctx.account, &ctx.region), ctx, &id)?;
     let version = find_version(function, ctx, &id)?;
-    let mut config = render(&version.config, View::Current);
-    if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q) && *q != "$LATEST") {
-        // Asked through an alias: the ARN carries the alias, the version stays the target's.
+    let mut config = render_version(version, View::Current);
+    if crate::sealed::is_locked(version) {
+        // Journaled as ciphertext and not decrypted yet: shown decrypted, or why it cannot be.
+        config["Environment"] = match crate::sealed::open(lambda, &ctx.account, &ctx.region, version) {
+            Ok(variables) => json!({"Variables": variables}),
+            Err(e) => {
+                let e = super::invoke::kms_failure(&e);
+                json!({"Error": {"ErrorCode": e.code, "Message": e.message}})
+            }
+        };
+    } else if let Some(e) = super::invoke::kms_key_error(lambda, ctx, &version.config) {
+        config["Environment"] = json!({"Error": {"ErrorCode": e.code, "Message": e.message}});
+    }
+    if let Some(q) = id.qualifier.as_deref().filter(|q| !ident::is_version(q)) {
+        // Asked through an alias (or as `$LATEST`): the ARN carries the qualifier, the version
+        // stays the target's.
         config["FunctionArn"] = json!(ident::qualified_arn(ctx, &id.name, Some(q)));
     }
     let code_location = match (&version.code, &version.image_uri) {
@@ -447,7 +516,12 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         .functions
         .get_mut(&id.name)
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    check_not_updating(ctx, function)?;
     check_revision(input, &function.latest.config.revision_id)?;
+    // A function on a runtime AWS has blocked can no longer be updated.
+    if let Some(rt) = function.latest.config.runtime.as_deref() {
+        check_runtime(rt)?;
+    }
     let is_image = function.latest.config.package_type == "Image";
     if is_image && new_code.is_some() {
         return Err(error::invalid_parameter(
@@ -488,14 +562,23 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         return Ok(render(&latest.config, View::Current));
     }
     function.latest = latest;
+    begin_transition(lambda, &mut function.latest, TransitionKind::Updating);
     let shown = if member_bool(input, "Publish") {
         // AWS answers with the new version, itself still being created.
-        let published = super::versions::publish(ctx, function, None);
-        let mut shown = render(&published.config, View::Created);
-        shown.as_object_mut().map(|o| o.remove("LastUpdateStatus"));
-        shown
+        let before = function.next_version;
+        let number = super::versions::publish(ctx, function, None).config.version;
+        let created = function.next_version != before;
+        match number.parse().ok().and_then(|n: u64| function.versions.get_mut(&n)) {
+            Some(version) if created => {
+                begin_transition(lambda, version, TransitionKind::Creating);
+                render_version(version, View::Created)
+            }
+            // Nothing new to publish: the version that has this code already.
+            Some(version) => render_version(version, View::Current),
+            None => render_version(&function.latest, View::Updating),
+        }
     } else {
-        render(&function.latest.config, View::Updating)
+        render_version(&function.latest, View::Updating)
     };
     lambda.save_function(ctx, &id.name, Some(function))?;
     Ok(shown)
@@ -514,8 +597,12 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         .functions
         .get_mut(&id.name)
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    check_not_updating(ctx, function)?;
     check_revision(input, &function.latest.config.revision_id)?;
     let mut latest = function.latest.clone();
+    // Variables still only in ciphertext are needed in the clear to change or re-encrypt them.
+    crate::sealed::unseal(lambda, &ctx.account, &ctx.region, &mut latest)
+        .map_err(|e| super::invoke::kms_failure(&e))?;
     let config = &mut latest.config;
     let is_image = config.package_type == "Image";
     if let Some(rt) = member_str(input, "Runtime") {
@@ -527,6 +614,9 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         check_runtime(rt)?;
         config.runtime = Some(rt.to_string());
         config.runtime_version_config = Some(runtime_version_config(ctx, rt));
+    } else if let Some(rt) = config.runtime.as_deref() {
+        // A function on a runtime AWS has blocked can no longer be updated.
+        check_runtime(rt)?;
     }
     if let Some(handler) = member_str(input, "Handler") {
         if is_image {
@@ -554,9 +644,10 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     if let Some(vpc) = member(input, "VpcConfig") {
         config.vpc_config = Some(vpc_config_response(vpc));
     }
-    if let Some(dlc) = member(input, "DeadLetterConfig") {
-        config.dead_letter_config =
-            dlc.get("TargetArn").and_then(Value::as_str).filter(|a| !a.is_empty()).map(|_| dlc.clone());
+    // `TargetArn: ""` clears the dead-letter queue; `DeadLetterConfig: {}` leaves it as it is,
+    // as AWS answers it.
+    if let Some(target) = member(input, "DeadLetterConfig").and_then(|d| d.get("TargetArn")).and_then(Value::as_str) {
+        config.dead_letter_config = (!target.is_empty()).then(|| json!({"TargetArn": target}));
     }
     if let Some(kms) = member_str(input, "KMSKeyArn") {
         config.kms_key_arn = (!kms.is_empty()).then(|| kms.to_string());
@@ -590,11 +681,13 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
         apply_layers(&mut latest.config, &refs);
         latest.layer_code = refs.into_iter().map(|(_, c)| c).collect();
     }
+    crate::sealed::seal(lambda, ctx, &mut latest)?;
     latest.config.last_modified = timestamp(ctx);
     latest.config.revision_id = new_revision();
     function.latest = latest;
+    begin_transition(lambda, &mut function.latest, TransitionKind::Updating);
     lambda.save_function(ctx, &id.name, Some(function))?;
-    Ok(render(&function.latest.config, View::Updating))
+    Ok(render_version(&function.latest, View::Updating))
 }
 
 pub fn delete_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {

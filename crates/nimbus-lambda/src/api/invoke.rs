@@ -118,7 +118,9 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
     let owner = cross_account_owner(lambda, ctx, input);
     let ctx = owner.as_ref().unwrap_or(ctx);
     let Call { id, invocation_type, payload, client_context, log_tail, target } = call(lambda, ctx, input)?;
-    check_kms_key(lambda, ctx, &target)?;
+    if let Some(e) = kms_key_error(lambda, ctx, &target.config) {
+        return Err(e);
+    }
     if target.config.durable_config.is_some() {
         return super::durable::invoke(lambda, ctx, input, &id, target, payload).await;
     }
@@ -147,14 +149,24 @@ pub async fn invoke(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -
 }
 
 /// A function whose environment is encrypted with its own `KMSKeyArn` runs only while that
-/// key can decrypt, as on AWS (`KMSDisabledException` and friends, 502).
-fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) -> Result<()> {
-    let Some(key) = target.config.kms_key_arn.as_deref() else { return Ok(()) };
-    if target.config.environment.as_ref().is_none_or(|e| e.variables.is_empty()) {
-        return Ok(());
+/// key can decrypt, as on AWS (`KMSDisabledException` and friends, 502); GetFunction and
+/// GetFunctionConfiguration show the same error as `Environment.Error`.
+pub(crate) fn kms_key_error(
+    lambda: &Lambda,
+    ctx: &RequestContext,
+    config: &crate::state::FunctionConfig,
+) -> Option<AwsError> {
+    let key = config.kms_key_arn.as_deref()?;
+    if config.environment.as_ref().is_none_or(|e| e.variables.is_empty()) {
+        return None;
     }
-    let Some(kms) = lambda.kms.read().clone() else { return Ok(()) };
-    let Err(e) = kms.usable_key_arn(&ctx.account, &ctx.region, key) else { return Ok(()) };
+    let kms = lambda.kms.read().clone()?;
+    let e = kms.usable_key_arn(&ctx.account, &ctx.region, key).err()?;
+    Some(kms_failure(&e))
+}
+
+/// KMS's error, as Lambda words it when it cannot decrypt a function's variables (502).
+pub(crate) fn kms_failure(e: &AwsError) -> AwsError {
     let (code, why) = match e.code.as_str() {
         "DisabledException" => ("KMSDisabledException", "the KMS key used is disabled"),
         "NotFoundException" => ("KMSNotFoundException", "the KMS key was not found"),
@@ -163,14 +175,14 @@ fn check_kms_key(lambda: &Arc<Lambda>, ctx: &RequestContext, target: &Target) ->
         }
         _ => ("KMSAccessDeniedException", "KMS access is denied"),
     };
-    Err(AwsError::new(
+    AwsError::new(
         502,
         code,
         format!(
             "Lambda was unable to decrypt the environment variables because {why}. Please check the function's KMS key settings. KMS Exception: {}; KMS Message: {}",
             e.code, e.message
         ),
-    ))
+    )
 }
 
 /// Chunks of a streamed response waiting for the caller; as many as the function may run ahead.
@@ -393,10 +405,16 @@ pub(crate) fn target(lambda: &Lambda, ctx: &RequestContext, id: &ident::Function
     let version =
         find_version(function, ctx, &ident::FunctionId { name: id.name.clone(), qualifier: qualifier.clone() })
             .or_else(|_| find_version(function, ctx, id))?;
+    let mut config = version.config.clone();
+    if crate::sealed::is_locked(version) {
+        // Journaled as ciphertext only: the environment gets the variables decrypted.
+        let variables = crate::sealed::open(lambda, &ctx.account, &ctx.region, version).map_err(|e| kms_failure(&e))?;
+        config.environment = Some(crate::state::Environment { variables });
+    }
     Ok(Target {
         account: ctx.account.clone(),
         region: ctx.region.clone(),
-        config: version.config.clone(),
+        config,
         code: version.code.clone(),
         hot_reload_dir: version.hot_reload_dir.as_ref().map(std::path::PathBuf::from),
         layer_code: version.layer_code.clone(),
@@ -614,13 +632,12 @@ async fn run_event_inner(
         if let Some(dlq) =
             target.config.dead_letter_config.as_ref().and_then(|d| d.get("TargetArn")).and_then(Value::as_str)
         {
+            // AWS's DLQ message attributes: the status of the invocation is a Number.
+            let message = response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default();
             let attributes = vec![
-                ("RequestID".to_string(), request_id.clone()),
-                ("ErrorCode".to_string(), "200".to_string()),
-                (
-                    "ErrorMessage".to_string(),
-                    response_payload.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string(),
-                ),
+                ("RequestID".to_string(), "String".to_string(), request_id.clone()),
+                ("ErrorCode".to_string(), "Number".to_string(), "200".to_string()),
+                ("ErrorMessage".to_string(), "String".to_string(), message.to_string()),
             ];
             deliver(lambda, ctx, dlq, String::from_utf8_lossy(&payload).into_owned(), attributes);
         }
@@ -629,7 +646,14 @@ async fn run_event_inner(
 
 /// Send a destination record (or DLQ message) to its target: Lambda functions directly, other
 /// services through the cross-service interface.
-fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: String, attributes: Vec<(String, String)>) {
+/// `attributes` are typed message attributes: name, `DataType`, value.
+fn deliver(
+    lambda: &Arc<Lambda>,
+    ctx: &RequestContext,
+    arn: &str,
+    message: String,
+    attributes: Vec<(String, String, String)>,
+) {
     let parsed = nimbus_core::arn::Arn::parse(arn);
     if parsed.as_ref().is_some_and(|a| a.service == "lambda") {
         let Ok(id) = ident::parse_function(ctx, arn, None) else { return };
@@ -651,7 +675,7 @@ fn deliver(lambda: &Arc<Lambda>, ctx: &RequestContext, arn: &str, message: Strin
     match deliverer {
         Some(d) => {
             let delivery = nimbus_core::delivery::Delivery::new(&ctx.account, &ctx.region, arn, message)
-                .with_attributes(attributes);
+                .with_typed_attributes(attributes);
             if let Err(err) = d.deliver(&delivery) {
                 tracing::warn!(destination = arn, error = %err, "could not deliver to destination");
             }

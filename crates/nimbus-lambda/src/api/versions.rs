@@ -29,6 +29,7 @@ pub fn publish(ctx: &RequestContext, function: &mut Function, description: Optio
     version.config.revision_id = new_revision();
     version.config.last_modified = timestamp(ctx);
     version.source_description = Some(function.latest.config.description.clone());
+    version.transition = None;
     if let Some(d) = description {
         version.config.description = d.to_string();
     }
@@ -60,6 +61,7 @@ pub fn publish_version(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         .functions
         .get_mut(&id.name)
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
+    super::functions::check_not_updating(ctx, function)?;
     if let Some(expected) = member_str(input, "CodeSha256") {
         let current = &function.latest.config.code_sha256;
         if expected != current {
@@ -78,7 +80,7 @@ pub fn publish_version(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
     if function.next_version != before {
         lambda.save_function(ctx, &id.name, Some(function))?;
     }
-    Ok(render(&version.config, View::Current))
+    Ok(super::functions::render_version(&version, View::Current))
 }
 
 pub fn list_versions_by_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> Result<Value> {

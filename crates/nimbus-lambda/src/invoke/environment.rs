@@ -48,6 +48,9 @@ pub struct Spec {
     pub memory_mb: u32,
     /// Node takes a heap size flag; other runtimes get an address-space limit.
     pub node: bool,
+    /// The runtime is nimbus's bundled bootstrap (Python, Node.js), which sends a multi-line
+    /// record as one line with carriage returns for its line breaks.
+    pub bundled: bool,
     /// Where the function's output goes as it is written (CloudWatch Logs).
     pub log: Option<LiveLog>,
 }
@@ -197,8 +200,10 @@ impl Environment {
         std::fs::create_dir_all(&tmp)?;
         let mut command = if spec.node {
             let heap = (u64::from(spec.memory_mb) * 9 / 10).max(64);
-            let mut args: Vec<std::ffi::OsString> = vec![format!("--max-old-space-size={heap}").into()];
-            args.extend(spec.launch.args.iter().map(Into::into));
+            let flag: std::ffi::OsString = format!("--max-old-space-size={heap}").into();
+            let mut args: Vec<std::ffi::OsString> = spec.launch.args.iter().map(Into::into).collect();
+            // The heap flag follows the interpreter: first, or after it under a wrapper.
+            args.insert(usize::from(spec.launch.wrapper && !args.is_empty()), flag);
             isolation.command(&spec.launch.program, &args)
         } else {
             // Bound the address space (memory size plus room for the interpreter's mappings).
@@ -226,10 +231,10 @@ impl Environment {
         let pgid = child.id().map(|p| p as i32);
         let output = Arc::new(parking_lot::Mutex::new(Pending::default()));
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(capture(stdout, output.clone(), spec.log.clone()));
+            tokio::spawn(capture(stdout, output.clone(), spec.log.clone(), spec.bundled));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(capture(stderr, output.clone(), spec.log.clone()));
+            tokio::spawn(capture(stderr, output.clone(), spec.log.clone(), spec.bundled));
         }
         Ok(Environment {
             id,
@@ -414,8 +419,14 @@ fn exit_text(status: std::io::Result<std::process::ExitStatus>) -> String {
 
 /// Read a pipe to its end, line by line, keeping what the current invocation will log (for the
 /// tail, within the invocation's byte and line budget) and storing each line in the log stream
-/// as soon as it is written. Lines that arrive together are stored together.
-async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pending>>, log: Option<LiveLog>) {
+/// as soon as it is written, one event per line (from a bundled runtime, a `\r` inside a line is
+/// a line break within its event). Lines that arrive together are stored together.
+async fn capture<R: AsyncRead + Unpin>(
+    pipe: R,
+    sink: Arc<parking_lot::Mutex<Pending>>,
+    log: Option<LiveLog>,
+    bundled: bool,
+) {
     let mut reader = BufReader::new(pipe);
     let mut line = Vec::new();
     let mut written: Vec<(i64, String)> = Vec::new();
@@ -440,6 +451,11 @@ async fn capture<R: AsyncRead + Unpin>(pipe: R, sink: Arc<parking_lot::Mutex<Pen
             } else {
                 pending.bytes += line.len();
                 let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+                // The bundled runtimes send a multi-line record (a print, a log call, a
+                // traceback) as one line, its line breaks as carriage returns; AWS's runtimes
+                // store such a record as one event with its line breaks. A custom runtime's
+                // carriage returns stay as written, as on AWS.
+                let text = if bundled { text.replace('\r', "\n") } else { text };
                 pending.lines.push(text.clone());
                 written.push((stamp, text));
             }

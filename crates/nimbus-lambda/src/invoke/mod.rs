@@ -7,6 +7,7 @@ pub mod environment;
 pub mod extract;
 pub mod runtime_api;
 pub mod runtimes;
+pub mod sdk;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,11 +41,26 @@ pub struct Settings {
     pub debug: bool,
     /// Explicit runtime → interpreter mappings.
     pub runtime_overrides: HashMap<String, String>,
+    /// How long an update shows `LastUpdateStatus: InProgress` (and a version it publishes
+    /// `State: Pending`); another update meanwhile is refused, as on AWS.
+    pub update_window: Duration,
+    /// Nimbus's cache folder (the AWS SDK functions import); `None`: [`sdk::default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
 }
+
+/// AWS takes seconds to apply an update; nimbus shows one for this long by default, enough for
+/// a client to see the transition without slowing tools that wait for it.
+pub const DEFAULT_UPDATE_WINDOW: Duration = Duration::from_millis(250);
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { idle_timeout: Duration::from_secs(600), debug: false, runtime_overrides: HashMap::new() }
+        Settings {
+            idle_timeout: Duration::from_secs(600),
+            debug: false,
+            runtime_overrides: HashMap::new(),
+            update_window: DEFAULT_UPDATE_WINDOW,
+            cache_dir: None,
+        }
     }
 }
 
@@ -121,6 +137,8 @@ pub struct InvocationRecord {
 pub struct Invoker {
     settings: Settings,
     runtimes: Runtimes,
+    /// The AWS SDK the runtimes include, installed in nimbus's cache.
+    sdks: sdk::Sdks,
     work_dir: PathBuf,
     sink: Option<Arc<dyn LogSink>>,
     idle: parking_lot::Mutex<HashMap<PoolKey, Vec<Environment>>>,
@@ -162,9 +180,11 @@ impl Invoker {
     pub fn new(work_dir: &Path, settings: Settings, sink: Option<Arc<dyn LogSink>>) -> std::io::Result<Invoker> {
         std::fs::create_dir_all(work_dir)?;
         let runtimes = Runtimes::new(&work_dir.join("runtimes"), settings.runtime_overrides.clone())?;
+        let sdks = sdk::Sdks::new(&settings.cache_dir.clone().unwrap_or_else(sdk::default_cache_dir));
         Ok(Invoker {
             settings,
             runtimes,
+            sdks,
             work_dir: work_dir.to_path_buf(),
             sink,
             idle: Default::default(),
@@ -361,10 +381,11 @@ impl Invoker {
         };
         let launch = self.runtimes.launch(&runtime, &task)?;
         let opt = self.opt_dir(blobs, &target.layer_code).await?;
+        let sdk = self.sdks.prepare(&runtime, &launch.program, &task, &opt, target.hot_reload_dir.is_none()).await?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = log_stream_name(ctx, &target.config.version, &id);
         let launch = wrapped(launch, target, family_of(&runtime), &task, &opt);
-        let mut spec = self.spec(ctx, target, key, launch, task, opt, family_of(&runtime), &stream);
+        let mut spec = self.spec(ctx, target, key, launch, task, opt, sdk.as_deref(), family_of(&runtime), &stream);
         if provisioned {
             for (name, value) in &mut spec.variables {
                 if name == "AWS_LAMBDA_INITIALIZATION_TYPE" {
@@ -587,6 +608,7 @@ impl Invoker {
         launch: runtimes::Launch,
         task: PathBuf,
         opt: PathBuf,
+        sdk: Option<&Path>,
         family: Option<Family>,
         log_stream: &str,
     ) -> Spec {
@@ -652,18 +674,22 @@ impl Invoker {
                 if let Some(minor) = runtime.strip_prefix("python") {
                     path.push(opt.join(format!("python/lib/python{minor}/site-packages")).display().to_string());
                 }
+                // The runtime's SDK last, where AWS's /var/runtime is: bundled copies win.
+                path.extend(sdk.map(|s| s.display().to_string()));
                 vars.push(("PYTHONPATH".into(), path.join(":")));
                 vars.push(("PYTHONUNBUFFERED".into(), "1".into()));
                 vars.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
             }
             Some(Family::Node) => {
                 let major = runtime.trim_start_matches("nodejs").trim_end_matches(".x");
-                let paths = [
-                    opt.join(format!("nodejs/node{major}/node_modules")),
-                    opt.join("nodejs/node_modules"),
-                    task.join("node_modules"),
-                    task.clone(),
-                ];
+                // AWS's order: /opt/nodejs/node<major>/node_modules, /opt/nodejs/node_modules,
+                // /var/runtime/node_modules (the SDK), then the code. NODE_PATH is searched only
+                // after the node_modules folders above the importing file, so the function's own
+                // node_modules (a bundled SDK) wins.
+                let mut paths =
+                    vec![opt.join(format!("nodejs/node{major}/node_modules")), opt.join("nodejs/node_modules")];
+                paths.extend(sdk.map(Path::to_path_buf));
+                paths.extend([task.join("node_modules"), task.clone()]);
                 vars.push((
                     "NODE_PATH".into(),
                     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
@@ -683,6 +709,7 @@ impl Invoker {
             variables: vars,
             memory_mb: config.memory_size,
             node,
+            bundled: matches!(family, Some(Family::Python | Family::Node)),
             log,
         }
     }
@@ -788,10 +815,10 @@ fn exit_message(request_id: &str, status: &str) -> String {
     }
 }
 
-/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime starts through the wrapper script, which gets
-/// the runtime's command line as its arguments (a missing wrapper fails as `Runtime.ExitError`).
-/// Not applied to Node.js here (its heap flag must follow the interpreter) nor to custom runtimes,
-/// as on AWS.
+/// `AWS_LAMBDA_EXEC_WRAPPER`: a managed runtime (Python, Node.js) starts through the wrapper
+/// script, which gets the runtime's command line as its arguments — the interpreter, its flags,
+/// the bootstrap (a missing wrapper fails as `Runtime.ExitError`). Custom runtimes start their
+/// own `bootstrap`, as on AWS.
 fn wrapped(
     launch: runtimes::Launch,
     target: &Target,
@@ -801,7 +828,7 @@ fn wrapped(
 ) -> runtimes::Launch {
     let wrapper = target.config.environment.as_ref().and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"));
     match (wrapper, family) {
-        (Some(wrapper), Some(Family::Python)) => {
+        (Some(wrapper), Some(Family::Python | Family::Node)) => {
             // AWS's paths map to the environment's folders: layers under /opt, code under /var/task.
             let program = if let Some(rest) = wrapper.strip_prefix("/opt/") {
                 opt.join(rest)
@@ -812,7 +839,7 @@ fn wrapped(
             };
             let mut args = vec![launch.program.display().to_string()];
             args.extend(launch.args);
-            runtimes::Launch { program, args }
+            runtimes::Launch { program, args, wrapper: true }
         }
         _ => launch,
     }

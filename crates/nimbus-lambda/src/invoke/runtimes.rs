@@ -51,6 +51,9 @@ pub struct Runtimes {
 pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// Started through `AWS_LAMBDA_EXEC_WRAPPER`: `args[0]` is the interpreter, and the
+    /// interpreter's own flags go after it.
+    pub wrapper: bool,
 }
 
 impl Runtimes {
@@ -60,6 +63,11 @@ impl Runtimes {
         std::fs::write(dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         std::fs::write(dir.join("node/bootstrap.mjs"), NODE_BOOTSTRAP)?;
         Ok(Runtimes { overrides, dir: dir.to_path_buf(), found: Default::default() })
+    }
+
+    /// Interpreter lookup only (no bootstrap files), for commands that run no function.
+    pub fn probe_only(overrides: HashMap<String, String>) -> Runtimes {
+        Runtimes { overrides, dir: PathBuf::new(), found: Default::default() }
     }
 
     pub fn dir(&self) -> &Path {
@@ -81,16 +89,35 @@ impl Runtimes {
                         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
                     ));
                 }
-                Ok(Launch { program: bootstrap, args: Vec::new() })
+                Ok(Launch { program: bootstrap, args: Vec::new(), wrapper: false })
             }
             Family::Python => {
-                let program = self.interpreter(runtime, &[runtime, "python3"], "import sys; print(sys.executable)")?;
-                Ok(Launch { program, args: vec![self.dir.join("python/bootstrap.py").display().to_string()] })
+                let program = self.interpreter_for(runtime)?;
+                Ok(Launch {
+                    program,
+                    args: vec![self.dir.join("python/bootstrap.py").display().to_string()],
+                    wrapper: false,
+                })
             }
             Family::Node => {
-                let program = self.interpreter(runtime, &["node"], "console.log(process.execPath)")?;
-                Ok(Launch { program, args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()] })
+                let program = self.interpreter_for(runtime)?;
+                Ok(Launch {
+                    program,
+                    args: vec![self.dir.join("node/bootstrap.mjs").display().to_string()],
+                    wrapper: false,
+                })
             }
+        }
+    }
+
+    /// The interpreter that runs a Python or Node.js runtime.
+    pub fn interpreter_for(&self, runtime: &str) -> Result<PathBuf, AwsError> {
+        match family(runtime) {
+            Some(Family::Python) => {
+                self.interpreter(runtime, &[runtime, "python3"], "import sys; print(sys.executable)")
+            }
+            Some(Family::Node) => self.interpreter(runtime, &["node"], "console.log(process.execPath)"),
+            _ => Err(invalid_runtime(format!("{runtime} has no interpreter"))),
         }
     }
 

@@ -672,3 +672,508 @@ async fn aws_integrations_map_through_velocity_templates() {
     assert_eq!(failed.status(), 400);
     assert_eq!(failed.json::<Value>().await.unwrap(), json!({"error": "boom: abc"}));
 }
+
+/// An OpenID issuer for JWT authorizers: `/.well-known/openid-configuration` pointing at
+/// `/jwks`, which serves `jwks`. Answers any number of connections.
+async fn issuer(jwks: Value) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let issuer = base.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let (base, jwks) = (base.clone(), jwks.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                let (status, body) = match path.as_str() {
+                    "/.well-known/openid-configuration" => {
+                        ("200 OK", json!({"issuer": base, "jwks_uri": format!("{base}/jwks")}).to_string())
+                    }
+                    "/jwks" => ("200 OK", jwks.to_string()),
+                    _ => ("404 Not Found", "{}".to_string()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    issuer
+}
+
+/// An RSA signing key and its public JWK (`kid` given).
+fn rsa_key(kid: &str) -> (jsonwebtoken::EncodingKey, Value) {
+    use base64::Engine;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+    let der = key.to_pkcs1_der().unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+                     "n": b64.encode(key.n().to_bytes_be()), "e": b64.encode(key.e().to_bytes_be())});
+    (jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()), jwk)
+}
+
+fn sign(key: &jsonwebtoken::EncodingKey, kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+/// An HTTP API with an AWS_PROXY integration to ECHO and a `$default` auto-deployed stage.
+async fn http_api_with_echo(server: &Server, name: &str, payload: &str) -> (String, String, String) {
+    use aws_sdk_apigatewayv2::types::{IntegrationType as V2Integration, ProtocolType};
+    let apigw = v2(server);
+    let api = apigw.create_api().name(name).protocol_type(ProtocolType::Http).send().await.unwrap();
+    let api_id = api.api_id().unwrap().to_string();
+    let arn = function(server, &format!("{name}-fn"), ECHO, Some(&api_id)).await;
+    let integration = apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(V2Integration::AwsProxy)
+        .integration_uri(&arn)
+        .payload_format_version(payload)
+        .send()
+        .await
+        .unwrap();
+    apigw.create_stage().api_id(&api_id).stage_name("$default").auto_deploy(true).send().await.unwrap();
+    let base = format!("{}/restapis/{api_id}/$default/_user_request_", server.endpoint());
+    (api_id, integration.integration_id().unwrap().to_string(), base)
+}
+
+#[tokio::test]
+async fn http_api_jwt_authorizers_verify_tokens_against_the_issuers_keys() {
+    use aws_sdk_apigatewayv2::types::{AuthorizationType, AuthorizerType, JwtConfiguration};
+    let server = Server::start();
+    let apigw = v2(&server);
+    let (key, jwk) = rsa_key("key-1");
+    let (other_key, _) = rsa_key("key-1");
+    let issuer = issuer(json!({"keys": [jwk]})).await;
+    let (api_id, integration, base) = http_api_with_echo(&server, "jwt", "2.0").await;
+    let authorizer = apigw
+        .create_authorizer()
+        .api_id(&api_id)
+        .name("jwt")
+        .authorizer_type(AuthorizerType::Jwt)
+        .identity_source("$request.header.Authorization")
+        .jwt_configuration(JwtConfiguration::builder().issuer(&issuer).audience("my-app").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorizer.jwt_configuration().unwrap().issuer(), Some(issuer.as_str()));
+    for (key, scopes) in [("GET /me", vec![]), ("GET /admin", vec!["admin".to_string()])] {
+        apigw
+            .create_route()
+            .api_id(&api_id)
+            .route_key(key)
+            .target(format!("integrations/{integration}"))
+            .authorization_type(AuthorizationType::Jwt)
+            .authorizer_id(authorizer.authorizer_id().unwrap())
+            .set_authorization_scopes(Some(scopes))
+            .send()
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": issuer, "aud": "my-app", "sub": "user-1", "iat": now - 10, "exp": now + 600,
+                        "scope": "read write", "groups": ["a", "b"]});
+    let token = sign(&key, "key-1", &claims);
+
+    let (status, _, body) = get(&format!("{base}/me"), &[]).await;
+    assert_eq!((status, body.as_str()), (401, r#"{"message":"Unauthorized"}"#));
+    let bearer = format!("Bearer {token}");
+    let (status, _, body) = get(&format!("{base}/me"), &[("authorization", &bearer)]).await;
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    let jwt = &event["requestContext"]["authorizer"]["jwt"];
+    assert_eq!(jwt["claims"]["sub"], "user-1");
+    assert_eq!(jwt["claims"]["exp"], (now + 600).to_string());
+    assert_eq!(jwt["claims"]["groups"], "[a b]");
+    assert_eq!(jwt["scopes"], json!(["read", "write"]));
+    // The token alone (no `Bearer `) is accepted too.
+    let (status, _, _) = get(&format!("{base}/me"), &[("authorization", &token)]).await;
+    assert_eq!(status, 200);
+
+    // A valid token without one of the route's scopes is forbidden.
+    let (status, _, body) = get(&format!("{base}/admin"), &[("authorization", &bearer)]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    let admin = sign(&key, "key-1", &json!({"iss": issuer, "aud": "my-app", "exp": now + 600, "scope": "admin"}));
+    let (status, _, body) = get(&format!("{base}/admin"), &[("authorization", &admin)]).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Each failed check is a 401: audience (a Cognito `client_id` counts), issuer, expiry,
+    // not-before, signature, algorithm.
+    let cognito = sign(&key, "key-1", &json!({"iss": issuer, "client_id": "my-app", "exp": now + 600}));
+    assert_eq!(get(&format!("{base}/me"), &[("authorization", &cognito)]).await.0, 200);
+    let refused = [
+        sign(&key, "key-1", &json!({"iss": issuer, "aud": "other", "exp": now + 600})),
+        sign(&key, "key-1", &json!({"iss": "http://elsewhere", "aud": "my-app", "exp": now + 600})),
+        sign(&key, "key-1", &json!({"iss": issuer, "aud": "my-app", "exp": now - 5})),
+        sign(&key, "key-1", &json!({"iss": issuer, "aud": "my-app", "exp": now + 600, "nbf": now + 300})),
+        sign(&other_key, "key-1", &claims),
+        sign(&key, "unknown-kid", &claims),
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap(),
+        "not-a-jwt".to_string(),
+    ];
+    for (i, token) in refused.iter().enumerate() {
+        let (status, _, body) = get(&format!("{base}/me"), &[("authorization", token)]).await;
+        assert_eq!((status, body.as_str()), (401, r#"{"message":"Unauthorized"}"#), "token {i}");
+    }
+
+    // Expiry follows nimbus's clock.
+    let advanced = reqwest::Client::new()
+        .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+        .json(&json!({"seconds": 900}))
+        .send()
+        .await
+        .unwrap();
+    assert!(advanced.status().is_success());
+    let (status, _, _) = get(&format!("{base}/me"), &[("authorization", &bearer)]).await;
+    assert_eq!(status, 401);
+}
+
+/// A Lambda authorizer: `x-token: good` is allowed, `bad` denied, `boom` fails; the context
+/// says what the authorizer saw, with a fresh nonce per call (to show caching).
+const AUTHORIZER: &str = r#"import json, uuid
+def handler(event, context):
+    source = event['identitySource']
+    token = source[0] if isinstance(source, list) else source.split(',')[0]
+    if token == 'boom':
+        raise Exception('boom')
+    seen = {"nonce": str(uuid.uuid4()), "version": event['version'], "type": event['type'], "source": json.dumps(source),
+            "token": event.get('authorizationToken', '')}
+    path = event.get('rawPath') or event.get('path') or ''
+    if path.endswith('/simple'):
+        return {"isAuthorized": token == 'good', "context": seen}
+    arn = event.get('routeArn') or event.get('methodArn')
+    seen["arn"] = arn
+    effect = 'Allow' if token == 'good' else 'Deny'
+    return {"principalId": "me", "context": seen, "policyDocument": {"Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": arn}]}}
+"#;
+
+#[tokio::test]
+async fn http_api_lambda_authorizers_simple_and_policy_answers_both_payload_formats() {
+    use aws_sdk_apigatewayv2::types::{AuthorizationType, AuthorizerType, IntegrationType as V2Integration};
+    let server = Server::start();
+    let apigw = v2(&server);
+    let (api_id, integration, base) = http_api_with_echo(&server, "lauth", "2.0").await;
+    let echo = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:lauth-fn");
+    let v1_integration = apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(V2Integration::AwsProxy)
+        .integration_uri(&echo)
+        .payload_format_version("1.0")
+        .send()
+        .await
+        .unwrap();
+    let auth_fn = function(&server, "lauth-authorizer", AUTHORIZER, Some(&api_id)).await;
+    let mut ids = Vec::new();
+    for (name, version, simple, sources, ttl) in [
+        ("simple", "2.0", true, vec!["$request.header.x-token"], 300),
+        ("policy", "2.0", false, vec!["$request.header.x-token", "$request.querystring.q"], 0),
+        ("v1", "1.0", false, vec!["$request.header.x-token"], 0),
+    ] {
+        let created = apigw
+            .create_authorizer()
+            .api_id(&api_id)
+            .name(name)
+            .authorizer_type(AuthorizerType::Request)
+            .authorizer_uri(lambda_uri(&auth_fn))
+            .authorizer_payload_format_version(version)
+            .enable_simple_responses(simple)
+            .set_identity_source(Some(sources.into_iter().map(str::to_string).collect()))
+            .authorizer_result_ttl_in_seconds(ttl)
+            .send()
+            .await
+            .unwrap();
+        ids.push(created.authorizer_id().unwrap().to_string());
+    }
+    for (i, (key, target)) in [
+        ("GET /simple", &integration),
+        ("GET /policy", &integration),
+        ("GET /v1", &v1_integration.integration_id().unwrap().to_string()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        apigw
+            .create_route()
+            .api_id(&api_id)
+            .route_key(key)
+            .target(format!("integrations/{target}"))
+            .authorization_type(AuthorizationType::Custom)
+            .authorizer_id(&ids[i])
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Simple answers; a missing identity source is a 401 without calling the function.
+    let (status, _, body) = get(&format!("{base}/simple"), &[]).await;
+    assert_eq!((status, body.as_str()), (401, r#"{"message":"Unauthorized"}"#));
+    let (status, _, body) = get(&format!("{base}/simple"), &[("x-token", "good")]).await;
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    let seen = &event["requestContext"]["authorizer"]["lambda"];
+    assert_eq!((seen["version"].as_str(), seen["type"].as_str()), (Some("2.0"), Some("REQUEST")));
+    assert_eq!(seen["source"], r#"["good"]"#);
+    // Cached for the TTL: the second request does not call the authorizer.
+    let (_, _, body) = get(&format!("{base}/simple"), &[("x-token", "good")]).await;
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["requestContext"]["authorizer"]["lambda"]["nonce"], seen["nonce"]);
+    let (status, _, body) = get(&format!("{base}/simple"), &[("x-token", "bad")]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    let (status, _, body) = get(&format!("{base}/simple"), &[("x-token", "boom")]).await;
+    assert_eq!((status, body.as_str()), (500, r#"{"message":"Internal Server Error"}"#));
+
+    // IAM-policy answers (payload 2.0), evaluated for the route ARN; every identity source is needed.
+    let (status, _, _) = get(&format!("{base}/policy"), &[("x-token", "good")]).await;
+    assert_eq!(status, 401);
+    let (status, _, body) = get(&format!("{base}/policy?q=1"), &[("x-token", "good")]).await;
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    let seen = &event["requestContext"]["authorizer"]["lambda"];
+    assert_eq!(seen["source"], r#"["good", "1"]"#);
+    assert_eq!(seen["arn"], format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/$default/GET/policy"));
+    let (status, _, body) = get(&format!("{base}/policy?q=1"), &[("x-token", "bad")]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    // TTL 0: every request calls the authorizer.
+    let (_, _, first) = get(&format!("{base}/policy?q=1"), &[("x-token", "good")]).await;
+    let (_, _, second) = get(&format!("{base}/policy?q=1"), &[("x-token", "good")]).await;
+    let nonce =
+        |b: &str| serde_json::from_str::<Value>(b).unwrap()["requestContext"]["authorizer"]["lambda"]["nonce"].clone();
+    assert_ne!(nonce(&first), nonce(&second));
+
+    // Payload 1.0: `methodArn`, `identitySource` and `authorizationToken` as strings; the 1.0
+    // integration event carries the context too.
+    let (status, _, body) = get(&format!("{base}/v1"), &[("x-token", "good")]).await;
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["version"], "1.0");
+    let seen = &event["requestContext"]["authorizer"]["lambda"];
+    assert_eq!(
+        (seen["version"].as_str(), seen["source"].as_str(), seen["token"].as_str()),
+        (Some("1.0"), Some("\"good\""), Some("good"))
+    );
+    assert_eq!(event["requestContext"]["authorizer"]["principalId"], "me");
+    let (status, _, _) = get(&format!("{base}/v1"), &[("x-token", "bad")]).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn rest_api_request_validators_check_parameters_and_bodies_against_models() {
+    let server = Server::start();
+    let apigw = v1(&server);
+    let api = apigw.create_rest_api().name("validated").send().await.unwrap();
+    let api_id = api.id().unwrap().to_string();
+    let root = api.root_resource_id().unwrap().to_string();
+    let arn = function(&server, "validated-fn", ECHO, Some(&api_id)).await;
+    let owner = json!({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",
+                       "required": ["id"], "properties": {"id": {"type": "integer"}}});
+    apigw
+        .create_model()
+        .rest_api_id(&api_id)
+        .name("Owner")
+        .content_type("application/json")
+        .schema(owner.to_string())
+        .send()
+        .await
+        .unwrap();
+    let pet = json!({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": ["name"],
+                     "properties": {"name": {"type": "string", "minLength": 1},
+                                    "owner": {"$ref": format!("https://apigateway.amazonaws.com/restapis/{api_id}/models/Owner")}}});
+    apigw
+        .create_model()
+        .rest_api_id(&api_id)
+        .name("Pet")
+        .content_type("application/json")
+        .schema(pet.to_string())
+        .send()
+        .await
+        .unwrap();
+    let validator = apigw
+        .create_request_validator()
+        .rest_api_id(&api_id)
+        .name("all")
+        .validate_request_body(true)
+        .validate_request_parameters(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(validator.validate_request_body(), true);
+    let pets = apigw.create_resource().rest_api_id(&api_id).parent_id(&root).path_part("pets").send().await.unwrap();
+    let pets_id = pets.id().unwrap();
+    apigw
+        .put_method()
+        .rest_api_id(&api_id)
+        .resource_id(pets_id)
+        .http_method("POST")
+        .authorization_type("NONE")
+        .request_validator_id(validator.id().unwrap())
+        .request_parameters("method.request.querystring.owner", true)
+        .request_parameters("method.request.header.x-trace", true)
+        .request_parameters("method.request.querystring.optional", false)
+        .request_models("application/json", "Pet")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&api_id)
+        .resource_id(pets_id)
+        .http_method("POST")
+        .r#type(IntegrationType::AwsProxy)
+        .integration_http_method("POST")
+        .uri(lambda_uri(&arn))
+        .send()
+        .await
+        .unwrap();
+    apigw.create_deployment().rest_api_id(&api_id).stage_name("dev").send().await.unwrap();
+
+    let url = format!("{}/restapis/{api_id}/dev/_user_request_/pets", server.endpoint());
+    let client = reqwest::Client::new();
+    let post = |query: &str, trace: bool, body: &str| {
+        let mut request =
+            client.post(format!("{url}{query}")).header("content-type", "application/json").body(body.to_string());
+        if trace {
+            request = request.header("x-trace", "t-1");
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let error_type = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap().to_string());
+            (status, error_type, response.text().await.unwrap())
+        }
+    };
+    let good = r#"{"name": "rex", "owner": {"id": 7}}"#;
+    let (status, error_type, body) = post("", false, good).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, r#"{"message":"Missing required request parameters: [x-trace, owner]"}"#)
+    );
+    assert_eq!(error_type.as_deref(), Some("BadRequestException"));
+    let (status, _, body) = post("?owner=me", false, good).await;
+    assert_eq!((status, body.as_str()), (400, r#"{"message":"Missing required request parameters: [x-trace]"}"#));
+    for bad in [r#"{"owner": {"id": 7}}"#, r#"{"name": "rex", "owner": {"id": "seven"}}"#, "not json", ""] {
+        let (status, error_type, body) = post("?owner=me", true, bad).await;
+        assert_eq!((status, body.as_str()), (400, r#"{"message":"Invalid request body"}"#), "{bad}");
+        assert_eq!(error_type.as_deref(), Some("BadRequestException"));
+    }
+    let (status, _, body) = post("?owner=me", true, good).await;
+    assert_eq!(status, 200, "{body}");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["body"], good);
+
+    // The API's own BAD_REQUEST_BODY gateway response (after a redeployment).
+    apigw
+        .put_gateway_response()
+        .rest_api_id(&api_id)
+        .response_type(aws_sdk_apigateway::types::GatewayResponseType::BadRequestBody)
+        .status_code("422")
+        .response_templates("application/json", r#"{"error": $context.error.messageString}"#)
+        .send()
+        .await
+        .unwrap();
+    apigw.create_deployment().rest_api_id(&api_id).stage_name("dev").send().await.unwrap();
+    let (status, _, body) = post("?owner=me", true, "{}").await;
+    assert_eq!((status, body.as_str()), (422, r#"{"error": "Invalid request body"}"#));
+}
+
+#[tokio::test]
+async fn http_api_parameter_mapping_rewrites_requests_and_responses() {
+    use aws_sdk_apigatewayv2::types::IntegrationType as V2Integration;
+    use std::collections::HashMap;
+    let server = Server::start();
+    let apigw = v2(&server);
+    let (api_id, lambda_integration, base) = http_api_with_echo(&server, "mapping", "2.0").await;
+    apigw
+        .update_integration()
+        .api_id(&api_id)
+        .integration_id(&lambda_integration)
+        .request_parameters("append:header.x-added", "from-$request.querystring.q")
+        .request_parameters("remove:querystring.secret", "''")
+        .response_parameters(
+            "200",
+            HashMap::from([
+                ("overwrite:statuscode".to_string(), "202".to_string()),
+                ("overwrite:header.x-custom".to_string(), "changed-$context.stage".to_string()),
+            ]),
+        )
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_route()
+        .api_id(&api_id)
+        .route_key("GET /fn")
+        .target(format!("integrations/{lambda_integration}"))
+        .send()
+        .await
+        .unwrap();
+    let port = upstream().await;
+    let proxy = apigw
+        .create_integration()
+        .api_id(&api_id)
+        .integration_type(V2Integration::HttpProxy)
+        .integration_method("GET")
+        .integration_uri(format!("http://127.0.0.1:{port}/up"))
+        .payload_format_version("1.0")
+        .request_parameters("overwrite:header.x-thing", "mapped-$request.querystring.name $request.path.id")
+        .request_parameters("remove:querystring.name", "''")
+        .request_parameters("append:querystring.added", "$request.header.x-in")
+        .request_parameters("overwrite:path", "/mapped$request.path")
+        .response_parameters(
+            "203",
+            HashMap::from([
+                ("overwrite:statuscode".to_string(), "200".to_string()),
+                ("append:header.x-mapped".to_string(), "$response.header.X-Upstream".to_string()),
+                ("remove:header.x-upstream".to_string(), "''".to_string()),
+            ]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxy.request_parameters().unwrap()["overwrite:path"], "/mapped$request.path");
+    apigw
+        .create_route()
+        .api_id(&api_id)
+        .route_key("GET /items/{id}")
+        .target(format!("integrations/{}", proxy.integration_id().unwrap()))
+        .send()
+        .await
+        .unwrap();
+
+    let (status, headers, body) = get(&format!("{base}/items/5?name=bob"), &[("x-in", "v")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-mapped"], "1");
+    assert!(!headers.contains_key("x-upstream"));
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["line"], "GET /mapped/items/5?added=v HTTP/1.1");
+    assert_eq!(answer["thing"], "mapped-bob 5");
+
+    let (status, headers, body) = get(&format!("{base}/fn?q=1&secret=s"), &[]).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(headers["x-custom"], "changed-$default");
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["headers"]["x-added"], "from-1");
+    assert_eq!(event["queryStringParameters"], json!({"q": "1"}));
+}

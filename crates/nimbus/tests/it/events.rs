@@ -315,3 +315,275 @@ impl OnBus for PutEventsRequestEntry {
             .build()
     }
 }
+
+/// Advance the clock `step` seconds at a time until `done` (a few rounds for a loaded machine).
+async fn advance_until(server: &Server, step: u64, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..60 {
+        if done().await {
+            return;
+        }
+        advance(server, step).await;
+    }
+    panic!("timed out advancing the clock for {what}");
+}
+
+/// An SDK error's code and message.
+macro_rules! code {
+    ($e:expr) => {{
+        let e = $e.into_service_error();
+        let meta = aws_sdk_eventbridge::error::ProvideErrorMetadata::meta(&e);
+        (meta.code().unwrap_or_default().to_string(), meta.message().unwrap_or_default().to_string())
+    }};
+}
+
+/// One 1 s long poll of a dead-letter queue, with the message attributes.
+async fn dead_letters(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let out =
+        sqs.receive_message().queue_url(url).message_attribute_names("All").wait_time_seconds(1).send().await.unwrap();
+    out.messages().to_vec()
+}
+
+#[tokio::test]
+async fn target_retry_policies_run_on_the_clock_before_the_dead_letter_queue() {
+    use aws_sdk_eventbridge::types::{DeadLetterConfig, RetryPolicy};
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let server = Server::start();
+    let (eb, sqs) = (events(&server), sqs(&server));
+    let (small_url, small) = queue(&sqs, "small").await;
+    sqs.set_queue_attributes()
+        .queue_url(&small_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    let (dlq_url, dlq) = queue(&sqs, "eb-dlq").await;
+    eb.put_rule().name("retrying").event_pattern(r#"{"source": ["retry"]}"#).send().await.unwrap();
+    let target = |id: &str, arn: &str, attempts: i32, age: i32| {
+        Target::builder()
+            .id(id)
+            .arn(arn)
+            .retry_policy(
+                RetryPolicy::builder().maximum_retry_attempts(attempts).maximum_event_age_in_seconds(age).build(),
+            )
+            .dead_letter_config(DeadLetterConfig::builder().arn(&dlq).build())
+            .build()
+            .unwrap()
+    };
+    eb.put_targets().rule("retrying").targets(target("small", &small, 2, 3600)).send().await.unwrap();
+    let big = format!(r#"{{"blob": "{}"}}"#, "x".repeat(2000));
+    eb.put_events().entries(entry("retry", "big", &big)).send().await.unwrap();
+    // The first attempt failed (the queue refuses the size); the retries wait for the clock.
+    assert_eq!(poll_once(&sqs, &dlq_url).await, 0, "nothing is dead before the retries ran");
+    let mut dead = Vec::new();
+    advance_until(&server, 5, "the retries to run out", async || {
+        dead = dead_letters(&sqs, &dlq_url).await;
+        !dead.is_empty()
+    })
+    .await;
+    let attrs = dead[0].message_attributes().unwrap();
+    assert_eq!(attrs["RETRY_ATTEMPTS"].string_value(), Some("2"));
+    assert_eq!(attrs["EXHAUSTED_RETRY_CONDITION"].string_value(), Some("MaximumRetryAttemptsExhausted"));
+    assert_eq!(attrs["TARGET_ARN"].string_value(), Some(small.as_str()));
+    let event: Value = serde_json::from_str(dead[0].body().unwrap()).unwrap();
+    assert_eq!(event["detail-type"], "big");
+    sqs.delete_message().queue_url(&dlq_url).receipt_handle(dead[0].receipt_handle().unwrap()).send().await.unwrap();
+
+    // A retry that finds the target fixed delivers the event.
+    eb.put_events().entries(entry("retry", "later", &big)).send().await.unwrap();
+    assert_eq!(poll_once(&sqs, &small_url).await, 0);
+    sqs.set_queue_attributes()
+        .queue_url(&small_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "262144")
+        .send()
+        .await
+        .unwrap();
+    let mut delivered = 0;
+    advance_until(&server, 1, "the retry to deliver", async || {
+        delivered += poll_once(&sqs, &small_url).await;
+        delivered > 0
+    })
+    .await;
+    assert_eq!(delivered, 1);
+
+    // MaximumEventAgeInSeconds bounds the retries too.
+    sqs.set_queue_attributes()
+        .queue_url(&small_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    eb.put_targets().rule("retrying").targets(target("small", &small, 185, 60)).send().await.unwrap();
+    eb.put_events().entries(entry("retry", "aged", &big)).send().await.unwrap();
+    advance_until(&server, 20, "the event to age out", async || {
+        dead = dead_letters(&sqs, &dlq_url).await;
+        !dead.is_empty()
+    })
+    .await;
+    let attrs = dead[0].message_attributes().unwrap();
+    assert_eq!(attrs["EXHAUSTED_RETRY_CONDITION"].string_value(), Some("MaximumEventAgeExhausted"));
+    sqs.delete_message().queue_url(&dlq_url).receipt_handle(dead[0].receipt_handle().unwrap()).send().await.unwrap();
+
+    // A target that does not exist is not retried: its events are dead at once.
+    eb.put_targets()
+        .rule("retrying")
+        .targets(target("gone", "arn:aws:sqs:us-east-1:000000000000:gone", 185, 3600))
+        .send()
+        .await
+        .unwrap();
+    eb.put_events().entries(entry("retry", "small", "{}")).send().await.unwrap();
+    let dead = receive(&sqs, &dlq_url, 1).await;
+    assert_eq!(dead.len(), 1);
+    let attrs = dead[0].message_attributes().unwrap();
+    assert_eq!(attrs["TARGET_ARN"].string_value(), Some("arn:aws:sqs:us-east-1:000000000000:gone"));
+    assert!(!attrs.contains_key("RETRY_ATTEMPTS"));
+}
+
+#[tokio::test]
+async fn archives_keep_matching_events_and_replays_send_them_back() {
+    use aws_sdk_eventbridge::primitives::DateTime;
+    use aws_sdk_eventbridge::types::{ReplayDestination, ReplayState};
+    let dir = TempDir::new("events-archive");
+    let server = Server::start_with_data_dir(dir.path());
+    let (eb, sqs_client) = (events(&server), sqs(&server));
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default");
+    let (url, arn) = queue(&sqs_client, "replayed").await;
+    eb.put_rule().name("orders").event_pattern(r#"{"source": ["orders"]}"#).send().await.unwrap();
+    eb.put_targets().rule("orders").targets(Target::builder().id("q").arn(&arn).build().unwrap()).send().await.unwrap();
+    let created = eb
+        .create_archive()
+        .archive_name("orders-archive")
+        .event_source_arn(&bus)
+        .event_pattern(r#"{"source": ["orders"]}"#)
+        .description("all orders")
+        .send()
+        .await
+        .unwrap();
+    let archive_arn = created.archive_arn().unwrap().to_string();
+    assert_eq!(archive_arn, format!("arn:aws:events:{REGION}:{ACCOUNT}:archive/orders-archive"));
+    assert_eq!(created.state().map(|s| s.as_str()), Some("ENABLED"));
+    let err = eb.create_archive().archive_name("orders-archive").event_source_arn(&bus).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("ResourceAlreadyExistsException"));
+    let before = DateTime::from_secs(chrono::Utc::now().timestamp() - 60);
+    for n in 0..3 {
+        eb.put_events().entries(entry("orders", "Order Placed", &format!(r#"{{"n": {n}}}"#))).send().await.unwrap();
+    }
+    eb.put_events().entries(entry("other", "Noise", "{}")).send().await.unwrap();
+    assert_eq!(receive(&sqs_client, &url, 3).await.len(), 3);
+    // Drain what was received (receive leaves them in flight; purge keeps the next count clean).
+    sqs_client.purge_queue().queue_url(&url).send().await.unwrap();
+    let described = eb.describe_archive().archive_name("orders-archive").send().await.unwrap();
+    assert_eq!(described.event_count(), 3);
+    assert!(described.size_bytes() > 100);
+    assert_eq!(described.event_pattern(), Some(r#"{"source": ["orders"]}"#));
+    assert_eq!(described.description(), Some("all orders"));
+    assert_eq!(described.retention_days(), Some(0));
+    let listed = eb.list_archives().name_prefix("orders").send().await.unwrap();
+    assert_eq!(listed.archives().len(), 1);
+    assert_eq!(listed.archives()[0].event_count(), 3);
+
+    // Survives kill -9 with its events.
+    server.kill();
+    let server = Server::start_with_data_dir(dir.path());
+    let (eb, sqs_client) = (events(&server), sqs(&server));
+    assert_eq!(eb.describe_archive().archive_name("orders-archive").send().await.unwrap().event_count(), 3);
+
+    let after = DateTime::from_secs(chrono::Utc::now().timestamp() + 60);
+    let destination = ReplayDestination::builder().arn(&bus).build().unwrap();
+    let started = eb
+        .start_replay()
+        .replay_name("again")
+        .event_source_arn(&archive_arn)
+        .event_start_time(before)
+        .event_end_time(after)
+        .destination(destination.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.state(), Some(&ReplayState::Starting));
+    assert_eq!(started.replay_arn(), Some(format!("arn:aws:events:{REGION}:{ACCOUNT}:replay/again").as_str()));
+    let mut states = vec!["STARTING".to_string()];
+    for _ in 0..400 {
+        let d = eb.describe_replay().replay_name("again").send().await.unwrap();
+        let state = d.state().unwrap().as_str().to_string();
+        if states.last() != Some(&state) {
+            states.push(state.clone());
+        }
+        if state == "COMPLETED" {
+            assert!(d.replay_end_time().is_some() && d.event_last_replayed_time().is_some());
+            assert_eq!(d.destination().unwrap().arn(), bus);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(states.last().map(String::as_str), Some("COMPLETED"), "{states:?}");
+    assert!(states.iter().all(|s| ["STARTING", "RUNNING", "COMPLETED"].contains(&s.as_str())), "{states:?}");
+    let url = sqs_client.get_queue_url().queue_name("replayed").send().await.unwrap().queue_url().unwrap().to_string();
+    let replayed = receive(&sqs_client, &url, 3).await;
+    assert_eq!(replayed.len(), 3);
+    for m in &replayed {
+        let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        assert_eq!(event["replay-name"], "again");
+        assert_eq!(event["source"], "orders");
+    }
+    assert_eq!(eb.describe_archive().archive_name("orders-archive").send().await.unwrap().event_count(), 3);
+    let listed = eb.list_replays().send().await.unwrap();
+    assert_eq!(listed.replays()[0].state(), Some(&ReplayState::Completed));
+
+    // AWS's refusals.
+    let replay = |name: &str, source: &str, dest: ReplayDestination, start: DateTime, end: DateTime| {
+        eb.start_replay()
+            .replay_name(name)
+            .event_source_arn(source)
+            .event_start_time(start)
+            .event_end_time(end)
+            .destination(dest)
+            .send()
+    };
+    let (c, _) = code!(replay("again", &archive_arn, destination.clone(), before, after).await.unwrap_err());
+    assert_eq!(c, "ResourceAlreadyExistsException");
+    let (c, m) = code!(replay("backwards", &archive_arn, destination.clone(), after, before).await.unwrap_err());
+    assert_eq!(
+        (c.as_str(), m.as_str()),
+        (
+            "ValidationException",
+            "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime."
+        )
+    );
+    eb.create_event_bus().name("elsewhere").send().await.unwrap();
+    let other = ReplayDestination::builder()
+        .arn(format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/elsewhere"))
+        .build()
+        .unwrap();
+    let (c, m) = code!(replay("cross", &archive_arn, other, before, after).await.unwrap_err());
+    assert_eq!(
+        (c.as_str(), m.as_str()),
+        (
+            "ValidationException",
+            "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted."
+        )
+    );
+    let missing = format!("arn:aws:events:{REGION}:{ACCOUNT}:archive/missing");
+    let (c, m) = code!(replay("none", &missing, destination, before, after).await.unwrap_err());
+    assert_eq!(
+        (c.as_str(), m.as_str()),
+        ("ValidationException", "Parameter EventSourceArn is not valid. Reason: Archive missing does not exist.")
+    );
+    let (c, _) = code!(eb.cancel_replay().replay_name("again").send().await.unwrap_err());
+    assert_eq!(c, "IllegalStatusException");
+
+    // Retention on nimbus's clock, then deletion.
+    eb.update_archive().archive_name("orders-archive").retention_days(1).send().await.unwrap();
+    advance(&server, 2 * 86_400).await;
+    let mut count = 3;
+    for _ in 0..200 {
+        count = eb.describe_archive().archive_name("orders-archive").send().await.unwrap().event_count();
+        if count == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(count, 0, "events past the retention are swept");
+    eb.delete_archive().archive_name("orders-archive").send().await.unwrap();
+    let (c, m) = code!(eb.describe_archive().archive_name("orders-archive").send().await.unwrap_err());
+    assert_eq!((c.as_str(), m.as_str()), ("ResourceNotFoundException", "Archive orders-archive does not exist."));
+}

@@ -32,6 +32,10 @@ impl Server {
     /// Start nimbus from a prepared command (e.g. a shell that sets limits and `exec`s it); it
     /// must print nimbus's banner on stdout.
     pub fn start_command(mut command: Command) -> Server {
+        // The AWS SDK functions import is installed once into a cache shared by the tests.
+        if !command.get_envs().any(|(k, _)| k == "NIMBUS_CACHE_DIR") {
+            command.env("NIMBUS_CACHE_DIR", shared_cache_dir());
+        }
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start nimbus");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
@@ -139,6 +143,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Nimbus's cache folder for the tests (`NIMBUS_CACHE_DIR` if set, else under target/): the SDK
+/// runtimes include is installed there once, not into the user's cache.
+pub fn shared_cache_dir() -> std::path::PathBuf {
+    std::env::var_os("NIMBUS_CACHE_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("nimbus-cache"))
 }
 
 pub const ROLE: &str = "arn:aws:iam::000000000000:role/lambda-role";
@@ -490,4 +502,18 @@ pub async fn invoke_json(
         .unwrap();
     let body = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     (out.function_error().map(str::to_string), body)
+}
+
+/// Wait until Lambda has applied the last update of `function` (`LastUpdateStatus` no longer
+/// `InProgress`), as a deploy tool does before its next update: AWS refuses one meanwhile.
+pub async fn wait_updated(lambda: &aws_sdk_lambda::Client, function: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let config = lambda.get_function_configuration().function_name(function).send().await.unwrap();
+        if config.last_update_status().map(|s| s.as_str()) != Some("InProgress") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{function} still updating after 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

@@ -526,3 +526,511 @@ async fn acknowledged_records_survive_kill_9() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Enhanced fan-out: SubscribeToShard's event stream, over HTTP/1.1 and h2c.
+
+mod efo {
+    use std::time::{Duration, Instant};
+
+    use aws_sdk_kinesis::operation::subscribe_to_shard::SubscribeToShardOutput;
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::{
+        Record, ShardIteratorType, StartingPosition, SubscribeToShardEvent, SubscribeToShardEventStream,
+    };
+    use aws_sdk_kinesis::Client;
+
+    use super::{advance_clock, create, kinesis};
+    use crate::harness::*;
+
+    /// Generous for a loaded machine; the push itself is far quicker (see `PUSH`).
+    const DEADLINE: Duration = Duration::from_secs(30);
+    /// A record put while subscribed must arrive well before the 5-second empty heartbeat
+    /// would have carried it: it is pushed, not polled.
+    const PUSH: Duration = Duration::from_millis(2_500);
+
+    /// An aws-sdk-kinesis client over h2c (HTTP/2 with prior knowledge), as the Java SDK's
+    /// Netty client talks HTTP/2 to a plain `http://` endpoint.
+    pub mod h2c {
+        use aws_smithy_runtime_api::client::http::{
+            HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+            SharedHttpConnector,
+        };
+        use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+        use aws_smithy_types::body::SdkBody;
+        use hyper_util::client::legacy::connect::HttpConnector as Tcp;
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::TokioExecutor;
+
+        #[derive(Debug, Clone)]
+        struct H2c(Client<Tcp, SdkBody>);
+
+        impl HttpConnector for H2c {
+            fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+                let client = self.0.clone();
+                HttpConnectorFuture::new(async move {
+                    let request = request.try_into_http1x().map_err(|e| ConnectorError::other(e.into(), None))?;
+                    let response = client.request(request).await.map_err(|e| ConnectorError::io(e.into()))?;
+                    assert_eq!(response.version(), http::Version::HTTP_2, "the answer came over HTTP/2");
+                    let (parts, body) = response.into_parts();
+                    let response = http::Response::from_parts(parts, SdkBody::from_body_1_x(body));
+                    aws_smithy_runtime_api::http::Response::try_from(response)
+                        .map_err(|e| ConnectorError::other(e.into(), None))
+                })
+            }
+        }
+
+        impl HttpClient for H2c {
+            fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+                SharedHttpConnector::new(self.clone())
+            }
+        }
+
+        pub fn client() -> SharedHttpClient {
+            SharedHttpClient::new(H2c(Client::builder(TokioExecutor::new()).http2_only(true).build_http()))
+        }
+    }
+
+    fn kinesis_h2c(server: &Server) -> Client {
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(aws_sdk_kinesis::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint())
+            .region(aws_sdk_kinesis::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .http_client(h2c::client())
+            .build();
+        Client::from_conf(config)
+    }
+
+    async fn consumer(client: &Client, stream_arn: &str, name: &str) -> String {
+        let registered =
+            client.register_stream_consumer().stream_arn(stream_arn).consumer_name(name).send().await.unwrap();
+        registered.consumer().unwrap().consumer_arn().to_string()
+    }
+
+    async fn subscribe(
+        client: &Client,
+        consumer: &str,
+        shard: &str,
+        position: StartingPosition,
+    ) -> SubscribeToShardOutput {
+        client
+            .subscribe_to_shard()
+            .consumer_arn(consumer)
+            .shard_id(shard)
+            .starting_position(position)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn at(kind: ShardIteratorType) -> StartingPosition {
+        StartingPosition::builder().r#type(kind).build().unwrap()
+    }
+
+    /// The next event of the stream, within the deadline; `None` when the stream ended.
+    async fn next_event(out: &mut SubscribeToShardOutput) -> Option<SubscribeToShardEvent> {
+        let got = tokio::time::timeout(DEADLINE, out.event_stream.recv()).await.expect("an event within the deadline");
+        match got.unwrap() {
+            Some(SubscribeToShardEventStream::SubscribeToShardEvent(event)) => Some(event),
+            Some(other) => panic!("unexpected event {other:?}"),
+            None => None,
+        }
+    }
+
+    /// Events until `n` records have come (heartbeats with none are skipped).
+    async fn records(out: &mut SubscribeToShardOutput, n: usize) -> (Vec<Record>, SubscribeToShardEvent) {
+        let mut got = Vec::new();
+        loop {
+            let event = next_event(out).await.expect("the stream goes on");
+            got.extend(event.records().iter().cloned());
+            if got.len() >= n {
+                return (got, event);
+            }
+        }
+    }
+
+    fn data(records: &[Record]) -> Vec<String> {
+        records.iter().map(|r| String::from_utf8(r.data().as_ref().to_vec()).unwrap()).collect()
+    }
+
+    async fn put(client: &Client, stream: &str, text: &str) -> String {
+        let out =
+            client.put_record().stream_name(stream).partition_key("k").data(Blob::new(text)).send().await.unwrap();
+        out.sequence_number().to_string()
+    }
+
+    /// What a Rust user's SDK does against `http://`: its default client speaks HTTP/1.1 there
+    /// (HTTP/2 is negotiated only over TLS), and the event stream arrives as a chunked body.
+    #[tokio::test]
+    async fn subscribe_to_shard_pushes_records_as_an_event_stream() {
+        let server = Server::start();
+        let client = kinesis(&server);
+        let arn = create(&client, "fan", 1).await;
+        let first = put(&client, "fan", "one").await;
+        put(&client, "fan", "two").await;
+        let fan = consumer(&client, &arn, "reader").await;
+        let shard = "shardId-000000000000";
+
+        let mut sub = subscribe(&client, &fan, shard, at(ShardIteratorType::TrimHorizon)).await;
+        let (got, event) = records(&mut sub, 2).await;
+        assert_eq!(data(&got), ["one", "two"]);
+        assert_eq!(got[0].sequence_number(), first);
+        assert_eq!(got[0].partition_key(), Some("k"));
+        assert!(got[0].approximate_arrival_timestamp().is_some());
+        assert_eq!(event.continuation_sequence_number(), got[1].sequence_number());
+        assert_eq!(event.millis_behind_latest(), 0);
+        assert!(event.child_shards().is_empty());
+
+        // Pushed while subscribed: it arrives long before the 5-second heartbeat.
+        let sent = Instant::now();
+        let third = put(&client, "fan", "three").await;
+        let (got, _) = records(&mut sub, 1).await;
+        assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
+        assert_eq!(data(&got), ["three"]);
+
+        // A second call within 5 seconds is refused.
+        let err = client
+            .subscribe_to_shard()
+            .consumer_arn(&fan)
+            .shard_id(shard)
+            .starting_position(at(ShardIteratorType::Latest))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_resource_in_use_exception(), "{err:?}");
+
+        // Five seconds on, a new call takes over (reading on after a sequence number) and the
+        // first stream ends with ResourceInUseException.
+        advance_clock(&server, 6).await;
+        let after = StartingPosition::builder()
+            .r#type(ShardIteratorType::AfterSequenceNumber)
+            .sequence_number(&first)
+            .build()
+            .unwrap();
+        let mut taken = subscribe(&client, &fan, shard, after).await;
+        let (got, _) = records(&mut taken, 2).await;
+        assert_eq!(data(&got), ["two", "three"]);
+        let ended = loop {
+            match tokio::time::timeout(DEADLINE, sub.event_stream.recv()).await.unwrap() {
+                Ok(Some(_)) => continue,
+                other => break other,
+            }
+        };
+        let err = ended.unwrap_err().into_service_error();
+        assert!(err.is_resource_in_use_exception(), "{err:?}");
+
+        // AT_SEQUENCE_NUMBER and AT_TIMESTAMP from another consumer.
+        let other = consumer(&client, &arn, "second").await;
+        let at_third = StartingPosition::builder()
+            .r#type(ShardIteratorType::AtSequenceNumber)
+            .sequence_number(&third)
+            .build()
+            .unwrap();
+        let mut from_third = subscribe(&client, &other, shard, at_third).await;
+        assert_eq!(data(&records(&mut from_third, 1).await.0), ["three"]);
+        drop(from_third);
+        let other_shard_consumer = consumer(&client, &arn, "third").await;
+        let since = aws_sdk_kinesis::primitives::DateTime::from_secs(0);
+        let by_time =
+            StartingPosition::builder().r#type(ShardIteratorType::AtTimestamp).timestamp(since).build().unwrap();
+        let mut all = subscribe(&client, &other_shard_consumer, shard, by_time).await;
+        assert_eq!(data(&records(&mut all, 3).await.0), ["one", "two", "three"]);
+
+        // LATEST sees only what comes after.
+        let latest_consumer = consumer(&client, &arn, "latest").await;
+        let mut latest = subscribe(&client, &latest_consumer, shard, at(ShardIteratorType::Latest)).await;
+        put(&client, "fan", "four").await;
+        assert_eq!(data(&records(&mut latest, 1).await.0), ["four"]);
+
+        // Subscriptions last five minutes (nimbus's clock), then the stream ends.
+        advance_clock(&server, 301).await;
+        while next_event(&mut latest).await.is_some() {}
+
+        // Unknown consumers and shards, and missing sequence numbers, are refused up front.
+        let err = client
+            .subscribe_to_shard()
+            .consumer_arn(format!("{arn}/consumer/nobody:1"))
+            .shard_id(shard)
+            .starting_position(at(ShardIteratorType::Latest))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
+        let err = client
+            .subscribe_to_shard()
+            .consumer_arn(&latest_consumer)
+            .shard_id("shardId-000000000009")
+            .starting_position(at(ShardIteratorType::Latest))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
+        let err = client
+            .subscribe_to_shard()
+            .consumer_arn(&latest_consumer)
+            .shard_id(shard)
+            .starting_position(at(ShardIteratorType::AtSequenceNumber))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_invalid_argument_exception(), "{err:?}");
+    }
+
+    /// A closed shard read to its end: the last event names the children, then the stream ends.
+    #[tokio::test]
+    async fn a_closed_shard_ends_with_its_child_shards() {
+        let server = Server::start();
+        let client = kinesis(&server);
+        let arn = create(&client, "split", 1).await;
+        put(&client, "split", "before").await;
+        client
+            .split_shard()
+            .stream_name("split")
+            .shard_to_split("shardId-000000000000")
+            .new_starting_hash_key("170141183460469231731687303715884105728")
+            .send()
+            .await
+            .unwrap();
+        let fan = consumer(&client, &arn, "reader").await;
+        let mut sub = subscribe(&client, &fan, "shardId-000000000000", at(ShardIteratorType::TrimHorizon)).await;
+        let mut got = Vec::new();
+        let last = loop {
+            let event = next_event(&mut sub).await.expect("events up to the children");
+            got.extend(event.records().iter().cloned());
+            if !event.child_shards().is_empty() {
+                break event;
+            }
+        };
+        assert_eq!(data(&got), ["before"]);
+        let children: Vec<&str> = last.child_shards().iter().map(|c| c.shard_id()).collect();
+        assert_eq!(children, ["shardId-000000000001", "shardId-000000000002"]);
+        assert_eq!(last.child_shards()[0].parent_shards(), ["shardId-000000000000"]);
+        // No continuation at the end of a closed shard (the SDK reads the missing member as "").
+        assert_eq!(last.continuation_sequence_number(), "");
+        assert!(next_event(&mut sub).await.is_none(), "the stream ends after the children");
+    }
+
+    /// The same port speaks h2c: the SDK over HTTP/2 with prior knowledge, for SubscribeToShard
+    /// and for plain calls, to Kinesis and to another service.
+    #[tokio::test]
+    async fn h2c_requests_work_for_streams_and_other_services() {
+        let server = Server::start();
+        let client = kinesis_h2c(&server);
+        let arn = create(&client, "h2", 1).await;
+        put(&client, "h2", "over-h2").await;
+        let fan = consumer(&client, &arn, "reader").await;
+        let mut sub = subscribe(&client, &fan, "shardId-000000000000", at(ShardIteratorType::TrimHorizon)).await;
+        assert_eq!(data(&records(&mut sub, 1).await.0), ["over-h2"]);
+        let sent = Instant::now();
+        put(&client, "h2", "pushed").await;
+        assert_eq!(data(&records(&mut sub, 1).await.0), ["pushed"]);
+        assert!(sent.elapsed() < PUSH, "took {:?}", sent.elapsed());
+
+        // Another protocol (REST-XML, signed with the payload hash) over the same kind of client.
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"))
+            .force_path_style(true)
+            .http_client(h2c::client())
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(config);
+        s3.create_bucket().bucket("h2-bucket").send().await.unwrap();
+        s3.put_object().bucket("h2-bucket").key("k").body(b"h2 body".to_vec().into()).send().await.unwrap();
+        let got = s3.get_object().bucket("h2-bucket").key("k").send().await.unwrap();
+        assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"h2 body");
+
+        // And HTTP/1.1 keeps working beside it on the same port.
+        let plain = kinesis(&server);
+        let listed = plain.list_streams().send().await.unwrap();
+        assert_eq!(listed.stream_names(), ["h2"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CBOR (`application/x-amz-cbor-1.1`), as the AWS SDK for Java sends Kinesis requests unless
+// `AWS_CBOR_DISABLE` is set: Jackson's CBOR generator writes indefinite-length maps, blobs as
+// byte strings and timestamps as tag 1 over epoch milliseconds.
+
+mod cbor {
+    use std::time::Duration;
+
+    use ciborium::value::Value as Cbor;
+
+    use super::{create, kinesis};
+    use crate::harness::*;
+
+    const AUTH: &str =
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0";
+
+    /// A hand-built CBOR item: a text string.
+    fn text(out: &mut Vec<u8>, s: &str) {
+        head(out, 3, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+        head(out, 2, b.len());
+        out.extend_from_slice(b);
+    }
+
+    /// A major type and length (RFC 8949 §3).
+    fn head(out: &mut Vec<u8>, major: u8, len: usize) {
+        let m = major << 5;
+        match len {
+            0..=23 => out.push(m | len as u8),
+            24..=0xff => out.extend_from_slice(&[m | 24, len as u8]),
+            _ => {
+                out.push(m | 25);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+        }
+    }
+
+    /// Tag 1 over an unsigned 64-bit integer, as Jackson writes `writeTag(1); writeNumber(long)`.
+    fn epoch_millis(out: &mut Vec<u8>, millis: u64) {
+        out.push(0xc1);
+        out.push(0x1b);
+        out.extend_from_slice(&millis.to_be_bytes());
+    }
+
+    async fn call(server: &Server, op: &str, body: Vec<u8>) -> RawResponse {
+        let target = format!("Kinesis_20131202.{op}");
+        let headers = [
+            ("authorization", AUTH),
+            ("content-type", "application/x-amz-cbor-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        server.raw_with("POST", "/", &headers, body, Duration::from_secs(30)).await.unwrap()
+    }
+
+    fn parse(r: &RawResponse) -> Cbor {
+        assert_eq!(r.header("content-type"), Some("application/x-amz-cbor-1.1"), "{}", r.text());
+        ciborium::de::from_reader(&r.body[..]).unwrap()
+    }
+
+    fn get<'a>(v: &'a Cbor, key: &str) -> &'a Cbor {
+        let Cbor::Map(entries) = v else { panic!("not a map: {v:?}") };
+        entries
+            .iter()
+            .find(|(k, _)| k == &Cbor::Text(key.into()))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {key} in {v:?}"))
+    }
+
+    fn as_text(v: &Cbor) -> &str {
+        match v {
+            Cbor::Text(s) => s,
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn java_sdk_style_cbor_requests_get_cbor_answers() {
+        let server = Server::start();
+        let sdk = kinesis(&server);
+        create(&sdk, "cbor", 1).await;
+
+        // PutRecord: {"StreamName", "Data" (bytes), "PartitionKey"} in an indefinite-length map.
+        let payload = [0u8, 1, 2, 250, 255];
+        let mut body = vec![0xbf];
+        text(&mut body, "StreamName");
+        text(&mut body, "cbor");
+        text(&mut body, "Data");
+        bytes(&mut body, &payload);
+        text(&mut body, "PartitionKey");
+        text(&mut body, "pk");
+        body.push(0xff);
+        let put = call(&server, "PutRecord", body).await;
+        assert_eq!(put.status, 200, "{}", put.text());
+        let put = parse(&put);
+        assert_eq!(as_text(get(&put, "ShardId")), "shardId-000000000000");
+        let sequence = as_text(get(&put, "SequenceNumber")).to_string();
+        assert_eq!(sequence.len(), 56);
+
+        // The record is the same one the JSON protocol reads back.
+        let via_json = sdk
+            .get_shard_iterator()
+            .stream_name("cbor")
+            .shard_id("shardId-000000000000")
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap();
+        let got = sdk.get_records().shard_iterator(via_json.shard_iterator().unwrap()).send().await.unwrap();
+        assert_eq!(got.records()[0].data().as_ref(), payload);
+
+        // GetShardIterator AT_TIMESTAMP with a tag-1 millisecond timestamp, then GetRecords.
+        let mut body = vec![0xbf];
+        text(&mut body, "StreamName");
+        text(&mut body, "cbor");
+        text(&mut body, "ShardId");
+        text(&mut body, "shardId-000000000000");
+        text(&mut body, "ShardIteratorType");
+        text(&mut body, "AT_TIMESTAMP");
+        text(&mut body, "Timestamp");
+        epoch_millis(&mut body, 1_000);
+        body.push(0xff);
+        let it = call(&server, "GetShardIterator", body).await;
+        assert_eq!(it.status, 200, "{}", it.text());
+        let iterator = as_text(get(&parse(&it), "ShardIterator")).to_string();
+        let mut body = vec![0xbf];
+        text(&mut body, "ShardIterator");
+        text(&mut body, &iterator);
+        body.push(0xff);
+        let records = call(&server, "GetRecords", body).await;
+        assert_eq!(records.status, 200, "{}", records.text());
+        let records = parse(&records);
+        let Cbor::Array(list) = get(&records, "Records") else { panic!("no records list") };
+        assert_eq!(list.len(), 1);
+        assert_eq!(get(&list[0], "Data"), &Cbor::Bytes(payload.to_vec()), "blobs are byte strings");
+        assert_eq!(as_text(get(&list[0], "SequenceNumber")), sequence);
+        assert_eq!(as_text(get(&list[0], "PartitionKey")), "pk");
+        let Cbor::Tag(1, millis) = get(&list[0], "ApproximateArrivalTimestamp") else {
+            panic!("timestamps are tag 1: {list:?}")
+        };
+        let Cbor::Integer(millis) = **millis else { panic!("tag 1 over an integer") };
+        let millis = i128::from(millis);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i128;
+        assert!((now - millis).abs() < 600_000, "epoch milliseconds near now: {millis}");
+        assert!(matches!(get(&records, "MillisBehindLatest"), Cbor::Integer(_)));
+
+        // Errors keep the JSON protocol's members, in CBOR.
+        let mut body = vec![0xbf];
+        text(&mut body, "StreamName");
+        text(&mut body, "missing");
+        body.push(0xff);
+        let err = call(&server, "DescribeStreamSummary", body).await;
+        assert_eq!(err.status, 400);
+        assert_eq!(err.header("x-amzn-errortype"), Some("ResourceNotFoundException"));
+        let doc = parse(&err);
+        assert_eq!(as_text(get(&doc, "__type")), "ResourceNotFoundException");
+        assert!(as_text(get(&doc, "message")).contains("missing"));
+
+        // A body that is not CBOR, and a missing required member.
+        let bad = call(&server, "PutRecord", vec![0xbf, 0x6a, b'S']).await;
+        assert_eq!(bad.status, 400);
+        assert_eq!(as_text(get(&parse(&bad), "__type")), "SerializationException");
+        let mut body = vec![0xbf];
+        text(&mut body, "StreamName");
+        text(&mut body, "cbor");
+        body.push(0xff);
+        let missing = call(&server, "PutRecord", body).await;
+        assert_eq!(missing.status, 400);
+        assert_eq!(as_text(get(&parse(&missing), "__type")), "ValidationException");
+    }
+}

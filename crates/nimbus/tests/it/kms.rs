@@ -578,6 +578,107 @@ async fn a_function_with_a_disabled_kms_key_cannot_be_invoked() {
     let err = err.into_service_error();
     assert_eq!(err.code(), Some("KMSDisabledException"));
     assert!(err.message().unwrap().contains("because the KMS key used is disabled"), "{err:?}");
+    let config = lambda.get_function_configuration().function_name("env-kms").send().await.unwrap();
+    let env = config.environment().unwrap();
+    assert_eq!(env.variables(), None, "the values are not shown while the key cannot decrypt");
+    let shown = env.error().unwrap();
+    assert_eq!(shown.error_code(), Some("KMSDisabledException"));
+    assert!(shown.message().unwrap().contains("because the KMS key used is disabled"), "{shown:?}");
     kms.enable_key().key_id(key.key_id()).send().await.unwrap();
     lambda.invoke().function_name("env-kms").send().await.unwrap();
+    let config = lambda.get_function_configuration().function_name("env-kms").send().await.unwrap();
+    assert_eq!(config.environment().unwrap().variables().unwrap()["GREETING"], "hi");
+    assert!(config.environment().unwrap().error().is_none());
+}
+
+/// Every file nimbus keeps for Lambda under `dir`, code blobs aside, as bytes.
+fn lambda_state_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.join("lambda")];
+    while let Some(path) = pending.pop() {
+        if path.file_name().is_some_and(|n| n == "blobs") {
+            continue;
+        }
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// With `KMSKeyArn`, a function's environment variables are kept at rest as KMS ciphertext
+/// (never in the clear in Lambda's journal), and after a restart the function still sees and
+/// shows the plain values; a key that cannot decrypt after the restart stops it until enabled.
+#[tokio::test]
+async fn environment_variables_are_encrypted_at_rest_with_the_functions_key() {
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let dir = std::env::temp_dir().join(format!("nimbus-it-env-kms-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = Server::start_with_data_dir(&dir);
+    let kms = kms(&server);
+    let lambda = server.lambda();
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    let code = "import os\ndef handler(event, context):\n    return os.environ['SECRET']\n";
+    for (name, kms_key, value) in
+        [("sealed", Some(key.arn().unwrap()), "sealed-value-7f3a"), ("plain", None, "plain-value-9c1d")]
+    {
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Python312)
+            .role(ROLE)
+            .handler("index.handler")
+            .set_kms_key_arn(kms_key.map(str::to_string))
+            .environment(Environment::builder().variables("SECRET", value).build())
+            .code(FunctionCode::builder().zip_file(aws_sdk_lambda::primitives::Blob::new(python_zip(code))).build())
+            .publish(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = lambda.invoke().function_name("sealed").send().await.unwrap();
+    assert_eq!(out.payload().unwrap().as_ref(), br#""sealed-value-7f3a""#);
+    server.kill();
+
+    let at_rest = lambda_state_bytes(&dir);
+    assert!(contains(&at_rest, "plain-value-9c1d"), "the journal was read (a function without a key is in it)");
+    assert!(!contains(&at_rest, "sealed-value-7f3a"), "a KMSKeyArn function's variable is in the journal in the clear");
+
+    let server = Server::start_with_data_dir(&dir);
+    let (kms, lambda) = (self::kms(&server), server.lambda());
+    for qualifier in ["$LATEST", "1"] {
+        let config =
+            lambda.get_function_configuration().function_name("sealed").qualifier(qualifier).send().await.unwrap();
+        assert_eq!(config.environment().unwrap().variables().unwrap()["SECRET"], "sealed-value-7f3a", "{qualifier}");
+        let out = lambda.invoke().function_name("sealed").qualifier(qualifier).send().await.unwrap();
+        assert_eq!(out.payload().unwrap().as_ref(), br#""sealed-value-7f3a""#, "{qualifier}");
+    }
+    // A change of something else keeps the variables, still sealed.
+    lambda.update_function_configuration().function_name("sealed").timeout(9).send().await.unwrap();
+    wait_updated(&lambda, "sealed").await;
+    kms.disable_key().key_id(key.key_id()).send().await.unwrap();
+    server.kill();
+    assert!(!contains(&lambda_state_bytes(&dir), "sealed-value-7f3a"));
+
+    // Restarted while the key is disabled: nothing can decrypt the variables until it is enabled.
+    let server = Server::start_with_data_dir(&dir);
+    let (kms, lambda) = (self::kms(&server), server.lambda());
+    let err = lambda.invoke().function_name("sealed").send().await.unwrap_err().into_service_error();
+    assert_eq!(err.code(), Some("KMSDisabledException"), "{err:?}");
+    let config = lambda.get_function_configuration().function_name("sealed").send().await.unwrap();
+    assert_eq!(config.timeout(), Some(9));
+    assert_eq!(config.environment().unwrap().error().unwrap().error_code(), Some("KMSDisabledException"));
+    kms.enable_key().key_id(key.key_id()).send().await.unwrap();
+    let out = lambda.invoke().function_name("sealed").send().await.unwrap();
+    assert_eq!(out.payload().unwrap().as_ref(), br#""sealed-value-7f3a""#);
+    let config = lambda.get_function_configuration().function_name("sealed").send().await.unwrap();
+    assert_eq!(config.environment().unwrap().variables().unwrap()["SECRET"], "sealed-value-7f3a");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -138,6 +138,7 @@ async fn capacity_providers_lifecycle_and_relation_to_functions() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "managed").await;
     // $LATEST uses it (so it cannot be deleted) but only published versions are listed.
     let listed =
         lambda.list_function_versions_by_capacity_provider().capacity_provider_name("fleet").send().await.unwrap();

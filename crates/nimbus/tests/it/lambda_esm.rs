@@ -43,9 +43,30 @@ async fn stream_mappings_are_validated_stored_and_listed() {
     assert_eq!(got.state(), Some("Enabled"));
     assert_eq!(got.starting_position(), Some(&EventSourcePosition::TrimHorizon));
     let updated = lambda.update_event_source_mapping().uuid(&uuid).batch_size(50).enabled(false).send().await.unwrap();
-    assert_eq!(updated.state(), Some("Updating"));
+    // Turning a mapping off answers Disabling, on Enabling, other changes Updating (as AWS).
+    assert_eq!(updated.state(), Some("Disabling"));
     let got = lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
     assert_eq!((got.state(), got.batch_size()), (Some("Disabled"), Some(50)));
+    let updated = lambda.update_event_source_mapping().uuid(&uuid).batch_size(60).send().await.unwrap();
+    assert_eq!(updated.state(), Some("Updating"));
+    let updated = lambda.update_event_source_mapping().uuid(&uuid).enabled(true).send().await.unwrap();
+    assert_eq!(updated.state(), Some("Enabling"));
+    let got = lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
+    assert_eq!((got.state(), got.batch_size()), (Some("Enabled"), Some(60)));
+    // Created disabled: AWS answers Disabled, not Creating.
+    let off = lambda
+        .create_event_source_mapping()
+        .function_name("consumer")
+        .event_source_arn("arn:aws:kinesis:us-east-1:000000000000:stream/paused")
+        .starting_position(EventSourcePosition::Latest)
+        .enabled(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.state(), Some("Disabled"));
+    let got = lambda.get_event_source_mapping().uuid(off.uuid().unwrap()).send().await.unwrap();
+    assert_eq!(got.state(), Some("Disabled"));
+    lambda.delete_event_source_mapping().uuid(off.uuid().unwrap()).send().await.unwrap();
 
     let listed = lambda.list_event_source_mappings().function_name("consumer").send().await.unwrap();
     assert_eq!(listed.event_source_mappings().len(), 1);

@@ -196,6 +196,7 @@ async fn versions_are_immutable_and_not_duplicated() {
     assert_eq!(again.version(), Some("1"));
 
     lambda.update_function_configuration().function_name("v").timeout(9).send().await.unwrap();
+    wait_updated(&lambda, "v").await;
     let err =
         lambda.publish_version().function_name("v").code_sha256("wrong").send().await.unwrap_err().into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
@@ -212,6 +213,7 @@ async fn versions_are_immutable_and_not_duplicated() {
     // Deleting a version never frees its number.
     lambda.delete_function().function_name("v").qualifier("2").send().await.unwrap();
     lambda.update_function_configuration().function_name("v").timeout(10).send().await.unwrap();
+    wait_updated(&lambda, "v").await;
     let v3 = lambda.publish_version().function_name("v").send().await.unwrap();
     assert_eq!(v3.version(), Some("3"));
 
@@ -231,6 +233,7 @@ async fn aliases_with_routing() {
     create_python_function(&lambda, "a").await;
     lambda.publish_version().function_name("a").send().await.unwrap();
     lambda.update_function_configuration().function_name("a").timeout(5).send().await.unwrap();
+    wait_updated(&lambda, "a").await;
     lambda.publish_version().function_name("a").send().await.unwrap();
 
     let alias = lambda
@@ -338,4 +341,157 @@ async fn state_is_isolated_per_account_and_region() {
     let created = create_python_function(&other_region, "shared-name").await;
     assert_eq!(created.function_arn(), Some("arn:aws:lambda:eu-west-1:000000000000:function:shared-name"));
     assert_eq!(default.list_functions().send().await.unwrap().functions().len(), 1);
+}
+
+/// An update takes a while on AWS: `$LATEST` shows `LastUpdateStatus: InProgress` and a version
+/// published with it `State: Pending` until it is applied (the waiters read these), and another
+/// update meanwhile is refused with AWS's conflict. The window is stretched here so a loaded
+/// machine cannot miss it.
+#[tokio::test]
+async fn updates_are_in_progress_for_a_while_and_refuse_another_update() {
+    let server = Server::start_with(&["--lambda-update-ms", "4000"]);
+    let lambda = server.lambda();
+    let code = |body: &str| FunctionCode::builder().zip_file(Blob::new(python_zip(body))).build();
+    let created = lambda
+        .create_function()
+        .function_name("sm")
+        .runtime(Runtime::Python312)
+        .role(ROLE)
+        .handler("index.handler")
+        .code(code("def handler(e, c):\n    return 1\n"))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.version(), Some("1"));
+    assert_eq!(created.state(), Some(&State::Pending));
+    assert_eq!(created.state_reason(), Some("The function is being created."));
+    assert_eq!(created.state_reason_code().map(|c| c.as_str()), Some("Creating"));
+    assert_eq!(created.last_update_status(), None);
+    let v1 = lambda.get_function_configuration().function_name("sm").qualifier("1").send().await.unwrap();
+    assert_eq!(v1.state(), Some(&State::Pending));
+    assert_eq!(v1.last_update_status(), None);
+
+    let updated = lambda
+        .update_function_code()
+        .function_name("sm")
+        .zip_file(Blob::new(python_zip("def handler(e, c):\n    return 2\n")))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.version(), Some("2"));
+    assert_eq!(updated.state(), Some(&State::Pending));
+    assert_eq!(updated.state_reason_code().map(|c| c.as_str()), Some("Creating"));
+    let v2 = lambda.get_function_configuration().function_name("sm").qualifier("2").send().await.unwrap();
+    assert_eq!(v2.state(), Some(&State::Pending));
+    assert_eq!(v2.revision_id(), updated.revision_id());
+    let latest = lambda.get_function().function_name("sm").send().await.unwrap();
+    let latest = latest.configuration().unwrap();
+    assert_eq!(latest.state(), Some(&State::Active));
+    assert_eq!(latest.last_update_status().map(|s| s.as_str()), Some("InProgress"));
+    assert_eq!(latest.last_update_status_reason(), Some("The function is being created."));
+    assert_eq!(latest.last_update_status_reason_code().map(|c| c.as_str()), Some("Creating"));
+    let asked = lambda.get_function_configuration().function_name("sm").qualifier("$LATEST").send().await.unwrap();
+    assert_eq!(asked.function_arn(), Some("arn:aws:lambda:us-east-1:000000000000:function:sm:$LATEST"));
+    assert_eq!(asked.last_update_status().map(|s| s.as_str()), Some("InProgress"));
+
+    let conflict = "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:000000000000:function:sm";
+    let err = lambda
+        .update_function_configuration()
+        .function_name("sm")
+        .timeout(9)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    assert_eq!(err.message(), Some(conflict));
+    let err = lambda
+        .update_function_code()
+        .function_name("sm")
+        .zip_file(Blob::new(python_zip("x = 3")))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    assert_eq!(err.message(), Some(conflict));
+    let err = lambda.publish_version().function_name("sm").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    let refused = lambda.get_function_configuration().function_name("sm").send().await.unwrap();
+    assert_eq!(refused.timeout(), Some(3), "a refused update changes nothing");
+
+    // The waiters AWS users call see it through.
+    lambda.wait_until_function_updated_v2().function_name("sm").wait(std::time::Duration::from_secs(60)).await.unwrap();
+    lambda
+        .wait_until_published_version_active()
+        .function_name("sm")
+        .qualifier("2")
+        .wait(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let settled = lambda.get_function_configuration().function_name("sm").send().await.unwrap();
+    assert_eq!(settled.last_update_status().map(|s| s.as_str()), Some("Successful"));
+    assert_eq!(settled.last_update_status_reason(), None);
+    assert_ne!(settled.revision_id(), latest.revision_id(), "being applied gives $LATEST a new revision");
+    let v2 = lambda.get_function_configuration().function_name("sm").qualifier("2").send().await.unwrap();
+    assert_eq!(v2.state(), Some(&State::Active));
+    assert_eq!(v2.last_update_status().map(|s| s.as_str()), Some("Successful"));
+    lambda.update_function_configuration().function_name("sm").timeout(9).send().await.unwrap();
+}
+
+/// Runtimes AWS has blocked (its runtime table, December 2026) are refused on create and on
+/// update, with AWS's text; nothing is created or changed.
+#[tokio::test]
+async fn deprecated_runtimes_are_refused_on_create_and_update() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let message = |rt: &str| {
+        format!("The runtime parameter of {rt} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.")
+    };
+    for rt in [
+        Runtime::Java8,
+        Runtime::Provided,
+        Runtime::Go1x,
+        Runtime::Nodejs14x,
+        Runtime::Nodejs16x,
+        Runtime::Nodejs18x,
+        Runtime::Nodejs20x,
+        Runtime::Python37,
+        Runtime::Python38,
+        Runtime::Python39,
+        Runtime::Ruby27,
+        Runtime::Dotnetcore31,
+        Runtime::Dotnet6,
+    ] {
+        let err = lambda
+            .create_function()
+            .function_name("old")
+            .runtime(rt.clone())
+            .role(ROLE)
+            .handler("index.handler")
+            .code(FunctionCode::builder().zip_file(Blob::new(python_zip("x = 1"))).build())
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_invalid_parameter_value_exception(), "{rt:?}: {err:?}");
+        assert_eq!(err.message(), Some(message(rt.as_str()).as_str()));
+    }
+    assert!(lambda.list_functions().send().await.unwrap().functions().is_empty());
+
+    create_python_function(&lambda, "current").await;
+    let err = lambda
+        .update_function_configuration()
+        .function_name("current")
+        .runtime(Runtime::Python38)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    assert_eq!(err.message(), Some(message("python3.8").as_str()));
+    let config = lambda.get_function_configuration().function_name("current").send().await.unwrap();
+    assert_eq!(config.runtime(), Some(&Runtime::Python312));
 }

@@ -175,3 +175,83 @@ async fn aws_iam_urls_verify_sigv4_signatures() {
 fn python_zip_bytes(code: &[u8]) -> Vec<u8> {
     zip_of(&[("index.py", code)])
 }
+
+/// What a function URL's front end hands the function, as recorded from AWS: the path as sent
+/// (`/pa2%Fth/1`, which an HTTP client sends as `/pa2%25Fth/1`), the `x-forwarded-*` and
+/// `x-amzn-*` headers it adds, hop-by-hop headers dropped, and the request's trace id the
+/// function's own.
+#[tokio::test]
+async fn url_events_carry_the_raw_path_and_the_front_end_headers() {
+    let server = Server::start();
+    let lambda = server.lambda();
+    let code = b"import json, os\ndef handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps({'event': event, 'trace': os.environ.get('_X_AMZN_TRACE_ID')})}\n";
+    create_function_with(&lambda, "echo-url", Runtime::Python312, "index.handler", python_zip_bytes(code), 10, &[])
+        .await;
+    let created = lambda
+        .create_function_url_config()
+        .function_name("echo-url")
+        .auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .add_permission()
+        .function_name("echo-url")
+        .statement_id("public")
+        .action("lambda:InvokeFunctionUrl")
+        .principal("*")
+        .function_url_auth_type(FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let url = format!("{}pa2%25Fth/1?q=query&multiQuery=foo&multiQuery=%2Fbar", created.function_url());
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "dropped")
+        .header("keep-alive", "timeout=5")
+        .header("ExTrA-HeadErs", "With WeiRd CapS")
+        .header("content-type", "application/json")
+        .body(r#"{"foo":"bar"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let out: serde_json::Value = response.json().await.unwrap();
+    let event = &out["event"];
+    assert_eq!(event["rawPath"], "/pa2%Fth/1");
+    assert_eq!(event["requestContext"]["http"]["path"], "/pa2%Fth/1");
+    assert_eq!(event["queryStringParameters"], serde_json::json!({"q": "query", "multiQuery": "foo,/bar"}));
+    let headers = event["headers"].as_object().unwrap();
+    assert_eq!(headers["extra-headers"], "With WeiRd CapS");
+    for dropped in ["connection", "keep-alive", "x-hop"] {
+        assert!(!headers.contains_key(dropped), "{dropped} reached the function: {headers:?}");
+    }
+    assert_eq!(headers["x-forwarded-for"], event["requestContext"]["http"]["sourceIp"]);
+    assert_eq!(headers["x-forwarded-port"], server.port.to_string());
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-amzn-tls-version"], "TLSv1.3");
+    assert_eq!(headers["x-amzn-tls-cipher-suite"], "TLS_AES_128_GCM_SHA256");
+    let trace = headers["x-amzn-trace-id"].as_str().unwrap();
+    let root = trace.strip_prefix("Root=1-").unwrap();
+    assert_eq!(root.len(), 8 + 1 + 24, "{trace}");
+    let inside = out["trace"].as_str().unwrap();
+    assert!(
+        inside.starts_with(&format!("{trace};Parent=")),
+        "the function runs in the request's trace: {inside} vs {trace}"
+    );
+
+    // A client's own trace id is kept, and the function runs in it.
+    let theirs = "Root=1-5759e988-bd862e3fe1be46a994272793";
+    let out: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}items", created.function_url()))
+        .header("x-amzn-trace-id", theirs)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(out["event"]["headers"]["x-amzn-trace-id"], theirs);
+    assert!(out["trace"].as_str().unwrap().starts_with(&format!("{theirs};Parent=")), "{}", out["trace"]);
+}

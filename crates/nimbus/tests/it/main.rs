@@ -20,6 +20,7 @@ mod lambda_invoke;
 mod lambda_layers_policies;
 mod lambda_node;
 mod lambda_python;
+mod lambda_sdk;
 mod lambda_streaming;
 mod lambda_urls;
 mod persistence;

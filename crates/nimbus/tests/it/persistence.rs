@@ -141,6 +141,23 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
                 .environment(Environment::builder().variables("KEY", env).build())
                 .send()
         );
+        // Lambda applies an update before it publishes: wait as a deploy tool does (part of the
+        // publish step: a kill meanwhile leaves the publish unanswered).
+        log.functions[k].published = Ack::InFlight;
+        loop {
+            match lambda.get_function_configuration().function_name(&name).send().await {
+                Ok(c) if c.last_update_status().map(|s| s.as_str()) == Some("InProgress") => {
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
+                Ok(_) => break,
+                Err(err) => {
+                    if !killed.load(Ordering::SeqCst) {
+                        log.unexpected.push(format!("writer {w}: {err:?}"));
+                    }
+                    return log;
+                }
+            }
+        }
         let version_description = log.functions[k].version_description.clone();
         let published = step!(
             log.functions[k].published,
@@ -450,6 +467,7 @@ async fn acknowledged_writes_survive_kill_9() {
     for log in &logs {
         if let Some(f) = log.functions.iter().find(|f| f.published == Ack::Acked) {
             lambda.update_function_configuration().function_name(&f.name).timeout(99).send().await.unwrap();
+            wait_updated(&lambda, &f.name).await;
             let v = lambda.publish_version().function_name(&f.name).send().await.unwrap();
             assert_eq!(v.version(), Some("2"), "{}", f.name);
             assert_eq!(v.timeout(), Some(99));
@@ -516,13 +534,16 @@ async fn restart_keeps_values_and_numbering() {
         .await
         .unwrap();
     lambda.update_function_configuration().function_name("keep").timeout(9).send().await.unwrap();
+    wait_updated(&lambda, "keep").await;
     assert_eq!(
         lambda.publish_version().function_name("keep").description("one").send().await.unwrap().version(),
         Some("1")
     );
     lambda.update_function_configuration().function_name("keep").timeout(11).send().await.unwrap();
+    wait_updated(&lambda, "keep").await;
     assert_eq!(lambda.publish_version().function_name("keep").send().await.unwrap().version(), Some("2"));
     lambda.update_function_code().function_name("keep").zip_file(Blob::new(zip2.clone())).send().await.unwrap();
+    wait_updated(&lambda, "keep").await;
     assert_eq!(lambda.publish_version().function_name("keep").send().await.unwrap().version(), Some("3"));
     lambda.delete_function().function_name("keep").qualifier("3").send().await.unwrap();
     lambda
@@ -632,6 +653,7 @@ async fn restart_keeps_values_and_numbering() {
 
     // Numbering continues: deleted numbers are not reused across the restart.
     lambda.update_function_configuration().function_name("keep").timeout(13).send().await.unwrap();
+    wait_updated(&lambda, "keep").await;
     let v4 = lambda.publish_version().function_name("keep").send().await.unwrap();
     assert_eq!(v4.version(), Some("4"));
     let l3 = lambda

@@ -252,3 +252,117 @@ async fn notifications_invoke_a_python_function_allowed_by_its_policy() {
     assert_eq!(done["requestPayload"]["Records"][0]["eventSource"], "aws:s3");
     let _ = InvocationType::Event;
 }
+
+#[tokio::test]
+async fn notifications_reach_an_sns_topic_its_policy_allows_and_the_default_event_bus() {
+    use aws_sdk_s3::types::{EventBridgeConfiguration, TopicConfiguration};
+    let server = Server::start();
+    let (s3, sqs, sns) = (server.s3(), sqs(&server), crate::sns::sns(&server));
+    let (url, queue_arn) = queue(&sqs, "via-topic", &[]).await;
+    let topic = sns.create_topic().name("uploads").send().await.unwrap().topic_arn().unwrap().to_string();
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
+    s3.create_bucket().bucket("to-topic").send().await.unwrap();
+    let config = NotificationConfiguration::builder()
+        .topic_configurations(
+            TopicConfiguration::builder().id("t").topic_arn(&topic).events(Event::S3ObjectCreated).build().unwrap(),
+        )
+        .build();
+    // The default topic policy does not let S3 publish.
+    let err = s3
+        .put_bucket_notification_configuration()
+        .bucket("to-topic")
+        .notification_configuration(config.clone())
+        .send()
+        .await
+        .unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(&err), Some("InvalidArgument"));
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish",
+        "Resource": topic, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::to-*"}}}]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("to-topic")
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let test = receive_one(&sqs, &url).await;
+    assert_eq!(test["Type"], "Notification");
+    assert_eq!(test["Subject"], "Amazon S3 Notification");
+    let test_event: serde_json::Value = serde_json::from_str(test["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(test_event["Event"], "s3:TestEvent");
+    assert_eq!(test_event["Bucket"], "to-topic");
+    s3.put_object().bucket("to-topic").key("k 1").body(ByteStream::from_static(b"abc")).send().await.unwrap();
+    let note = receive_one(&sqs, &url).await;
+    assert_eq!(note["TopicArn"], topic.as_str());
+    assert_eq!(note["Subject"], "Amazon S3 Notification");
+    let records: serde_json::Value = serde_json::from_str(note["Message"].as_str().unwrap()).unwrap();
+    let record = &records["Records"][0];
+    assert_eq!(record["eventName"], "ObjectCreated:Put");
+    assert_eq!(record["s3"]["configurationId"], "t");
+    assert_eq!(record["s3"]["object"]["key"], "k+1");
+    assert_eq!(record["s3"]["object"]["size"], 3);
+
+    // EventBridge: every object event goes to the default bus, where a rule picks it up.
+    let eb = crate::events::events(&server);
+    let (eb_url, eb_queue) = queue(&sqs, "s3-on-bus", &[]).await;
+    eb.put_rule().name("from-s3").event_pattern(r#"{"source": ["aws.s3"]}"#).send().await.unwrap();
+    eb.put_targets()
+        .rule("from-s3")
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&eb_queue).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    s3.create_bucket().bucket("to-bus").send().await.unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("to-bus")
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .event_bridge_configuration(EventBridgeConfiguration::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = s3.put_object().bucket("to-bus").key("dir/a b.txt").body(ByteStream::from_static(b"four")).send().await;
+    let etag = put.unwrap().e_tag().unwrap().trim_matches('"').to_string();
+    let created = receive_one(&sqs, &eb_url).await;
+    assert_eq!(created["version"], "0");
+    assert_eq!(created["source"], "aws.s3");
+    assert_eq!(created["detail-type"], "Object Created");
+    assert_eq!(created["account"], ACCOUNT);
+    assert_eq!(created["region"], REGION);
+    assert_eq!(created["resources"], serde_json::json!(["arn:aws:s3:::to-bus"]));
+    let detail = &created["detail"];
+    assert_eq!(detail["version"], "0");
+    assert_eq!(detail["bucket"]["name"], "to-bus");
+    assert_eq!(detail["object"]["key"], "dir/a b.txt");
+    assert_eq!(detail["object"]["size"], 4);
+    assert_eq!(detail["object"]["etag"], etag.as_str());
+    assert!(detail["object"]["sequencer"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(detail["reason"], "PutObject");
+    assert_eq!(detail["requester"], ACCOUNT);
+    assert!(detail["request-id"].as_str().is_some_and(|s| !s.is_empty()));
+    s3.delete_object().bucket("to-bus").key("dir/a b.txt").send().await.unwrap();
+    let deleted = receive_one(&sqs, &eb_url).await;
+    assert_eq!(deleted["detail-type"], "Object Deleted");
+    assert_eq!(deleted["detail"]["reason"], "DeleteObject");
+    assert_eq!(deleted["detail"]["deletion-type"], "Permanently Deleted");
+    s3.put_object().bucket("to-bus").key("batch").body(ByteStream::from_static(b"x")).send().await.unwrap();
+    assert_eq!(receive_one(&sqs, &eb_url).await["detail-type"], "Object Created");
+    let batch = aws_sdk_s3::types::Delete::builder()
+        .objects(aws_sdk_s3::types::ObjectIdentifier::builder().key("batch").build().unwrap())
+        .build()
+        .unwrap();
+    s3.delete_objects().bucket("to-bus").delete(batch).send().await.unwrap();
+    assert_eq!(receive_one(&sqs, &eb_url).await["detail"]["reason"], "DeleteObjects");
+    let stored = s3.get_bucket_notification_configuration().bucket("to-bus").send().await.unwrap();
+    assert!(stored.event_bridge_configuration().is_some());
+}

@@ -130,3 +130,63 @@ async fn a_rate_schedule_invokes_lambda_and_survives_kill_9() {
     wait_for(|| lines(&out).len() >= 2, "two hourly invocations").await;
     assert_eq!(lines(&out)[0], serde_json::json!({"tick": true}));
 }
+
+#[tokio::test]
+async fn a_failing_target_is_retried_by_its_retry_policy_then_dead_lettered() {
+    use aws_sdk_scheduler::types::{DeadLetterConfig, RetryPolicy};
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let server = Server::start();
+    let (sched, sqs) = (scheduler(&server), sqs(&server));
+    let (tiny_url, tiny) = queue(&sqs, "tiny").await;
+    sqs.set_queue_attributes()
+        .queue_url(&tiny_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    let (dlq_url, dlq) = queue(&sqs, "schedule-dlq").await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S");
+    let big = format!(r#"{{"blob": "{}"}}"#, "x".repeat(2000));
+    let target = Target::builder()
+        .arn(&tiny)
+        .role_arn("arn:aws:iam::000000000000:role/scheduler")
+        .input(big)
+        .retry_policy(RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(3600).build())
+        .dead_letter_config(DeadLetterConfig::builder().arn(&dlq).build())
+        .build()
+        .unwrap();
+    let created = sched
+        .create_schedule()
+        .name("too-big")
+        .schedule_expression(format!("at({at})"))
+        .flexible_time_window(off())
+        .target(target)
+        .send()
+        .await
+        .unwrap();
+    advance(&server, 3600).await;
+    // The firing failed; its retries wait for the clock, and only then is it dead.
+    let mut dead = Vec::new();
+    for _ in 0..60 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        dead = out.messages().to_vec();
+        if !dead.is_empty() {
+            break;
+        }
+        advance(&server, 5).await;
+    }
+    assert_eq!(dead.len(), 1, "the spent firing is in the DLQ");
+    let attrs = dead[0].message_attributes().unwrap();
+    assert_eq!(attrs["RETRY_ATTEMPTS"].string_value(), Some("2"));
+    assert_eq!(attrs["EXHAUSTED_RETRY_CONDITION"].string_value(), Some("MaximumRetryAttemptsExhausted"));
+    assert_eq!(attrs["SCHEDULE_ARN"].string_value(), Some(created.schedule_arn()));
+    assert_eq!(attrs["TARGET_ARN"].string_value(), Some(tiny.as_str()));
+    assert!(drain(&sqs, &tiny_url).await.is_empty());
+}

@@ -237,11 +237,16 @@ async fn publish_fans_out_to_sqs_enveloped_raw_and_filtered() {
 
 /// Check `note`'s signature against the certificate at its `SigningCertURL`, with openssl.
 async fn verify_signature(note: &Value) {
+    verify_signed_fields(note, &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]).await;
+}
+
+/// Check the signature over `fields` (AWS's canonical order, absent ones skipped).
+async fn verify_signed_fields(note: &Value, fields: &[&str]) {
     use base64::Engine;
     let cert = reqwest::get(note["SigningCertURL"].as_str().unwrap()).await.unwrap().text().await.unwrap();
     assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
     let mut text = String::new();
-    for k in ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"] {
+    for k in fields {
         if let Some(v) = note[k].as_str() {
             text.push_str(&format!("{k}\n{v}\n"));
         }
@@ -417,4 +422,286 @@ async fn sns_state_survives_kill_9() {
     let url = sqs_client.get_queue_url().queue_name("kept-q").send().await.unwrap().queue_url().unwrap().to_string();
     let got = receive(&sqs_client, &url, 1).await;
     assert_eq!(got[0].body(), Some("after restart"));
+}
+
+/// One request an endpoint in the test received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: String,
+}
+
+/// A small HTTP endpoint the test runs (as a user's subscriber would): it records each POST
+/// and answers with the next scripted status (200 once the script is empty).
+pub struct Endpoint {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    pub script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl Endpoint {
+    pub async fn start() -> Endpoint {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (r, sc) = (received.clone(), script.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let (r, sc) = (r.clone(), sc.clone());
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    let (head_end, length) = loop {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (end + 4, length);
+                        }
+                    };
+                    while raw.len() < head_end + length {
+                        let n = stream.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&raw[..head_end - 4]).to_string();
+                    let mut lines = head.split("\r\n");
+                    let path = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("").to_string();
+                    let headers = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    let body = String::from_utf8_lossy(&raw[head_end..]).to_string();
+                    r.lock().unwrap().push(Received { path, headers, body });
+                    let status = sc.lock().unwrap().pop_front().unwrap_or(200);
+                    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        Endpoint { url, received, script }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub async fn wait_for(&self, n: usize, what: &str) -> Vec<Received> {
+        wait_for(|| self.received.lock().unwrap().len() >= n, what).await;
+        self.received()
+    }
+}
+
+async fn advance(server: &Server, seconds: u64) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+        .body(format!(r#"{{"seconds": {seconds}}}"#))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn http_subscriptions_confirm_then_get_notifications_with_retries_and_a_dlq() {
+    let server = Server::start();
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns.create_topic().name("hooks").send().await.unwrap().topic_arn().unwrap().to_string();
+    let endpoint = Endpoint::start().await;
+    let pending = sns.subscribe().topic_arn(&topic).protocol("http").endpoint(&endpoint.url).send().await.unwrap();
+    assert_eq!(pending.subscription_arn(), Some("pending confirmation"));
+
+    // The confirmation handshake, as SNS sends it.
+    let got = endpoint.wait_for(1, "the SubscriptionConfirmation").await;
+    let confirmation = &got[0];
+    assert_eq!(confirmation.path, "/hook");
+    assert_eq!(confirmation.headers["x-amz-sns-message-type"], "SubscriptionConfirmation");
+    assert_eq!(confirmation.headers["x-amz-sns-topic-arn"], topic);
+    assert_eq!(confirmation.headers["content-type"], "text/plain; charset=UTF-8");
+    assert_eq!(confirmation.headers["user-agent"], "Amazon Simple Notification Service Agent");
+    assert!(!confirmation.headers.contains_key("x-amz-sns-subscription-arn"));
+    let body: Value = serde_json::from_str(&confirmation.body).unwrap();
+    assert_eq!(body["Type"], "SubscriptionConfirmation");
+    assert_eq!(body["MessageId"], confirmation.headers["x-amz-sns-message-id"].as_str());
+    assert_eq!(body["TopicArn"], topic.as_str());
+    assert_eq!(
+        body["Message"],
+        format!(
+            "You have chosen to subscribe to the topic {topic}.\nTo confirm the subscription, visit the SubscribeURL included in this message."
+        )
+    );
+    let token = body["Token"].as_str().unwrap().to_string();
+    let subscribe_url = body["SubscribeURL"].as_str().unwrap().to_string();
+    assert!(subscribe_url.contains("Action=ConfirmSubscription") && subscribe_url.contains(&token));
+    assert_eq!(body["SignatureVersion"], "1");
+    verify_signed_fields(&body, &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"])
+        .await;
+    let listed = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    assert_eq!(listed.subscriptions()[0].subscription_arn(), Some("PendingConfirmation"));
+    let published = sns.publish().topic_arn(&topic).message("before confirming").send().await.unwrap();
+    assert!(published.message_id().is_some());
+
+    // Visiting SubscribeURL confirms it (ConfirmSubscription's XML answer).
+    let answer = reqwest::get(&subscribe_url).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let xml = answer.text().await.unwrap();
+    assert!(xml.contains("<ConfirmSubscriptionResult>"), "{xml}");
+    let listed = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    let sub_arn = listed.subscriptions()[0].subscription_arn().unwrap().to_string();
+    assert!(sub_arn.starts_with(&format!("{topic}:")), "{sub_arn}");
+    let again = sns.confirm_subscription().topic_arn(&topic).token(&token).send().await.unwrap();
+    assert_eq!(again.subscription_arn(), Some(sub_arn.as_str()));
+
+    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["healthyRetryPolicy"]["numRetries"], 3);
+    assert_eq!(effective["healthyRetryPolicy"]["minDelayTarget"], 20);
+    assert_eq!(effective["requestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
+    assert!(effective["sicklyRetryPolicy"].is_null());
+    // A topic-level policy becomes the subscription's effective one, and the topic reports it.
+    let topic_policy =
+        r#"{"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 1, "maxDelayTarget": 9}}}"#;
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("DeliveryPolicy")
+        .attribute_value(topic_policy)
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["healthyRetryPolicy"]["numRetries"], 5);
+    let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap();
+    let effective: Value = serde_json::from_str(&attrs.attributes().unwrap()["EffectiveDeliveryPolicy"]).unwrap();
+    assert_eq!(effective["http"]["defaultHealthyRetryPolicy"]["numRetries"], 5);
+    assert_eq!(effective["http"]["defaultRequestPolicy"]["headerContentType"], "text/plain; charset=UTF-8");
+
+    // A notification, enveloped, with the subscription's header.
+    let published = sns.publish().topic_arn(&topic).subject("Hi").message("hello endpoint").send().await.unwrap();
+    let got = endpoint.wait_for(2, "the Notification").await;
+    assert_eq!(got.len(), 2, "nothing was sent before the subscription was confirmed");
+    let note = &got[1];
+    assert_eq!(note.headers["x-amz-sns-message-type"], "Notification");
+    assert_eq!(note.headers["x-amz-sns-message-id"], published.message_id().unwrap());
+    assert_eq!(note.headers["x-amz-sns-subscription-arn"], sub_arn);
+    assert_eq!(note.headers["x-amz-sns-topic-arn"], topic);
+    let body: Value = serde_json::from_str(&note.body).unwrap();
+    assert_eq!(body["Type"], "Notification");
+    assert_eq!(body["Subject"], "Hi");
+    assert_eq!(body["Message"], "hello endpoint");
+    assert!(body["UnsubscribeURL"].as_str().unwrap().contains(&sub_arn));
+    verify_signature(&body).await;
+
+    // Raw delivery: the message itself; 5xx answers are retried per the subscription's policy
+    // on nimbus's clock, then the message goes to the dead-letter queue.
+    let (dlq_url, dlq_arn) = queue(&sqs, "hook-dlq").await;
+    for (name, value) in [
+        ("RawMessageDelivery", "true".to_string()),
+        (
+            "DeliveryPolicy",
+            r#"{"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 30, "maxDelayTarget": 30}}"#.into(),
+        ),
+        ("RedrivePolicy", format!(r#"{{"deadLetterTargetArn": "{dlq_arn}"}}"#)),
+    ] {
+        sns.set_subscription_attributes()
+            .subscription_arn(&sub_arn)
+            .attribute_name(name)
+            .attribute_value(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub_arn)
+        .attribute_name("DeliveryPolicy")
+        .attribute_value(r#"{"healthyRetryPolicy": {"minDelayTarget": 30, "maxDelayTarget": 5}}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("InvalidParameter"));
+    endpoint.script.lock().unwrap().extend([500, 503, 500]);
+    sns.publish().topic_arn(&topic).message("raw and failing").send().await.unwrap();
+    let got = endpoint.wait_for(3, "the first attempt").await;
+    assert_eq!(got[2].body, "raw and failing");
+    assert_eq!(got[2].headers["x-amz-sns-rawdelivery"], "true");
+    advance(&server, 30).await;
+    endpoint.wait_for(4, "the first retry").await;
+    advance(&server, 30).await;
+    let got = endpoint.wait_for(5, "the second retry").await;
+    assert!(got[3..].iter().all(|r| r.body == "raw and failing"));
+    let dead = receive(&sqs, &dlq_url, 1).await;
+    assert_eq!(dead.len(), 1, "the spent message is in the DLQ");
+    assert_eq!(dead[0].body(), Some("raw and failing"));
+    assert_eq!(endpoint.received().len(), 5, "two retries, no more");
+
+    // A retry that succeeds delivers once and sends nothing to the DLQ.
+    endpoint.script.lock().unwrap().push_back(500);
+    sns.publish().topic_arn(&topic).message("second time lucky").send().await.unwrap();
+    endpoint.wait_for(6, "the failing attempt").await;
+    advance(&server, 30).await;
+    let got = endpoint.wait_for(7, "the successful retry").await;
+    assert_eq!(got[6].body, "second time lucky");
+
+    // Unsubscribing stops the retries of a failing delivery: a second endpoint, subscribed
+    // afterwards, gets its notification while the first gets nothing more.
+    endpoint.script.lock().unwrap().push_back(500);
+    sns.publish().topic_arn(&topic).message("then unsubscribed").send().await.unwrap();
+    endpoint.wait_for(8, "the failing attempt before unsubscribing").await;
+    sns.unsubscribe().subscription_arn(&sub_arn).send().await.unwrap();
+    // The endpoint is told, with a token that could restore the subscription.
+    let got = endpoint.wait_for(9, "the UnsubscribeConfirmation").await;
+    let goodbye = &got[8];
+    assert_eq!(goodbye.headers["x-amz-sns-message-type"], "UnsubscribeConfirmation");
+    assert_eq!(goodbye.headers["x-amz-sns-subscription-arn"], sub_arn);
+    let body: Value = serde_json::from_str(&goodbye.body).unwrap();
+    assert_eq!(
+        body["Message"],
+        format!(
+            "You have chosen to deactivate subscription {sub_arn}.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message."
+        )
+    );
+    verify_signed_fields(&body, &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"])
+        .await;
+    let restore_token = body["Token"].as_str().unwrap().to_string();
+    let err = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("NotFound"));
+    let second = Endpoint::start().await;
+    sns.subscribe().topic_arn(&topic).protocol("http").endpoint(&second.url).send().await.unwrap();
+    let token = serde_json::from_str::<Value>(&second.wait_for(1, "the second confirmation").await[0].body).unwrap()
+        ["Token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sns.confirm_subscription().topic_arn(&topic).token(&token).send().await.unwrap();
+    advance(&server, 30).await;
+    sns.publish().topic_arn(&topic).message("only the second").send().await.unwrap();
+    let got = second.wait_for(2, "the second endpoint's notification").await;
+    assert!(got[1].body.contains("only the second"));
+    advance(&server, 30).await;
+    sns.publish().topic_arn(&topic).message("still only the second").send().await.unwrap();
+    second.wait_for(3, "the second endpoint's next notification").await;
+    assert_eq!(endpoint.received().len(), 9, "no retry after the subscription was deleted");
+
+    // The unsubscribe token restores the subscription, under its ARN.
+    let restored = sns.confirm_subscription().topic_arn(&topic).token(&restore_token).send().await.unwrap();
+    assert_eq!(restored.subscription_arn(), Some(sub_arn.as_str()));
+    sns.publish().topic_arn(&topic).message("welcome back").send().await.unwrap();
+    let got = endpoint.wait_for(10, "the restored subscription's notification").await;
+    assert_eq!(got[9].body, "welcome back", "raw delivery kept");
 }

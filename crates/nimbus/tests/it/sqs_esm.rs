@@ -310,6 +310,84 @@ async fn async_failures_reach_an_sqs_destination() {
     assert_eq!(record["responsePayload"]["errorType"], "RuntimeError");
 }
 
+/// A failed asynchronous invocation without a destination goes to the function's dead-letter
+/// queue as AWS sends it: the event as the body, `RequestID`/`ErrorMessage` String and
+/// `ErrorCode` Number message attributes.
+#[tokio::test]
+async fn async_failures_reach_the_dead_letter_queue_with_typed_attributes() {
+    use aws_sdk_lambda::types::{DeadLetterConfig, InvocationType};
+    let server = Server::start();
+    let (lambda, client) = (server.lambda(), sqs(&server));
+    let (url, arn) = queue(&client, "dead-letters", &[]).await;
+    let code = b"def handler(event, context):\n    raise RuntimeError('broken on purpose')\n";
+    lambda
+        .create_function()
+        .function_name("doomed")
+        .runtime(Runtime::Python312)
+        .handler("index.handler")
+        .role(ROLE)
+        .dead_letter_config(DeadLetterConfig::builder().target_arn(&arn).build())
+        .code(FunctionCode::builder().zip_file(Blob::new(zip_of(&[("index.py", code)]))).build())
+        .send()
+        .await
+        .unwrap();
+    lambda.put_function_event_invoke_config().function_name("doomed").maximum_retry_attempts(0).send().await.unwrap();
+    let accepted = lambda
+        .invoke()
+        .function_name("doomed")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(r#"{"order": 8}"#))
+        .send()
+        .await
+        .unwrap();
+    let request_id = aws_sdk_lambda::operation::RequestId::request_id(&accepted).unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let message = loop {
+        let got = client
+            .receive_message()
+            .queue_url(&url)
+            .message_attribute_names("All")
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            break m.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing reached the dead-letter queue");
+    };
+    assert_eq!(message.body(), Some(r#"{"order": 8}"#));
+    let attributes = message.message_attributes().unwrap();
+    let typed = |name: &str| {
+        let a = &attributes[name];
+        (a.data_type().to_string(), a.string_value().unwrap_or_default().to_string())
+    };
+    assert_eq!(typed("ErrorCode"), ("Number".to_string(), "200".to_string()));
+    assert_eq!(typed("ErrorMessage"), ("String".to_string(), "broken on purpose".to_string()));
+    assert_eq!(typed("RequestID"), ("String".to_string(), request_id));
+    assert_eq!(attributes.len(), 3);
+
+    // An empty DeadLetterConfig leaves the queue in place (as AWS answers it); an empty
+    // TargetArn removes it.
+    let kept = lambda
+        .update_function_configuration()
+        .function_name("doomed")
+        .dead_letter_config(DeadLetterConfig::builder().build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.dead_letter_config().and_then(|d| d.target_arn()), Some(arn.as_str()));
+    wait_updated(&lambda, "doomed").await;
+    let cleared = lambda
+        .update_function_configuration()
+        .function_name("doomed")
+        .dead_letter_config(DeadLetterConfig::builder().target_arn("").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.dead_letter_config().and_then(|d| d.target_arn()), None);
+}
+
 /// A function that sends every message it gets back to its own trigger queue (with boto3, which
 /// passes the invocation's trace header on), recording each invocation's `_X_AMZN_TRACE_ID`.
 const LOOPER: &[u8] = br#"

@@ -253,6 +253,49 @@ test("handler modules resolve packages through NODE_PATH (layers)", async () => 
   }
 });
 
+test("ES module handlers resolve packages through NODE_PATH too; the function's own node_modules win", async () => {
+  const sdk = fs.mkdtempSync(path.join(os.tmpdir(), "nimbus-sdk-"));
+  const pkg = path.join(sdk, "node_modules/@aws-sdk/client-fake");
+  fs.mkdirSync(path.join(pkg, "dist-es"), { recursive: true });
+  fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({
+    name: "@aws-sdk/client-fake", exports: { ".": { import: "./dist-es/index.mjs", require: "./dist-cjs.js" } },
+  }));
+  fs.writeFileSync(path.join(pkg, "dist-es/index.mjs"), `export const origin = "runtime-esm";`);
+  fs.writeFileSync(path.join(pkg, "dist-cjs.js"), `exports.origin = "runtime-cjs";`);
+  const nodePath = path.join(sdk, "node_modules");
+  try {
+    await withFunction({
+      handler: "index.handler",
+      files: { "index.mjs": `import { origin } from "@aws-sdk/client-fake"; export const handler = async () => origin;` },
+      env: { NODE_PATH: nodePath },
+    }, async (api) => {
+      assert.equal((await api.invoke({})).text, '"runtime-esm"');
+    });
+    await withFunction({
+      handler: "index.handler",
+      files: {
+        "index.mjs": `import { origin } from "@aws-sdk/client-fake"; export const handler = async () => origin;`,
+        "node_modules/@aws-sdk/client-fake/package.json": JSON.stringify({ name: "@aws-sdk/client-fake", type: "module", exports: "./own.js" }),
+        "node_modules/@aws-sdk/client-fake/own.js": `export const origin = "bundled";`,
+      },
+      env: { NODE_PATH: nodePath },
+    }, async (api) => {
+      assert.equal((await api.invoke({})).text, '"bundled"');
+    });
+    await withFunction({
+      handler: "index.handler",
+      files: { "index.mjs": `import { nothing } from "@aws-sdk/client-missing"; export const handler = async () => nothing;` },
+      env: { NODE_PATH: nodePath },
+    }, async (api) => {
+      const err = await api.initError();
+      assert.equal(err.json.errorType, "Runtime.ImportModuleError");
+      assert.match(err.json.errorMessage, /client-missing/);
+    });
+  } finally {
+    fs.rmSync(sdk, { recursive: true, force: true });
+  }
+});
+
 test("callback style waits for the empty event loop unless told not to", async () => {
   await withFunction({
     handler: "index.handler",
