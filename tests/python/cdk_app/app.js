@@ -8,7 +8,7 @@ const app = new cdk.App();
 const stack = new cdk.Stack(app, 'CdkWorker');
 const queue = new sqs.Queue(stack, 'Jobs');
 const fn = new lambda.Function(stack, 'Worker', {
-  runtime: lambda.Runtime.NODEJS_20_X,
+  runtime: lambda.Runtime.NODEJS_22_X,
   handler: 'index.handler',
   code: lambda.Code.fromAsset(`${__dirname}/lambda`),
   environment: { GREETING: app.node.tryGetContext('greeting') || 'hello' },
