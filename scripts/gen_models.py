@@ -61,6 +61,7 @@ SERVICES = {
     "kms": ("kms", "2014-11-01", "nimbus-kms", None),
     "ssm": ("ssm", "2014-11-06", "nimbus-ssm", None),
     "secretsmanager": ("secretsmanager", "2017-10-17", "nimbus-secretsmanager", None),
+    "ecr": ("ecr", "2015-09-21", "nimbus-ecr", None),
 }
 
 SHAPES_FILE = {"sts": "sts_shapes.rs"}

@@ -69,6 +69,8 @@ pub fn register(
         Some(invoker),
     )?;
     router.add(Arc::new(secrets));
+    let (ecr, _) = nimbus_ecr::EcrService::open(data_dir, router.clock().clone(), Some(keys_service.clone()))?;
+    router.add(Arc::new(ecr));
     let iam = nimbus_iam::IamService::open(data_dir)?;
     let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     let lambda_handle = lambda.lambda().clone();

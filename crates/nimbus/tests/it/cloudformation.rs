@@ -553,3 +553,55 @@ async fn an_ssm_parameter_is_put_updated_renamed_and_deleted_through_ssm() {
     assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
     assert!(ssm.get_parameter().name("/app/b").send().await.is_err(), "deleted with the stack");
 }
+
+#[tokio::test]
+async fn an_ecr_repository_is_created_updated_and_deleted_through_ecr() {
+    let server = Server::start();
+    let client = cfn(&server);
+    let ecr = crate::ecr::ecr(&server);
+    let template = |mutability: &str, scan: bool| {
+        format!(
+            r#"{{
+          "Resources": {{
+            "Repo": {{"Type": "AWS::ECR::Repository", "Properties": {{
+              "ImageTagMutability": "{mutability}",
+              "ImageScanningConfiguration": {{"ScanOnPush": {scan}}},
+              "EmptyOnDelete": true,
+              "LifecyclePolicy": {{"LifecyclePolicyText": "{{\"rules\":[{{\"rulePriority\":1,\"selection\":{{\"tagStatus\":\"any\",\"countType\":\"imageCountMoreThan\",\"countNumber\":3}},\"action\":{{\"type\":\"expire\"}}}}]}}"}},
+              "Tags": [{{"Key": "team", "Value": "core"}}]}}}}
+          }},
+          "Outputs": {{"Arn": {{"Value": {{"Fn::GetAtt": ["Repo", "Arn"]}}}},
+                      "Uri": {{"Value": {{"Fn::GetAtt": ["Repo", "RepositoryUri"]}}}}}}
+        }}"#
+        )
+    };
+    let created =
+        client.create_stack().stack_name("Images").template_body(template("MUTABLE", false)).send().await.unwrap();
+    let stack_id = created.stack_id().unwrap().to_string();
+    assert_eq!(settle(&client, "Images").await, "CREATE_COMPLETE");
+    let name = physical(&client, "Images", "Repo").await;
+    assert!(name.starts_with("images-repo-"), "{name}");
+    let stack = client.describe_stacks().stack_name("Images").send().await.unwrap().stacks()[0].clone();
+    assert_eq!(output(&stack, "Arn"), format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}"));
+    assert_eq!(output(&stack, "Uri"), format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}"));
+    let repo = ecr.describe_repositories().repository_names(&name).send().await.unwrap().repositories()[0].clone();
+    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("MUTABLE"));
+    assert!(ecr.get_lifecycle_policy().repository_name(&name).send().await.unwrap().lifecycle_policy_text().is_some());
+    let tags = ecr.list_tags_for_resource().resource_arn(repo.repository_arn().unwrap()).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "team" && t.value() == "core"));
+
+    client.update_stack().stack_name("Images").template_body(template("IMMUTABLE", true)).send().await.unwrap();
+    assert_eq!(settle(&client, "Images").await, "UPDATE_COMPLETE");
+    assert_eq!(physical(&client, "Images", "Repo").await, name, "updated in place");
+    let repo = ecr.describe_repositories().repository_names(&name).send().await.unwrap().repositories()[0].clone();
+    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("IMMUTABLE"));
+    assert!(repo.image_scanning_configuration().unwrap().scan_on_push());
+
+    client.delete_stack().stack_name("Images").send().await.unwrap();
+    assert_eq!(settle(&client, &stack_id).await, "DELETE_COMPLETE");
+    let err = ecr.describe_repositories().repository_names(&name).send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_ecr::error::ProvideErrorMetadata::code(&err.into_service_error()),
+        Some("RepositoryNotFoundException")
+    );
+}

@@ -296,6 +296,7 @@ async fn every_operation_of_every_service_refuses_bad_input_and_changes_nothing(
     let server = Server::start_with_data_dir(dir.path());
     let models = models();
     assert!(models.len() >= 7, "expected every service model, found {}", models.len());
+    assert!(models.iter().any(|m| m.file == "ecr.json"), "the ECR model is covered");
     // Let start-up compaction settle before taking the journals' sizes.
     let health = server.raw_with("GET", "/_nimbus/health", &[], Vec::new(), TIMEOUT).await.expect("health");
     assert_eq!(health.status, 200);

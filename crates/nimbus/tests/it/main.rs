@@ -5,6 +5,7 @@ mod apigateway;
 mod bad_input;
 mod cloudformation;
 mod dynamodb;
+mod ecr;
 mod events;
 mod every_operation;
 mod front;

@@ -700,3 +700,38 @@ async fn restart_keeps_values_and_numbering() {
     numbers.sort();
     assert_eq!(numbers, [1, 3]);
 }
+
+/// ECR: repositories with their settings, tags and policies survive `kill -9`; a deleted one
+/// stays deleted.
+#[tokio::test]
+async fn ecr_repositories_survive_kill_9() {
+    use aws_sdk_ecr::types::{ImageTagMutability, Tag};
+    let dir = TempDir::new("nimbus-it-ecr-persist");
+    let server = Server::start_with_data_dir(dir.path());
+    let ecr = crate::ecr::ecr(&server);
+    let lifecycle = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    let created = ecr
+        .create_repository()
+        .repository_name("kept/app")
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .tags(Tag::builder().key("team").value("core").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let before = created.repository().unwrap().clone();
+    ecr.put_lifecycle_policy().repository_name("kept/app").lifecycle_policy_text(lifecycle).send().await.unwrap();
+    ecr.create_repository().repository_name("dropped").send().await.unwrap();
+    ecr.delete_repository().repository_name("dropped").send().await.unwrap();
+    server.kill();
+
+    let server = Server::start_with_data_dir(dir.path());
+    let ecr = crate::ecr::ecr(&server);
+    let after = ecr.describe_repositories().send().await.unwrap();
+    assert_eq!(after.repositories(), [before.clone()]);
+    let policy = ecr.get_lifecycle_policy().repository_name("kept/app").send().await.unwrap();
+    assert_eq!(policy.lifecycle_policy_text(), Some(lifecycle));
+    let tags = ecr.list_tags_for_resource().resource_arn(before.repository_arn().unwrap()).send().await.unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    // The restarted server keeps working.
+    ecr.create_repository().repository_name("dropped").send().await.unwrap();
+}

@@ -1,0 +1,49 @@
+"""The Serverless Framework v3 end to end against nimbus: `serverless deploy` (deployment bucket
+stack, package upload, change set), the SQS trigger, `serverless invoke`, `serverless logs`, a
+second deploy with a changed environment, and `serverless remove`. Tools from tests/deploy-tools
+(npm ci in the test set-up); serverless-localstack points the framework at nimbus's port."""
+import json
+import os
+import shutil
+import urllib.parse
+
+import botocore.exceptions
+import pytest
+
+from conftest import ROOT, client, run_tool, stack_outputs, wait_for_log
+
+TOOLS = ROOT / "tests" / "deploy-tools" / "node_modules"
+APP = ROOT / "tests" / "python" / "serverless_app"
+
+
+def sls(endpoint, project, *args, **env):
+    port = str(urllib.parse.urlsplit(endpoint).port)
+    return run_tool([TOOLS / ".bin" / "serverless", *args], project, endpoint, NIMBUS_PORT=port,
+                    SLS_TELEMETRY_DISABLED="1", SLS_NOTIFICATIONS_MODE="off", **env)
+
+
+def test_serverless_deploy_trigger_invoke_logs_update_remove(endpoint, tmp_path):
+    cfn, sqs, logs, lam = (client(endpoint, s) for s in ("cloudformation", "sqs", "logs", "lambda"))
+    project = tmp_path / "app"
+    shutil.copytree(APP, project)
+    os.symlink(TOOLS, project / "node_modules")
+
+    out = sls(endpoint, project, "deploy", "--verbose")
+    assert "slsworker-dev" in out, out
+    assert cfn.describe_stacks(StackName="slsworker-dev")["Stacks"][0]["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    function = "slsworker-dev-worker"
+    assert [m["BatchSize"] for m in lam.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]] == [5]
+    sqs.send_message(QueueUrl=stack_outputs(cfn, "slsworker-dev")["JobsUrl"], MessageBody="job-1")
+    wait_for_log(logs, f"/aws/lambda/{function}", "hello job-1")
+
+    assert '"hello"' in sls(endpoint, project, "invoke", "-f", "worker").splitlines()
+    assert "hello job-1" in sls(endpoint, project, "logs", "-f", "worker")
+
+    sls(endpoint, project, "deploy", GREETING="hi")
+    assert json.loads(lam.invoke(FunctionName=function, Payload=b"{}")["Payload"].read()) == "hi"
+
+    sls(endpoint, project, "remove")
+    with pytest.raises(botocore.exceptions.ClientError):
+        cfn.describe_stacks(StackName="slsworker-dev")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=function)
