@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 
 scripts/setup-test-tools.sh
 export PATH="$PWD/.venv/bin:$PATH"
+# Where the machine has a compiler cache, use it: a clean checkout (CI's) then rebuilds in minutes.
+if [ -z "${RUSTC_WRAPPER:-}" ] && command -v sccache >/dev/null 2>&1; then
+    export RUSTC_WRAPPER=sccache CARGO_INCREMENTAL=0
+fi
 
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all --check; fi
 python scripts/gen_models.py --check

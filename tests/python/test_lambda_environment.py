@@ -105,3 +105,40 @@ def test_provisioned_environments_say_so(endpoint):
         time.sleep(0.1)
     env = json.loads(lam.invoke(FunctionName=fn, Qualifier=version, Payload=b"{}")["Payload"].read())
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
+
+
+WHOAMI = """
+import os
+import boto3
+
+def handler(event, context):
+    who = boto3.client("sts").get_caller_identity()
+    # A signed call with the session's keys reaches the function's own account.
+    queue = boto3.client("sqs").create_queue(QueueName=event["queue"])["QueueUrl"]
+    return {"arn": who["Arn"], "user": who["UserId"], "account": who["Account"], "queue": queue,
+            "key": os.environ["AWS_ACCESS_KEY_ID"][:4], "token": bool(os.environ["AWS_SESSION_TOKEN"])}
+"""
+
+
+def test_functions_run_with_their_execution_roles_session(endpoint):
+    lam, sqs = client(endpoint, "lambda"), client(endpoint, "sqs")
+    fn = "whoami-" + uuid.uuid4().hex[:8]
+    lam.create_function(FunctionName=fn, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                        Code={"ZipFile": package({"index.py": WHOAMI})})
+    queue = "from-" + fn
+    out = lam.invoke(FunctionName=fn, Payload=json.dumps({"queue": queue}).encode())
+    who = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, who
+    assert who["arn"] == f"arn:aws:sts::000000000000:assumed-role/lambda-role/{fn}"
+    assert who["user"].startswith("AROA") and who["user"].endswith(f":{fn}")
+    assert (who["account"], who["key"], who["token"]) == ("000000000000", "ASIA", True)
+    assert sqs.get_queue_url(QueueName=queue)["QueueUrl"] == who["queue"]
+
+    # A stand-in role from another account (as many examples write) keeps the function's calls in
+    # its own account.
+    other = "other-" + fn
+    lam.create_function(FunctionName=other, Runtime="python3.12", Role="arn:aws:iam::123456789012:role/x",
+                        Handler="index.handler", Code={"ZipFile": package({"index.py": WHOAMI})})
+    who = json.loads(lam.invoke(FunctionName=other, Payload=json.dumps({"queue": queue + "-2"}).encode())["Payload"].read())
+    assert who["account"] == "000000000000", who
+    assert sqs.get_queue_url(QueueName=queue + "-2")["QueueUrl"] == who["queue"]

@@ -100,3 +100,20 @@ impl KeyRegistry {
         self.keys.read().get(access_key_id).cloned()
     }
 }
+
+/// Temporary credentials of a role session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+/// Sessions for roles, as STS issues them: Lambda runs each function with its execution role's
+/// session, so `sts get-caller-identity` inside a function answers
+/// `arn:aws:sts::<account>:assumed-role/<role>/<function>` as on AWS.
+pub trait RoleSessions: Send + Sync {
+    /// Credentials acting as `role_arn` in session `session_name`; `None` for an ARN that is not
+    /// a role's.
+    fn role_session(&self, role_arn: &str, session_name: &str) -> Option<SessionCredentials>;
+}

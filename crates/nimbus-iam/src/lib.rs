@@ -39,7 +39,7 @@ pub fn sts_model() -> &'static ServiceModel {
 }
 
 pub struct IamOps(Arc<Iam>);
-pub struct StsOps(Sts);
+pub struct StsOps(Arc<Sts>);
 
 pub struct IamService {
     iam: Arc<Iam>,
@@ -72,6 +72,7 @@ impl IamService {
 
 pub struct StsService {
     front: ModelService<StsOps>,
+    sts: Arc<Sts>,
 }
 
 impl StsService {
@@ -85,7 +86,13 @@ impl StsService {
     }
 
     fn from_sts(sts: Sts) -> StsService {
-        StsService { front: ModelService::new("sts", &["sts"], Arc::new(StsOps(sts))) }
+        let sts = Arc::new(sts);
+        StsService { front: ModelService::new("sts", &["sts"], Arc::new(StsOps(sts.clone()))), sts }
+    }
+
+    /// Role sessions for other services (Lambda's execution roles).
+    pub fn role_sessions(&self) -> Arc<dyn nimbus_core::identity::RoleSessions> {
+        self.sts.clone()
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use nimbus_core::identity::{IssuedKey, KeyRegistry};
+use nimbus_core::identity::{IssuedKey, KeyRegistry, RoleSessions, SessionCredentials};
 use nimbus_core::AwsError;
 use parking_lot::RwLock;
 use rand::Rng;
@@ -75,15 +75,20 @@ pub struct Sts {
     sessions: RwLock<HashMap<String, Session>>,
     /// IAM state, when wired: known roles lend their RoleId and MaxSessionDuration.
     iam: Option<Arc<Iam>>,
+    /// The sessions functions run with, one per role and session name, reused by every
+    /// environment: Lambda refreshes an environment's credentials before they expire, so these
+    /// never do (nor do they when a test moves nimbus's clock on).
+    function_sessions: RwLock<HashMap<(String, String), SessionCredentials>>,
 }
 
 impl Sts {
     pub fn new(keys: KeyRegistry, iam: Option<Arc<Iam>>) -> Sts {
-        Sts { keys, sessions: RwLock::new(HashMap::new()), iam }
+        Sts { keys, sessions: RwLock::new(HashMap::new()), iam, function_sessions: RwLock::new(HashMap::new()) }
     }
 
     pub fn reset(&self) {
         self.sessions.write().clear();
+        self.function_sessions.write().clear();
     }
 
     pub fn session(&self, access_key_id: &str) -> Option<Session> {
@@ -133,18 +138,26 @@ impl Sts {
             account,
             role_name,
             role_id,
-            session_name: input.session_name,
+            session_name: input.session_name.clone(),
             expiration: now + Duration::seconds(duration),
         };
+        let (assumed_role_id, arn) = (session.assumed_role_id(), session.assumed_role_arn());
+        let credentials = self.issue(session);
+        // Session policies and tags are packed; AWS reports the size as a percentage of the limit.
+        let packed = input.policy.as_ref().map_or(0, |p| p.len()) + 100 * (input.policy_arn_count + input.tag_count);
+        let packed_policy_size = (packed > 0).then(|| (packed * 100 / 2048).max(1) as u32);
+        Ok(AssumedRole { credentials, assumed_role_id, arn, packed_policy_size })
+    }
+
+    /// Register a session's keys (so requests signed with them act in its account) and its
+    /// identity (for GetCallerIdentity).
+    fn issue(&self, session: Session) -> Credentials {
         let credentials = Credentials {
             access_key_id: session.access_key_id.clone(),
             secret_access_key: random_secret(40),
             session_token: format!("IQoJb3JpZ2luX2VjE{}", random_secret(300)),
             expiration: session.expiration,
         };
-        // Session policies and tags are packed; AWS reports the size as a percentage of the limit.
-        let packed = input.policy.as_ref().map_or(0, |p| p.len()) + 100 * (input.policy_arn_count + input.tag_count);
-        let packed_policy_size = (packed > 0).then(|| (packed * 100 / 2048).max(1) as u32);
         self.keys.insert(
             &session.access_key_id,
             IssuedKey {
@@ -154,14 +167,35 @@ impl Sts {
                 expiration: Some(credentials.expiration),
             },
         );
-        let assumed = AssumedRole {
-            credentials,
-            assumed_role_id: session.assumed_role_id(),
-            arn: session.assumed_role_arn(),
-            packed_policy_size,
-        };
         self.sessions.write().insert(session.access_key_id.clone(), session);
-        Ok(assumed)
+        credentials
+    }
+}
+
+impl RoleSessions for Sts {
+    fn role_session(&self, role_arn: &str, session_name: &str) -> Option<SessionCredentials> {
+        let key = (role_arn.to_string(), session_name.to_string());
+        if let Some(credentials) = self.function_sessions.read().get(&key) {
+            return Some(credentials.clone());
+        }
+        let (account, role_name) = parse_role_arn(role_arn)?;
+        let known = self.iam.as_ref().and_then(|iam| iam.role_by_arn(&account, role_arn));
+        let role_id = known.map_or_else(|| iam::stable_id("AROA", role_arn), |r| r.id);
+        let session = Session {
+            access_key_id: random_key("ASIA", 16),
+            account,
+            role_name,
+            role_id,
+            session_name: session_name.to_string(),
+            expiration: DateTime::<Utc>::MAX_UTC,
+        };
+        let issued = self.issue(session);
+        let credentials = SessionCredentials {
+            access_key_id: issued.access_key_id,
+            secret_access_key: issued.secret_access_key,
+            session_token: issued.session_token,
+        };
+        Some(self.function_sessions.write().entry(key).or_insert(credentials).clone())
     }
 }
 

@@ -17,6 +17,10 @@ pub fn register(
     let logs = nimbus_logs::LogsService::open(data_dir, router.clock().clone())?;
     let lambda =
         nimbus_lambda::LambdaService::open(data_dir, lambda_settings, Some(logs.sink()), router.clock().clone())?;
+    // Functions run with their execution role's STS session.
+    let iam = nimbus_iam::IamService::open(data_dir)?;
+    let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
+    *lambda.lambda().invoker.roles.write() = Some(sts.role_sessions());
     let sqs = nimbus_sqs::SqsService::open(data_dir, router.clock().clone())?;
     // Every service that receives deliveries registers here; every service delivering holds it.
     let targets = Targets::default();
@@ -71,8 +75,6 @@ pub fn register(
     router.add(Arc::new(secrets));
     let (ecr, _) = nimbus_ecr::EcrService::open(data_dir, router.clock().clone(), Some(keys_service.clone()))?;
     router.add(Arc::new(ecr));
-    let iam = nimbus_iam::IamService::open(data_dir)?;
-    let sts = nimbus_iam::StsService::with_iam(keys.clone(), &iam);
     let lambda_handle = lambda.lambda().clone();
     router.add(Arc::new(lambda));
     router.add(Arc::new(iam));

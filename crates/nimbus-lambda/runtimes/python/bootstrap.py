@@ -185,9 +185,14 @@ class Unbuffered:
     however many lines it has. The text of writes up to a newline goes out as one line whose
     own line breaks are sent as carriage returns; nimbus's log capture turns them back."""
 
+    # Text without a newline goes out once it reaches CloudWatch's event size (256 KB), as
+    # AWS splits long lines, so a flood without newlines cannot fill the function's memory.
+    MAX_PENDING = 256 * 1024
+
     def __init__(self, stream):
         self.stream = stream
         self.pending = []
+        self.pending_size = 0
 
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
@@ -196,7 +201,8 @@ class Unbuffered:
         if not isinstance(msg, str):
             return self.stream.write(msg)  # the stream's own TypeError
         self.pending.append(msg)
-        if msg.endswith("\n"):
+        self.pending_size += len(msg)
+        if msg.endswith("\n") or self.pending_size >= self.MAX_PENDING:
             self.flush()
         return len(msg)
 
@@ -206,7 +212,7 @@ class Unbuffered:
     def flush(self):
         if self.pending:
             text = "".join(self.pending)
-            self.pending = []
+            self.pending, self.pending_size = [], 0
             if text.endswith("\n"):
                 text = text[:-1]
             self.stream.write(text.replace("\r\n", "\n").replace("\n", "\r") + "\n")

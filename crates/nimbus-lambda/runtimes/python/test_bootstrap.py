@@ -611,3 +611,14 @@ def test_client_retries_once_on_a_dropped_connection_then_gives_up():
     assert client.call("GET", "/invocation/next")[1] == b"ok"
     with pytest.raises(OSError):
         client.call("GET", "/invocation/next")
+
+
+def test_text_without_newlines_goes_out_in_event_sized_pieces():
+    """A flood without newlines is not held in the function's memory: it goes out every 256 KB."""
+    import io
+    out = io.StringIO()
+    stream = _bootstrap_module().Unbuffered(out)
+    for _ in range(10):
+        stream.write("x" * 100000)
+    stream.flush()
+    assert [len(line) for line in out.getvalue().split("\n")[:-1]] == [300000, 300000, 300000, 100000]

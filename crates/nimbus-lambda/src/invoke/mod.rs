@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
+use nimbus_core::identity::{RoleSessions, SessionCredentials};
 use nimbus_core::logs::{LogEvent, LogSink};
 use nimbus_core::{AwsError, RequestContext};
 use serde_json::json;
@@ -152,6 +153,8 @@ pub struct Invoker {
     cold_starts: tokio::sync::Semaphore,
     /// Event (asynchronous) invocations running at once (see [`max_concurrent_events`]).
     events: tokio::sync::Semaphore,
+    /// STS, for the execution role's session each environment runs with (wired by the binary).
+    pub roles: parking_lot::RwLock<Option<Arc<dyn RoleSessions>>>,
 }
 
 /// How many queued Event invocations run at once: `NIMBUS_LAMBDA_MAX_EVENT_CONCURRENCY`, default
@@ -195,6 +198,7 @@ impl Invoker {
             isolation: environment::Isolation::detect(),
             cold_starts: tokio::sync::Semaphore::new(max_concurrent_cold_starts()),
             events: tokio::sync::Semaphore::new(max_concurrent_events()),
+            roles: Default::default(),
         })
     }
 
@@ -607,6 +611,24 @@ impl Invoker {
         Ok(dir)
     }
 
+    /// What the function's SDK signs with: its execution role's session, as on AWS, when STS is
+    /// wired and the role is in the function's account (AWS requires that; a stand-in role ARN
+    /// from another account keeps the calls in the function's account); else the account's keys.
+    fn credentials(&self, target: &Target) -> SessionCredentials {
+        let in_account = nimbus_core::arn::Arn::parse(&target.config.role).is_some_and(|a| a.account == target.account);
+        let roles = self.roles.read().clone();
+        let session = roles
+            .filter(|_| in_account)
+            .and_then(|roles| roles.role_session(&target.config.role, &target.config.function_name));
+        session.unwrap_or_else(|| SessionCredentials {
+            // A 12-digit access key id is the account: the function's SDK calls land in its account.
+            access_key_id: target.account.clone(),
+            // The secret nimbus expects for keys it did not issue, so signed calls verify.
+            secret_access_key: nimbus_core::sigv4::DEFAULT_SECRET.into(),
+            session_token: "nimbus".into(),
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn spec(
         &self,
@@ -621,6 +643,7 @@ impl Invoker {
         log_stream: &str,
     ) -> Spec {
         let config = &target.config;
+        let credentials = self.credentials(target);
         let runtime = config.runtime.clone().unwrap_or_default();
         let env_dir = self.work_dir.join("envs").join(uuid::Uuid::new_v4().simple().to_string());
         let log_group = log_group(config);
@@ -662,11 +685,9 @@ impl Invoker {
             ("_AWS_XRAY_DAEMON_PORT".into(), "2000".into()),
             ("AWS_REGION".into(), target.region.clone()),
             ("AWS_DEFAULT_REGION".into(), target.region.clone()),
-            // A 12-digit access key id is the account: the function's SDK calls land in its account.
-            ("AWS_ACCESS_KEY_ID".into(), target.account.clone()),
-            // The secret nimbus expects for keys it did not issue, so signed calls verify.
-            ("AWS_SECRET_ACCESS_KEY".into(), nimbus_core::sigv4::DEFAULT_SECRET.into()),
-            ("AWS_SESSION_TOKEN".into(), "nimbus".into()),
+            ("AWS_ACCESS_KEY_ID".into(), credentials.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), credentials.secret_access_key),
+            ("AWS_SESSION_TOKEN".into(), credentials.session_token),
             ("AWS_ENDPOINT_URL".into(), target.endpoint.clone()),
             (
                 "AWS_LAMBDA_LOG_FORMAT".into(),
