@@ -242,6 +242,8 @@ pub async fn handle(s3: &S3, r: &Req<'_>, body: &mut RequestBody, name: &'static
                         Some(_) => return Err(errors::malformed_xml()),
                     }
                     None
+                } else if name == "notification" {
+                    Some(crate::notify::canonical(&doc)?)
                 } else {
                     Some(text)
                 }

@@ -59,6 +59,8 @@ pub struct Destination {
     pub events: Vec<String>,
     pub prefix: String,
     pub suffix: String,
+    /// The filter rules as S3 returns them: `Prefix`/`Suffix`, in the order given.
+    pub filter_rules: Vec<(&'static str, String)>,
 }
 
 /// Something that happened to an object, as a notification names it.
@@ -116,6 +118,7 @@ pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
                 }
             }
             let (mut prefix, mut suffix) = (None::<String>, None::<String>);
+            let mut filter_rules = Vec::new();
             for rule in c
                 .child("Filter")
                 .and_then(|f| f.child("S3Key"))
@@ -124,9 +127,9 @@ pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
             {
                 let name = rule.text_of("Name").unwrap_or("").to_ascii_lowercase();
                 let value = rule.text_of("Value").unwrap_or("").to_string();
-                let slot = match name.as_str() {
-                    "prefix" => &mut prefix,
-                    "suffix" => &mut suffix,
+                let (slot, canonical) = match name.as_str() {
+                    "prefix" => (&mut prefix, "Prefix"),
+                    "suffix" => (&mut suffix, "Suffix"),
                     _ => {
                         return Err(errors::invalid_argument(
                             "filter rule name must be either prefix or suffix",
@@ -142,9 +145,12 @@ pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
                         &name,
                     ));
                 }
-                *slot = Some(value);
+                *slot = Some(value.clone());
+                filter_rules.push((canonical, value));
             }
-            let id = c.text_of("Id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            // S3 assigns an Id to a configuration sent without one; `canonical` stores it, so
+            // GetBucketNotificationConfiguration and every event's `configurationId` show the same.
+            let id = c.text_of("Id").map(str::to_string).unwrap_or_else(assigned_id);
             out.push(Destination {
                 id,
                 arn,
@@ -152,10 +158,50 @@ pub fn parse(doc: &Element) -> Result<Vec<Destination>> {
                 events,
                 prefix: prefix.unwrap_or_default(),
                 suffix: suffix.unwrap_or_default(),
+                filter_rules,
             });
         }
     }
     Ok(out)
+}
+
+/// An Id in the shape S3 assigns (base64 of a UUID, 48 characters).
+fn assigned_id() -> String {
+    crate::checksum::b64(uuid::Uuid::new_v4().to_string().as_bytes())
+}
+
+/// The document S3 keeps and returns for a valid configuration: each configuration with its Id
+/// (assigned when missing), ARN, events and filter rules named `Prefix`/`Suffix`, in the model's
+/// order (topics, queues, functions), then `EventBridgeConfiguration`.
+pub fn canonical(doc: &Element) -> Result<String> {
+    let destinations = parse(doc)?;
+    let mut w = nimbus_core::query::XmlWriter::new();
+    wire::open_root(&mut w, "NotificationConfiguration");
+    for (kind, tag, arn_tag) in [
+        ("topic", "TopicConfiguration", "Topic"),
+        ("queue", "QueueConfiguration", "Queue"),
+        ("function", "CloudFunctionConfiguration", "CloudFunction"),
+    ] {
+        for d in destinations.iter().filter(|d| d.kind == kind) {
+            w.open(tag).text("Id", &d.id).text(arn_tag, &d.arn);
+            for e in &d.events {
+                w.text("Event", e);
+            }
+            if !d.filter_rules.is_empty() {
+                w.open("Filter").open("S3Key");
+                for (name, value) in &d.filter_rules {
+                    w.open("FilterRule").text("Name", name).text("Value", value).close("FilterRule");
+                }
+                w.close("S3Key").close("Filter");
+            }
+            w.close(tag);
+        }
+    }
+    if doc.child("EventBridgeConfiguration").is_some() {
+        w.empty("EventBridgeConfiguration");
+    }
+    w.close("NotificationConfiguration");
+    Ok(w.finish())
 }
 
 fn events_overlap(a: &str, b: &str) -> bool {
@@ -439,6 +485,26 @@ mod tests {
             r#"<NotificationConfiguration><QueueConfiguration><Queue>arn</Queue><Event>s3:ObjectCreated:Put</Event><Filter><S3Key><FilterRule><Name>middle</Name><Value>x</Value></FilterRule></S3Key></Filter></QueueConfiguration></NotificationConfiguration>"#,
         );
         assert!(parse(&bad).unwrap_err().message.contains("prefix or suffix"));
+    }
+
+    #[test]
+    fn canonical_document_keeps_assigned_ids_and_names_rules_as_s3_does() {
+        let sent = doc(
+            r#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CloudFunctionConfiguration><CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:f</CloudFunction><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule><FilterRule><Name>PREFIX</Name><Value>in/</Value></FilterRule></S3Key></Filter></CloudFunctionConfiguration><QueueConfiguration><Id>mine</Id><Queue>arn:aws:sqs:us-east-1:000000000000:q</Queue><Event>s3:ObjectRemoved:*</Event></QueueConfiguration><EventBridgeConfiguration/></NotificationConfiguration>"#,
+        );
+        let stored = canonical(&sent).unwrap();
+        let again = parse(&doc(&stored)).unwrap();
+        let function = again.iter().find(|d| d.kind == "function").unwrap();
+        // The assigned Id is written into the document, so every later read sees the same one.
+        assert_eq!(function.id.len(), 48);
+        assert!(stored.contains(&format!("<CloudFunctionConfiguration><Id>{}</Id>", function.id)));
+        assert_eq!(again.iter().find(|d| d.kind == "queue").unwrap().id, "mine");
+        assert!(stored.contains(
+            "<Filter><S3Key><FilterRule><Name>Suffix</Name><Value>.jpg</Value></FilterRule><FilterRule><Name>Prefix</Name><Value>in/</Value></FilterRule></S3Key></Filter>"
+        ));
+        // Model order: queues before functions, EventBridge last.
+        assert!(stored.find("<QueueConfiguration>").unwrap() < stored.find("<CloudFunctionConfiguration>").unwrap());
+        assert!(stored.ends_with("<EventBridgeConfiguration/></NotificationConfiguration>"));
     }
 
     #[test]
