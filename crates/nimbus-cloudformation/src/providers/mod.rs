@@ -158,6 +158,7 @@ fn registry() -> &'static BTreeMap<&'static str, Spec> {
         all.extend(apigateway::specs());
         all.extend(kinesis::specs());
         all.extend(secrets::specs());
+        all.extend(kms::specs());
         all.extend(nested::specs());
         all.extend(crate::custom::specs());
         all.into_iter().map(|s| (s.type_name, s)).collect()
