@@ -512,7 +512,9 @@ async fn delete_deployment(cx: Cx, r: Resource) -> Result<(), String> {
         let path = format!("/restapis/{}/stages/{}", seg(&api), seg(&stage));
         let current = cx.api.rest("apigateway", Method::GET, &path, Vec::new(), None).await;
         match current {
-            Ok(s) if s["deploymentId"].as_str() == Some(id.as_str()) => delete_at(cx.clone(), path, "apigateway").await?,
+            Ok(s) if s["deploymentId"].as_str() == Some(id.as_str()) => {
+                delete_at(cx.clone(), path, "apigateway").await?
+            }
             Ok(_) => {}
             Err(e) => tolerate_gone(Err(e))?,
         }
