@@ -607,6 +607,58 @@ def test_plain_rest_and_http_api_resources_through_api_gateway(endpoint):
     assert out["Http"] not in [a["ApiId"] for a in apigw2.get_apis()["Items"]]
 
 
+STAGED_DEPLOYMENT_TEMPLATE = """
+Resources:
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: staged-api}
+  GetRoot:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !GetAtt Api.RootResourceId
+      HttpMethod: GET
+      AuthorizationType: NONE
+      Integration:
+        Type: MOCK
+        RequestTemplates: {application/json: '{"statusCode": 200}'}
+        IntegrationResponses: [{StatusCode: '200', ResponseTemplates: {application/json: '{"deployment": "DEPLOY"}'}}]
+      MethodResponses: [{StatusCode: '200'}]
+  DEPLOY:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: GetRoot
+    Properties: {RestApiId: !Ref Api, StageName: live}
+Outputs:
+  Api: {Value: !Ref Api}
+"""
+
+
+def test_a_new_deployment_resource_takes_over_its_stage_and_the_old_one_leaves_it(endpoint):
+    """The Serverless Framework's pattern: each deploy adds a Deployment (a new logical id) with the
+    same StageName; deleting the old one after the update must leave the stage, now the new
+    deployment's, in place. Deleting the stack then deletes the stage with its deployment."""
+    import requests
+    cfn, apigw = client(endpoint, "cloudformation"), client(endpoint, "apigateway")
+    stack_id = cfn.create_stack(StackName="staged-api",
+                                TemplateBody=STAGED_DEPLOYMENT_TEMPLATE.replace("DEPLOY", "DeployOne"))["StackId"]
+    assert wait_stack(cfn, "staged-api") == "CREATE_COMPLETE"
+    api = outputs(cfn, "staged-api")["Api"]
+    first = physical(cfn, "staged-api", "DeployOne")
+
+    cfn.update_stack(StackName="staged-api", TemplateBody=STAGED_DEPLOYMENT_TEMPLATE.replace("DEPLOY", "DeployTwo"))
+    assert wait_stack(cfn, "staged-api") == "UPDATE_COMPLETE", cfn.describe_stack_events(StackName="staged-api")
+    second = physical(cfn, "staged-api", "DeployTwo")
+    assert apigw.get_stage(restApiId=api, stageName="live")["deploymentId"] == second
+    assert [d["id"] for d in apigw.get_deployments(restApiId=api)["items"]] == [second]
+    assert first != second
+    r = requests.get(f"{endpoint}/restapis/{api}/live/_user_request_/", timeout=30)
+    assert (r.status_code, r.json()) == (200, {"deployment": "DeployTwo"})
+
+    cfn.delete_stack(StackName="staged-api")
+    assert wait_stack(cfn, stack_id) == "DELETE_COMPLETE", cfn.describe_stack_events(StackName=stack_id)
+    assert api not in [a["id"] for a in apigw.get_rest_apis()["items"]]
+
+
 DATA_TEMPLATE = """
 Parameters:
   Hours: {Type: Number, Default: 48}

@@ -1,7 +1,7 @@
 """The SAM CLI end to end against nimbus, as a new user runs it: `sam deploy --resolve-s3` (SAM's
 managed bucket stack, package to S3,
 change set, execute, wait on the stack events), the SQS trigger it wires, `sam logs`, a second
-`sam deploy` with changed code (an UPDATE change set), and `sam delete`.
+`sam deploy` with changed code (an UPDATE change set), `sam remote invoke`, and `sam delete`.
 
 The SAM CLI lives in its own virtualenv (.venv-sam, from tests/requirements-sam.txt) because it
 pins an older botocore than the other tests.
@@ -102,6 +102,15 @@ def test_sam_deploy_trigger_logs_update_and_delete(endpoint, tmp_path):
     assert json.loads(answer["Payload"].read()) == "v2"
     sqs.send_message(QueueUrl=names["JobsUrl"], MessageBody="job-2")
     wait_for_log(logs, f"/aws/lambda/{function}", "hello v2 job-2")
+
+    # `sam remote invoke` finds the function by its logical id in the stack, invokes it with the
+    # event and prints the answer (on stdout, which run_tool puts first) and the log tail Lambda
+    # returns (on stderr).
+    event = json.dumps({"Records": [{"body": "job-3"}]})
+    out = sam(endpoint, project, "remote", "invoke", "Worker", "--stack-name", "sam-worker", "--event", event,
+              timeout=120)
+    assert out.startswith('"v2"Invoking Lambda Function Worker'), out
+    assert "hello v2 job-3" in out, out
 
     # Deploying the same template again changes nothing: SAM reports it and succeeds.
     out = sam(endpoint, project, *deploy, "--no-fail-on-empty-changeset")

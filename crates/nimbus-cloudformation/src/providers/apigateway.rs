@@ -505,9 +505,19 @@ async fn update_deployment(cx: Cx, current: Resource, props: Value) -> Outcome {
 async fn delete_deployment(cx: Cx, r: Resource) -> Result<(), String> {
     let Some(id) = r.physical_id else { return Ok(()) };
     let api = str_prop(&r.properties, "RestApiId").unwrap_or_default();
-    // The stage a deployment created with `StageName` goes with it.
+    // The stage a deployment created with `StageName` goes with it, unless a newer deployment has
+    // taken the stage over: the Serverless Framework adds a Deployment with the same StageName on
+    // every deploy, and CloudFormation deletes the old one after the stage has moved on.
     if let Some(stage) = str_prop(&r.properties, "StageName") {
-        delete_at(cx.clone(), format!("/restapis/{}/stages/{}", seg(&api), seg(&stage)), "apigateway").await?;
+        let path = format!("/restapis/{}/stages/{}", seg(&api), seg(&stage));
+        let current = cx.api.rest("apigateway", Method::GET, &path, Vec::new(), None).await;
+        match current {
+            Ok(s) if s["deploymentId"].as_str() == Some(id.as_str()) => {
+                delete_at(cx.clone(), path, "apigateway").await?
+            }
+            Ok(_) => {}
+            Err(e) => tolerate_gone(Err(e))?,
+        }
     }
     delete_at(cx, format!("/restapis/{}/deployments/{}", seg(&api), seg(&id)), "apigateway").await
 }

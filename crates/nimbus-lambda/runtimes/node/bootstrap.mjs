@@ -7,6 +7,7 @@
 // Single file, no dependencies: nimbus writes it out as <runtime dir>/node/bootstrap.mjs and runs
 // `node bootstrap.mjs` with the function's code directory as cwd and AWS's environment.
 import http from "node:http";
+import https from "node:https";
 import fs from "node:fs";
 import path from "node:path";
 import util from "node:util";
@@ -677,6 +678,45 @@ class Runtime {
     }
   }
 }
+
+// ---- nimbus's own https:// callbacks -------------------------------------------------------------
+// On AWS a custom resource's ResponseURL is an https:// presigned S3 URL, and the responders CDK
+// bundles into its handlers (the provider framework, CustomResourceProvider, AwsCustomResource)
+// send it with https.request({ hostname, path }), keeping neither the scheme nor the port.
+// Nimbus's ResponseURLs are plain http:// on nimbus's port, so a request that way for one of
+// nimbus's own /_nimbus/ paths on https's default port goes to nimbus over http. Any other
+// https request is untouched.
+function nimbusCallbacks(endpointUrl) {
+  let endpoint;
+  try {
+    endpoint = new URL(endpointUrl);
+  } catch {
+    return;
+  }
+  if (endpoint.protocol !== "http:") return;
+  const local = new Set([endpoint.hostname, "localhost", "127.0.0.1", "::1", "[::1]"]);
+  const port = endpoint.port || "80";
+  const redirected = (options) => {
+    if (!options || typeof options !== "object" || options instanceof URL) return undefined;
+    const host = options.hostname ?? options.host?.replace(/:443$/, "");
+    const path = typeof options.path === "string" ? options.path : "";
+    if (!local.has(host) || ![undefined, null, 443, "443"].includes(options.port)) return undefined;
+    if (!path.startsWith("/_nimbus/")) return undefined;
+    const { agent: _agent, host: _host, ...rest } = options;
+    return { ...rest, protocol: "http:", hostname: host.replace(/^\[|\]$/g, ""), port };
+  };
+  const original = https.request;
+  https.request = function request(options, ...rest) {
+    const plain = redirected(options);
+    return plain ? http.request(plain, ...rest) : original.call(this, options, ...rest);
+  };
+  https.get = function get(...args) {
+    const req = https.request(...args);
+    req.end();
+    return req;
+  };
+}
+nimbusCallbacks(env.AWS_ENDPOINT_URL);
 
 // ---- init ------------------------------------------------------------------------------------------
 // NODE_PATH as AWS sets it, when the launcher did not: layers under /opt, then the task root.

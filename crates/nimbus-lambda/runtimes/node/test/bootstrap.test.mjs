@@ -661,3 +661,43 @@ test("startup: time from process start to the first /next", async (t) => {
   t.diagnostic(`process start → first /next: median ${samples[2].toFixed(1)} ms (min ${samples[0].toFixed(1)}, max ${samples[4].toFixed(1)})`);
   assert.ok(samples[2] < 1000, `startup took ${samples[2]} ms`);
 });
+
+// ---- nimbus's own https:// callbacks ---------------------------------------------------------------
+
+test("https.request without a port to nimbus's /_nimbus/ paths reaches nimbus over http", async () => {
+  // What CDK's custom-resource responders do with a ResponseURL: https.request({ hostname, path }).
+  const seen = [];
+  const nimbus = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => { seen.push({ method: req.method, url: req.url, body }); res.writeHead(200).end(); });
+  });
+  await new Promise((r) => nimbus.listen(0, "127.0.0.1", r));
+  const endpoint = `http://127.0.0.1:${nimbus.address().port}`;
+  try {
+    await withFunction({
+      handler: "index.handler",
+      env: { AWS_ENDPOINT_URL: endpoint },
+      files: {
+        "index.js": `const https = require("https");
+          const send = (options, body) => new Promise((resolve) => {
+            const req = https.request(options, (res) => { res.resume(); resolve(res.statusCode); });
+            req.on("error", (e) => resolve(e.code || e.message));
+            req.end(body);
+          });
+          exports.handler = async () => ({
+            response: await send({ hostname: "127.0.0.1", path: "/_nimbus/cloudformation/response/t1?x=1", method: "PUT",
+              headers: { "content-type": "" } }, '{"Status":"SUCCESS"}'),
+            other: await send({ hostname: "127.0.0.1", path: "/elsewhere", method: "PUT" }, "no"),
+          });`,
+      },
+    }, async (api) => {
+      const body = json(await api.invoke({}));
+      assert.equal(body.response, 200);
+      assert.notEqual(body.other, 200, "an https request to another path stays https");
+    });
+    assert.deepEqual(seen, [{ method: "PUT", url: "/_nimbus/cloudformation/response/t1?x=1", body: '{"Status":"SUCCESS"}' }]);
+  } finally {
+    nimbus.close();
+  }
+});
