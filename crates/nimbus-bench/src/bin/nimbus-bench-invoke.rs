@@ -215,18 +215,13 @@ async fn public_url(conn: &mut Conn, name: &str, rt: &Runtime, invoke_mode: &str
         return Err(format!("CreateFunctionUrlConfig answered {status}: {}", String::from_utf8_lossy(&body)));
     }
     let url: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    let url_id = url["FunctionUrl"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("http://")
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    // The path form nimbus hands out: http://127.0.0.1:<port>/_nimbus/lambda/url/<url-id>/
+    let full = url["FunctionUrl"].as_str().unwrap_or_default();
+    let path = full.splitn(4, '/').nth(3).map(|p| format!("/{p}")).ok_or(format!("unexpected FunctionUrl {full}"))?;
     let permission =
         br#"{"StatementId":"public","Action":"lambda:InvokeFunctionUrl","Principal":"*","FunctionUrlAuthType":"NONE"}"#;
     conn.request("POST", &format!("/2015-03-31/functions/{name}/policy"), permission).await?;
-    Ok(format!("/_nimbus/lambda/url/{url_id}/hello"))
+    Ok(format!("{path}hello"))
 }
 
 /// A function URL in front of a warm trivial handler, 8 keep-alive connections (path form).
