@@ -166,13 +166,16 @@ pub struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
     host: String,
+    /// The last answer said `Connection: close` (moto's server does on every answer): the next
+    /// request opens a new connection.
+    closed: bool,
 }
 
 impl Conn {
     pub async fn connect(port: u16) -> Res<Conn> {
         let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Conn { stream, buf: Vec::with_capacity(64 * 1024), host: format!("127.0.0.1:{port}") })
+        Ok(Conn { stream, buf: Vec::with_capacity(64 * 1024), host: format!("127.0.0.1:{port}"), closed: false })
     }
 
     /// One request; returns the status and the body. The connection stays open.
@@ -207,6 +210,10 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Res<(u16, Vec<u8>, Option<Instant>)> {
+        if self.closed {
+            let port = self.host.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            *self = Conn::connect(port).await?;
+        }
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -238,6 +245,8 @@ impl Conn {
                     length = value.parse::<usize>().ok();
                 } else if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
                     chunked = true;
+                } else if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
+                    self.closed = true;
                 }
             }
         }

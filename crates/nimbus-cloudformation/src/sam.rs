@@ -1,5 +1,5 @@
 //! The SAM transform (`AWS::Serverless-2016-10-31`) by AWS's own implementation: the
-//! `aws-sam-translator` package run in a Python subprocess. Being AWS's code, its output is
+//! `aws-sam-translator` package, run in a long-lived Python worker process. Being AWS's code, its output is
 //! what CloudFormation itself would produce from the template.
 //!
 //! The interpreter: `NIMBUS_SAM_PYTHON` if set; else nimbus's cache
@@ -9,20 +9,30 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::time::Duration;
 
 use nimbus_core::RequestContext;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::engine::ParamInput;
 use crate::errors::{validation, Result};
 
 pub const SAM_TRANSLATOR: &str = "aws-sam-translator==1.110.0";
 
+/// The translator as a long-lived worker: one JSON request per line on stdin, one JSON answer
+/// per line on stdout. Importing the translator takes a second or more; a worker pays that once
+/// per nimbus process instead of once per template.
 const SCRIPT: &str = r#"
-import json, sys
-from samtranslator.translator.transform import transform
-from samtranslator.model.exceptions import InvalidDocumentException
+import json, os, sys
+try:
+    import boto3
+    from samtranslator.translator.transform import transform
+    from samtranslator.model.exceptions import InvalidDocumentException
+except Exception as e:
+    print(json.dumps({"error": "could not import samtranslator: %s" % e}), flush=True)
+    sys.exit(1)
 
 class Policies(dict):
     # AWS managed policies by name: SAM asks IAM for the list; nimbus answers every name.
@@ -37,14 +47,19 @@ class Loader:
     def load(self):
         return Policies()
 
-request = json.load(sys.stdin)
-try:
-    out = transform(request["template"], request["parameters"], Loader())
-    json.dump({"template": out}, sys.stdout)
-except InvalidDocumentException as e:
-    json.dump({"error": e.message}, sys.stdout)
-except Exception as e:
-    json.dump({"error": str(e)}, sys.stdout)
+for line in sys.stdin:
+    request = json.loads(line)
+    # The translator reads the region from a fresh boto3 session each time it needs it.
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = request["region"]
+    boto3.DEFAULT_SESSION = None
+    try:
+        answer = {"template": transform(request["template"], request["parameters"], Loader())}
+    except InvalidDocumentException as e:
+        answer = {"error": e.message}
+    except Exception as e:
+        answer = {"error": str(e)}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
 "#;
 
 fn cache_dir() -> PathBuf {
@@ -99,6 +114,69 @@ async fn find_python() -> std::result::Result<String, String> {
     Ok(cached.to_string_lossy().into_owned())
 }
 
+/// The longest one template may take; past it the worker is taken for hung and replaced.
+const TRANSLATE_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Worker {
+    /// Held so the worker is killed when it is dropped.
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn spawn(python: &str) -> std::result::Result<Worker, String> {
+        let mut child = tokio::process::Command::new(python)
+            .args(["-c", SCRIPT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("could not run {python}: {e}"))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("the translator's pipes were not opened".into());
+        };
+        Ok(Worker { _child: child, stdin, stdout: BufReader::new(stdout) })
+    }
+
+    /// One request, one answer line (`None`: the worker died or broke the protocol).
+    async fn ask(&mut self, request: &Value) -> Option<Value> {
+        let mut line = request.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await.ok()?;
+        self.stdin.flush().await.ok()?;
+        let mut answer = String::new();
+        match tokio::time::timeout(TRANSLATE_TIMEOUT, self.stdout.read_line(&mut answer)).await {
+            Ok(Ok(n)) if n > 0 => serde_json::from_str(&answer).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The one worker (templates are translated one at a time, as one interpreter would anyway).
+static WORKER: tokio::sync::Mutex<Option<Worker>> = tokio::sync::Mutex::const_new(None);
+
+async fn ask_worker(python: &str, request: &Value) -> std::result::Result<Value, String> {
+    let mut slot = WORKER.lock().await;
+    // A worker that died since the last template (or hangs) is replaced once.
+    for _ in 0..2 {
+        let worker = match slot.as_mut() {
+            Some(w) => w,
+            None => slot.insert(Worker::spawn(python)?),
+        };
+        if let Some(answer) = worker.ask(request).await {
+            // An import failure is the worker's last answer: the next template starts a new one.
+            if answer["error"].as_str().is_some_and(|e| e.starts_with("could not import")) {
+                *slot = None;
+            }
+            return Ok(answer);
+        }
+        *slot = None;
+    }
+    Err("the translator stopped without answering".into())
+}
+
 pub async fn translate(template: Value, ctx: &RequestContext, params: &[ParamInput]) -> Result<Value> {
     let fail = |m: String| validation(format!("Transform AWS::Serverless-2016-10-31 failed with: {m}"));
     let python = python().await.map_err(fail)?;
@@ -111,24 +189,8 @@ pub async fn translate(template: Value, ctx: &RequestContext, params: &[ParamInp
     parameters.insert("AWS::Region".into(), json!(ctx.region));
     parameters.insert("AWS::AccountId".into(), json!(ctx.account));
     parameters.insert("AWS::Partition".into(), json!("aws"));
-    let request = json!({"template": template, "parameters": parameters});
-    let mut child = tokio::process::Command::new(&python)
-        .args(["-c", SCRIPT])
-        .env("AWS_DEFAULT_REGION", &ctx.region)
-        .env("AWS_REGION", &ctx.region)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| fail(format!("could not run {python}: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(request.to_string().as_bytes()).await;
-    }
-    let out = child.wait_with_output().await.map_err(|e| fail(e.to_string()))?;
-    let answer: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
-        fail(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("the translator failed").to_string())
-    })?;
+    let request = json!({"template": template, "parameters": parameters, "region": ctx.region});
+    let answer = ask_worker(&python, &request).await.map_err(fail)?;
     if let Some(err) = answer.get("error").and_then(Value::as_str) {
         return Err(fail(err.to_string()));
     }
