@@ -11,6 +11,7 @@ import { clientConfig, sdk, unique, waitFor } from "./sdk.mjs";
 const {
     S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand,
     ListObjectsV2Command, DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand, GetObjectTaggingCommand,
+    GetObjectAttributesCommand,
     ListMultipartUploadsCommand, ListPartsCommand, paginateListObjectsV2,
 } = sdk("@aws-sdk/client-s3");
 const { Upload } = sdk("@aws-sdk/lib-storage");
@@ -190,6 +191,20 @@ test("lib-storage Upload of 12 MiB goes multipart in 5 MiB parts and reads back 
     assert.equal(second.PartsCount, 3);
     assert.equal(second.ContentRange, `bytes ${5 * MiB}-${10 * MiB - 1}/${data.length}`);
     assert.ok((await bodyBytes(second)).equals(parts[1]));
+
+    const attributes = await s3.send(new GetObjectAttributesCommand({
+        Bucket: bucket, Key: "big/object.bin", ObjectAttributes: ["ETag", "Checksum", "ObjectParts", "ObjectSize"],
+    }));
+    assert.equal(attributes.ETag, etag.replaceAll('"', ""));
+    assert.deepEqual(attributes.Checksum, { ChecksumCRC32: composite.split("-")[0], ChecksumType: "COMPOSITE" });
+    assert.equal(attributes.ObjectParts.TotalPartsCount, 3);
+    assert.deepEqual(attributes.ObjectParts.Parts.map((p) => [p.PartNumber, p.Size, p.ChecksumCRC32]),
+        parts.map((p, i) => [i + 1, p.length, crc32Base64(p)]));
+
+    // A copy of a multipart object is written whole: an MD5 ETag and a full-object CRC32.
+    const copy = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "big/copy.bin", CopySource: `${bucket}/big/object.bin` }));
+    assert.equal(copy.CopyObjectResult.ETag, `"${md5(data).toString("hex")}"`);
+    assert.equal(copy.CopyObjectResult.ChecksumCRC32, crc32Base64(data));
 
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     assert.deepEqual(uploads.Uploads ?? [], []);
