@@ -217,3 +217,10 @@ def test_multipart_checksums_in_attributes_parts_and_copies(endpoint):
     assert attrs["ObjectParts"] == {"TotalPartsCount": 1}
     copy = s3.copy_object(Bucket=b, Key="plain-copy", CopySource=f"{b}/plain")["CopyObjectResult"]
     assert (copy["ETag"], copy["ChecksumCRC64NVME"]) == ('"47bce5c74f589f4867dbd57e9ca9f808"', "Rnr2/5P7Gsk=")
+
+    # Location names the key form-encoded, as S3 does (the JS SDK's Upload turns `%2F` back into `/`).
+    spaced = s3.create_multipart_upload(Bucket=b, Key="dir/a b.txt")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="dir/a b.txt", UploadId=spaced, PartNumber=1, Body=b"x")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=b, Key="dir/a b.txt", UploadId=spaced,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert done["Location"] == f"{endpoint}/{b}/dir%2Fa+b.txt"

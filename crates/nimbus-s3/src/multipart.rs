@@ -303,7 +303,9 @@ impl S3 {
         }
         let versioned = (!version_id.is_empty()).then_some(version_id);
         self.notify(r, Event::created("CompleteMultipartUpload", r.key(), size, &etag, versioned.as_deref()));
-        let location = format!("{}/{}/{}", r.ctx.endpoint, r.bucket(), r.key());
+        // S3 form-encodes the key here (`/` as `%2F`, space as `+`), unlike the request path.
+        let key: String = form_urlencoded::byte_serialize(r.key().as_bytes()).collect();
+        let location = format!("{}/{}/{}", r.ctx.endpoint, r.bucket(), key);
         let mut response = wire::document("CompleteMultipartUploadResult", |w| {
             w.text("Location", &location).text("Bucket", r.bucket()).text("Key", r.key()).text("ETag", quoted(&etag));
             if let Some(c) = &checksum {
