@@ -161,3 +161,66 @@ def test_aws_cli_cp_sync_ls_rm(endpoint, tmp_path):
     aws("rm", f"s3://{b}", "--recursive")
     aws("rb", f"s3://{b}")
     assert b not in aws("ls")
+
+
+def test_multipart_checksums_in_attributes_parts_and_copies(endpoint):
+    """The figures S3 itself answered for these bytes (LocalStack's AWS-validated snapshots of
+    TestS3MultipartUploadChecksum): a composite CRC32 upload's attributes list its parts, one part
+    reads back with its own checksum, and a copy is a single-part object."""
+    s3 = client(endpoint, "s3")
+    b = bucket_name()
+    s3.create_bucket(Bucket=b)
+    upload = s3.create_multipart_upload(Bucket=b, Key="mpu", ChecksumAlgorithm="CRC32")["UploadId"]
+    data = b"a" * (5 * 1024 * 1024 + 1)
+    parts = []
+    for n, body in enumerate([data, data, data[:10]], start=1):
+        out = s3.upload_part(Bucket=b, Key="mpu", UploadId=upload, PartNumber=n, Body=body, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": n, "ETag": out["ETag"], "ChecksumCRC32": out["ChecksumCRC32"]})
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=b, Key="mpu", UploadId=upload, MultipartUpload={
+            "Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]})
+    assert error(exc) == ("InvalidRequest", 400)
+    assert exc.value.response["Error"]["Message"] == (
+        "The upload was created using a crc32 checksum. The complete request must include the checksum for each "
+        "part. It was missing for part 1 in the request.")
+    done = s3.complete_multipart_upload(Bucket=b, Key="mpu", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert (done["ETag"], done["ChecksumCRC32"]) == ('"4d45984fc3feb2ac9b22683c49674b56-3"', "5FRUiw==-3")
+
+    attrs = s3.get_object_attributes(Bucket=b, Key="mpu", ObjectAttributes=["Checksum", "ETag", "ObjectParts"])
+    assert attrs["Checksum"] == {"ChecksumCRC32": "5FRUiw==", "ChecksumType": "COMPOSITE"}
+    assert attrs["ObjectParts"] == {
+        "TotalPartsCount": 3, "PartNumberMarker": 0, "NextPartNumberMarker": 3, "MaxParts": 1000, "IsTruncated": False,
+        "Parts": [{"PartNumber": 1, "Size": 5242881, "ChecksumCRC32": "NRU+Sw=="},
+                  {"PartNumber": 2, "Size": 5242881, "ChecksumCRC32": "NRU+Sw=="},
+                  {"PartNumber": 3, "Size": 10, "ChecksumCRC32": "TBHN8A=="}]}
+    page = s3.get_object_attributes(Bucket=b, Key="mpu", ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=1)
+    assert page["ObjectParts"]["IsTruncated"] is True
+    assert [p["PartNumber"] for p in page["ObjectParts"]["Parts"]] == [2]
+    assert page["ObjectParts"]["NextPartNumberMarker"] == 2
+    third = s3.get_object(Bucket=b, Key="mpu", PartNumber=3, ChecksumMode="ENABLED")
+    assert (third["ChecksumCRC32"], third["ChecksumType"], third["PartsCount"]) == ("TBHN8A==", "COMPOSITE", 3)
+    assert third["Body"].read() == data[:10]
+
+    copy = s3.copy_object(Bucket=b, Key="copy", CopySource=f"{b}/mpu")["CopyObjectResult"]
+    assert (copy["ETag"], copy["ChecksumCRC32"], copy["ChecksumType"]) == (
+        '"a0397ee2df08832642af5d7e57c5760c"', "qSEQSA==", "FULL_OBJECT")
+    assert "ObjectParts" not in s3.get_object_attributes(Bucket=b, Key="copy", ObjectAttributes=["ObjectParts"])
+
+    # An upload created without a checksum gets S3's default: a full-object CRC64NVME.
+    plain = s3.create_multipart_upload(Bucket=b, Key="plain")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="plain", UploadId=plain, PartNumber=1, Body=b"aaa")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=b, Key="plain", UploadId=plain,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert (done["ETag"], done["ChecksumCRC64NVME"], done["ChecksumType"]) == (
+        '"e2c3da976e66ec9e7dc128fbc782fc91-1"', "Rnr2/5P7Gsk=", "FULL_OBJECT")
+    attrs = s3.get_object_attributes(Bucket=b, Key="plain", ObjectAttributes=["Checksum", "ObjectParts"])
+    assert attrs["ObjectParts"] == {"TotalPartsCount": 1}
+    copy = s3.copy_object(Bucket=b, Key="plain-copy", CopySource=f"{b}/plain")["CopyObjectResult"]
+    assert (copy["ETag"], copy["ChecksumCRC64NVME"]) == ('"47bce5c74f589f4867dbd57e9ca9f808"', "Rnr2/5P7Gsk=")
+
+    # Location names the key form-encoded, as S3 does (the JS SDK's Upload turns `%2F` back into `/`).
+    spaced = s3.create_multipart_upload(Bucket=b, Key="dir/a b.txt")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="dir/a b.txt", UploadId=spaced, PartNumber=1, Body=b"x")["ETag"]
+    done = s3.complete_multipart_upload(Bucket=b, Key="dir/a b.txt", UploadId=spaced,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert done["Location"] == f"{endpoint}/{b}/dir%2Fa+b.txt"

@@ -213,10 +213,16 @@ impl S3 {
             let etag = p.text_of("ETag").unwrap_or("").trim_matches('"').to_string();
             let stored = upload.parts.get(&n).filter(|s| s.etag == etag).ok_or_else(errors::invalid_part)?;
             if let Some(algorithm) = &upload.checksum_algorithm {
-                if let Some(given) = p.text_of(&format!("Checksum{algorithm}")) {
-                    if stored.checksum.as_deref() != Some(given) {
-                        return Err(errors::invalid_part());
+                match p.text_of(&format!("Checksum{algorithm}")) {
+                    Some(given) if stored.checksum.as_deref() != Some(given) => return Err(errors::invalid_part()),
+                    // A composite checksum is built from the parts' checksums, so each must be named.
+                    None if upload.checksum_type.as_deref() == Some("COMPOSITE") => {
+                        return Err(errors::invalid_request(format!(
+                            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {n} in the request.",
+                            algorithm.to_ascii_lowercase()
+                        )))
                     }
+                    _ => {}
                 }
             }
             chosen.push((n, stored.clone()));
@@ -231,7 +237,11 @@ impl S3 {
         }
         let files: Vec<String> = chosen.iter().map(|(_, p)| p.file.clone()).collect();
         let full = upload.checksum_type.as_deref() == Some("FULL_OBJECT");
-        let hash_with = if full { upload.checksum_algorithm.as_deref() } else { None };
+        // An upload created without a checksum still gets S3's default, a full-object CRC64NVME.
+        let hash_with = match upload.checksum_algorithm.as_deref() {
+            None => Some("CRC64NVME"),
+            Some(a) => full.then_some(a),
+        };
         let file = tokio::task::block_in_place(|| self.storage.concat(&files, hash_with)).map_err(errors::io)?;
         let written = file.finish().map_err(errors::io)?;
         let mut md5s = Vec::new();
@@ -256,7 +266,11 @@ impl S3 {
                     kind: "COMPOSITE".into(),
                 })
             }
-            (None, _) => None,
+            (None, _) => written.checksum.as_ref().map(|(a, v)| Checksum {
+                algorithm: a.clone(),
+                value: v.clone(),
+                kind: "FULL_OBJECT".into(),
+            }),
         };
         let size = written.file.size;
         let version = ObjectVersion {
@@ -289,7 +303,9 @@ impl S3 {
         }
         let versioned = (!version_id.is_empty()).then_some(version_id);
         self.notify(r, Event::created("CompleteMultipartUpload", r.key(), size, &etag, versioned.as_deref()));
-        let location = format!("{}/{}/{}", r.ctx.endpoint, r.bucket(), r.key());
+        // S3 form-encodes the key here (`/` as `%2F`, space as `+`), unlike the request path.
+        let key: String = form_urlencoded::byte_serialize(r.key().as_bytes()).collect();
+        let location = format!("{}/{}/{}", r.ctx.endpoint, r.bucket(), key);
         let mut response = wire::document("CompleteMultipartUploadResult", |w| {
             w.text("Location", &location).text("Bucket", r.bucket()).text("Key", r.key()).text("ETag", quoted(&etag));
             if let Some(c) = &checksum {

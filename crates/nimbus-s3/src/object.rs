@@ -363,10 +363,15 @@ impl S3 {
             (None, Some(text)) => parse_range(text, v.size)?,
             (None, None) => None,
         };
-        let checksum_mode = r.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
-            && range.is_none()
-            && part.is_none();
-        let mut headers = describe(&v, versioned, checksum_mode);
+        let asked = r.header("x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
+        let mut headers = describe(&v, versioned, asked && range.is_none());
+        // One part of a composite upload: S3 answers with that part's own checksum.
+        if let (true, Some(n), Some(c)) = (asked, part, v.checksum.as_ref().filter(|c| c.kind == "COMPOSITE")) {
+            if let Some(sum) = v.parts.iter().find(|p| p.number == n).and_then(|p| p.checksum.clone()) {
+                headers.push((crate::checksum::header_name(&c.algorithm), sum));
+                headers.push(("x-amz-checksum-type".into(), c.kind.clone()));
+            }
+        }
         let (status, start, len) = match range {
             Some((start, len)) => {
                 headers
@@ -584,10 +589,26 @@ impl S3 {
         {
             return Err(errors::invalid_request("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
         }
-        let file = self.storage.link(&src.file).map_err(errors::io)?;
+        let wanted = r.header("x-amz-checksum-algorithm").and_then(crate::checksum::canonical);
+        let (file, etag, mut checksum, parts) = if src.parts.is_empty() {
+            (self.storage.link(&src.file).map_err(errors::io)?, src.etag.clone(), src.checksum.clone(), Vec::new())
+        } else {
+            // S3 writes the copy of a multipart object in one piece: an MD5 ETag without `-N` and
+            // a full-object checksum (the source's algorithm unless another is asked for).
+            let algorithm = wanted.or(src.checksum.as_ref().map(|c| c.algorithm.as_str())).unwrap_or("CRC64NVME");
+            let incoming =
+                tokio::task::block_in_place(|| self.storage.concat(std::slice::from_ref(&src.file), Some(algorithm)))
+                    .map_err(errors::io)?;
+            let written = incoming.finish().map_err(errors::io)?;
+            let checksum = written.checksum.as_ref().map(|(a, value)| Checksum {
+                algorithm: a.clone(),
+                value: value.clone(),
+                kind: "FULL_OBJECT".into(),
+            });
+            (written.file.keep(), hex::encode(written.md5), checksum, Vec::new())
+        };
         let guard = FileGuard { storage: &self.storage, name: Some(file.clone()) };
-        let mut checksum = src.checksum.clone();
-        if let Some(algorithm) = r.header("x-amz-checksum-algorithm").and_then(crate::checksum::canonical) {
+        if let Some(algorithm) = wanted {
             if checksum.as_ref().is_none_or(|c| c.algorithm != algorithm || c.kind != "FULL_OBJECT") {
                 let data = self.storage.read_all(&file).map_err(errors::io)?;
                 checksum = crate::checksum::of(algorithm, &data).map(|value| Checksum {
@@ -603,11 +624,11 @@ impl S3 {
             delete_marker: false,
             file: file.clone(),
             size: src.size,
-            etag: src.etag.clone(),
+            etag: etag.clone(),
             last_modified: now,
             headers,
             checksum: checksum.clone(),
-            parts: src.parts.clone(),
+            parts,
             owner: r.ctx.account.clone(),
         };
         let (version_id, replaced) = self.store.write(|s, c| {
@@ -617,10 +638,10 @@ impl S3 {
         guard.keep();
         self.storage_remove_all(&replaced);
         let versioned = version_header(&version_id);
-        self.notify(r, Event::created("Copy", r.key(), src.size, &src.etag, versioned.as_deref()));
+        self.notify(r, Event::created("Copy", r.key(), src.size, &etag, versioned.as_deref()));
         let mut w = XmlWriter::new();
         wire::open_root(&mut w, "CopyObjectResult");
-        w.text("ETag", quoted(&src.etag)).text("LastModified", wire::iso(now));
+        w.text("ETag", quoted(&etag)).text("LastModified", wire::iso(now));
         if let Some(c) = &checksum {
             w.text("ChecksumType", &c.kind).text(&format!("Checksum{}", c.algorithm), &c.value);
         }
@@ -739,14 +760,37 @@ impl S3 {
             }
             if has("Checksum") {
                 if let Some(c) = &v.checksum {
+                    // Here S3 gives a composite checksum without its `-N` part count.
+                    let value = c.value.split('-').next().unwrap_or_default();
                     w.open("Checksum")
-                        .text(&format!("Checksum{}", c.algorithm), &c.value)
+                        .text(&format!("Checksum{}", c.algorithm), value)
                         .text("ChecksumType", &c.kind)
                         .close("Checksum");
                 }
             }
             if has("ObjectParts") && !v.parts.is_empty() {
-                w.open("ObjectParts").text("TotalPartsCount", v.parts.len().to_string()).close("ObjectParts");
+                w.open("ObjectParts");
+                // The parts themselves are listed only when they carry the (composite) checksum.
+                if let Some(c) = v.checksum.as_ref().filter(|c| c.kind == "COMPOSITE") {
+                    let number = |h: &str| r.header(h).and_then(|m| m.parse::<u32>().ok());
+                    let max = number("x-amz-max-parts").unwrap_or(1000).min(1000) as usize;
+                    let marker = number("x-amz-part-number-marker").unwrap_or(0);
+                    let rest: Vec<&crate::state::PartInfo> = v.parts.iter().filter(|p| p.number > marker).collect();
+                    let shown = &rest[..rest.len().min(max)];
+                    w.text("IsTruncated", (rest.len() > max).to_string())
+                        .text("MaxParts", max.to_string())
+                        .text("NextPartNumberMarker", shown.last().map_or(marker, |p| p.number).to_string())
+                        .text("PartNumberMarker", marker.to_string());
+                    for p in shown {
+                        w.open("Part").text("PartNumber", p.number.to_string()).text("Size", p.size.to_string());
+                        if let Some(sum) = &p.checksum {
+                            w.text(&format!("Checksum{}", c.algorithm), sum);
+                        }
+                        w.close("Part");
+                    }
+                }
+                // The model's TotalPartsCount goes on the wire as PartsCount.
+                w.text("PartsCount", v.parts.len().to_string()).close("ObjectParts");
             }
             if has("StorageClass") {
                 w.text("StorageClass", v.headers.storage_class.as_deref().unwrap_or("STANDARD"));
