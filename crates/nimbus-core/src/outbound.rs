@@ -183,3 +183,26 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_scheme_port_host_and_credentials() {
+        let t = target("https://user:p%40ss@hooks.test:8443/in?x=1").unwrap();
+        assert!(t.tls);
+        assert_eq!(
+            (t.authority, t.host, t.dial.as_str(), t.path),
+            ("hooks.test:8443", "hooks.test", "hooks.test:8443", "/in?x=1")
+        );
+        assert_eq!(t.userinfo, Some("user:p%40ss"));
+        let t = target("https://hooks.test").unwrap();
+        assert_eq!((t.dial.as_str(), t.path, t.userinfo), ("hooks.test:443", "/", None));
+        let t = target("http://[::1]:9000/x").unwrap();
+        assert_eq!((t.host, t.dial.as_str(), t.tls), ("::1", "[::1]:9000", false));
+        let t = target("http://[::1]/x").unwrap();
+        assert_eq!((t.host, t.dial.as_str()), ("::1", "[::1]:80"));
+        assert!(target("ftp://x/").is_err());
+    }
+}
