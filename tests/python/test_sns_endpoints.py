@@ -152,11 +152,13 @@ def test_https_endpoint_trusted_through_ssl_cert_file_and_an_untrusted_one_never
     try:
         sns = client(url, "sns")
         topic = sns.create_topic(Name="secure")["TopicArn"]
-        sub = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=trusted.url("https"),
-                            ReturnSubscriptionArn=False)
+        # Credentials in the URL become Basic authentication, as SNS sends them over HTTPS.
+        hook = trusted.url("https").replace("https://", "https://hook:s3cret@")
+        sub = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=hook, ReturnSubscriptionArn=False)
         assert sub["SubscriptionArn"] == "pending confirmation"
         got = trusted.wait_for(1, "the SubscriptionConfirmation over TLS")
         assert got[0]["path"] == "/hook"
+        assert got[0]["headers"]["authorization"] == "Basic " + base64.b64encode(b"hook:s3cret").decode()
         assert got[0]["headers"]["x-amz-sns-message-type"] == "SubscriptionConfirmation"
         confirmation = json.loads(got[0]["body"])
         verify_signature(url, confirmation,
