@@ -271,4 +271,10 @@ mod tests {
         assert!(check_delivery_policy(r#"{"http": {"defaultHealthyRetryPolicy": {"numRetries": 5}}}"#, true).is_ok());
         assert!(check_delivery_policy("nope", false).is_err());
     }
+
+    #[test]
+    fn server_errors_and_throttling_are_retried_other_answers_end_the_delivery() {
+        assert!(retryable(500) && retryable(503) && retryable(429));
+        assert!(!retryable(200) && !retryable(204) && !retryable(302) && !retryable(404) && !retryable(410));
+    }
 }
