@@ -13,11 +13,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def start_nimbus(*args):
-    """A nimbus of its own on an ephemeral port: (process, endpoint URL)."""
+def start_nimbus(*args, env=None):
+    """A nimbus of its own on an ephemeral port (with extra environment `env`): (process, endpoint URL)."""
     binary = os.environ.get("NIMBUS_BIN", str(ROOT / "target" / "debug" / "nimbus"))
     # The AWS SDK functions import from their runtime is installed once, into a cache under target/.
-    env = dict(os.environ)
+    env = dict(os.environ, **(env or {}))
     env.setdefault("NIMBUS_CACHE_DIR", str(ROOT / "target" / "nimbus-cache"))
     proc = subprocess.Popen([binary, "--port", "0", "--log", "warn", *args], stdout=subprocess.PIPE, text=True,
                             env=env)

@@ -2,12 +2,13 @@
 //! `SubscriptionConfirmation` handshake and `Notification`s, with AWS's `x-amz-sns-*` headers),
 //! each on a background task so Publish and Subscribe never wait for the endpoint, retried on
 //! nimbus's clock by the HTTP delivery policy (the subscription's `DeliveryPolicy`, else the
-//! topic's, else AWS's default: 3 retries 20 seconds apart), then handed to the caller's
-//! `on_exhausted` (the subscription's dead-letter queue).
+//! topic's, else AWS's default: 3 retries 20 seconds apart), then handed back as an
+//! [`Outcome`] (a spent notification goes to the subscription's dead-letter queue).
 
 use std::time::Duration;
 
 use nimbus_core::clock::Clock;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::state::{Subscription, Topic};
@@ -150,15 +151,21 @@ pub fn effective(topic: &Topic, sub: &Subscription) -> (RetryPolicy, String) {
 /// Whether a delivery is still wanted (its subscription not deleted meanwhile).
 pub type Alive = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// One POST to an endpoint, with the delays of its retries.
-#[derive(Clone)]
+/// One POST to an endpoint with its retry schedule and its progress: journaled as it is
+/// (with `--data-dir`), so a restart resumes the schedule where it stood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Post {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The delay (seconds) before each retry.
     pub delays: Vec<i64>,
-    /// Checked before each retry: a delivery no longer wanted stops there.
-    pub alive: Option<Alive>,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub attempts: usize,
+    /// When the next attempt is due (nimbus's clock, ms); none: at once.
+    #[serde(default)]
+    pub due: Option<i64>,
 }
 
 impl Post {
@@ -174,7 +181,8 @@ impl Post {
             ],
             body: String::new(),
             delays: RetryPolicy::default().delays(),
-            alive: None,
+            attempts: 0,
+            due: None,
         }
     }
 
@@ -184,39 +192,64 @@ impl Post {
     }
 }
 
-/// Deliver `post` on a background task: an answer below 500 is a delivery (as SNS counts it);
-/// a 5xx, a refused connection or a timeout is retried after each delay on nimbus's clock (while
-/// the post is still `alive`), and when the retries are spent `on_exhausted` gets the last error.
-pub fn spawn(clock: Clock, post: Post, on_exhausted: impl FnOnce(String) + Send + 'static) {
+/// How a delivery ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered,
+    /// No longer wanted (its subscription deleted): stopped before a retry.
+    Dropped,
+    /// The retries are spent; the last error.
+    Failed(String),
+}
+
+/// Whether an endpoint's answer is retried: 5xx and 429, as SNS counts them; any other answer
+/// ends the delivery.
+pub fn retryable(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
+/// Deliver `post` on a background task, resuming its schedule (`attempts`, `due`): a 5xx or
+/// 429 answer, a refused connection, a failed TLS handshake (an untrusted certificate) or a
+/// timeout is retried after the next delay on nimbus's clock, while `alive`. `progress` sees the
+/// post after each failed attempt (to journal it); `done` gets the outcome.
+pub fn spawn(
+    clock: Clock,
+    mut post: Post,
+    alive: Option<Alive>,
+    progress: impl Fn(&Post) + Send + 'static,
+    done: impl FnOnce(Outcome) + Send + 'static,
+) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        on_exhausted("no runtime to deliver on".into());
+        done(Outcome::Failed("no runtime to deliver on".into()));
         return;
     };
     runtime.spawn(async move {
-        let mut delays = post.delays.iter();
         loop {
-            let error = match nimbus_core::outbound::http_call(
+            if let Some(due) = post.due {
+                clock.wait_until(due).await;
+                if alive.as_ref().is_some_and(|alive| !alive()) {
+                    return done(Outcome::Dropped);
+                }
+            }
+            let call = nimbus_core::outbound::http_call(
                 "POST",
                 &post.url,
                 &post.headers,
                 post.body.as_bytes(),
                 ATTEMPT_TIMEOUT,
-            )
-            .await
-            {
-                Ok(answer) if answer.status < 500 => return,
+            );
+            let error = match call.await {
+                Ok(answer) if !retryable(answer.status) => return done(Outcome::Delivered),
                 Ok(answer) => format!("the endpoint answered {}", answer.status),
                 Err(e) => e,
             };
             tracing::debug!(url = %post.url, %error, "SNS HTTP delivery attempt failed");
-            let Some(delay) = delays.next() else {
-                on_exhausted(error);
-                return;
+            post.attempts += 1;
+            let Some(delay) = post.delays.get(post.attempts - 1) else {
+                return done(Outcome::Failed(error));
             };
-            clock.wait_until(clock.now_millis() + delay * 1000).await;
-            if post.alive.as_ref().is_some_and(|alive| !alive()) {
-                return;
-            }
+            post.due = Some(clock.now_millis() + delay * 1000);
+            progress(&post);
         }
     });
 }
@@ -237,5 +270,11 @@ mod tests {
         assert!(check_delivery_policy(r#"{"healthyRetryPolicy": {"numRetries": 101}}"#, false).is_err());
         assert!(check_delivery_policy(r#"{"http": {"defaultHealthyRetryPolicy": {"numRetries": 5}}}"#, true).is_ok());
         assert!(check_delivery_policy("nope", false).is_err());
+    }
+
+    #[test]
+    fn server_errors_and_throttling_are_retried_other_answers_end_the_delivery() {
+        assert!(retryable(500) && retryable(503) && retryable(429));
+        assert!(!retryable(200) && !retryable(204) && !retryable(302) && !retryable(404) && !retryable(410));
     }
 }

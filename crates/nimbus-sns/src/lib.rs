@@ -10,6 +10,7 @@
 pub mod endpoint;
 pub mod errors;
 pub mod ops;
+pub mod pending;
 pub mod publish;
 pub mod sign;
 pub mod state;
@@ -99,7 +100,7 @@ impl Sns {
         })?;
         let (published, fresh) = self.admit(&fanout.topic, &mut m)?;
         if fresh {
-            self.fan_out(endpoint, &fanout, &m, &published);
+            self.fan_out(endpoint, &fanout, &m, &published)?;
         }
         Ok(published)
     }
@@ -193,8 +194,7 @@ impl Sns {
             "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
             topic.arn
         );
-        let alive = self.alive(&sub.arn, false);
-        self.handshake(endpoint, &topic, &sub, "SubscriptionConfirmation", message, Some(alive));
+        self.handshake(endpoint, &topic, &sub, "SubscriptionConfirmation", message, Some(false));
     }
 
     /// After Unsubscribe of an `http`/`https` subscription: its `UnsubscribeConfirmation`,
@@ -222,7 +222,7 @@ impl Sns {
         sub: &state::Subscription,
         kind: &str,
         message: String,
-        alive: Option<endpoint::Alive>,
+        wants_confirmed: Option<bool>,
     ) {
         let Some(token) = sub.token.clone() else { return };
         let message_id = uuid::Uuid::new_v4().to_string();
@@ -260,11 +260,9 @@ impl Sns {
         }
         post.body = publish::layout(&fields);
         post.delays = policy.delays();
-        post.alive = alive;
-        let (arn, kind) = (sub.arn.clone(), kind.to_string());
-        endpoint::spawn(self.clock.clone(), post, move |error| {
-            tracing::warn!(subscription = %arn, %error, kind, "SNS could not deliver a confirmation message");
-        });
+        if let Err(err) = self.send(vec![Sns::delivery(&sub.arn, kind, wants_confirmed, post)]) {
+            tracing::warn!(subscription = %sub.arn, error = %err.message, kind, "SNS could not record a confirmation message");
+        }
     }
 
     fn run(&self, ctx: &RequestContext, op: &str, input: &Value) -> OpResult {

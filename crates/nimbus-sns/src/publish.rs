@@ -169,9 +169,11 @@ impl Sns {
         Ok((published, true))
     }
 
-    /// Deliver one admitted message to every matching subscription.
-    pub(crate) fn fan_out(&self, endpoint: &str, fanout: &Fanout, m: &Message, p: &Published) {
-        let Some(targets) = self.targets.read().clone() else { return };
+    /// Deliver one admitted message to every matching subscription; the `http`/`https` ones
+    /// are journaled before this returns (an error here means Publish must fail).
+    pub(crate) fn fan_out(&self, endpoint: &str, fanout: &Fanout, m: &Message, p: &Published) -> Result<()> {
+        let Some(targets) = self.targets.read().clone() else { return Ok(()) };
+        let mut posts = Vec::new();
         let topic = &fanout.topic;
         let timestamp = nimbus_core::shapes::Timestamp::from_millis(self.clock.now_millis()).to_iso8601();
         let version = topic.attributes.get("SignatureVersion").map(String::as_str).unwrap_or("1").to_string();
@@ -215,7 +217,7 @@ impl Sns {
                 "lambda" => (note.lambda_event(&sub.arn), Vec::new()),
                 "http" | "https" => {
                     let body = if sub.raw() { text.clone() } else { note.sqs_json() };
-                    self.post_notification(&targets, topic, sub, &p.message_id, body);
+                    posts.push(notification_post(topic, sub, &p.message_id, body));
                     continue;
                 }
                 other => {
@@ -236,31 +238,25 @@ impl Sns {
                 redrive(&targets, sub, delivery, &error);
             }
         }
-    }
-
-    /// POST a notification to an `http`/`https` subscriber on a background task, retried by
-    /// its delivery policy; when the retries are spent, the body goes to its dead-letter queue.
-    fn post_notification(&self, targets: &Targets, topic: &Topic, sub: &Subscription, message_id: &str, body: String) {
-        let (policy, content_type) = endpoint::effective(topic, sub);
-        let mut post = endpoint::Post::new(&sub.endpoint, "Notification", message_id, &topic.arn, &content_type)
-            .header("x-amz-sns-subscription-arn", &sub.arn);
-        if sub.raw() {
-            post = post.header("x-amz-sns-rawdelivery", "true");
-        }
-        post.delays = policy.delays();
-        post.alive = Some(self.alive(&sub.arn, true));
-        let dead = Delivery::new(&topic.account, &topic.region, &sub.endpoint, body.clone());
-        post.body = body;
-        let (targets, sub) = (targets.clone(), sub.clone());
-        endpoint::spawn(self.clock.clone(), post, move |error| {
-            tracing::warn!(subscription = %sub.arn, %error, "SNS HTTP delivery failed after its retries");
-            redrive(&targets, &sub, dead, &error);
-        });
+        self.send(posts)
     }
 }
 
+/// The POST of a notification to an `http`/`https` subscriber, retried by its delivery policy.
+fn notification_post(topic: &Topic, sub: &Subscription, message_id: &str, body: String) -> crate::state::Delivery {
+    let (policy, content_type) = endpoint::effective(topic, sub);
+    let mut post = endpoint::Post::new(&sub.endpoint, "Notification", message_id, &topic.arn, &content_type)
+        .header("x-amz-sns-subscription-arn", &sub.arn);
+    if sub.raw() {
+        post = post.header("x-amz-sns-rawdelivery", "true");
+    }
+    post.delays = policy.delays();
+    post.body = body;
+    Sns::delivery(&sub.arn, "Notification", Some(true), post)
+}
+
 /// Send a failed delivery to the subscription's dead-letter queue, if it has one.
-fn redrive(targets: &Targets, sub: &Subscription, mut d: Delivery, error: &str) {
+pub(crate) fn redrive(targets: &Targets, sub: &Subscription, mut d: Delivery, error: &str) {
     let dlq = sub
         .attributes
         .get("RedrivePolicy")

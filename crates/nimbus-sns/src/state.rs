@@ -56,6 +56,22 @@ pub enum Record {
     /// An `http`/`https` subscription unsubscribed: its `UnsubscribeConfirmation` token can
     /// restore it (ConfirmSubscription or the message's `SubscribeURL`), as on AWS.
     Unsubscribed(Subscription),
+    /// An `http`/`https` delivery not yet done: journaled before Publish (or Subscribe) answers,
+    /// updated after each failed attempt, removed when it ends.
+    Delivery(Delivery),
+}
+
+/// A pending POST to an `http`/`https` subscriber and what it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub subscription_arn: String,
+    /// `Notification`, `SubscriptionConfirmation` or `UnsubscribeConfirmation`.
+    pub kind: String,
+    /// The subscription state the delivery is for (confirmed for notifications, pending for a
+    /// confirmation); none: wanted whatever becomes of the subscription.
+    pub wants_confirmed: Option<bool>,
+    pub post: crate::endpoint::Post,
 }
 
 #[derive(Default)]
@@ -64,6 +80,8 @@ pub struct Topics {
     pub subscriptions: BTreeMap<String, Subscription>,
     /// Unsubscribed `http`/`https` subscriptions that their token can still restore.
     pub unsubscribed: BTreeMap<String, Subscription>,
+    /// Pending `http`/`https` deliveries by id.
+    pub deliveries: BTreeMap<String, Delivery>,
 }
 
 impl Topics {
@@ -84,6 +102,10 @@ pub fn unsubscribed_key(arn: &str) -> String {
     format!("u/{arn}")
 }
 
+pub fn delivery_key(id: &str) -> String {
+    format!("d/{id}")
+}
+
 impl Persist for Topics {
     type Record = Record;
 
@@ -97,6 +119,12 @@ impl Persist for Topics {
             }
             (_, Some(Record::Unsubscribed(s))) => {
                 self.unsubscribed.insert(s.arn.clone(), s);
+            }
+            (_, Some(Record::Delivery(d))) => {
+                self.deliveries.insert(d.id.clone(), d);
+            }
+            (Some(("d", id)), None) => {
+                self.deliveries.remove(id);
             }
             (Some(("u", arn)), None) => {
                 self.unsubscribed.remove(arn);

@@ -30,6 +30,8 @@ pub fn register(
     targets.register("sns", sns.handle());
     *sns.handle().targets.write() = Some(targets.clone());
     *sns.handle().endpoint.write() = format!("http://127.0.0.1:{}", listen.port());
+    // HTTP/S deliveries the last run had not finished go on, now that their DLQs are reachable.
+    sns.handle().resume_deliveries();
     let events = nimbus_events::EventBridge::open(data_dir, router.clock().clone())?;
     targets.register("events", events.clone());
     *events.targets.write() = Some(targets.clone());
