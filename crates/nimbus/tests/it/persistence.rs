@@ -129,7 +129,9 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
                 .send()
         );
         log.functions[k].code_sha256 = created.code_sha256().map(str::to_string);
-        // Lambda creates the function before it takes an update: wait as a deploy tool does.
+        // Lambda creates the function before it takes an update: wait as a deploy tool does (part
+        // of the update step: a kill meanwhile leaves the update unanswered).
+        log.functions[k].updated = Ack::InFlight;
         loop {
             match lambda.get_function_configuration().function_name(&name).send().await {
                 Ok(c) if c.state() == Some(&aws_sdk_lambda::types::State::Pending) => {
