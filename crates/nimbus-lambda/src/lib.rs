@@ -64,6 +64,8 @@ pub struct Lambda {
     pub kms: RwLock<Option<std::sync::Arc<dyn nimbus_core::crypto::KeyService>>>,
     /// How long an update is shown in progress ([`invoke::Settings::update_window`]).
     pub update_window: std::time::Duration,
+    /// How long a new function is shown `Pending` ([`invoke::Settings::create_window`]).
+    pub create_window: std::time::Duration,
     /// Running pollers by mapping UUID.
     pollers: parking_lot::Mutex<std::collections::HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     /// Scratch space for unpacked code and environments; removed on drop.
@@ -85,7 +87,7 @@ impl Lambda {
         clock: nimbus_core::clock::Clock,
     ) -> std::io::Result<Lambda> {
         let work_dir = nimbus_core::scratch::create("lambda")?;
-        let update_window = settings.update_window;
+        let (update_window, create_window) = (settings.update_window, settings.create_window);
         let invoker = invoke::Invoker::new(&work_dir, settings, sink)?;
         let durable = durable::Durable::open(data_dir.map(|d| d.join("lambda")).as_deref())?;
         let (store, blobs, journal) = match data_dir {
@@ -113,6 +115,7 @@ impl Lambda {
             streams: esm::stream::StreamSources::open(data_dir)?,
             kms: RwLock::new(None),
             update_window,
+            create_window,
             pollers: Default::default(),
             work_dir,
         })
@@ -319,7 +322,7 @@ impl Lambda {
         model
             .decode_input(op, &labels, &req.query, &req.headers, &req.body)
             .map_err(model_error)
-            .and_then(|input| api::functions::precheck(&op.name, &input).map(|()| input))
+            .and_then(|input| api::functions::precheck(&op.name, &input, self.clock.now().date_naive()).map(|()| input))
             .and_then(|input| model.validate(op, &input).map(|()| input).map_err(model_error))
             .map(|mut input| {
                 integral_numbers(&mut input);

@@ -277,12 +277,11 @@ fn front_end_headers(req: &HttpRequest, trace: &str) -> Vec<(&'static str, Strin
 /// The client's address as the event reports it (nimbus listens on loopback).
 const SOURCE_IP: &str = "127.0.0.1";
 
-/// AWS's payload format 2.0 event for a function URL request. The path is the one the client
-/// sent, escapes kept (`%2F`, `%20`), except that an escaped `%` arrives as `%`, as AWS's front
-/// end gives it: a client that sends `/pa2%Fth/1` (as `/pa2%25Fth/1`) shows `/pa2%Fth/1`.
+/// AWS's payload format 2.0 event for a function URL request. `rawPath` is the path exactly as
+/// the client sent it (`/space%20value`, `/pa2%25Fth/1`); `requestContext.http.path` is it
+/// percent-decoded (`/space value`, `/pa2%Fth/1`), as AWS's URL front end gives them.
 fn event(req: &HttpRequest, url_id: &str, raw: &str, request_id: &str, trace: &str) -> Value {
-    let unescaped = raw.replace("%25", "%");
-    let path = unescaped.as_str();
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     let named_by_connection: Vec<String> = req
         .header("connection")
         .map(|c| c.split(',').map(|n| n.trim().to_ascii_lowercase()).collect())
@@ -328,7 +327,7 @@ fn event(req: &HttpRequest, url_id: &str, raw: &str, request_id: &str, trace: &s
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": path,
+        "rawPath": raw,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": {
@@ -338,7 +337,7 @@ fn event(req: &HttpRequest, url_id: &str, raw: &str, request_id: &str, trace: &s
             "domainPrefix": url_id,
             "http": {
                 "method": req.method.as_str(),
-                "path": path,
+                "path": decoded,
                 "protocol": "HTTP/1.1",
                 "sourceIp": SOURCE_IP,
                 "userAgent": req.header("user-agent").unwrap_or_default(),

@@ -64,6 +64,12 @@ struct Args {
     #[arg(long, env = "NIMBUS_LAMBDA_UPDATE_MS", default_value_t = 250)]
     lambda_update_ms: u64,
 
+    /// How long (milliseconds) a new Lambda function shows `State: Pending` after CreateFunction
+    /// has stored and checked its code (Invoke and updates are refused meanwhile, as on AWS). 0:
+    /// Active as soon as CreateFunction has answered, since nimbus has nothing left to do.
+    #[arg(long, env = "NIMBUS_LAMBDA_CREATE_MS", default_value_t = 0)]
+    lambda_create_ms: u64,
+
     /// Debug mode: lift function timeouts so a debugger can be attached to the runtime process
     /// (see `/_nimbus/lambda/environments` for its pid and command line).
     #[arg(long, env = "NIMBUS_LAMBDA_DEBUG")]
@@ -237,6 +243,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         debug: args.lambda_debug,
         runtime_overrides: runtime_overrides(&args),
         update_window: std::time::Duration::from_millis(args.lambda_update_ms),
+        create_window: std::time::Duration::from_millis(args.lambda_create_ms),
         cache_dir: args.cache_dir.clone(),
     };
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;

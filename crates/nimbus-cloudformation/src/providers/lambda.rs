@@ -255,6 +255,7 @@ async fn create_function(cx: Cx, props: Value) -> Outcome {
         other => other,
     }
     .map_err(|e| failure(&e))?;
+    wait_updated(&cx, &name).await?;
     if let Some(n) = props.get("ReservedConcurrentExecutions") {
         let path = format!("/2017-10-31/functions/{}/concurrency", seg(&name));
         rest(&cx, Method::PUT, &path, vec![], Some(json!({"ReservedConcurrentExecutions": n})))
@@ -320,19 +321,22 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
     Ok(function_created(&out))
 }
 
-/// Wait, as CloudFormation does, until Lambda has applied an update (`LastUpdateStatus` no
-/// longer `InProgress`): the next update of the function would be refused before that.
+/// Wait, as CloudFormation does, until Lambda has created the function (`State` no longer
+/// `Pending`) and applied its last update (`LastUpdateStatus` no longer `InProgress`): before
+/// that it refuses invocations (custom resources), versions and further updates.
 async fn wait_updated(cx: &Cx, name: &str) -> Result<(), String> {
     let path = format!("/2015-03-31/functions/{}", seg(name));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let out = rest(cx, Method::GET, &path, vec![], None).await.map_err(|e| failure(&e))?;
-        match out["Configuration"]["LastUpdateStatus"].as_str() {
-            Some("InProgress") if tokio::time::Instant::now() < deadline => {
+        let config = &out["Configuration"];
+        let busy = config["State"] == "Pending" || config["LastUpdateStatus"] == "InProgress";
+        match busy {
+            true if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Some("InProgress") => return Err(format!("Function {name} did not finish updating")),
-            _ => return Ok(()),
+            true => return Err(format!("Function {name} did not become active")),
+            false => return Ok(()),
         }
     }
 }

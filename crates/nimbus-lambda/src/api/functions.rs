@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use nimbus_core::RequestContext;
 use serde_json::{json, Value};
 
-use super::{new_revision, timestamp};
+use super::{new_revision, runtime_lifecycle, timestamp};
 use crate::code;
 use crate::error::{self, Result};
 use crate::ident::{self, FunctionId};
@@ -13,40 +13,6 @@ use crate::state::{
     CodeRef, Environment, Function, FunctionConfig, LayerReference, Transition, TransitionKind, Version,
 };
 use crate::{member, member_bool, member_str, Lambda};
-
-/// Runtimes AWS no longer lets anyone create or update functions with.
-const BLOCKED_RUNTIMES: &[&str] = &[
-    "nodejs",
-    "nodejs4.3",
-    "nodejs4.3-edge",
-    "nodejs6.10",
-    "nodejs8.10",
-    "nodejs10.x",
-    "nodejs12.x",
-    "python2.7",
-    "python3.6",
-    "python3.7",
-    "dotnetcore1.0",
-    "dotnetcore2.0",
-    "dotnetcore2.1",
-    "dotnetcore3.1",
-    "ruby2.5",
-    "ruby2.7",
-    "go1.x",
-    // Deprecated and blocked for creation by AWS's runtime table since 2024–2025.
-    "java8",
-    "provided",
-    "nodejs14.x",
-    "nodejs16.x",
-    "python3.8",
-    "dotnet6",
-    "dotnet7",
-    // Deprecated Sep 2025 and Dec 2025; blocked for creation in 2026.
-    "nodejs18.x",
-    "python3.9",
-    // Deprecated Apr 30, 2026; blocked for creation since Aug 31, 2026.
-    "nodejs20.x",
-];
 
 /// Environment variables the Lambda runtime sets itself.
 const RESERVED_ENV_KEYS: &[&str] = &[
@@ -68,30 +34,6 @@ const RESERVED_ENV_KEYS: &[&str] = &[
     "AWS_LAMBDA_RUNTIME_API",
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
-];
-
-/// Runtimes AWS accepts for new functions, in the order its error message lists them.
-const SUPPORTED_RUNTIMES: &[&str] = &[
-    "nodejs24.x",
-    "nodejs22.x",
-    "python3.14",
-    "python3.13",
-    "python3.12",
-    "python3.11",
-    "python3.10",
-    "java25",
-    "java21",
-    "java17",
-    "java11",
-    "java8.al2",
-    "dotnet10",
-    "dotnet8",
-    "ruby4.0",
-    "ruby3.4",
-    "ruby3.3",
-    "ruby3.2",
-    "provided.al2023",
-    "provided.al2",
 ];
 
 const MAX_ENV_BYTES: usize = 4096;
@@ -159,21 +101,35 @@ fn render_with(config: &FunctionConfig, view: View, revision: Option<&str>) -> V
     serde_json::to_value(config).expect("config serializes")
 }
 
-/// Start showing a create or update of `version` for the configured window.
-pub fn begin_transition(lambda: &Lambda, version: &mut Version, kind: TransitionKind) {
+/// Start showing a create or update of `version` for `window`.
+pub fn begin_transition(version: &mut Version, kind: TransitionKind, window: std::time::Duration) {
     version.transition =
-        Some(Transition { until: std::time::Instant::now() + lambda.update_window, kind, revision_id: new_revision() });
+        Some(Transition { until: std::time::Instant::now() + window, kind, revision_id: new_revision() });
 }
 
-/// AWS refuses to change a function while an update of it is still being applied.
+/// AWS refuses to change a function while it is still being created or an update of it is
+/// still being applied, with a message that says which.
 pub fn check_not_updating(ctx: &RequestContext, function: &Function) -> Result<()> {
-    if function.latest.in_transition(std::time::Instant::now()).is_some() {
-        return Err(error::conflict(format!(
-            "The operation cannot be performed at this time. An update is in progress for resource: {}",
-            ident::function_arn(ctx, function.name())
-        )));
+    let arn = ident::function_arn(ctx, function.name());
+    match function.latest.in_transition(std::time::Instant::now()).map(|t| t.kind) {
+        Some(TransitionKind::Creating) => Err(error::conflict(format!(
+            "The operation cannot be performed at this time. The resource {arn} is currently in the following state: 'Pending'. StateReasonCode: 'Creating'"
+        ))),
+        Some(TransitionKind::Updating) => Err(error::conflict(format!(
+            "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// AWS refuses to invoke a version that is still being created (`State: Pending`).
+pub fn check_invocable(version: &Version) -> Result<()> {
+    match version.in_transition(std::time::Instant::now()) {
+        Some(t) if t.kind == TransitionKind::Creating => Err(error::conflict(
+            "The operation cannot be performed at this time. The function is currently in the following state: Pending",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Look up the function an identifier names, or AWS's not-found error.
@@ -254,7 +210,7 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         (Some(code_source(lambda, ctx, &code_input)?), None)
     };
     if let Some(rt) = &runtime {
-        check_runtime(rt)?;
+        runtime_lifecycle::check_create(rt, today(ctx))?;
     }
     let environment = environment(input)?;
     let now = timestamp(ctx);
@@ -350,12 +306,15 @@ pub fn create_function(lambda: &Lambda, ctx: &RequestContext, input: &Value) -> 
         recursive_loop: None,
         scaling_configs: Default::default(),
     };
-    let mut shown = render(&function.latest.config, View::Created);
+    // `$LATEST` is shown being created for a while (invocations and updates are refused
+    // meanwhile), as AWS shows it until the function is Active.
+    begin_transition(&mut function.latest, TransitionKind::Creating, lambda.create_window);
+    let mut shown = render_version(&function.latest, View::Created);
     if member_bool(input, "Publish") {
         // The published version is shown being created for a while, as AWS shows it.
         let number = super::versions::publish(ctx, &mut function, None).config.version;
         if let Some(version) = number.parse().ok().and_then(|n: u64| function.versions.get_mut(&n)) {
-            begin_transition(lambda, version, TransitionKind::Creating);
+            begin_transition(version, TransitionKind::Creating, lambda.create_window);
         }
         shown["Version"] = json!(number);
     }
@@ -518,9 +477,9 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         .ok_or_else(|| error::function_not_found(&ident::function_arn(ctx, &id.name)))?;
     check_not_updating(ctx, function)?;
     check_revision(input, &function.latest.config.revision_id)?;
-    // A function on a runtime AWS has blocked can no longer be updated.
+    // A function on a runtime past AWS's update block can no longer get new code.
     if let Some(rt) = function.latest.config.runtime.as_deref() {
-        check_runtime(rt)?;
+        runtime_lifecycle::check_update(rt, today(ctx))?;
     }
     let is_image = function.latest.config.package_type == "Image";
     if is_image && new_code.is_some() {
@@ -562,7 +521,7 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         return Ok(render(&latest.config, View::Current));
     }
     function.latest = latest;
-    begin_transition(lambda, &mut function.latest, TransitionKind::Updating);
+    begin_transition(&mut function.latest, TransitionKind::Updating, lambda.update_window);
     let shown = if member_bool(input, "Publish") {
         // AWS answers with the new version, itself still being created.
         let before = function.next_version;
@@ -570,7 +529,7 @@ pub fn update_function_code(lambda: &Lambda, ctx: &RequestContext, input: &Value
         let created = function.next_version != before;
         match number.parse().ok().and_then(|n: u64| function.versions.get_mut(&n)) {
             Some(version) if created => {
-                begin_transition(lambda, version, TransitionKind::Creating);
+                begin_transition(version, TransitionKind::Creating, lambda.update_window);
                 render_version(version, View::Created)
             }
             // Nothing new to publish: the version that has this code already.
@@ -611,12 +570,11 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
                 "Please don't provide Runtime when updating a function with packageType Image.",
             ));
         }
-        check_runtime(rt)?;
+        // Naming a runtime past its update block is refused (even the function's own); other
+        // configuration changes of such a function go through, as on AWS.
+        runtime_lifecycle::check_update(rt, today(ctx))?;
         config.runtime = Some(rt.to_string());
         config.runtime_version_config = Some(runtime_version_config(ctx, rt));
-    } else if let Some(rt) = config.runtime.as_deref() {
-        // A function on a runtime AWS has blocked can no longer be updated.
-        check_runtime(rt)?;
     }
     if let Some(handler) = member_str(input, "Handler") {
         if is_image {
@@ -685,7 +643,7 @@ pub fn update_function_configuration(lambda: &Lambda, ctx: &RequestContext, inpu
     latest.config.last_modified = timestamp(ctx);
     latest.config.revision_id = new_revision();
     function.latest = latest;
-    begin_transition(lambda, &mut function.latest, TransitionKind::Updating);
+    begin_transition(&mut function.latest, TransitionKind::Updating, lambda.update_window);
     lambda.save_function(ctx, &id.name, Some(function))?;
     Ok(render_version(&function.latest, View::Updating))
 }
@@ -796,13 +754,9 @@ fn upload_code(lambda: &Lambda, ctx: &RequestContext, code_input: &Value) -> Res
     Err(error::invalid_parameter("Please provide a source for function code."))
 }
 
-fn check_runtime(runtime: &str) -> Result<()> {
-    if BLOCKED_RUNTIMES.contains(&runtime) {
-        return Err(error::invalid_parameter(format!(
-            "The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
-        )));
-    }
-    Ok(())
+/// The date on nimbus's clock (UTC), which AWS's runtime blocks are compared with.
+fn today(ctx: &RequestContext) -> chrono::NaiveDate {
+    ctx.clock.now().date_naive()
 }
 
 fn check_revision(input: &Value, current: &str) -> Result<()> {
@@ -959,7 +913,7 @@ const MAX_MEMORY_MB: u64 = 10_240;
 
 /// Checks AWS makes before model validation: an unknown runtime is a parameter error, not a
 /// validation error.
-pub fn precheck(operation: &str, input: &Value) -> Result<()> {
+pub fn precheck(operation: &str, input: &Value, today: chrono::NaiveDate) -> Result<()> {
     if !matches!(operation, "CreateFunction" | "UpdateFunctionConfiguration") {
         return Ok(());
     }
@@ -984,7 +938,7 @@ pub fn precheck(operation: &str, input: &Value) -> Result<()> {
         if !known {
             return Err(error::invalid_parameter(format!(
                 "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
-                SUPPORTED_RUNTIMES.join(", ")
+                runtime_lifecycle::offered(today).join(", ")
             )));
         }
     }

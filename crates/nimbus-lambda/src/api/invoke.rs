@@ -84,8 +84,21 @@ fn call(lambda: &Arc<Lambda>, ctx: &RequestContext, input: &Value) -> Result<Cal
         None => None,
     };
     let target = target(lambda, ctx, &id)?;
+    check_state(lambda, ctx, &id, &target)?;
     let log_tail = member_str(input, "LogType") == Some("Tail");
     Ok(Call { id, invocation_type, payload, client_context, log_tail, target })
+}
+
+/// Invoke refuses the version it resolved while that is still being created, as AWS does
+/// (callers wait for `State: Active`); internal invokers (mappings, retries) are not asked.
+fn check_state(lambda: &Lambda, ctx: &RequestContext, id: &ident::FunctionId, target: &Target) -> Result<()> {
+    let store = lambda.store.read();
+    let function = super::functions::find_resolved(store.region(&ctx.account, &ctx.region), ctx, id)?;
+    let version = match target.config.version.parse::<u64>() {
+        Ok(n) => function.versions.get(&n),
+        Err(_) => Some(&function.latest),
+    };
+    version.map_or(Ok(()), super::functions::check_invocable)
 }
 
 /// A caller invoking a function of another account by ARN runs it in the owner's account when

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod permissions;
 pub mod provisioned;
 pub mod runtime_config;
+pub mod runtime_lifecycle;
 pub mod tags;
 pub mod urls;
 pub mod versions;

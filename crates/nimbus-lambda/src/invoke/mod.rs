@@ -45,6 +45,8 @@ pub struct Settings {
     /// How long an update shows `LastUpdateStatus: InProgress` (and a version it publishes
     /// `State: Pending`); another update meanwhile is refused, as on AWS.
     pub update_window: Duration,
+    /// How long a new function shows `State: Pending` once CreateFunction has answered.
+    pub create_window: Duration,
     /// Nimbus's cache folder (the AWS SDK functions import); `None`: [`sdk::default_cache_dir`].
     pub cache_dir: Option<PathBuf>,
 }
@@ -60,6 +62,7 @@ impl Default for Settings {
             debug: false,
             runtime_overrides: HashMap::new(),
             update_window: DEFAULT_UPDATE_WINDOW,
+            create_window: Duration::ZERO,
             cache_dir: None,
         }
     }

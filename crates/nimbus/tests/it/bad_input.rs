@@ -1402,6 +1402,7 @@ async fn seed(server: &Server) {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "seed").await;
     lambda.publish_version().function_name("seed").description("v1").send().await.unwrap();
     lambda.create_alias().function_name("seed").name("live").function_version("1").send().await.unwrap();
     lambda

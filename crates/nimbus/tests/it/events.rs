@@ -211,6 +211,7 @@ def handler(event, context):
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "dest").await;
     let topic = sns.create_topic().name("results").send().await.unwrap().topic_arn().unwrap().to_string();
     let (ok_url, ok_arn) = queue(&sqs, "ok-results").await;
     sns.subscribe()

@@ -180,7 +180,7 @@ pub async fn create_python_function(
 ) -> aws_sdk_lambda::operation::create_function::CreateFunctionOutput {
     use aws_sdk_lambda::primitives::Blob;
     use aws_sdk_lambda::types::{FunctionCode, Runtime};
-    lambda
+    let out = lambda
         .create_function()
         .function_name(name)
         .runtime(Runtime::Python312)
@@ -193,7 +193,10 @@ pub async fn create_python_function(
         )
         .send()
         .await
-        .expect("create function")
+        .expect("create function");
+    // As deploy tools do: AWS refuses invocations and updates until the function is Active.
+    wait_updated(lambda, name).await;
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,6 +488,7 @@ pub async fn create_function_with(
         create = create.environment(environment.build());
     }
     create.send().await.expect("create function");
+    wait_updated(lambda, name).await;
 }
 
 /// Invoke synchronously; the function error (if any) and the payload as JSON.
@@ -504,16 +508,18 @@ pub async fn invoke_json(
     (out.function_error().map(str::to_string), body)
 }
 
-/// Wait until Lambda has applied the last update of `function` (`LastUpdateStatus` no longer
-/// `InProgress`), as a deploy tool does before its next update: AWS refuses one meanwhile.
+/// Wait until Lambda has created `function` (`State` no longer `Pending`) and applied its last
+/// update (`LastUpdateStatus` no longer `InProgress`), as a deploy tool does before invoking or
+/// updating it again: AWS refuses both meanwhile.
 pub async fn wait_updated(lambda: &aws_sdk_lambda::Client, function: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let config = lambda.get_function_configuration().function_name(function).send().await.unwrap();
-        if config.last_update_status().map(|s| s.as_str()) != Some("InProgress") {
+        let pending = config.state() == Some(&aws_sdk_lambda::types::State::Pending);
+        if !pending && config.last_update_status().map(|s| s.as_str()) != Some("InProgress") {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{function} still updating after 60 s");
+        assert!(std::time::Instant::now() < deadline, "{function} still pending or updating after 60 s");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }

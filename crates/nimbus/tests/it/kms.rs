@@ -571,6 +571,7 @@ async fn a_function_with_a_disabled_kms_key_cannot_be_invoked() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "env-kms").await;
     let out = lambda.invoke().function_name("env-kms").send().await.unwrap();
     assert_eq!(out.payload().unwrap().as_ref(), br#""hi""#, "the function sees plain values");
     kms.disable_key().key_id(key.key_id()).send().await.unwrap();
@@ -641,6 +642,7 @@ async fn environment_variables_are_encrypted_at_rest_with_the_functions_key() {
             .send()
             .await
             .unwrap();
+        wait_updated(&lambda, &name).await;
     }
     let out = lambda.invoke().function_name("sealed").send().await.unwrap();
     assert_eq!(out.payload().unwrap().as_ref(), br#""sealed-value-7f3a""#);

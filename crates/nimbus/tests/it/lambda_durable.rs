@@ -49,6 +49,7 @@ async fn durable_answers_parse_in_the_rust_sdk() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "by-hand").await;
 
     let started = lambda
         .invoke()

@@ -343,13 +343,14 @@ async fn state_is_isolated_per_account_and_region() {
     assert_eq!(default.list_functions().send().await.unwrap().functions().len(), 1);
 }
 
-/// An update takes a while on AWS: `$LATEST` shows `LastUpdateStatus: InProgress` and a version
-/// published with it `State: Pending` until it is applied (the waiters read these), and another
-/// update meanwhile is refused with AWS's conflict. The window is stretched here so a loaded
-/// machine cannot miss it.
+/// Creating and updating take a while on AWS: a new function is `State: Pending` (Invoke and
+/// updates refused with AWS's texts) until it is Active; after an update `$LATEST` shows
+/// `LastUpdateStatus: InProgress` and a version published with it `State: Pending` until it is
+/// applied (the waiters read these), and another update meanwhile is refused with AWS's
+/// conflict. The windows are stretched here so a loaded machine cannot miss them.
 #[tokio::test]
 async fn updates_are_in_progress_for_a_while_and_refuse_another_update() {
-    let server = Server::start_with(&["--lambda-update-ms", "4000"]);
+    let server = Server::start_with(&["--lambda-update-ms", "4000", "--lambda-create-ms", "4000"]);
     let lambda = server.lambda();
     let code = |body: &str| FunctionCode::builder().zip_file(Blob::new(python_zip(body))).build();
     let created = lambda
@@ -371,6 +372,50 @@ async fn updates_are_in_progress_for_a_while_and_refuse_another_update() {
     let v1 = lambda.get_function_configuration().function_name("sm").qualifier("1").send().await.unwrap();
     assert_eq!(v1.state(), Some(&State::Pending));
     assert_eq!(v1.last_update_status(), None);
+    let pending = lambda.get_function_configuration().function_name("sm").send().await.unwrap();
+    assert_eq!(pending.state(), Some(&State::Pending));
+    assert_eq!(pending.state_reason_code().map(|c| c.as_str()), Some("Creating"));
+    assert_eq!(pending.revision_id(), created.revision_id());
+
+    // While Pending: Invoke and updates are refused, as AWS refuses them.
+    for qualifier in [None, Some("1")] {
+        let err = lambda
+            .invoke()
+            .function_name("sm")
+            .set_qualifier(qualifier.map(str::to_string))
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_resource_conflict_exception(), "{qualifier:?}: {err:?}");
+        assert_eq!(
+            err.message(),
+            Some("The operation cannot be performed at this time. The function is currently in the following state: Pending")
+        );
+        assert_eq!(err.meta().code(), Some("ResourceConflictException"));
+    }
+    let err = lambda.update_function_configuration().function_name("sm").timeout(5).send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(409));
+    let err = err.into_service_error();
+    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    assert_eq!(
+        err.message(),
+        Some("The operation cannot be performed at this time. The resource arn:aws:lambda:us-east-1:000000000000:function:sm is currently in the following state: 'Pending'. StateReasonCode: 'Creating'")
+    );
+    lambda.wait_until_function_active_v2().function_name("sm").wait(std::time::Duration::from_secs(60)).await.unwrap();
+    let active = lambda.get_function_configuration().function_name("sm").send().await.unwrap();
+    assert_eq!(active.state(), Some(&State::Active));
+    assert_eq!(active.last_update_status().map(|s| s.as_str()), Some("Successful"));
+    assert_eq!(active.timeout(), Some(3), "the refused update changed nothing");
+    lambda
+        .wait_until_published_version_active()
+        .function_name("sm")
+        .qualifier("1")
+        .wait(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let out = lambda.invoke().function_name("sm").qualifier("1").send().await.unwrap();
+    assert_eq!(out.payload().unwrap().as_ref(), b"1");
 
     let updated = lambda
         .update_function_code()
@@ -441,57 +486,120 @@ async fn updates_are_in_progress_for_a_while_and_refuse_another_update() {
     lambda.update_function_configuration().function_name("sm").timeout(9).send().await.unwrap();
 }
 
-/// Runtimes AWS has blocked (its runtime table, December 2026) are refused on create and on
-/// update, with AWS's text; nothing is created or changed.
+/// AWS's runtime table: from a runtime's "Block function create" date CreateFunction refuses
+/// it, from its "Block function update" date code updates of functions on it and
+/// UpdateFunctionConfiguration naming it are refused (other configuration changes still go
+/// through), with AWS's text. Dates follow nimbus's clock, moved here past nodejs20.x's
+/// 2027-02-01 and 2027-03-03.
 #[tokio::test]
-async fn deprecated_runtimes_are_refused_on_create_and_update() {
+async fn deprecated_runtimes_are_refused_from_their_block_dates() {
     let server = Server::start();
     let lambda = server.lambda();
-    let message = |rt: &str| {
-        format!("The runtime parameter of {rt} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.")
+    let create = |name: &str, rt: Runtime| {
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(rt)
+            .role(ROLE)
+            .handler("index.handler")
+            .code(FunctionCode::builder().zip_file(Blob::new(python_zip("x = 1"))).build())
+            .send()
     };
+    assert!(nimbus_now(&server).await.as_str() < "2027-02-01", "this test starts before nodejs20.x's blocks");
+
+    // Blocked for creation long ago (AWS refused these in its answers recorded in 2026).
     for rt in [
         Runtime::Java8,
         Runtime::Provided,
         Runtime::Go1x,
         Runtime::Nodejs14x,
-        Runtime::Nodejs16x,
-        Runtime::Nodejs18x,
-        Runtime::Nodejs20x,
+        Runtime::Nodejs12x,
         Runtime::Python37,
-        Runtime::Python38,
-        Runtime::Python39,
+        Runtime::Python36,
         Runtime::Ruby27,
         Runtime::Dotnetcore31,
-        Runtime::Dotnet6,
     ] {
-        let err = lambda
-            .create_function()
-            .function_name("old")
-            .runtime(rt.clone())
-            .role(ROLE)
-            .handler("index.handler")
-            .code(FunctionCode::builder().zip_file(Blob::new(python_zip("x = 1"))).build())
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error();
-        assert!(err.is_invalid_parameter_value_exception(), "{rt:?}: {err:?}");
-        assert_eq!(err.message(), Some(message(rt.as_str()).as_str()));
+        refused(create("old", rt.clone()).await.unwrap_err(), rt.as_str());
     }
     assert!(lambda.list_functions().send().await.unwrap().functions().is_empty());
-
+    // Deprecated, but AWS moved their blocks to 2027.
+    for (name, rt) in [("n20", Runtime::Nodejs20x), ("p39", Runtime::Python39), ("r32", Runtime::Ruby32)] {
+        create(name, rt).await.unwrap();
+        wait_updated(&lambda, name).await;
+    }
+    // Back to a runtime blocked for creation but not yet for updates: allowed; past both: not.
     create_python_function(&lambda, "current").await;
-    let err = lambda
-        .update_function_configuration()
-        .function_name("current")
-        .runtime(Runtime::Python38)
+    lambda.update_function_configuration().function_name("current").runtime(Runtime::Java8).send().await.unwrap();
+    wait_updated(&lambda, "current").await;
+    let err = lambda.update_function_configuration().function_name("current").runtime(Runtime::Python36).send().await;
+    refused(err.unwrap_err(), "python3.6");
+    let config = lambda.get_function_configuration().function_name("current").send().await.unwrap();
+    assert_eq!(config.runtime(), Some(&Runtime::Java8));
+
+    advance_clock_to(&server, "2027-02-01").await;
+    refused(create("n20-late", Runtime::Nodejs20x).await.unwrap_err(), "nodejs20.x");
+    let unknown = lambda
+        .create_function()
+        .function_name("x")
+        .runtime(Runtime::from("nodejs99.x"))
+        .role(ROLE)
+        .handler("h")
+        .code(FunctionCode::builder().zip_file(Blob::new(python_zip("x = 1"))).build())
         .send()
         .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
-    assert_eq!(err.message(), Some(message("python3.8").as_str()));
-    let config = lambda.get_function_configuration().function_name("current").send().await.unwrap();
-    assert_eq!(config.runtime(), Some(&Runtime::Python312));
+        .unwrap_err();
+    let offered = ProvideErrorMetadata::meta(&unknown).message().unwrap().to_string();
+    assert!(offered.starts_with("Value nodejs99.x at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [python3.14, provided.al2023,"), "{offered}");
+    assert!(!offered.contains("nodejs20.x") && offered.contains("nodejs22.x"), "{offered}");
+    // Existing functions still take new code until the update block.
+    let code =
+        |name: &str| lambda.update_function_code().function_name(name).zip_file(Blob::new(python_zip("x = 2"))).send();
+    code("n20").await.unwrap();
+    wait_updated(&lambda, "n20").await;
+
+    advance_clock_to(&server, "2027-03-03").await;
+    refused(code("n20").await.unwrap_err(), "nodejs20.x");
+    refused(code("current").await.unwrap_err(), "java8");
+    let err = lambda.update_function_configuration().function_name("n20").runtime(Runtime::Nodejs20x).send().await;
+    refused(err.unwrap_err(), "nodejs20.x");
+    // Other configuration changes of such a function, and moving it to a current runtime, go through.
+    lambda.update_function_configuration().function_name("n20").memory_size(256).send().await.unwrap();
+    wait_updated(&lambda, "n20").await;
+    lambda.update_function_configuration().function_name("n20").runtime(Runtime::Nodejs22x).send().await.unwrap();
+    wait_updated(&lambda, "n20").await;
+    code("n20").await.unwrap();
+    let config = lambda.get_function_configuration().function_name("n20").send().await.unwrap();
+    assert_eq!((config.runtime(), config.memory_size()), (Some(&Runtime::Nodejs22x), Some(256)));
+}
+
+/// A refusal of a blocked runtime, as AWS answers it.
+fn refused<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+    rt: &str,
+) {
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400), "{rt}: {err:?}");
+    assert_eq!(err.code(), Some("InvalidParameterValueException"), "{rt}");
+    let message = format!("The runtime parameter of {rt} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions.");
+    assert_eq!(err.message(), Some(message.as_str()), "{rt}");
+}
+
+/// Nimbus's clock, as RFC 3339.
+async fn nimbus_now(server: &Server) -> String {
+    let state: serde_json::Value =
+        reqwest::get(format!("{}/_nimbus/clock", server.endpoint())).await.unwrap().json().await.unwrap();
+    state["now"].as_str().unwrap().to_string()
+}
+
+/// Move nimbus's clock to just after midnight (UTC) of `date`, `YYYY-MM-DD`.
+async fn advance_clock_to(server: &Server, date: &str) {
+    let target = chrono::DateTime::parse_from_rfc3339(&format!("{date}T00:00:01Z")).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(&nimbus_now(server).await).unwrap();
+    let millis = (target - now).num_milliseconds().max(0);
+    let answer = reqwest::Client::new()
+        .post(format!("{}/_nimbus/clock/advance", server.endpoint()))
+        .body(format!(r#"{{"milliseconds": {millis}}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
 }

@@ -38,6 +38,7 @@ async fn create_provided(lambda: &aws_sdk_lambda::Client, name: &str, zip: Vec<u
         .send()
         .await
         .expect("create function");
+    wait_updated(&lambda, &name).await;
 }
 
 const ECHO: &str = r#"echo "handling $EVENT"
@@ -335,6 +336,7 @@ done
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "hot").await;
     assert_eq!(created.code_sha256(), Some("hot-reloading-hash-not-available"));
     let answer = |out: aws_sdk_lambda::operation::invoke::InvokeOutput| {
         String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap()
@@ -378,6 +380,7 @@ async fn rust_lambda_runtime_crate_bootstrap() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "rusty").await;
     let out = lambda.invoke().function_name("rusty").payload(Blob::new(r#"{"hello":"rust"}"#)).send().await.unwrap();
     assert_eq!(out.function_error(), None);
     let body: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();

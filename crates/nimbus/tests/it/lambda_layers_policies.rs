@@ -63,6 +63,7 @@ async fn layers_publish_list_attach_and_policies() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "with-layer").await;
     assert_eq!(created.layers()[0].arn(), Some("arn:aws:lambda:us-east-1:000000000000:layer:shared:2"));
     let out = lambda.invoke().function_name("with-layer").send().await.unwrap();
     assert_eq!(out.payload().unwrap().as_ref(), b"42", "{:?}", out.function_error());

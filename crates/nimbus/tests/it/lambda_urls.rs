@@ -176,8 +176,9 @@ fn python_zip_bytes(code: &[u8]) -> Vec<u8> {
     zip_of(&[("index.py", code)])
 }
 
-/// What a function URL's front end hands the function, as recorded from AWS: the path as sent
-/// (`/pa2%Fth/1`, which an HTTP client sends as `/pa2%25Fth/1`), the `x-forwarded-*` and
+/// What a function URL's front end hands the function, as recorded from AWS: `rawPath` as sent
+/// on the wire and `requestContext.http.path` decoded (`/pa2%Fth/1`, which an HTTP client
+/// sends as `/pa2%25Fth/1`; `/space%20value` and `/space value`), the `x-forwarded-*` and
 /// `x-amzn-*` headers it adds, hop-by-hop headers dropped, and the request's trace id the
 /// function's own.
 #[tokio::test]
@@ -219,7 +220,7 @@ async fn url_events_carry_the_raw_path_and_the_front_end_headers() {
     assert_eq!(response.status(), 200);
     let out: serde_json::Value = response.json().await.unwrap();
     let event = &out["event"];
-    assert_eq!(event["rawPath"], "/pa2%Fth/1");
+    assert_eq!(event["rawPath"], "/pa2%25Fth/1");
     assert_eq!(event["requestContext"]["http"]["path"], "/pa2%Fth/1");
     assert_eq!(event["queryStringParameters"], serde_json::json!({"q": "query", "multiQuery": "foo,/bar"}));
     let headers = event["headers"].as_object().unwrap();
@@ -254,4 +255,25 @@ async fn url_events_carry_the_raw_path_and_the_front_end_headers() {
         .unwrap();
     assert_eq!(out["event"]["headers"]["x-amzn-trace-id"], theirs);
     assert!(out["trace"].as_str().unwrap().starts_with(&format!("{theirs};Parent=")), "{}", out["trace"]);
+
+    // Sent as given (reqwest keeps `%` escapes, valid or not): rawPath keeps every escape,
+    // http.path decodes the valid ones (AWS's captures: `/capture/space%20value`).
+    let prefix = created.function_url().strip_prefix(&server.endpoint()).unwrap().trim_end_matches('/').to_string();
+    for (sent, decoded) in [
+        ("/pa2%Fth/1", "/pa2%Fth/1"),
+        ("/capture/space%20value", "/capture/space value"),
+        ("/capture/slash%2Fvalue", "/capture/slash/value"),
+        ("/capture/unicode-%CE%BB", "/capture/unicode-\u{3bb}"),
+        ("/capture/literal%2525value", "/capture/literal%25value"),
+        ("/double//slashes/", "/double//slashes/"),
+    ] {
+        let answer = server
+            .raw_with("GET", &format!("{prefix}{sent}"), &[], Vec::new(), std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "{sent}: {}", answer.text());
+        let out: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(out["event"]["rawPath"], sent);
+        assert_eq!(out["event"]["requestContext"]["http"]["path"], decoded, "{sent}");
+    }
 }

@@ -129,6 +129,23 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
                 .send()
         );
         log.functions[k].code_sha256 = created.code_sha256().map(str::to_string);
+        // Lambda creates the function before it takes an update: wait as a deploy tool does (part
+        // of the update step: a kill meanwhile leaves the update unanswered).
+        log.functions[k].updated = Ack::InFlight;
+        loop {
+            match lambda.get_function_configuration().function_name(&name).send().await {
+                Ok(c) if c.state() == Some(&aws_sdk_lambda::types::State::Pending) => {
+                    tokio::time::sleep(Duration::from_millis(25)).await
+                }
+                Ok(_) => break,
+                Err(err) => {
+                    if !killed.load(Ordering::SeqCst) {
+                        log.unexpected.push(format!("writer {w}: {err:?}"));
+                    }
+                    return log;
+                }
+            }
+        }
         let (timeout, description, env) =
             (log.functions[k].timeout, log.functions[k].description.clone(), log.functions[k].env.clone());
         step!(
@@ -533,6 +550,7 @@ async fn restart_keeps_values_and_numbering() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "keep").await;
     lambda.update_function_configuration().function_name("keep").timeout(9).send().await.unwrap();
     wait_updated(&lambda, "keep").await;
     assert_eq!(

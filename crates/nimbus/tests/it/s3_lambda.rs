@@ -30,6 +30,7 @@ async fn functions_and_layers_deploy_from_s3() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "from-s3").await;
     let out = lambda.invoke().function_name("from-s3").payload(Blob::new(r#"{"a":1}"#)).send().await.unwrap();
     let value: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(value, serde_json::json!({"got": {"a": 1}}));
@@ -207,6 +208,7 @@ async fn notifications_invoke_a_python_function_allowed_by_its_policy() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "on-upload").await;
     lambda
         .put_function_event_invoke_config()
         .function_name("on-upload")

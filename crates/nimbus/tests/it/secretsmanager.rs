@@ -296,6 +296,7 @@ async fn rotate_secret_runs_the_rotation_function_and_its_schedule() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "rotator").await;
     let function_arn = function.function_arn().unwrap().to_string();
     // As on AWS, Secrets Manager may invoke the rotation function only if its policy allows it.
     lambda

@@ -71,6 +71,7 @@ async fn consumer(lambda: &aws_sdk_lambda::Client, name: &str, out: &std::path::
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, &name).await;
 }
 
 fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -285,6 +286,7 @@ async fn async_failures_reach_an_sqs_destination() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "broken").await;
     lambda
         .put_function_event_invoke_config()
         .function_name("broken")
@@ -331,6 +333,7 @@ async fn async_failures_reach_the_dead_letter_queue_with_typed_attributes() {
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, "doomed").await;
     lambda.put_function_event_invoke_config().function_name("doomed").maximum_retry_attempts(0).send().await.unwrap();
     let accepted = lambda
         .invoke()

@@ -102,6 +102,7 @@ async fn function(lambda: &aws_sdk_lambda::Client, name: &str, out: &Path, mode:
         .send()
         .await
         .unwrap();
+    wait_updated(&lambda, &name).await;
 }
 
 async fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
