@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
 
-import { clientConfig, sdk, unique } from "./sdk.mjs";
+import { clientConfig, errorOf, sdk, unique } from "./sdk.mjs";
 
 const { DynamoDBClient, CreateTableCommand, GetItemCommand, waitUntilTableExists } = sdk("@aws-sdk/client-dynamodb");
 const {
@@ -14,15 +14,6 @@ const {
 const low = new DynamoDBClient(clientConfig);
 const doc = DynamoDBDocumentClient.from(low, { marshallOptions: { removeUndefinedValues: true } });
 const table = unique("js-orders");
-
-async function errorOf(promise) {
-    try {
-        await promise;
-    } catch (e) {
-        return e;
-    }
-    assert.fail("the call succeeded");
-}
 
 before(async () => {
     // Orders by customer; the GSI finds them by status, newest first.

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import { crc32 } from "node:zlib";
 
-import { clientConfig, sdk, unique, waitFor } from "./sdk.mjs";
+import { clientConfig, errorOf, sdk, unique, waitFor } from "./sdk.mjs";
 
 const {
     S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand,
@@ -49,15 +49,6 @@ const crc32Base64 = (bytes) => {
 
 async function bodyBytes(answer) {
     return Buffer.from(await answer.Body.transformToByteArray());
-}
-
-async function errorOf(promise) {
-    try {
-        await promise;
-    } catch (e) {
-        return e;
-    }
-    assert.fail("the call succeeded");
 }
 
 test("PutObject, GetObject, ListObjectsV2 and DeleteObject with forcePathStyle", async () => {

@@ -1,6 +1,7 @@
 // What the JS SDK tests share: the SDK packages (installed under tests/deploy-tools by
 // scripts/setup-test-tools.sh, so resolved from there rather than from this folder) and
 // client settings pointing at the nimbus under test.
+import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 
 export const sdk = createRequire(new URL("../deploy-tools/package.json", import.meta.url));
@@ -30,4 +31,14 @@ export async function waitFor(what, probe, deadlineMs = 60_000) {
         if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
     }
+}
+
+// The error a call is refused with (failing the test when it succeeds).
+export async function errorOf(promise) {
+    try {
+        await promise;
+    } catch (e) {
+        return e;
+    }
+    assert.fail("the call succeeded");
 }

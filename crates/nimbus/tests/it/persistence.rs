@@ -132,19 +132,11 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
         // Lambda creates the function before it takes an update: wait as a deploy tool does (part
         // of the update step: a kill meanwhile leaves the update unanswered).
         log.functions[k].updated = Ack::InFlight;
-        loop {
-            match lambda.get_function_configuration().function_name(&name).send().await {
-                Ok(c) if c.state() == Some(&aws_sdk_lambda::types::State::Pending) => {
-                    tokio::time::sleep(Duration::from_millis(25)).await
-                }
-                Ok(_) => break,
-                Err(err) => {
-                    if !killed.load(Ordering::SeqCst) {
-                        log.unexpected.push(format!("writer {w}: {err:?}"));
-                    }
-                    return log;
-                }
+        if let Err(err) = settle(&lambda, &name, |c| c.state() == Some(&aws_sdk_lambda::types::State::Pending)).await {
+            if !killed.load(Ordering::SeqCst) {
+                log.unexpected.push(format!("writer {w}: {err}"));
             }
+            return log;
         }
         let (timeout, description, env) =
             (log.functions[k].timeout, log.functions[k].description.clone(), log.functions[k].env.clone());
@@ -161,19 +153,13 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
         // Lambda applies an update before it publishes: wait as a deploy tool does (part of the
         // publish step: a kill meanwhile leaves the publish unanswered).
         log.functions[k].published = Ack::InFlight;
-        loop {
-            match lambda.get_function_configuration().function_name(&name).send().await {
-                Ok(c) if c.last_update_status().map(|s| s.as_str()) == Some("InProgress") => {
-                    tokio::time::sleep(Duration::from_millis(25)).await
-                }
-                Ok(_) => break,
-                Err(err) => {
-                    if !killed.load(Ordering::SeqCst) {
-                        log.unexpected.push(format!("writer {w}: {err:?}"));
-                    }
-                    return log;
-                }
+        if let Err(err) =
+            settle(&lambda, &name, |c| c.last_update_status().map(|s| s.as_str()) == Some("InProgress")).await
+        {
+            if !killed.load(Ordering::SeqCst) {
+                log.unexpected.push(format!("writer {w}: {err}"));
             }
+            return log;
         }
         let version_description = log.functions[k].version_description.clone();
         let published = step!(
@@ -216,6 +202,22 @@ async fn writer(lambda: aws_sdk_lambda::Client, w: u64, acks: Arc<AtomicUsize>, 
         log.layers[l].code_sha256 = published.content().and_then(|c| c.code_sha256()).map(str::to_string);
     }
     unreachable!()
+}
+
+/// Ask until `busy` no longer holds for the function's configuration, as a deploy tool waits;
+/// the error (the server may have been killed meanwhile) is the writer's to judge.
+async fn settle(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    busy: impl Fn(&aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput) -> bool,
+) -> Result<(), String> {
+    loop {
+        match lambda.get_function_configuration().function_name(name).send().await {
+            Ok(c) if busy(&c) => tokio::time::sleep(Duration::from_millis(25)).await,
+            Ok(_) => return Ok(()),
+            Err(err) => return Err(format!("{err:?}")),
+        }
+    }
 }
 
 async fn download(url: &str) -> Vec<u8> {
