@@ -269,7 +269,7 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
     let props = props_of(&props);
     let name = current.physical_id.clone().unwrap_or_default();
     let old = props_of(&current.properties);
-    let mut updated = None;
+    let mut code_updated = None;
     if old.get("Code") != props.get("Code") || old.get("Runtime") != props.get("Runtime") {
         let mut code = code_member(&cx, &props).await?;
         if let Some(a) = props.get("Architectures") {
@@ -283,29 +283,14 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
             }
             other => other,
         };
-        updated = Some(result.map_err(|e| failure(&e))?);
+        code_updated = Some(result.map_err(|e| failure(&e))?);
         wait_updated(&cx, &name).await?;
     }
-    // A code-only change needs no configuration update (each one waits for Lambda to apply it).
-    if updated.is_none() || pick(&props, CONFIG) != pick(&old, CONFIG) {
-        let mut config = Value::Object(pick(&props, CONFIG));
-        // Members removed from the template go back to Lambda's defaults.
-        for (member, default) in [
-            ("Description", json!("")),
-            ("Timeout", json!(3)),
-            ("MemorySize", json!(128)),
-            ("Environment", json!({"Variables": {}})),
-            ("Layers", json!([])),
-        ] {
-            if old.get(member).is_some() && props.get(member).is_none() {
-                config[member] = default;
-            }
-        }
-        let path = format!("/2015-03-31/functions/{}/configuration", seg(&name));
-        updated = Some(rest(&cx, Method::PUT, &path, vec![], Some(config)).await.map_err(|e| failure(&e))?);
-        wait_updated(&cx, &name).await?;
-    }
-    let out = updated.unwrap_or_default();
+    let out = match code_updated {
+        // A code-only change needs no configuration update (each one waits for Lambda to apply it).
+        Some(out) if pick(&props, CONFIG) == pick(&old, CONFIG) => out,
+        _ => update_configuration(&cx, &name, &old, &props).await?,
+    };
     let concurrency = format!("/2017-10-31/functions/{}/concurrency", seg(&name));
     match props.get("ReservedConcurrentExecutions") {
         Some(n) => {
@@ -319,6 +304,27 @@ async fn update_function(cx: Cx, current: Resource, props: Value) -> Outcome {
         None => {}
     }
     Ok(function_created(&out))
+}
+
+/// UpdateFunctionConfiguration with the template's configuration, waited for.
+async fn update_configuration(cx: &Cx, name: &str, old: &Value, props: &Value) -> Result<Value, String> {
+    let mut config = Value::Object(pick(props, CONFIG));
+    // Members removed from the template go back to Lambda's defaults.
+    for (member, default) in [
+        ("Description", json!("")),
+        ("Timeout", json!(3)),
+        ("MemorySize", json!(128)),
+        ("Environment", json!({"Variables": {}})),
+        ("Layers", json!([])),
+    ] {
+        if old.get(member).is_some() && props.get(member).is_none() {
+            config[member] = default;
+        }
+    }
+    let path = format!("/2015-03-31/functions/{}/configuration", seg(name));
+    let out = rest(cx, Method::PUT, &path, vec![], Some(config)).await.map_err(|e| failure(&e))?;
+    wait_updated(cx, name).await?;
+    Ok(out)
 }
 
 /// Wait, as CloudFormation does, until Lambda has created the function (`State` no longer
