@@ -165,7 +165,7 @@ pub fn encode_query(s: &str) -> String {
 pub struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
-    host: String,
+    port: u16,
     /// The last answer said `Connection: close` (moto's server does on every answer): the next
     /// request opens a new connection.
     closed: bool,
@@ -175,7 +175,7 @@ impl Conn {
     pub async fn connect(port: u16) -> Res<Conn> {
         let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Conn { stream, buf: Vec::with_capacity(64 * 1024), host: format!("127.0.0.1:{port}"), closed: false })
+        Ok(Conn { stream, buf: Vec::with_capacity(64 * 1024), port, closed: false })
     }
 
     /// One request; returns the status and the body. The connection stays open.
@@ -211,10 +211,10 @@ impl Conn {
         body: &[u8],
     ) -> Res<(u16, Vec<u8>, Option<Instant>)> {
         if self.closed {
-            let port = self.host.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            *self = Conn::connect(port).await?;
+            *self = Conn::connect(self.port).await?;
         }
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n", self.port, body.len());
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
