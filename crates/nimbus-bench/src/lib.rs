@@ -38,6 +38,58 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The command line
+// ---------------------------------------------------------------------------------------------
+
+/// A benchmark's command line: `--nimbus PATH` (default `target/release/nimbus`) and the
+/// options it names, each `--name VALUE`. Anything else prints the usage and exits 2.
+pub struct Args {
+    pub nimbus: String,
+    options: Vec<(&'static str, String)>,
+}
+
+impl Args {
+    /// `options`: each option's name (without `--`) and the placeholder its usage line shows.
+    pub fn parse(program: &str, options: &[(&'static str, &str)]) -> Args {
+        let usage = || {
+            let extra: String = options.iter().map(|(name, value)| format!(" [--{name} {value}]")).collect();
+            eprintln!("usage: {program} [--nimbus PATH]{extra}");
+            std::process::exit(2);
+        };
+        let mut parsed = Args { nimbus: String::from("target/release/nimbus"), options: Vec::new() };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let Some(name) = arg.strip_prefix("--") else { usage() };
+            let Some(value) = args.next() else { usage() };
+            match options.iter().find(|(known, _)| *known == name) {
+                Some((known, _)) => parsed.options.push((known, value)),
+                None if name == "nimbus" => parsed.nimbus = value,
+                None => usage(),
+            }
+        }
+        parsed
+    }
+
+    /// The value given for `--name`, if any (the last one wins).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.options.iter().rev().find(|(known, _)| *known == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Run a benchmark's async body on a multi-threaded runtime; an error is printed as
+/// `program: error` and exits 1.
+pub fn block_on<T>(program: &str, body: impl std::future::Future<Output = Res<T>>) -> T {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(body) {
+        Ok(value) => value,
+        Err(err) => {
+            eprintln!("{program}: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The nimbus process
 // ---------------------------------------------------------------------------------------------
 

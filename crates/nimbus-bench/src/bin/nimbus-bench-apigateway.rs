@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use nimbus_bench::{percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const CONNECTIONS: usize = 8;
@@ -34,22 +34,8 @@ fn handler_zip() -> Vec<u8> {
 }
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-apigateway [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-apigateway: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-apigateway", &[]);
+    nimbus_bench::block_on("nimbus-bench-apigateway", run(&args.nimbus));
 }
 
 async fn call(conn: &mut Conn, method: &str, path: &str, body: Value, want: u16) -> Res<Value> {

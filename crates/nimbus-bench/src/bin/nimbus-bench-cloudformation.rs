@@ -8,27 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use nimbus_bench::{encode_query, verdict, Conn, Res, Server};
+use nimbus_bench::{encode_query, verdict, Args, Conn, Res, Server};
 
 const TARGET_CREATE_S: f64 = 2.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-cloudformation [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-cloudformation: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-cloudformation", &[]);
+    nimbus_bench::block_on("nimbus-bench-cloudformation", run(&args.nimbus));
 }
 
 async fn call(conn: &mut Conn, action: &str, params: &[(&str, &str)]) -> Res<String> {

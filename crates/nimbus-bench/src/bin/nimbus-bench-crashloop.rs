@@ -12,33 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use nimbus_bench::{Conn, Res, Server};
+use nimbus_bench::{Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const WRITERS: [&str; 4] = ["lambda CreateFunction", "sqs SendMessage", "sqs CreateQueue", "logs PutLogEvents"];
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut rounds = 100usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            ("--rounds", Some(n)) => rounds = n.parse().unwrap_or(100),
-            _ => {
-                eprintln!("usage: nimbus-bench-crashloop [--nimbus PATH] [--rounds N]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    match rt.block_on(run(&nimbus, rounds)) {
-        Ok(0) => {}
-        Ok(_) => std::process::exit(1),
-        Err(err) => {
-            eprintln!("nimbus-bench-crashloop: {err}");
-            std::process::exit(1);
-        }
+    let args = Args::parse("nimbus-bench-crashloop", &[("rounds", "N")]);
+    let rounds = args.get("rounds").and_then(|n| n.parse().ok()).unwrap_or(100);
+    if nimbus_bench::block_on("nimbus-bench-crashloop", run(&args.nimbus, rounds)) != 0 {
+        std::process::exit(1);
     }
 }
 

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use nimbus_bench::{encode_query, median, percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{encode_query, median, percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const SDK: &str = "aws-durable-execution-sdk-python==3.0.0";
@@ -51,17 +51,7 @@ def by_hand(event, context):
 "#;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-durable [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let args = Args::parse("nimbus-bench-durable", &[]);
     let zip = match package() {
         Ok(zip) => zip,
         Err(err) => {
@@ -69,11 +59,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = runtime.block_on(run(&nimbus, &zip)) {
-        eprintln!("nimbus-bench-durable: {err}");
-        std::process::exit(1);
-    }
+    nimbus_bench::block_on("nimbus-bench-durable", run(&args.nimbus, &zip));
 }
 
 /// The handlers plus the SDK, zipped.

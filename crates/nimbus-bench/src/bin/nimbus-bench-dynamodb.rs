@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use nimbus_bench::{percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const CONNECTIONS: usize = 8;
@@ -26,24 +26,8 @@ const TARGET_QUERY_P50_MS: f64 = 2.0;
 const TARGET_RSS_MIB: f64 = 600.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut moto = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            ("--moto", Some(url)) => moto = Some(url),
-            _ => {
-                eprintln!("usage: nimbus-bench-dynamodb [--nimbus PATH] [--moto http://127.0.0.1:PORT]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus, moto.as_deref())) {
-        eprintln!("nimbus-bench-dynamodb: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-dynamodb", &[("moto", "http://127.0.0.1:PORT")]);
+    nimbus_bench::block_on("nimbus-bench-dynamodb", run(&args.nimbus, args.get("moto")));
 }
 
 async fn call(conn: &mut Conn, op: &str, body: &Value) -> Res<Value> {

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use nimbus_bench::{encode_query, percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{encode_query, percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const CONNECTIONS: usize = 8;
@@ -21,22 +21,8 @@ const TARGET_TRIGGER_P50_MS: f64 = 20.0;
 const TARGET_ENTRIES: f64 = 10_000.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-fanout [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-fanout: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-fanout", &[]);
+    nimbus_bench::block_on("nimbus-bench-fanout", run(&args.nimbus));
 }
 
 fn now_us() -> u64 {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use nimbus_bench::{percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const CLIENTS: usize = 4;
@@ -24,22 +24,8 @@ const TARGET_PUT_RATE: f64 = 20_000.0;
 const TARGET_P50_MS: f64 = 50.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-kinesis [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-kinesis: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-kinesis", &[]);
+    nimbus_bench::block_on("nimbus-bench-kinesis", run(&args.nimbus));
 }
 
 async fn kinesis(conn: &mut Conn, op: &str, body: &Value) -> Res<Value> {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nimbus_bench::{find, percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{find, percentile, verdict, Args, Conn, Res, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONNECTIONS: usize = 8;
@@ -29,24 +29,8 @@ const AUTH: &str =
     "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut moto = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            ("--moto", Some(url)) => moto = Some(url),
-            _ => {
-                eprintln!("usage: nimbus-bench-s3 [--nimbus PATH] [--moto http://127.0.0.1:PORT]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus, moto.as_deref())) {
-        eprintln!("nimbus-bench-s3: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-s3", &[("moto", "http://127.0.0.1:PORT")]);
+    nimbus_bench::block_on("nimbus-bench-s3", run(&args.nimbus, args.get("moto")));
 }
 
 async fn call(conn: &mut Conn, method: &str, path: &str, body: &[u8]) -> Res<Vec<u8>> {

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use base64::Engine;
-use nimbus_bench::{percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const CONNECTIONS: usize = 8;
@@ -17,22 +17,8 @@ const TARGET_PER_SECOND: f64 = 10_000.0;
 const TARGET_P99_MS: f64 = 2.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-secrets [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-secrets: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-secrets", &[]);
+    nimbus_bench::block_on("nimbus-bench-secrets", run(&args.nimbus));
 }
 
 async fn call(conn: &mut Conn, target: &str, service: &str, body: &str) -> Res<Value> {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use nimbus_bench::{percentile, verdict, Conn, Res, Server};
+use nimbus_bench::{percentile, verdict, Args, Conn, Res, Server};
 use serde_json::{json, Value};
 
 const MESSAGES: usize = 10_000;
@@ -18,22 +18,8 @@ const TARGET_BATCH_RATE: f64 = 5_000.0;
 const TARGET_P50_MS: f64 = 50.0;
 
 fn main() {
-    let mut nimbus = String::from("target/release/nimbus");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--nimbus", Some(path)) => nimbus = path,
-            _ => {
-                eprintln!("usage: nimbus-bench-sqs [--nimbus PATH]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    if let Err(err) = rt.block_on(run(&nimbus)) {
-        eprintln!("nimbus-bench-sqs: {err}");
-        std::process::exit(1);
-    }
+    let args = Args::parse("nimbus-bench-sqs", &[]);
+    nimbus_bench::block_on("nimbus-bench-sqs", run(&args.nimbus));
 }
 
 async fn sqs(conn: &mut Conn, op: &str, body: Value) -> Res<Value> {
