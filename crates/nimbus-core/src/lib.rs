@@ -22,6 +22,7 @@ pub mod identity;
 pub mod invoke;
 pub mod journal;
 pub mod logs;
+pub mod members;
 pub mod model;
 pub mod objects;
 pub mod outbound;

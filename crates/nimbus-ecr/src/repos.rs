@@ -9,6 +9,7 @@ use std::sync::Arc;
 use base64::Engine;
 use nimbus_core::clock::Clock;
 use nimbus_core::crypto::KeyService;
+use nimbus_core::members::{str_of, tags_json, tags_of, KEY_VALUE};
 use nimbus_core::state::{Keyed, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -98,25 +99,6 @@ pub struct Ecr {
     store: Store<Db>,
     clock: Clock,
     keys: Option<Arc<dyn KeyService>>,
-}
-
-fn str_of<'a>(input: &'a Value, member: &str) -> Option<&'a str> {
-    input.get(member).and_then(Value::as_str)
-}
-
-fn tags_of(input: &Value) -> Vec<(String, String)> {
-    input["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string())
-        })
-        .collect()
-}
-
-fn tags_json(tags: &[(String, String)]) -> Value {
-    tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect()
 }
 
 fn check_tags(tags: &[(String, String)]) -> Result<()> {
@@ -299,7 +281,7 @@ impl Ecr {
         let mutability = str_of(input, "imageTagMutability").unwrap_or("MUTABLE").to_string();
         let exclusions = input.get("imageTagMutabilityExclusionFilters").cloned();
         check_mutability(&mutability, exclusions.as_ref())?;
-        let tags = tags_of(input);
+        let tags = tags_of(input.get("tags"), KEY_VALUE);
         check_tags(&tags)?;
         if tags.len() > MAX_TAGS {
             return Err(error(
@@ -409,7 +391,7 @@ impl Ecr {
 
     pub fn tag_resource(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
         let (registry, name) = self.by_arn(ctx, input)?;
-        let tags = tags_of(input);
+        let tags = tags_of(input.get("tags"), KEY_VALUE);
         check_tags(&tags)?;
         self.modify(ctx, &registry, &name, |repo| {
             merge_tags(&mut repo.tags, tags);
@@ -436,7 +418,7 @@ impl Ecr {
     pub fn list_tags(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
         let (registry, name) = self.by_arn(ctx, input)?;
         let repo = self.lookup(ctx, &registry, &name)?;
-        Ok(json!({"tags": tags_json(&repo.tags)}))
+        Ok(json!({"tags": tags_json(&repo.tags, KEY_VALUE)}))
     }
 
     fn named<'a>(&self, ctx: &Ctx, input: &'a Value) -> (String, &'a str) {

@@ -16,9 +16,10 @@ use serde_json::{json, Value};
 
 use crate::crypto::{self, CryptoError};
 use crate::errors::*;
-use crate::keys::{b64, blob, check_usable, str_of, Ctx, Kms};
+use crate::keys::{b64, blob, check_usable, Ctx, Kms};
 use crate::spec;
 use crate::state::KeyMeta;
+use nimbus_core::members::str_of;
 
 const MAGIC: [u8; 2] = [b'N', 1];
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use base64::Engine;
 use nimbus_core::clock::Clock;
+use nimbus_core::members::str_of;
 use nimbus_core::state::{Changes, Store};
 use serde_json::{json, Value};
 
@@ -58,10 +59,6 @@ pub fn blob(input: &Value, member: &str) -> Result<Option<Vec<u8>>> {
             .map(Some)
             .map_err(|_| error("SerializationException", format!("Invalid base64 in {member}"))),
     }
-}
-
-pub fn str_of<'a>(input: &'a Value, member: &str) -> Option<&'a str> {
-    input.get(member).and_then(Value::as_str)
 }
 
 /// A paginated list answer: `Limit` items from `Marker` on.

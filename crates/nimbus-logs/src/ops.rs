@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::errors::{self, Result};
 use crate::filter;
 use crate::state::{self, Change, Group, GroupMeta, Place, Store, Stream};
+use nimbus_core::members::str_of;
 use nimbus_core::AwsError;
 
 /// Values AWS accepts for `retentionInDays`.
@@ -50,10 +51,6 @@ pub fn dispatch(store: &mut Store, call: &mut Call, op: &str, input: &Value) -> 
         "ListTagsForResource" => list_tags_for_resource(store, call, input),
         _ => Err(nimbus_core::front::unsupported(op)),
     }
-}
-
-fn str_of<'v>(input: &'v Value, key: &str) -> Option<&'v str> {
-    input.get(key).and_then(Value::as_str)
 }
 
 fn req<'v>(input: &'v Value, key: &str) -> &'v str {

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use nimbus_core::delivery::Source;
 use nimbus_core::invoke::{FunctionInvoker, Invocation};
+use nimbus_core::members::str_of;
 use serde_json::{json, Value};
 
 use crate::secrets::{
-    invalid_parameter, invalid_request, str_of, Ctx, Result, Secret, SecretVersion, Secrets, CURRENT, PENDING,
+    invalid_parameter, invalid_request, Ctx, Result, Secret, SecretVersion, Secrets, CURRENT, PENDING,
 };
 
 const DAY: f64 = 86_400.0;

@@ -10,6 +10,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use nimbus_core::clock::Clock;
 use nimbus_core::crypto::{EncryptionContext, KeyService};
+use nimbus_core::members::{bool_of, str_of, tags_json, tags_of, KEY_VALUE};
 use nimbus_core::state::{Keyed, Store};
 use nimbus_core::AwsError;
 use rand::{Rng, RngCore};
@@ -155,29 +156,6 @@ pub struct Secrets {
     pub(crate) store: Store<Db>,
     pub(crate) clock: Clock,
     keys: Arc<dyn KeyService>,
-}
-
-pub fn str_of<'a>(input: &'a Value, member: &str) -> Option<&'a str> {
-    input.get(member).and_then(Value::as_str)
-}
-
-fn bool_of(input: &Value, member: &str) -> Option<bool> {
-    input.get(member).and_then(Value::as_bool)
-}
-
-fn tags_of(input: &Value) -> Vec<(String, String)> {
-    input["Tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string())
-        })
-        .collect()
-}
-
-fn tags_json(tags: &[(String, String)]) -> Value {
-    json!(tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>())
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -371,7 +349,7 @@ impl Secrets {
             description: str_of(input, "Description").map(String::from),
             kms_key_id: str_of(input, "KmsKeyId").map(String::from),
             versions: Vec::new(),
-            tags: tags_of(input),
+            tags: tags_of(input.get("Tags"), KEY_VALUE),
             policy: None,
             rotation: Rotation::default(),
             created: ctx.now,
@@ -583,7 +561,7 @@ impl Secrets {
             out["DeletedDate"] = json!(d);
         }
         if !secret.tags.is_empty() {
-            out["Tags"] = tags_json(&secret.tags);
+            out["Tags"] = tags_json(&secret.tags, KEY_VALUE);
         }
         let member = if list_entry { "SecretVersionsToStages" } else { "VersionIdsToStages" };
         out[member] = secret.stages_map(false);
@@ -795,7 +773,7 @@ impl Secrets {
     }
 
     pub fn tag(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
-        let tags = tags_of(input);
+        let tags = tags_of(input.get("Tags"), KEY_VALUE);
         self.update(ctx, str_of(input, "SecretId").unwrap_or_default(), |s| {
             for (k, v) in tags {
                 s.tags.retain(|(old, _)| old != &k);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine;
+use nimbus_core::members::{int_of, str_of};
 use nimbus_core::AwsError;
 use regex::Regex;
 use serde_json::{json, Map, Value};
@@ -100,14 +101,6 @@ fn q<'s>(store: &'s Store, loc: &Loc) -> &'s Queue {
 
 fn qm<'s>(store: &'s mut Store, loc: &Loc) -> &'s mut Queue {
     store.queue_mut(&loc.account, &loc.region, &loc.name).expect("resolved queue exists")
-}
-
-fn str_of<'v>(input: &'v Value, name: &str) -> Option<&'v str> {
-    input.get(name).and_then(Value::as_str)
-}
-
-fn int_of(input: &Value, name: &str) -> Option<i64> {
-    input.get(name).and_then(Value::as_i64)
 }
 
 fn required<'v>(input: &'v Value, name: &str) -> Result<&'v str> {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use base64::Engine;
 use nimbus_core::clock::Clock;
 use nimbus_core::crypto::{EncryptionContext, KeyService};
+use nimbus_core::members::{bool_of, str_of, tags_of, KEY_VALUE};
 use nimbus_core::state::{Keyed, Store};
 use nimbus_core::AwsError;
 use serde::{Deserialize, Serialize};
@@ -108,14 +109,6 @@ pub struct Ssm {
     keys: Arc<dyn KeyService>,
 }
 
-fn str_of<'a>(input: &'a Value, member: &str) -> Option<&'a str> {
-    input.get(member).and_then(Value::as_str)
-}
-
-fn bool_of(input: &Value, member: &str) -> bool {
-    input.get(member).and_then(Value::as_bool).unwrap_or(false)
-}
-
 /// A parameter name from a request, `arn:…:parameter/…` or a plain name.
 fn plain_name(name: &str) -> String {
     match name.strip_prefix("arn:") {
@@ -154,17 +147,6 @@ fn check_label(label: &str) -> bool {
         && !lower.starts_with("aws")
         && !lower.starts_with("ssm")
         && label.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
-
-fn tags_of(input: &Value) -> Vec<(String, String)> {
-    input["Tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            (t["Key"].as_str().unwrap_or_default().to_string(), t["Value"].as_str().unwrap_or_default().to_string())
-        })
-        .collect()
 }
 
 /// `name`, `name:3` or `name:label`.
@@ -209,8 +191,8 @@ impl Ssm {
         let name = plain_name(str_of(input, "Name").unwrap_or_default());
         check_name(&name)?;
         let value = str_of(input, "Value").unwrap_or_default().to_string();
-        let overwrite = bool_of(input, "Overwrite");
-        let tags = tags_of(input);
+        let overwrite = bool_of(input, "Overwrite").unwrap_or(false);
+        let tags = tags_of(input.get("Tags"), KEY_VALUE);
         if overwrite && !tags.is_empty() {
             return Err(validation("Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource."));
         }
@@ -403,12 +385,12 @@ impl Ssm {
         let (name, selector) = split_selector(str_of(input, "Name").unwrap_or_default());
         let param = self.lookup(ctx, &name).ok_or_else(|| not_found(&name))?;
         let v = Self::select(&param, selector.as_deref())?;
-        let decrypt = bool_of(input, "WithDecryption");
+        let decrypt = bool_of(input, "WithDecryption").unwrap_or(false);
         Ok(json!({"Parameter": self.parameter_json(ctx, &param, v, selector.as_deref(), decrypt)?}))
     }
 
     pub fn get_parameters(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
-        let decrypt = bool_of(input, "WithDecryption");
+        let decrypt = bool_of(input, "WithDecryption").unwrap_or(false);
         let mut found = Vec::new();
         let mut invalid = Vec::new();
         for raw in input["Names"].as_array().into_iter().flatten().filter_map(Value::as_str) {
@@ -437,7 +419,7 @@ impl Ssm {
         if !path.starts_with('/') {
             return Err(validation(format!("The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". It can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol \"/\". Valid example: /get/parameters2-/by1./path0_.")));
         }
-        let recursive = bool_of(input, "Recursive");
+        let recursive = bool_of(input, "Recursive").unwrap_or(false);
         let filters = input["ParameterFilters"].as_array().cloned().unwrap_or_default();
         for f in &filters {
             let key = f["Key"].as_str().unwrap_or_default();
@@ -449,7 +431,7 @@ impl Ssm {
             }
         }
         let base = if path.ends_with('/') { path.to_string() } else { format!("{path}/") };
-        let decrypt = bool_of(input, "WithDecryption");
+        let decrypt = bool_of(input, "WithDecryption").unwrap_or(false);
         let mut items = Vec::new();
         for param in self.all_params(ctx) {
             let Some(rest) = param.name.strip_prefix(&base) else { continue };
@@ -558,7 +540,7 @@ impl Ssm {
     pub fn get_parameter_history(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
         let name = plain_name(str_of(input, "Name").unwrap_or_default());
         let param = self.lookup(ctx, &name).ok_or_else(|| not_found(&name))?;
-        let decrypt = bool_of(input, "WithDecryption");
+        let decrypt = bool_of(input, "WithDecryption").unwrap_or(false);
         let mut items = Vec::new();
         for v in &param.versions {
             let mut h = json!({
@@ -673,7 +655,7 @@ impl Ssm {
     }
 
     pub fn add_tags(&self, ctx: &Ctx, input: &Value) -> Result<Value> {
-        let tags = tags_of(input);
+        let tags = tags_of(input.get("Tags"), KEY_VALUE);
         self.change_tags(ctx, input, |list| {
             for (k, v) in tags {
                 list.retain(|(old, _)| old != &k);
