@@ -4,13 +4,14 @@
 //! wires them into one [`Targets`] that every service holds.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
 
 /// Who is delivering, for the receiver's resource-policy check (a function invoked by S3 must
 /// grant `s3.amazonaws.com`, as on AWS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// The service principal, e.g. `s3.amazonaws.com`.
     pub principal: String,
@@ -20,7 +21,7 @@ pub struct Source {
     pub source_account: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The account and region the delivery is made for (the target's, when it names them).
     pub account: String,
@@ -134,7 +135,7 @@ impl Deliver for Targets {
 }
 
 /// A target's `RetryPolicy` (EventBridge rules, Scheduler schedules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetryPolicy {
     pub maximum_retry_attempts: u32,
     pub maximum_event_age_seconds: i64,
@@ -181,56 +182,158 @@ pub struct Exhausted {
     pub retry_attempts: u32,
 }
 
-/// Deliver `d`; when that fails for a reachable target, retry it on a background task on
-/// nimbus's clock by `policy` (counting the event's age from `received_ms`). `on_failed` gets
-/// the final failure: at once for an unreachable target, else when the policy is spent.
-pub fn deliver_with_retries(
+/// A target delivery waiting for its next attempt (EventBridge rule targets, Scheduler
+/// targets): all a restart needs to go on with it. The delivering service journals it before
+/// it acknowledges the event, records its progress through [`RetryJournal`], and forgets it
+/// when it is delivered or dead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub id: String,
+    pub delivery: Delivery,
+    pub policy: RetryPolicy,
+    /// What sent it, as the dead letter names it: (`RULE_ARN` or `SCHEDULE_ARN`, the ARN).
+    pub origin: (String, String),
+    /// The dead-letter queue's ARN and the message it gets (the event, the schedule's input).
+    pub dead_letter: Option<(String, String)>,
+    /// When the event was received (nimbus millis): `MaximumEventAgeInSeconds` counts from here.
+    pub received_ms: i64,
+    /// Retries made so far (the first attempt is not one).
+    pub attempts: u32,
+    /// When the next retry is due (nimbus millis).
+    pub due_ms: i64,
+    /// The last attempt's error.
+    pub error: String,
+}
+
+impl Pending {
+    /// Whether the retries are spent at `now` (the next would come too late or be one too many).
+    fn exhausted(&self, now: i64) -> Option<&'static str> {
+        if self.attempts >= self.policy.maximum_retry_attempts {
+            return Some("MaximumRetryAttemptsExhausted");
+        }
+        let age = self.due_ms.max(now) - self.received_ms;
+        (age > self.policy.maximum_event_age_seconds * 1000).then_some("MaximumEventAgeExhausted")
+    }
+}
+
+/// Where a service keeps its [`Pending`] deliveries (a record kind of its journaled store).
+pub trait RetryJournal: Send + Sync + 'static {
+    /// Record a failed retry and the next due time; `false` when the delivery is no longer kept
+    /// (reset away), so it stops.
+    fn progress(&self, p: &Pending) -> bool;
+    /// Forget a delivery that ended; `false` when it was not kept (then nothing more is sent).
+    fn forget(&self, id: &str) -> bool;
+}
+
+/// The first attempt of a target delivery. `None` when that ended it: delivered, or dead at
+/// once (an unreachable target is not retried, as on AWS; a policy of no retries). `Some` is the
+/// retry to journal (with the caller's own changes, before it acknowledges), then [`retry`].
+pub fn attempt(
     targets: &Targets,
     clock: &crate::clock::Clock,
-    d: Delivery,
+    delivery: Delivery,
     policy: RetryPolicy,
+    origin: (String, String),
+    dead_letter: Option<(String, String)>,
     received_ms: i64,
-    on_failed: impl FnOnce(Exhausted) + Send + 'static,
-) {
-    let Err(error) = targets.deliver(&d) else { return };
-    if !targets.reachable(&d) {
-        on_failed(Exhausted { error, condition: None, retry_attempts: 0 });
-        return;
+) -> Option<Pending> {
+    let Err(error) = targets.deliver(&delivery) else { return None };
+    let p = Pending {
+        id: uuid::Uuid::new_v4().to_string(),
+        due_ms: clock.now_millis() + RetryPolicy::delay_ms(1),
+        delivery,
+        policy,
+        origin,
+        dead_letter,
+        received_ms,
+        attempts: 0,
+        error,
+    };
+    if !targets.reachable(&p.delivery) {
+        let error = p.error.clone();
+        dead(targets, &p, Exhausted { error, condition: None, retry_attempts: 0 });
+        return None;
     }
+    if let Some(condition) = p.exhausted(clock.now_millis()) {
+        dead(targets, &p, Exhausted { error: p.error.clone(), condition: Some(condition), retry_attempts: 0 });
+        return None;
+    }
+    Some(p)
+}
+
+/// Run a journaled delivery's retries on a background task on nimbus's clock: exponential
+/// backoff by [`RetryPolicy::delay_ms`], progress journaled after each failure, the record
+/// forgotten when delivered, and the dead letter sent when the policy is spent. Also how a
+/// restart resumes one (a delivery already too old goes to its dead-letter queue at once).
+pub fn retry(targets: &Targets, clock: &crate::clock::Clock, journal: Weak<dyn RetryJournal>, p: Pending) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        on_failed(Exhausted { error, condition: None, retry_attempts: 0 });
+        tracing::warn!(target_arn = %p.delivery.target_arn, "no runtime to retry a delivery on; it stays journaled");
         return;
     };
     let (targets, clock) = (targets.clone(), clock.clone());
     runtime.spawn(async move {
-        let mut error = error;
-        let mut attempts = 0u32;
+        let mut p = p;
+        let mut journaled = true;
         loop {
-            if attempts >= policy.maximum_retry_attempts {
-                on_failed(Exhausted {
-                    error,
-                    condition: Some("MaximumRetryAttemptsExhausted"),
-                    retry_attempts: attempts,
-                });
+            let Some(j) = journal.upgrade() else { return };
+            if let Some(condition) = p.exhausted(clock.now_millis()) {
+                if j.forget(&p.id) {
+                    let failed =
+                        Exhausted { error: p.error.clone(), condition: Some(condition), retry_attempts: p.attempts };
+                    dead(&targets, &p, failed);
+                }
                 return;
             }
-            let due = clock.now_millis() + RetryPolicy::delay_ms(attempts + 1);
-            if due - received_ms > policy.maximum_event_age_seconds * 1000 {
-                on_failed(Exhausted { error, condition: Some("MaximumEventAgeExhausted"), retry_attempts: attempts });
+            if !journaled && !j.progress(&p) {
                 return;
             }
-            clock.wait_until(due).await;
-            attempts += 1;
-            match targets.deliver(&d) {
-                Ok(()) => return,
-                Err(e) if !targets.reachable(&d) => {
-                    on_failed(Exhausted { error: e, condition: None, retry_attempts: attempts });
+            drop(j);
+            clock.wait_until(p.due_ms).await;
+            let Some(j) = journal.upgrade() else { return };
+            p.attempts += 1;
+            match targets.deliver(&p.delivery) {
+                Ok(()) => {
+                    j.forget(&p.id);
                     return;
                 }
-                Err(e) => error = e,
+                Err(error) if !targets.reachable(&p.delivery) => {
+                    if j.forget(&p.id) {
+                        dead(&targets, &p, Exhausted { error, condition: None, retry_attempts: p.attempts });
+                    }
+                    return;
+                }
+                Err(error) => {
+                    p.error = error;
+                    p.due_ms = clock.now_millis() + RetryPolicy::delay_ms(p.attempts + 1);
+                    journaled = false;
+                }
             }
         }
     });
+}
+
+/// Log a delivery whose retries ended, and send it to its dead-letter queue with the
+/// attributes AWS sets (`RULE_ARN`/`SCHEDULE_ARN`, `TARGET_ARN`, `ERROR_CODE`, `ERROR_MESSAGE`,
+/// and for spent retries `EXHAUSTED_RETRY_CONDITION`, `RETRY_ATTEMPTS`).
+fn dead(targets: &Targets, p: &Pending, failed: Exhausted) {
+    let (origin_name, origin) = &p.origin;
+    tracing::warn!(%origin, target = %p.delivery.target_arn, error = %failed.error, "target delivery failed");
+    let Some((dlq, message)) = &p.dead_letter else { return };
+    let mut attributes = vec![
+        (origin_name.clone(), origin.clone()),
+        ("TARGET_ARN".into(), p.delivery.target_arn.clone()),
+        ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
+        ("ERROR_MESSAGE".into(), failed.error),
+    ];
+    if let Some(condition) = failed.condition {
+        attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
+        attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
+    }
+    let letter =
+        Delivery::new(&p.delivery.account, &p.delivery.region, dlq, message.clone()).with_attributes(attributes);
+    if let Err(e) = targets.deliver(&letter) {
+        tracing::warn!(%origin, error = %e, "dead-letter delivery failed");
+    }
 }
 
 fn service_of(arn: &str) -> Option<&str> {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 use nimbus_core::clock::Clock;
-use nimbus_core::delivery::{deliver_with_retries, Deliver, Delivery, RetryPolicy, Source, Targets};
+use nimbus_core::delivery::{self, Deliver, Delivery, Pending, RetryJournal, RetryPolicy, Source, Targets};
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
 use nimbus_core::model::ServiceModel;
 use nimbus_core::pattern::Pattern;
@@ -39,6 +39,7 @@ pub fn model() -> &'static ServiceModel {
 }
 
 pub struct EventBridge {
+    me: Weak<EventBridge>,
     store: Store<Events>,
     clock: Clock,
     pub targets: RwLock<Option<Targets>>,
@@ -52,8 +53,10 @@ pub struct EventBridge {
 
 impl EventBridge {
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<EventBridge>> {
-        let me = Arc::new(EventBridge {
-            store: Store::open(data_dir, "events")?,
+        let store = Store::open(data_dir, "events")?;
+        let me = Arc::new_cyclic(|me| EventBridge {
+            me: me.clone(),
+            store,
             clock,
             targets: RwLock::new(None),
             next_fire: Mutex::default(),
@@ -152,15 +155,16 @@ impl EventBridge {
             "resources": e.get("Resources").cloned().unwrap_or_else(|| json!([])),
             "detail": detail,
         });
-        self.route(account, region, &bus, &event);
+        self.route(account, region, &bus, &event).map_err(|e| ("InternalException", e.message))?;
         Ok(id)
     }
 
     /// Send `event` to the targets of every enabled rule on `bus` whose pattern matches, after
     /// keeping it in every archive of the bus whose pattern matches.
-    pub fn route(&self, account: &str, region: &str, bus: &str, event: &Value) {
+    /// An error says the retries it needs could not be journaled.
+    pub fn route(&self, account: &str, region: &str, bus: &str, event: &Value) -> Result<(), AwsError> {
         self.archive(account, region, bus, event);
-        self.route_to_rules(account, region, bus, event, None);
+        self.route_to_rules(account, region, bus, event, None)
     }
 
     /// Journal `event` into each matching archive of `bus` (replayed events are not kept again).
@@ -207,7 +211,14 @@ impl EventBridge {
     }
 
     /// Deliver `event` to the matching rules of `bus` (only those in `only`, when given).
-    fn route_to_rules(&self, account: &str, region: &str, bus: &str, event: &Value, only: Option<&[String]>) {
+    fn route_to_rules(
+        &self,
+        account: &str,
+        region: &str,
+        bus: &str,
+        event: &Value,
+        only: Option<&[String]>,
+    ) -> Result<(), AwsError> {
         let rules: Vec<Rule> = self.store.read(|db| {
             db.rules
                 .values()
@@ -217,22 +228,26 @@ impl EventBridge {
                 .cloned()
                 .collect()
         });
+        let mut retries = Vec::new();
         for rule in rules {
             let matched = rule.event_pattern.as_deref().and_then(|p| self.pattern(p)).is_some_and(|p| p.matches(event));
             if matched {
-                self.deliver_to_targets(&rule, event);
+                retries.extend(self.deliver_to_targets(&rule, event));
             }
         }
+        self.retry(retries)
     }
 
-    fn deliver_to_targets(&self, rule: &Rule, event: &Value) {
-        let Some(targets) = self.targets.read().clone() else { return };
+    /// Make the first attempt of each of `rule`'s targets; the deliveries to retry come back.
+    fn deliver_to_targets(&self, rule: &Rule, event: &Value) -> Vec<Pending> {
+        let Some(targets) = self.targets.read().clone() else { return Vec::new() };
         let received = self.clock.now_millis();
+        let mut retries = Vec::new();
         for target in &rule.targets {
             let arn = str_of(target, "Arn").unwrap_or_default().to_string();
             let payload = transform::target_input(target, event, &rule.arn, &rule.name);
             let group = target.pointer("/SqsParameters/MessageGroupId").and_then(Value::as_str).map(str::to_string);
-            let delivery = Delivery::new(&rule.account, &rule.region, &arn, payload)
+            let d = Delivery::new(&rule.account, &rule.region, &arn, payload)
                 .in_group(group.clone(), group.as_ref().map(|_| uuid::Uuid::new_v4().to_string()))
                 .from_source(Source {
                     principal: "events.amazonaws.com".into(),
@@ -240,29 +255,42 @@ impl EventBridge {
                     source_account: Some(rule.account.clone()),
                 });
             let policy = RetryPolicy::from_json(target.get("RetryPolicy"));
-            let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str).map(str::to_string);
-            let (rule_arn, account, region, event_text) =
-                (rule.arn.clone(), rule.account.clone(), rule.region.clone(), event.to_string());
-            let dead_targets = targets.clone();
-            deliver_with_retries(&targets, &self.clock, delivery, policy, received, move |failed| {
-                tracing::warn!(rule = %rule_arn, target = %arn, error = %failed.error, "EventBridge target delivery failed");
-                let Some(dlq) = dlq else { return };
-                let mut attributes = vec![
-                    ("RULE_ARN".into(), rule_arn.clone()),
-                    ("TARGET_ARN".into(), arn.clone()),
-                    ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
-                    ("ERROR_MESSAGE".into(), failed.error.clone()),
-                ];
-                if let Some(condition) = failed.condition {
-                    attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
-                    attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
-                }
-                let dead = Delivery::new(&account, &region, &dlq, event_text).with_attributes(attributes);
-                if let Err(e) = dead_targets.deliver(&dead) {
-                    tracing::warn!(rule = %rule_arn, error = %e, "EventBridge dead-letter delivery failed");
-                }
-            });
+            let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str);
+            let dead_letter = dlq.map(|dlq| (dlq.to_string(), event.to_string()));
+            let origin = ("RULE_ARN".to_string(), rule.arn.clone());
+            retries.extend(delivery::attempt(&targets, &self.clock, d, policy, origin, dead_letter, received));
         }
+        retries
+    }
+
+    /// Journal deliveries whose first attempt failed (one batch, before the event is
+    /// acknowledged), then run their retries.
+    fn retry(&self, retries: Vec<Pending>) -> Result<(), AwsError> {
+        if retries.is_empty() {
+            return Ok(());
+        }
+        self.store.write(|_, ch| {
+            for p in &retries {
+                ch.put(state::pending_key(&p.id), state::Record::Pending(p.clone()));
+            }
+            Ok(())
+        })?;
+        self.start_retries(retries);
+        Ok(())
+    }
+
+    fn start_retries(&self, retries: Vec<Pending>) {
+        let Some(targets) = self.targets.read().clone() else { return };
+        for p in retries {
+            let journal: Weak<dyn RetryJournal> = self.me.clone();
+            delivery::retry(&targets, &self.clock, journal, p);
+        }
+    }
+
+    /// Go on with the retries the last run had not finished (once the targets are wired).
+    pub fn resume_retries(&self) {
+        let pending: Vec<Pending> = self.store.read(|db| db.pending.values().cloned().collect());
+        self.start_retries(pending);
     }
 
     /// Fire every scheduled rule occurrence due by now on nimbus's clock (each one once).
@@ -305,7 +333,10 @@ impl EventBridge {
                     "resources": [rule.arn],
                     "detail": {},
                 });
-                self.deliver_to_targets(&rule, &event);
+                let retries = self.deliver_to_targets(&rule, &event);
+                if let Err(e) = self.retry(retries) {
+                    tracing::error!(rule = %rule.arn, error = %e, "could not journal a scheduled event's retries");
+                }
             }
         }
         self.next_fire.lock().retain(|arn, _| live.contains(arn));
@@ -371,7 +402,10 @@ impl EventBridge {
                         for (time, text) in &events {
                             let Ok(mut event) = serde_json::from_str::<Value>(text) else { continue };
                             event["replay-name"] = json!(r.name);
-                            self.route_to_rules(&r.account, &r.region, &bus, &event, filter.as_deref());
+                            if let Err(e) = self.route_to_rules(&r.account, &r.region, &bus, &event, filter.as_deref())
+                            {
+                                tracing::error!(replay = %r.arn, error = %e, "could not journal a replayed event's retries");
+                            }
                             r.last_replayed = Some(*time);
                         }
                     }
@@ -482,6 +516,37 @@ impl Operations for EventBridge {
     }
 }
 
+/// Rule targets' pending retries are `Pending` records of the events journal.
+impl RetryJournal for EventBridge {
+    fn progress(&self, p: &Pending) -> bool {
+        let saved = self.store.write(|db, ch| {
+            let kept = db.pending.contains_key(&p.id);
+            if kept {
+                ch.put(state::pending_key(&p.id), state::Record::Pending(p.clone()));
+            }
+            Ok(kept)
+        });
+        saved.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not record an EventBridge target's retry");
+            true
+        })
+    }
+
+    fn forget(&self, id: &str) -> bool {
+        let forgotten = self.store.write(|db, ch| {
+            let kept = db.pending.contains_key(id);
+            if kept {
+                ch.delete(state::pending_key(id));
+            }
+            Ok(kept)
+        });
+        forgotten.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not record the end of an EventBridge target's retries");
+            true
+        })
+    }
+}
+
 /// EventBridge as a delivery target: the message is a whole event (bus-to-bus, routed as is)
 /// or a PutEvents entry (`Source`, `DetailType`, `Detail`, `Resources`) — Lambda destinations.
 impl Deliver for EventBridge {
@@ -495,8 +560,7 @@ impl Deliver for EventBridge {
         self.store.read(|db| ops::bus_name(db, &ctx, Some(&bus))).map_err(|e| e.message)?;
         let message: Value = serde_json::from_str(&d.message).map_err(|e| format!("not an event: {e}"))?;
         if message.get("detail-type").is_some() {
-            self.route(&d.account, &d.region, &bus, &message);
-            return Ok(());
+            return self.route(&d.account, &d.region, &bus, &message).map_err(|e| e.message);
         }
         let mut entry = message;
         if let Some(detail) = entry.get("Detail").filter(|v| v.is_object()).cloned() {

@@ -90,6 +90,8 @@ pub enum Record {
     Archive(Archive),
     Archived(Archived),
     Replay(Replay),
+    /// A rule target's delivery waiting for its next retry.
+    Pending(nimbus_core::delivery::Pending),
 }
 
 #[derive(Default)]
@@ -101,6 +103,8 @@ pub struct Events {
     /// Each archive's events by sequence number.
     pub archived: BTreeMap<String, BTreeMap<u64, Archived>>,
     pub replays: BTreeMap<String, Replay>,
+    /// Target deliveries waiting for a retry, by id.
+    pub pending: BTreeMap<String, nimbus_core::delivery::Pending>,
 }
 
 impl Persist for Events {
@@ -134,6 +138,12 @@ impl Persist for Events {
                     }
                 }
             }
+            (_, Some(Record::Pending(p))) => {
+                self.pending.insert(p.id.clone(), p);
+            }
+            (Some(("d", id)), None) => {
+                self.pending.remove(id);
+            }
             (Some(("p", arn)), None) => {
                 self.replays.remove(arn);
             }
@@ -166,4 +176,8 @@ pub fn archived_key(archive_arn: &str, seq: u64) -> String {
 
 pub fn replay_key(arn: &str) -> String {
     format!("p/{arn}")
+}
+
+pub fn pending_key(id: &str) -> String {
+    format!("d/{id}")
 }

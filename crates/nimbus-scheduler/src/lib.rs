@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use nimbus_core::clock::Clock;
-use nimbus_core::delivery::{deliver_with_retries, Delivery, RetryPolicy, Targets};
+use nimbus_core::delivery::{self, Delivery, Pending, RetryJournal, RetryPolicy, Targets};
 use nimbus_core::front::{unsupported, ModelService, OpResult, Operations};
 use nimbus_core::model::ServiceModel;
 use nimbus_core::schedule::{parse_timezone, Schedule};
@@ -48,6 +48,23 @@ pub enum Record {
         created: f64,
         tags: BTreeMap<String, String>,
     },
+    /// The last occurrence of a schedule that was fired (under [`fired_key`]), so a restart
+    /// neither fires it again nor counts from before it.
+    Fired {
+        at: i64,
+    },
+    /// A target delivery waiting for its next retry (under [`pending_key`]).
+    Pending(Pending),
+}
+
+/// Where a schedule's last firing is kept: under the schedule's ARN, so deleting its group
+/// deletes it too.
+fn fired_key(arn: &str) -> String {
+    format!("{arn}#fired")
+}
+
+fn pending_key(id: &str) -> String {
+    format!("pending/{id}")
 }
 
 #[derive(Default)]
@@ -78,6 +95,7 @@ fn str_of<'v>(v: &'v Value, k: &str) -> Option<&'v str> {
 }
 
 pub struct Scheduler {
+    me: Weak<Scheduler>,
     store: Store<Schedules>,
     clock: Clock,
     pub targets: RwLock<Option<Targets>>,
@@ -114,19 +132,28 @@ fn next_occurrence(doc: &Value, after: i64) -> Option<i64> {
 
 impl Scheduler {
     pub fn open(data_dir: Option<&Path>, clock: Clock) -> std::io::Result<Arc<Scheduler>> {
-        let me = Arc::new(Scheduler {
-            store: Store::open(data_dir, "scheduler")?,
+        let store = Store::open(data_dir, "scheduler")?;
+        let me = Arc::new_cyclic(|me| Scheduler {
+            me: me.clone(),
+            store,
             clock,
             targets: RwLock::new(None),
             next_fire: Mutex::default(),
         });
-        // Count from start-up, so a clock advanced before the first tick still fires.
+        // Count from start-up (so a clock advanced before the first tick still fires), or from
+        // the last firing when that is later (nimbus's clock starts again from the wall clock).
         let now = me.clock.now_millis();
         let seeded: HashMap<String, i64> = me.store.read(|s| {
             s.records
                 .values()
                 .filter_map(|r| match r {
-                    Record::Schedule { arn, doc, .. } => Some((arn.clone(), next_occurrence(doc, now)?)),
+                    Record::Schedule { arn, doc, .. } => {
+                        let fired = match s.records.get(&fired_key(arn)) {
+                            Some(Record::Fired { at }) => *at,
+                            _ => i64::MIN,
+                        };
+                        Some((arn.clone(), next_occurrence(doc, now.max(fired))?))
+                    }
                     _ => None,
                 })
                 .collect()
@@ -225,7 +252,11 @@ impl Scheduler {
             "GetSchedule" => self.schedule_doc(ctx, input).map(|(_, d)| d),
             "DeleteSchedule" => {
                 let (arn, _) = self.schedule_doc(ctx, input)?;
-                self.store.write(|_, ch| Ok(ch.delete(arn.clone())))?;
+                self.store.write(|_, ch| {
+                    ch.delete(arn.clone());
+                    ch.delete(fired_key(&arn));
+                    Ok(())
+                })?;
                 self.next_fire.lock().remove(&arn);
                 Ok(json!({}))
             }
@@ -394,9 +425,22 @@ impl Scheduler {
                 }
                 *next == i64::MAX
             };
-            if str_of(&doc, "State") == Some("ENABLED") {
-                for at in &due {
-                    self.fire(&account, &region, &arn, &doc, *at);
+            if let (Some(last), Some("ENABLED")) = (due.last(), str_of(&doc, "State")) {
+                let retries: Vec<Pending> =
+                    due.iter().filter_map(|at| self.fire(&account, &region, &arn, &doc, *at)).collect();
+                // The firing is done once this is journaled: the occurrence, with the retries it needs.
+                let result = self.store.write(|s, ch| {
+                    if s.records.contains_key(&arn) {
+                        ch.put(fired_key(&arn), Record::Fired { at: *last });
+                    }
+                    for p in &retries {
+                        ch.put(pending_key(&p.id), Record::Pending(p.clone()));
+                    }
+                    Ok(())
+                });
+                match result {
+                    Ok(()) => self.start_retries(retries),
+                    Err(e) => tracing::error!(schedule = %arn, error = %e, "could not journal a schedule's firing"),
                 }
             }
             if done && str_of(&doc, "ActionAfterCompletion") == Some("DELETE") {
@@ -407,6 +451,7 @@ impl Scheduler {
             let result = self.store.write(|_, ch| {
                 for arn in &finished {
                     ch.delete(arn.clone());
+                    ch.delete(fired_key(arn));
                 }
                 Ok(())
             });
@@ -420,8 +465,9 @@ impl Scheduler {
         }
     }
 
-    fn fire(&self, account: &str, region: &str, arn: &str, doc: &Value, _at: i64) {
-        let Some(targets) = self.targets.read().clone() else { return };
+    /// The first attempt of one firing; the delivery to retry, if it failed, comes back.
+    fn fire(&self, account: &str, region: &str, arn: &str, doc: &Value, _at: i64) -> Option<Pending> {
+        let targets = self.targets.read().clone()?;
         let target = &doc["Target"];
         let target_arn = str_of(target, "Arn").unwrap_or_default();
         let input = str_of(target, "Input").unwrap_or("{}").to_string();
@@ -436,31 +482,35 @@ impl Scheduler {
             input
         };
         let group = target.pointer("/SqsParameters/MessageGroupId").and_then(Value::as_str).map(str::to_string);
-        let delivery = Delivery::new(account, region, target_arn, message)
+        let d = Delivery::new(account, region, target_arn, message.clone())
             .in_group(group.clone(), group.map(|_| uuid::Uuid::new_v4().to_string()));
         let policy = RetryPolicy::from_json(target.get("RetryPolicy"));
-        let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str).map(str::to_string);
-        let (schedule, dead_targets, dead) = (arn.to_string(), targets.clone(), delivery.clone());
-        deliver_with_retries(&targets, &self.clock, delivery, policy, self.clock.now_millis(), move |failed| {
-            tracing::warn!(%schedule, target = %dead.target_arn, error = %failed.error, "Scheduler target delivery failed");
-            let Some(dlq) = dlq else { return };
-            let mut dead = dead;
-            let target_arn = std::mem::replace(&mut dead.target_arn, dlq);
-            dead.source = None;
-            dead.attributes = vec![
-                ("SCHEDULE_ARN".into(), schedule.clone()),
-                ("TARGET_ARN".into(), target_arn),
-                ("ERROR_CODE".into(), "NIMBUS_DELIVERY_FAILED".into()),
-                ("ERROR_MESSAGE".into(), failed.error),
-            ];
-            if let Some(condition) = failed.condition {
-                dead.attributes.push(("EXHAUSTED_RETRY_CONDITION".into(), condition.into()));
-                dead.attributes.push(("RETRY_ATTEMPTS".into(), failed.retry_attempts.to_string()));
-            }
-            if let Err(e) = dead_targets.deliver(&dead) {
-                tracing::warn!(%schedule, error = %e, "Scheduler dead-letter delivery failed");
-            }
+        let dlq = target.pointer("/DeadLetterConfig/Arn").and_then(Value::as_str);
+        let dead_letter = dlq.map(|dlq| (dlq.to_string(), message));
+        let origin = ("SCHEDULE_ARN".to_string(), arn.to_string());
+        delivery::attempt(&targets, &self.clock, d, policy, origin, dead_letter, self.clock.now_millis())
+    }
+
+    fn start_retries(&self, retries: Vec<Pending>) {
+        let Some(targets) = self.targets.read().clone() else { return };
+        for p in retries {
+            let journal: Weak<dyn RetryJournal> = self.me.clone();
+            delivery::retry(&targets, &self.clock, journal, p);
+        }
+    }
+
+    /// Go on with the retries the last run had not finished (once the targets are wired).
+    pub fn resume_retries(&self) {
+        let pending: Vec<Pending> = self.store.read(|s| {
+            s.records
+                .values()
+                .filter_map(|r| match r {
+                    Record::Pending(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect()
         });
+        self.start_retries(pending);
     }
 
     pub fn start_background(self: &Arc<Self>) {
@@ -487,6 +537,37 @@ impl Operations for Scheduler {
     fn reset(&self) {
         self.store.reset();
         self.next_fire.lock().clear();
+    }
+}
+
+/// Targets' pending retries are `Pending` records of the scheduler journal.
+impl RetryJournal for Scheduler {
+    fn progress(&self, p: &Pending) -> bool {
+        let saved = self.store.write(|s, ch| {
+            let kept = s.records.contains_key(&pending_key(&p.id));
+            if kept {
+                ch.put(pending_key(&p.id), Record::Pending(p.clone()));
+            }
+            Ok(kept)
+        });
+        saved.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not record a Scheduler target's retry");
+            true
+        })
+    }
+
+    fn forget(&self, id: &str) -> bool {
+        let forgotten = self.store.write(|s, ch| {
+            let kept = s.records.contains_key(&pending_key(id));
+            if kept {
+                ch.delete(pending_key(id));
+            }
+            Ok(kept)
+        });
+        forgotten.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not record the end of a Scheduler target's retries");
+            true
+        })
     }
 }
 

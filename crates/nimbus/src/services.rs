@@ -39,6 +39,9 @@ pub fn register(
     let scheduler = nimbus_scheduler::Scheduler::open(data_dir, router.clock().clone())?;
     *scheduler.targets.write() = Some(targets.clone());
     scheduler.start_background();
+    // Target retries the last run had not finished go on, now that every target is wired.
+    events.resume_retries();
+    scheduler.resume_retries();
     *lambda.lambda().deliverer.write() = Some(Arc::new(targets.clone()));
     *lambda.lambda().queues.write() = Some(sqs.handle());
     *lambda.lambda().listen_endpoint.write() = Some(format!("http://127.0.0.1:{}", listen.port()));

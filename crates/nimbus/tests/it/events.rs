@@ -588,3 +588,44 @@ async fn archives_keep_matching_events_and_replays_send_them_back() {
     let (c, m) = code!(eb.describe_archive().archive_name("orders-archive").send().await.unwrap_err());
     assert_eq!((c.as_str(), m.as_str()), ("ResourceNotFoundException", "Archive orders-archive does not exist."));
 }
+
+#[tokio::test]
+async fn a_pending_target_retry_survives_kill_9_and_delivers_once() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dir = TempDir::new("events-retry-persist");
+    let server = Server::start_with_data_dir(dir.path());
+    let (eb, sqs_client) = (events(&server), sqs(&server));
+    let (small_url, small) = queue(&sqs_client, "small-kept").await;
+    sqs_client
+        .set_queue_attributes()
+        .queue_url(&small_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    eb.put_rule().name("r").event_pattern(r#"{"source": ["retry"]}"#).send().await.unwrap();
+    eb.put_targets().rule("r").targets(Target::builder().id("q").arn(&small).build().unwrap()).send().await.unwrap();
+    let big = format!(r#"{{"blob": "{}"}}"#, "x".repeat(2000));
+    let out = eb.put_events().entries(entry("retry", "big", &big)).send().await.unwrap();
+    assert_eq!(out.failed_entry_count(), 0);
+    // The first attempt failed; the acknowledged event waits for its retry. Kill nimbus now.
+    server.kill();
+    let server = Server::start_with_data_dir(dir.path());
+    let sqs_client = sqs(&server);
+    sqs_client
+        .set_queue_attributes()
+        .queue_url(&small_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "262144")
+        .send()
+        .await
+        .unwrap();
+    let mut delivered = 0;
+    advance_until(&server, 2, "the resumed retry to deliver", async || {
+        delivered += poll_once(&sqs_client, &small_url).await;
+        delivered > 0
+    })
+    .await;
+    advance(&server, 3600).await;
+    delivered += poll_once(&sqs_client, &small_url).await;
+    assert_eq!(delivered, 1, "delivered exactly once");
+}
